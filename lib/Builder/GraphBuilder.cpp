@@ -1,0 +1,109 @@
+//===- GraphBuilder.cpp - DiffusionGemma config -> dg module --------------===//
+
+#include "dgc/GraphBuilder.h"
+
+#include "Graphs.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Verifier.h"
+
+using namespace mlir;
+
+namespace dgc {
+
+void loadBuilderDialects(MLIRContext &context) {
+  context.loadDialect<dg::DgDialect, func::FuncDialect, arith::ArithDialect>();
+}
+
+func::FuncOp createGraph(GraphEmitter &e, ModuleOp module, StringRef name,
+                         ArrayRef<std::pair<StringRef, Type>> inputs,
+                         ArrayRef<std::pair<StringRef, Type>> outputs) {
+  OpBuilder &b = e.builder();
+  b.setInsertionPointToEnd(module.getBody());
+  SmallVector<Type> in, out;
+  for (auto &[n, t] : inputs)
+    in.push_back(t);
+  for (auto &[n, t] : outputs)
+    out.push_back(t);
+  auto func = func::FuncOp::create(b, module.getLoc(), name,
+                                   b.getFunctionType(in, out));
+  for (auto [i, input] : llvm::enumerate(inputs))
+    func.setArgAttr(i, kNameAttr, b.getStringAttr(input.first));
+  for (auto [i, output] : llvm::enumerate(outputs))
+    func.setResultAttr(i, kNameAttr, b.getStringAttr(output.first));
+  b.setInsertionPointToStart(func.addEntryBlock());
+  e.beginGraph();
+  return func;
+}
+
+static Type elementTypeFor(MLIRContext &ctx, const std::string &dtype) {
+  if (dtype == "float32")
+    return Float32Type::get(&ctx);
+  if (dtype == "float16")
+    return Float16Type::get(&ctx);
+  return BFloat16Type::get(&ctx);
+}
+
+/// Facts the runtime and readers need that the graphs alone do not say.
+static void annotateModule(ModuleOp module, const ModelConfig &config,
+                           const GenerationConfig &gen, Type dtype) {
+  Builder b(module.getContext());
+  auto i64 = [&](int64_t v) { return b.getI64IntegerAttr(v); };
+  auto ids = [&](const std::vector<int64_t> &v) {
+    return b.getDenseI64ArrayAttr(v);
+  };
+  const TextConfig &t = config.text;
+  module->setAttr("dg.model", b.getStringAttr("diffusion_gemma"));
+  module->setAttr("dg.dtype", TypeAttr::get(dtype));
+  module->setAttr("dg.canvas_length", i64(config.canvasLength));
+  module->setAttr("dg.vocab_size", i64(t.vocabSize));
+  module->setAttr("dg.hidden_size", i64(t.hiddenSize));
+  module->setAttr("dg.tokens",
+                  b.getDictionaryAttr({
+                      b.getNamedAttr("pad", i64(t.padTokenId)),
+                      b.getNamedAttr("bos", i64(t.bosTokenId)),
+                      b.getNamedAttr("eos", ids(config.eosTokenIds)),
+                      b.getNamedAttr("boi", i64(config.boiTokenId)),
+                      b.getNamedAttr("eoi", i64(config.eoiTokenId)),
+                      b.getNamedAttr("image", i64(config.imageTokenId)),
+                  }));
+  module->setAttr(
+      "dg.generation",
+      b.getDictionaryAttr({
+          b.getNamedAttr("max_new_tokens", i64(gen.maxNewTokens)),
+          b.getNamedAttr("max_denoising_steps", i64(gen.maxDenoisingSteps)),
+          b.getNamedAttr("entropy_bound", b.getF64FloatAttr(gen.entropyBound)),
+          b.getNamedAttr("t_min", b.getF64FloatAttr(gen.tMin)),
+          b.getNamedAttr("t_max", b.getF64FloatAttr(gen.tMax)),
+          b.getNamedAttr("stability_threshold", i64(gen.stabilityThreshold)),
+          b.getNamedAttr("confidence_threshold",
+                         b.getF64FloatAttr(gen.confidenceThreshold)),
+          b.getNamedAttr("eos", ids(gen.eosTokenIds)),
+          b.getNamedAttr("pad", i64(gen.padTokenId)),
+      }));
+}
+
+OwningOpRef<ModuleOp> buildModel(MLIRContext &context,
+                                 const ModelConfig &config,
+                                 const GenerationConfig &generation,
+                                 const BuildOptions &options) {
+  loadBuilderDialects(context);
+  Type dtype = elementTypeFor(
+      context, options.dtype.empty() ? config.dtype : options.dtype);
+  Location loc = FileLineColLoc::get(&context, config.path, 0, 0);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  annotateModule(*module, config, generation, dtype);
+  OpBuilder builder(&context);
+  GraphEmitter emitter(builder, loc, dtype);
+  if (options.vision && config.vision)
+    buildVisionGraph(emitter, *module, config);
+  if (options.encoder)
+    buildEncoderGraph(emitter, *module, config);
+  if (options.decoder)
+    buildDecoderGraph(emitter, *module, config);
+  if (failed(verify(*module)))
+    return nullptr;
+  return module;
+}
+
+} // namespace dgc

@@ -1,0 +1,183 @@
+//===- JsonReader.cpp - Typed, path-tracking access to a JSON document ----===//
+
+#include "JsonReader.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using nlohmann::json;
+
+namespace dgc::detail {
+
+void JsonNode::fail(const std::string &message) const {
+  throw ConfigError{file_, path_, message};
+}
+
+std::string JsonNode::childPath(std::string_view key) const {
+  return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+}
+
+const json *JsonNode::find(std::string_view key) const {
+  expectObject();
+  auto it = value_.find(key);
+  if (it == value_.end() || it->is_null())
+    return nullptr;
+  return &*it;
+}
+
+JsonNode JsonNode::member(std::string_view key) const {
+  const json *value = find(key);
+  if (!value)
+    throw ConfigError{file_, childPath(key), "required field is missing"};
+  return JsonNode(*value, childPath(key), file_);
+}
+
+JsonNode JsonNode::element(size_t index) const {
+  return JsonNode(value_.at(index), path_ + "[" + std::to_string(index) + "]",
+                  file_);
+}
+
+std::string JsonNode::describe() const {
+  switch (value_.type()) {
+  case json::value_t::null:
+    return "null";
+  case json::value_t::boolean:
+    return value_.get<bool>() ? "true" : "false";
+  case json::value_t::string:
+    return "the string \"" + value_.get<std::string>() + "\"";
+  case json::value_t::number_integer:
+  case json::value_t::number_unsigned:
+  case json::value_t::number_float:
+    return "the number " + value_.dump();
+  case json::value_t::array:
+    return "an array";
+  case json::value_t::object:
+    return "an object";
+  default:
+    return "an unsupported value";
+  }
+}
+
+void JsonNode::expectObject() const {
+  if (!value_.is_object())
+    fail("expected an object, got " + describe());
+}
+
+void JsonNode::expectArray() const {
+  if (!value_.is_array())
+    fail("expected an array, got " + describe());
+}
+
+int64_t JsonNode::asInt(int64_t min, int64_t max) const {
+  std::string range =
+      "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  int64_t v;
+  if (value_.is_number_unsigned()) {
+    uint64_t u = value_.get<uint64_t>();
+    if (u > static_cast<uint64_t>(max))
+      fail("expected " + range + ", got " + describe());
+    v = static_cast<int64_t>(u);
+  } else if (value_.is_number_integer()) {
+    v = value_.get<int64_t>();
+  } else {
+    fail("expected " + range + ", got " + describe());
+  }
+  if (v < min || v > max)
+    fail("expected " + range + ", got " + describe());
+  return v;
+}
+
+double JsonNode::asNumber() const {
+  if (!value_.is_number())
+    fail("expected a number, got " + describe());
+  double v = value_.get<double>();
+  if (!std::isfinite(v))
+    fail("expected a finite number, got " + describe());
+  return v;
+}
+
+bool JsonNode::asBool() const {
+  if (!value_.is_boolean())
+    fail("expected true or false, got " + describe());
+  return value_.get<bool>();
+}
+
+std::string JsonNode::asString() const {
+  if (!value_.is_string())
+    fail("expected a string, got " + describe());
+  return value_.get<std::string>();
+}
+
+std::vector<int64_t> JsonNode::asIntList(int64_t min, int64_t max) const {
+  if (!value_.is_array())
+    return {asInt(min, max)};
+  if (value_.empty())
+    fail("expected an integer or a non-empty list of integers, got an empty "
+         "array");
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < value_.size(); ++i)
+    out.push_back(element(i).asInt(min, max));
+  return out;
+}
+
+int64_t JsonNode::getInt(std::string_view key, int64_t dflt, int64_t min,
+                         int64_t max) const {
+  return find(key) ? member(key).asInt(min, max) : dflt;
+}
+
+int64_t JsonNode::requireInt(std::string_view key, int64_t min,
+                             int64_t max) const {
+  return member(key).asInt(min, max);
+}
+
+double JsonNode::getNumber(std::string_view key, double dflt) const {
+  return find(key) ? member(key).asNumber() : dflt;
+}
+
+bool JsonNode::getBool(std::string_view key, bool dflt) const {
+  return find(key) ? member(key).asBool() : dflt;
+}
+
+std::string JsonNode::getString(std::string_view key,
+                                const std::string &dflt) const {
+  return find(key) ? member(key).asString() : dflt;
+}
+
+json parseJson(std::string_view text, const std::string &file) {
+  try {
+    return json::parse(text.begin(), text.end());
+  } catch (const json::parse_error &e) {
+    // nlohmann's message starts with "[json.exception.parse_error.101] ".
+    std::string what = e.what();
+    if (size_t pos = what.find("] "); pos != std::string::npos)
+      what = what.substr(pos + 2);
+    throw ConfigError{file, "", "malformed JSON: " + what};
+  }
+}
+
+std::string readFile(const std::string &file, size_t maxBytes) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec))
+    throw ConfigError{file, "", "is a directory, expected a JSON file"};
+  std::ifstream in(file, std::ios::binary);
+  if (!in)
+    throw ConfigError{file, "", "cannot open the file"};
+  std::ostringstream buffer;
+  char chunk[65536];
+  size_t total = 0;
+  while (in.read(chunk, sizeof(chunk)) || in.gcount() > 0) {
+    total += static_cast<size_t>(in.gcount());
+    if (total > maxBytes)
+      throw ConfigError{file, "",
+                        "the file is larger than " + std::to_string(maxBytes) +
+                            " bytes; this is not a config"};
+    buffer.write(chunk, in.gcount());
+  }
+  if (in.bad())
+    throw ConfigError{file, "", "cannot read the file"};
+  return buffer.str();
+}
+
+} // namespace dgc::detail

@@ -1,0 +1,237 @@
+//===- dgc.cpp - The dgc compiler driver ----------------------------------===//
+//
+//   dgc import CONFIG.json [-o OUT.mlir]   the unfused graphs as dg IR
+//   dgc summary CONFIG.json...             a readable account of the graphs
+//
+//===----------------------------------------------------------------------===//
+
+#include "dgc/Config.h"
+#include "dgc/GraphBuilder.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+using namespace llvm;
+
+namespace {
+
+cl::OptionCategory dgcCategory("dgc options");
+
+cl::SubCommand importCmd("import",
+                         "Build the model's unfused graphs from its config and "
+                         "print them as dg IR");
+cl::SubCommand summaryCmd("summary",
+                          "Build the graphs of one or more configs and print a "
+                          "readable summary of each");
+
+cl::opt<std::string> importConfig(cl::Positional, cl::Required,
+                                  cl::desc("<config.json>"),
+                                  cl::sub(importCmd), cl::cat(dgcCategory));
+cl::list<std::string> summaryConfigs(cl::Positional, cl::OneOrMore,
+                                     cl::desc("<config.json>..."),
+                                     cl::sub(summaryCmd), cl::cat(dgcCategory));
+cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
+                                cl::value_desc("file"), cl::init("-"),
+                                cl::sub(importCmd), cl::cat(dgcCategory));
+cl::opt<std::string> generationFile(
+    "generation-config",
+    cl::desc("generation_config.json to read (default: the one beside the "
+             "config, if any)"),
+    cl::value_desc("file"), cl::sub(importCmd), cl::sub(summaryCmd),
+    cl::cat(dgcCategory));
+cl::opt<std::string> dtypeOpt(
+    "dtype",
+    cl::desc("Compute type of the graphs: bfloat16, float16 or float32 "
+             "(default: the checkpoint's torch_dtype)"),
+    cl::value_desc("type"), cl::sub(importCmd), cl::sub(summaryCmd),
+    cl::cat(dgcCategory));
+cl::list<std::string> graphsOpt(
+    "graphs",
+    cl::desc("Graphs to build, comma separated: encoder, decoder, vision "
+             "(default: all; vision only with a vision_config)"),
+    cl::CommaSeparated, cl::value_desc("names"), cl::sub(importCmd),
+    cl::sub(summaryCmd), cl::cat(dgcCategory));
+
+int fail(const std::string &message) {
+  WithColor::error(errs(), "dgc") << message << "\n";
+  return 1;
+}
+
+/// Reads the config and its generation config, or prints why not.
+bool loadConfigs(const std::string &path, dgc::ModelConfig &model,
+                 dgc::GenerationConfig &generation) {
+  dgc::ConfigError error;
+  auto config = dgc::loadModelConfig(path, error);
+  if (!config) {
+    fail(error.str());
+    return false;
+  }
+  model = *config;
+  std::string genPath = generationFile;
+  if (genPath.empty()) {
+    SmallString<256> beside(sys::path::parent_path(path));
+    sys::path::append(beside, "generation_config.json");
+    if (sys::fs::exists(beside))
+      genPath = std::string(beside);
+  }
+  if (!genPath.empty()) {
+    auto gen = dgc::loadGenerationConfig(genPath, error);
+    if (!gen) {
+      fail(error.str());
+      return false;
+    }
+    generation = *gen;
+  }
+  return true;
+}
+
+bool parseOptions(dgc::BuildOptions &options) {
+  if (!dtypeOpt.empty()) {
+    static const std::map<std::string, std::string> aliases = {
+        {"bfloat16", "bfloat16"}, {"bf16", "bfloat16"}, {"float16", "float16"},
+        {"f16", "float16"},       {"float32", "float32"}, {"f32", "float32"}};
+    auto it = aliases.find(dtypeOpt);
+    if (it == aliases.end()) {
+      fail("--dtype: expected bfloat16, float16 or float32, got '" + dtypeOpt +
+           "'");
+      return false;
+    }
+    options.dtype = it->second;
+  }
+  if (!graphsOpt.empty()) {
+    options.encoder = options.decoder = options.vision = false;
+    for (const std::string &g : graphsOpt) {
+      if (g == "encoder")
+        options.encoder = true;
+      else if (g == "decoder")
+        options.decoder = true;
+      else if (g == "vision")
+        options.vision = true;
+      else {
+        fail("--graphs: unknown graph '" + g +
+             "'; expected encoder, decoder or vision");
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+int runImport() {
+  dgc::BuildOptions options;
+  dgc::ModelConfig config;
+  dgc::GenerationConfig generation;
+  if (!parseOptions(options) || !loadConfigs(importConfig, config, generation))
+    return 1;
+  mlir::MLIRContext context;
+  auto module = dgc::buildModel(context, config, generation, options);
+  if (!module)
+    return fail("internal error: the built graphs do not verify");
+  std::string error;
+  auto output = mlir::openOutputFile(outputFile, &error);
+  if (!output)
+    return fail(error);
+  module->print(output->os());
+  output->os() << "\n";
+  output->keep();
+  return 0;
+}
+
+std::string billions(int64_t n) {
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%.2f B", static_cast<double>(n) / 1e9);
+  return buf;
+}
+
+std::string layerPattern(const dgc::TextConfig &t) {
+  std::string s;
+  for (dgc::LayerType type : t.layerTypes)
+    s += type == dgc::LayerType::Sliding ? 'S' : 'F';
+  return s;
+}
+
+int runSummary() {
+  dgc::BuildOptions options;
+  if (!parseOptions(options))
+    return 1;
+  int status = 0;
+  for (const std::string &path : summaryConfigs) {
+    dgc::ModelConfig config;
+    dgc::GenerationConfig generation;
+    if (!loadConfigs(path, config, generation)) {
+      status = 1;
+      continue;
+    }
+    auto start = std::chrono::steady_clock::now();
+    mlir::MLIRContext context;
+    auto module = dgc::buildModel(context, config, generation, options);
+    if (!module)
+      return fail("internal error: the built graphs of " + path +
+                  " do not verify");
+    double seconds = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+    const dgc::TextConfig &t = config.text;
+    outs() << path << "\n";
+    outs() << "  DiffusionGemma: " << billions(config.parameterCount())
+           << " parameters, " << billions(config.activeParameterCount())
+           << " active per token; " << t.numLayers << " layers "
+           << layerPattern(t) << " (S sliding, F full)\n";
+    outs() << "  hidden " << t.hiddenSize << ", vocab " << t.vocabSize
+           << ", canvas " << config.canvasLength << ", experts top-"
+           << t.topKExperts << " of " << t.numExperts << "; dtype "
+           << (options.dtype.empty() ? config.dtype : options.dtype) << "\n";
+    for (dgc::LayerType type : {dgc::LayerType::Sliding, dgc::LayerType::Full}) {
+      if (!t.countLayers(type))
+        continue;
+      const dgc::AttentionGeometry &g = t.geometry(type);
+      outs() << "  " << dgc::layerTypeName(type) << ": " << t.numHeads
+             << " query heads, " << g.numKvHeads << " KV heads x "
+             << g.headDim << (g.hasValueProjection ? ", v_proj" : ", V = K")
+             << ", rope " << dgc::ropeTypeName(g.rope.type) << " theta "
+             << g.rope.theta;
+      if (g.rope.type == dgc::RopeType::Proportional)
+        outs() << " factor " << g.rope.partialRotaryFactor;
+      if (g.window)
+        outs() << ", window " << g.window;
+      outs() << "\n";
+    }
+    outs() << "  sampler: " << generation.maxDenoisingSteps
+           << " steps max, temperature " << generation.tMax << " -> "
+           << generation.tMin << ", entropy bound " << generation.entropyBound
+           << "\n";
+    outs() << dgc::summarizeModule(*module);
+    outs() << "  built and verified in " << format("%.2f", seconds) << " s\n\n";
+  }
+  return status;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(dgcCategory);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "dgc: the DiffusionGemma compiler\n\n"
+      "  dgc import CONFIG.json [-o OUT.mlir]  the unfused graphs as dg IR\n"
+      "  dgc summary CONFIG.json...            a readable summary of the "
+      "graphs\n\n"
+      "CONFIG.json is a Hugging Face config.json of DiffusionGemma; a "
+      "generation_config.json beside it is read too.\n"
+      "Run 'dgc SUBCOMMAND --help' for the options of each subcommand.\n");
+  if (importCmd)
+    return runImport();
+  if (summaryCmd)
+    return runSummary();
+  return fail("expected a subcommand: import or summary (see dgc --help)");
+}
