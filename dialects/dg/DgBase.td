@@ -81,6 +81,8 @@ def Dg_ReduceKind : I32EnumAttr<"ReduceKind", "reduction kind", [
   let cppNamespace = "::dgc::dg";
   let genSpecializedAttr = 0;
 }
-def Dg_ReduceKindAttr : EnumAttr<Dg_Dialect, Dg_ReduceKind, "reduce_kind">;
+def Dg_ReduceKindAttr : EnumAttr<Dg_Dialect, Dg_ReduceKind, "reduce_kind"> {
+  let assemblyFormat = "`<` $value `>`";
+}
 
 #endif // DG_BASE_TD

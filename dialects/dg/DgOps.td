@@ -345,7 +345,7 @@ def Dg_ReshapeOp : Dg_Op<"reshape", [Pure]> {
     over, in order, to the dynamic dimensions of the result, so both must
     have the same number of them, and the products of the static dimensions
     must agree. `[?, 256, 4096] -> [?, 256, 16, 256]` is valid;
-    `[?, 256, 16] -> [?, 4096]` is not.
+    `[?, 256, 16] -> [?]` (two dynamic dimensions would merge) is not.
   }];
   let arguments = (ins AnyRankedTensor:$input);
   let results = (outs AnyRankedTensor:$result);

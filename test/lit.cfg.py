@@ -1,0 +1,20 @@
+# lit configuration of dgc's IR and tool tests.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "dgc"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "unit", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.dgc_obj_root, "test")
+
+# %configs: the configs bundled with dgc; %inputs: this tree's test inputs.
+config.substitutions.append(("%configs", os.path.join(config.dgc_src_root, "configs")))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(["dgc", "dgc-opt"], [config.dgc_tools_dir])
