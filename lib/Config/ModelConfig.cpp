@@ -72,7 +72,9 @@ RopeParameters parseRope(const JsonNode &node, int64_t headDim) {
 struct LayerGeometry {
   int64_t numKvHeads;
   int64_t headDim;
-  std::string source; // JSON path that set it, for conflict messages
+  // JSON paths that set them, for messages.
+  std::string kvHeadsSource;
+  std::string headDimSource;
 };
 
 void parseTextConfig(const JsonNode &tc, TextConfig &t) {
@@ -154,7 +156,9 @@ void parseTextConfig(const JsonNode &tc, TextConfig &t) {
   int64_t headDim = tc.requireInt("head_dim", 2, kMaxHeadDim);
   int64_t kvHeads = tc.requireInt("num_key_value_heads", 1, kMaxHeads);
   std::vector<LayerGeometry> layers(
-      t.numLayers, LayerGeometry{kvHeads, headDim, tc.path()});
+      t.numLayers,
+      LayerGeometry{kvHeads, headDim, tc.childPath("num_key_value_heads"),
+                    tc.childPath("head_dim")});
   if (tc.find("per_layer_config")) {
     JsonNode plc = tc.member("per_layer_config");
     plc.expectObject();
@@ -179,7 +183,7 @@ void parseTextConfig(const JsonNode &tc, TextConfig &t) {
           layer.getInt("head_dim", headDim, 2, kMaxHeadDim);
       layers[index].numKvHeads =
           layer.getInt("num_key_value_heads", kvHeads, 1, kMaxHeads);
-      layers[index].source = layer.path();
+      layers[index].kvHeadsSource = layers[index].headDimSource = layer.path();
     }
     for (const char *flat : {"global_head_dim", "num_global_key_value_heads"})
       if (tc.find(flat))
@@ -189,12 +193,15 @@ void parseTextConfig(const JsonNode &tc, TextConfig &t) {
     int64_t globalHeadDim = tc.getInt("global_head_dim", 512, 2, kMaxHeadDim);
     int64_t globalKv =
         tc.getInt("num_global_key_value_heads", kvHeads, 1, kMaxHeads);
-    std::string source = tc.find("global_head_dim")
-                             ? tc.childPath("global_head_dim")
-                             : tc.path();
+    auto source = [&](const char *key, const char *fallback) {
+      return tc.childPath(tc.find(key) ? key : fallback);
+    };
     for (int64_t i = 0; i < t.numLayers; ++i)
       if (t.layerTypes[i] == LayerType::Full)
-        layers[i] = LayerGeometry{globalKv, globalHeadDim, source};
+        layers[i] = LayerGeometry{
+            globalKv, globalHeadDim,
+            source("num_global_key_value_heads", "num_key_value_heads"),
+            source("global_head_dim", "head_dim")};
   }
   if (!tc.getBool("attention_k_eq_v", true))
     tc.member("attention_k_eq_v")
@@ -213,7 +220,7 @@ void parseTextConfig(const JsonNode &tc, TextConfig &t) {
       } else if (g.headDim != first->headDim ||
                  g.numKvHeads != first->numKvHeads) {
         throw ConfigError{
-            "", g.source,
+            "", g.kvHeadsSource,
             "layer " + std::to_string(i) + " (" + layerTypeName(type) +
                 ") has head_dim " + std::to_string(g.headDim) + " and " +
                 std::to_string(g.numKvHeads) +
@@ -231,12 +238,12 @@ void parseTextConfig(const JsonNode &tc, TextConfig &t) {
     geo.numKvHeads = first->numKvHeads;
     geo.hasValueProjection = type == LayerType::Sliding;
     if (geo.headDim % 2 != 0)
-      throw ConfigError{"", first->source,
+      throw ConfigError{"", first->headDimSource,
                         std::string("head_dim of the ") + layerTypeName(type) +
                             " layers must be even for RoPE, got " +
                             std::to_string(geo.headDim)};
     if (t.numHeads % geo.numKvHeads != 0)
-      throw ConfigError{"", first->source,
+      throw ConfigError{"", first->kvHeadsSource,
                         "num_attention_heads (" + std::to_string(t.numHeads) +
                             ") is not divisible by the " +
                             std::to_string(geo.numKvHeads) + " KV heads of the " +
