@@ -36,7 +36,8 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                                   int64_t numKvHeads, int64_t headDim,
                                   int64_t window, Type elementType) {
   if (numLayers <= 0)
-    return emitError() << "kv_cache needs at least one layer, got " << numLayers;
+    return emitError() << "kv_cache needs at least one layer, got "
+                       << numLayers;
   if (numKvHeads <= 0 || headDim <= 0)
     return emitError() << "kv_cache needs positive kv_heads and head_dim, got "
                        << numKvHeads << " and " << headDim;

@@ -4,8 +4,8 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
-#include "mlir/IR/TypeUtilities.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
 
 using namespace mlir;
@@ -38,9 +38,9 @@ LogicalResult verifyShape(Operation *op, StringRef what,
   for (size_t i = 0; ok && i < shape.size(); ++i)
     ok = dimsAgree(shape[i], expected[i]);
   if (!ok)
-    return op->emitOpError() << what << " must have shape "
-                             << shapeStr(expected) << ", got "
-                             << shapeStr(shape);
+    return op->emitOpError()
+           << what << " must have shape " << shapeStr(expected) << ", got "
+           << shapeStr(shape);
   return success();
 }
 
@@ -54,8 +54,8 @@ LogicalResult verifyRank(Operation *op, StringRef what, ShapedType type,
 
 LogicalResult verifyAxis(Operation *op, int64_t axis, int64_t rank) {
   if (axis < 0 || axis >= rank)
-    return op->emitOpError() << "axis " << axis << " is out of range for rank "
-                             << rank;
+    return op->emitOpError()
+           << "axis " << axis << " is out of range for rank " << rank;
   return success();
 }
 
@@ -79,25 +79,24 @@ LogicalResult verifyKVRows(Operation *op, StringRef what, KVCacheType cache,
            << cache.getHeadDim() << "] to match the cache, got "
            << shapeStr(rows.getShape());
   if (rows.getElementType() != cache.getElementType())
-    return op->emitOpError() << what << " element type "
-                             << rows.getElementType()
-                             << " differs from the cache's "
-                             << cache.getElementType();
+    return op->emitOpError()
+           << what << " element type " << rows.getElementType()
+           << " differs from the cache's " << cache.getElementType();
   return success();
 }
 
 LogicalResult verifyLayer(Operation *op, KVCacheType cache, int64_t layer) {
   if (layer < 0 || layer >= cache.getNumLayers())
-    return op->emitOpError() << "layer " << layer
-                             << " is out of range for a cache pool of "
-                             << cache.getNumLayers() << " layers";
+    return op->emitOpError()
+           << "layer " << layer << " is out of range for a cache pool of "
+           << cache.getNumLayers() << " layers";
   return success();
 }
 
 } // namespace
 
 FailureOr<SmallVector<int64_t>> dgc::dg::broadcastShapes(ArrayRef<int64_t> a,
-                                                ArrayRef<int64_t> b) {
+                                                         ArrayRef<int64_t> b) {
   size_t rank = std::max(a.size(), b.size());
   SmallVector<int64_t> out(rank);
   for (size_t i = 0; i < rank; ++i) {
@@ -114,7 +113,6 @@ FailureOr<SmallVector<int64_t>> dgc::dg::broadcastShapes(ArrayRef<int64_t> a,
   }
   return out;
 }
-
 
 //===----------------------------------------------------------------------===//
 // Weights and the KV cache
@@ -189,9 +187,9 @@ LogicalResult MatmulOp::verify() {
                          << dimStr(kl) << ", rhs has " << dimStr(kr);
   auto batch = broadcastShapes(ls.drop_back(2), rs.drop_back(2));
   if (failed(batch))
-    return emitOpError() << "batch dimensions "
-                         << shapeStr(ls.drop_back(2)) << " and "
-                         << shapeStr(rs.drop_back(2)) << " do not broadcast";
+    return emitOpError() << "batch dimensions " << shapeStr(ls.drop_back(2))
+                         << " and " << shapeStr(rs.drop_back(2))
+                         << " do not broadcast";
   SmallVector<int64_t> expected = *batch;
   expected.append({m, n});
   return verifyShape(*this, "result", expected, result);
@@ -392,17 +390,18 @@ LogicalResult PatchPoolOp::verify() {
     return failure();
   if (int64_t(getKernel()) <= 0 || int64_t(getOutputLength()) <= 0)
     return emitOpError() << "kernel and output_length must be positive, got "
-                         << int64_t(getKernel()) << " and " << int64_t(getOutputLength());
+                         << int64_t(getKernel()) << " and "
+                         << int64_t(getOutputLength());
   if (failed(verifyShape(*this, "positions",
                          {input.getDimSize(0), input.getDimSize(1), 2},
                          cast<ShapedType>(getPositions().getType()))) ||
       failed(verifySameElementType(*this, "input and result", input,
                                    getResult().getType())))
     return failure();
-  return verifyShape(*this, "result",
-                     {input.getDimSize(0), int64_t(getOutputLength()),
-                      input.getDimSize(2)},
-                     cast<ShapedType>(getResult().getType()));
+  return verifyShape(
+      *this, "result",
+      {input.getDimSize(0), int64_t(getOutputLength()), input.getDimSize(2)},
+      cast<ShapedType>(getResult().getType()));
 }
 
 //===----------------------------------------------------------------------===//
@@ -463,10 +462,12 @@ LogicalResult SliceOp::verify() {
     return failure();
   int64_t dim = input.getDimSize(int64_t(getAxis()));
   if (int64_t(getStart()) < 0 || int64_t(getSize()) <= 0 ||
-      (!ShapedType::isDynamic(dim) && int64_t(getStart()) + int64_t(getSize()) > dim))
+      (!ShapedType::isDynamic(dim) &&
+       int64_t(getStart()) + int64_t(getSize()) > dim))
     return emitOpError() << "slice [" << int64_t(getStart()) << ", "
-                         << int64_t(getStart()) + int64_t(getSize()) << ") does not fit axis "
-                         << int64_t(getAxis()) << " of size " << dimStr(dim);
+                         << int64_t(getStart()) + int64_t(getSize())
+                         << ") does not fit axis " << int64_t(getAxis())
+                         << " of size " << dimStr(dim);
   if (failed(verifySameElementType(*this, "input and result", input,
                                    getResult().getType())))
     return failure();
@@ -481,7 +482,8 @@ LogicalResult RepeatInterleaveOp::verify() {
   if (failed(verifyAxis(*this, int64_t(getAxis()), input.getRank())))
     return failure();
   if (int64_t(getRepeats()) < 1)
-    return emitOpError() << "repeats must be >= 1, got " << int64_t(getRepeats());
+    return emitOpError() << "repeats must be >= 1, got "
+                         << int64_t(getRepeats());
   if (failed(verifySameElementType(*this, "input and result", input,
                                    getResult().getType())))
     return failure();
@@ -512,9 +514,8 @@ static LogicalResult verifyBinary(Operation *op) {
     return failure();
   auto shape = broadcastShapes(lhs.getShape(), rhs.getShape());
   if (failed(shape))
-    return op->emitOpError() << "shapes " << shapeStr(lhs.getShape())
-                             << " and " << shapeStr(rhs.getShape())
-                             << " do not broadcast";
+    return op->emitOpError() << "shapes " << shapeStr(lhs.getShape()) << " and "
+                             << shapeStr(rhs.getShape()) << " do not broadcast";
   return verifyShape(op, "result", *shape, result);
 }
 

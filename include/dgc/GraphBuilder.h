@@ -38,9 +38,10 @@ void loadBuilderDialects(mlir::MLIRContext &context);
 
 /// Builds and verifies the module. Returns null (after emitting diagnostics)
 /// only if the result fails to verify, which is a bug of the builder.
-mlir::OwningOpRef<mlir::ModuleOp>
-buildModel(mlir::MLIRContext &context, const ModelConfig &config,
-           const GenerationConfig &generation, const BuildOptions &options);
+mlir::OwningOpRef<mlir::ModuleOp> buildModel(mlir::MLIRContext &context,
+                                             const ModelConfig &config,
+                                             const GenerationConfig &generation,
+                                             const BuildOptions &options);
 
 /// The number of K/V heads and head dim per layer type, the names of the
 /// graphs' inputs and outputs, and the checkpoint names of the weights are

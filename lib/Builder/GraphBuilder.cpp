@@ -88,8 +88,8 @@ OwningOpRef<ModuleOp> buildModel(MLIRContext &context,
                                  const GenerationConfig &generation,
                                  const BuildOptions &options) {
   loadBuilderDialects(context);
-  Type dtype = elementTypeFor(
-      context, options.dtype.empty() ? config.dtype : options.dtype);
+  Type dtype = elementTypeFor(context, options.dtype.empty() ? config.dtype
+                                                             : options.dtype);
   Location loc = FileLineColLoc::get(&context, config.path, 0, 0);
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   annotateModule(*module, config, generation, dtype);

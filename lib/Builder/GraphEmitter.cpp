@@ -54,7 +54,8 @@ Value GraphEmitter::matmul(Value lhs, Value rhs, bool transposeRhs,
   shape.push_back(ls[ls.size() - 2]);
   shape.push_back(transposeRhs ? rs[rs.size() - 2] : rs.back());
   auto op = dg::MatmulOp::create(
-      b, loc, tensor(shape, resultElementType ? resultElementType : elementOf(lhs)),
+      b, loc,
+      tensor(shape, resultElementType ? resultElementType : elementOf(lhs)),
       lhs, rhs, /*transpose_lhs=*/false, transposeRhs);
   return op.getResult();
 }
@@ -102,8 +103,8 @@ std::pair<Value, Value> GraphEmitter::topK(Value x, int64_t k) {
 }
 
 Value GraphEmitter::argmax(Value x) {
-  return dg::ArgmaxOp::create(b, loc,
-                              tensor(shapeOf(x).drop_back(), b.getI32Type()), x);
+  return dg::ArgmaxOp::create(
+      b, loc, tensor(shapeOf(x).drop_back(), b.getI32Type()), x);
 }
 
 Value GraphEmitter::gather(Value table, Value indices) {
@@ -135,9 +136,9 @@ Value GraphEmitter::iota(int64_t n) {
 Value GraphEmitter::patchPool(Value x, Value positions, int64_t kernel,
                               int64_t outputLength) {
   ArrayRef<int64_t> s = shapeOf(x);
-  return dg::PatchPoolOp::create(b, loc, tensor({s[0], outputLength, s[2]},
-                                                elementOf(x)),
-                                 x, positions, kernel, outputLength);
+  return dg::PatchPoolOp::create(
+      b, loc, tensor({s[0], outputLength, s[2]}, elementOf(x)), x, positions,
+      kernel, outputLength);
 }
 
 Value GraphEmitter::reshape(Value x, ArrayRef<int64_t> shape) {
@@ -175,8 +176,7 @@ Value GraphEmitter::cast(Value x, Type elementType) {
   return dg::CastOp::create(b, loc, tensor(shapeOf(x), elementType), x);
 }
 
-template <typename OpTy>
-Value GraphEmitter::binary(Value lhs, Value rhs) {
+template <typename OpTy> Value GraphEmitter::binary(Value lhs, Value rhs) {
   auto shape = dg::broadcastShapes(shapeOf(lhs), shapeOf(rhs));
   assert(succeeded(shape) && "operands do not broadcast");
   return OpTy::create(b, loc, tensor(*shape, elementOf(lhs)), lhs, rhs);
@@ -196,8 +196,8 @@ void GraphEmitter::kvWrite(Value cache, int64_t layer, Value key, Value value,
                              scratch);
 }
 
-std::tuple<Value, Value, Value>
-GraphEmitter::kvRead(Value cache, int64_t layer, Value lengths) {
+std::tuple<Value, Value, Value> GraphEmitter::kvRead(Value cache, int64_t layer,
+                                                     Value lengths) {
   auto type = llvm::cast<dg::KVCacheType>(cache.getType());
   int64_t batch = shapeOf(lengths)[0];
   RankedTensorType rows =

@@ -84,8 +84,7 @@ public:
   void beginGraph() { weights.clear(); }
 
 private:
-  template <typename OpTy>
-  mlir::Value binary(mlir::Value a, mlir::Value b);
+  template <typename OpTy> mlir::Value binary(mlir::Value a, mlir::Value b);
 
   mlir::OpBuilder &b;
   mlir::Location loc;

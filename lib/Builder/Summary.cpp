@@ -53,13 +53,13 @@ double elementCount(ShapedType type) {
   return n;
 }
 
-void printNamedTypes(llvm::raw_ostream &os, const char *label,
-                     TypeRange types, ArrayRef<DictionaryAttr> attrs) {
+void printNamedTypes(llvm::raw_ostream &os, const char *label, TypeRange types,
+                     ArrayRef<DictionaryAttr> attrs) {
   os << "    " << label << ":\n";
   for (auto [i, type] : llvm::enumerate(types)) {
-    StringAttr name =
-        attrs.empty() || !attrs[i] ? StringAttr()
-                                   : attrs[i].getAs<StringAttr>(kNameAttr);
+    StringAttr name = attrs.empty() || !attrs[i]
+                          ? StringAttr()
+                          : attrs[i].getAs<StringAttr>(kNameAttr);
     os << "      " << llvm::left_justify(name ? name.getValue() : "?", 20)
        << typeStr(type) << "\n";
   }
@@ -103,9 +103,9 @@ std::string summarizeModule(ModuleOp module) {
         os << "    kv cache: " << dg::stringifyLayerKind(cache.getKind())
            << " pool, " << cache.getNumLayers() << " layers x "
            << cache.getNumKvHeads() << " heads x " << cache.getHeadDim()
-           << (cache.getWindow() ? " (window " +
-                                       std::to_string(cache.getWindow()) + ")"
-                                 : std::string())
+           << (cache.getWindow()
+                   ? " (window " + std::to_string(cache.getWindow()) + ")"
+                   : std::string())
            << "\n";
     os << "    weights: " << weights.size() << " tensors, "
        << humanCount(parameters) << " parameters\n";

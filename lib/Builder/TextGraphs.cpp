@@ -100,7 +100,8 @@ Value TextGraph::selfCondition(Value embedded, Value scLogits,
   soft = e.mul(soft, enabled);
   // sc = down(gelu_tanh(gate(n)) * up(n)), n = pre_norm(soft)
   std::string prefix = "model.decoder.self_conditioning.";
-  Value n = e.rmsNorm(soft, StringRef(prefix + "pre_norm.weight"), t.rmsNormEps);
+  Value n =
+      e.rmsNorm(soft, StringRef(prefix + "pre_norm.weight"), t.rmsNormEps);
   Value sc = mlp(prefix, n, t.intermediateSize);
   return e.rmsNorm(e.add(embedded, sc), std::nullopt, t.rmsNormEps);
 }
@@ -130,8 +131,8 @@ Value TextGraph::attention(int64_t index, Value x, Value positions,
                                                         : RopeKind::default_,
                   g.rope.theta, g.rope.partialRotaryFactor);
   };
-  Value q = rope(e.rmsNorm(project("q_proj", heads),
-                           StringRef(p + "q_norm.weight"), eps));
+  Value q = rope(
+      e.rmsNorm(project("q_proj", heads), StringRef(p + "q_norm.weight"), eps));
   Value kRaw = project("k_proj", kv);
   // Full layers have no v_proj: V is made from the raw k_proj output.
   Value vRaw = g.hasValueProjection ? project("v_proj", kv) : kRaw;
@@ -156,12 +157,11 @@ Value TextGraph::attention(int64_t index, Value x, Value positions,
   values = e.transpose(e.repeatInterleave(values, 2, heads / kv), {0, 2, 1, 3});
   Value qT = e.transpose(q, {0, 2, 1, 3});
   Value scores = e.matmul(qT, keys, /*transposeRhs=*/true);
-  Value mask =
-      mode == Mode::Decoder
-          ? e.mask(positions, keyPositions, committed, MaskKind::canvas,
-                   g.window)
-          : e.mask(positions, keyPositions, Value(), MaskKind::causal,
-                   g.window);
+  Value mask = mode == Mode::Decoder
+                   ? e.mask(positions, keyPositions, committed,
+                            MaskKind::canvas, g.window)
+                   : e.mask(positions, keyPositions, Value(), MaskKind::causal,
+                            g.window);
   ArrayRef<int64_t> ms = GraphEmitter::shapeOf(mask);
   scores = e.add(scores, e.reshape(mask, {ms[0], 1, ms[1], ms[2]}));
   Type f32 = e.builder().getF32Type();
@@ -193,15 +193,17 @@ Value TextGraph::moe(const std::string &p, Value residual) {
 
   // Every expert on every token, weighted by the dense routing matrix: the
   // exact semantics; fusion turns it into a grouped computation.
-  Value x = e.rmsNorm(residual, StringRef(p + "pre_feedforward_layernorm_2.weight"),
-                      eps);
+  Value x = e.rmsNorm(residual,
+                      StringRef(p + "pre_feedforward_layernorm_2.weight"), eps);
   x = e.reshape(x, {batch, 1, tokens, H});
-  Value gateUp = e.matmul(x, weightOf(p + "experts.gate_up_proj", {E, 2 * I, H}),
-                          /*transposeRhs=*/true); // [B, E, T, 2I]
+  Value gateUp =
+      e.matmul(x, weightOf(p + "experts.gate_up_proj", {E, 2 * I, H}),
+               /*transposeRhs=*/true); // [B, E, T, 2I]
   Value act = e.gatedGelu(e.slice(gateUp, 3, 0, I), e.slice(gateUp, 3, I, I));
   Value y = e.matmul(act, weightOf(p + "experts.down_proj", {E, H, I}),
                      /*transposeRhs=*/true); // [B, E, T, H]
-  Value weights = e.reshape(e.transpose(dense, {0, 2, 1}), {batch, E, tokens, 1});
+  Value weights =
+      e.reshape(e.transpose(dense, {0, 2, 1}), {batch, E, tokens, 1});
   Value combined = e.reduce(e.mul(e.cast(y, f32), weights), ReduceKind::sum, 1);
   return e.cast(combined, e.dtype);
 }
@@ -214,20 +216,21 @@ Value TextGraph::layer(int64_t index, Value x, Value positions,
     return e.rmsNorm(v, StringRef(p + name + ".weight"), eps);
   };
 
-  Value attn = attention(index, norm(x, "input_layernorm"), positions, committed);
+  Value attn =
+      attention(index, norm(x, "input_layernorm"), positions, committed);
   Value r = e.add(x, norm(attn, "post_attention_layernorm"));
 
-  Value dense = norm(mlp(p + "mlp.", norm(r, "pre_feedforward_layernorm"),
-                         t.intermediateSize),
-                     "post_feedforward_layernorm_1");
+  Value dense = norm(
+      mlp(p + "mlp.", norm(r, "pre_feedforward_layernorm"), t.intermediateSize),
+      "post_feedforward_layernorm_1");
   Value experts = norm(moe(p, r), "post_feedforward_layernorm_2");
-  Value out = e.add(r, norm(e.add(dense, experts), "post_feedforward_layernorm"));
+  Value out =
+      e.add(r, norm(e.add(dense, experts), "post_feedforward_layernorm"));
 
-  std::string scalar =
-      mode == Mode::Encoder
-          ? "model.encoder.language_model.layers." + std::to_string(index) +
-                ".layer_scalar"
-          : p + "layer_scalar";
+  std::string scalar = mode == Mode::Encoder
+                           ? "model.encoder.language_model.layers." +
+                                 std::to_string(index) + ".layer_scalar"
+                           : p + "layer_scalar";
   return e.mul(out, weightOf(scalar, {1}));
 }
 
@@ -287,26 +290,26 @@ void buildDecoderGraph(GraphEmitter &e, ModuleOp module,
       {"temperature", e.tensor({kDyn}, f32)},
   };
   addCacheInputs(g, t, inputs);
-  func::FuncOp func = createGraph(
-      e, module, "decoder", inputs,
-      {{"sc_logits_out", e.tensor({kDyn, C, V})},
-       {"argmax", e.tensor({kDyn, C}, i32)},
-       {"topk_probs", e.tensor({kDyn, C, topK}, f32)},
-       {"topk_ids", e.tensor({kDyn, C, topK}, i32)},
-       {"entropy", e.tensor({kDyn, C}, f32)}});
+  func::FuncOp func =
+      createGraph(e, module, "decoder", inputs,
+                  {{"sc_logits_out", e.tensor({kDyn, C, V})},
+                   {"argmax", e.tensor({kDyn, C}, i32)},
+                   {"topk_probs", e.tensor({kDyn, C, topK}, f32)},
+                   {"topk_ids", e.tensor({kDyn, C, topK}, i32)},
+                   {"entropy", e.tensor({kDyn, C}, f32)}});
   bindCaches(g, func, 5);
   Value canvas = func.getArgument(0), committed = func.getArgument(1);
 
   // The canvas occupies positions L .. L+C-1 of its request.
-  Value positions =
-      e.add(e.reshape(committed, {kDyn, 1}), e.iota(C)); // [B, C]
+  Value positions = e.add(e.reshape(committed, {kDyn, 1}), e.iota(C)); // [B, C]
   Value x = g.selfCondition(g.embed(canvas), func.getArgument(2),
                             func.getArgument(3));
   for (int64_t i = 0; i < t.numLayers; ++i)
     x = g.layer(i, x, positions, committed);
 
   // Head: fp32 logits of the tied embedding, softcapped, over temperature.
-  Value table = e.weight("model.decoder.embed_tokens.weight", {V, t.hiddenSize});
+  Value table =
+      e.weight("model.decoder.embed_tokens.weight", {V, t.hiddenSize});
   Value logits = e.matmul(g.finalNorm(x), table, /*transposeRhs=*/true, f32);
   if (t.finalLogitSoftcapping > 0) {
     Value cap = e.scalar(t.finalLogitSoftcapping, f32);

@@ -48,13 +48,14 @@ void buildVisionGraph(GraphEmitter &e, ModuleOp module,
   Value columns = e.reshape(e.slice(positions, 2, 0, 1), {kDyn, patches});
   Value rows = e.reshape(e.slice(positions, 2, 1, 1), {kDyn, patches});
   for (auto [axis, coords] : {std::pair{0, columns}, std::pair{1, rows}}) {
-    Value table = e.reshape(e.slice(tables, 0, axis, 1),
-                            {v.positionEmbeddingSize, W});
+    Value table =
+        e.reshape(e.slice(tables, 0, axis, 1), {v.positionEmbeddingSize, W});
     x = e.add(x, e.gather(table, coords));
   }
 
   // Bidirectional attention over the valid patches of each image.
-  Value mask = e.mask(columns, columns, Value(), dg::MaskKind::bidirectional, 0);
+  Value mask =
+      e.mask(columns, columns, Value(), dg::MaskKind::bidirectional, 0);
   mask = e.reshape(mask, {kDyn, 1, patches, patches});
   Type f32 = e.builder().getF32Type();
   for (int64_t i = 0; i < v.numLayers; ++i) {
@@ -90,7 +91,8 @@ void buildVisionGraph(GraphEmitter &e, ModuleOp module,
     std::string m = p + "mlp.";
     Value gate = e.linear(h, m + "gate_proj.linear.weight", v.intermediateSize);
     Value up = e.linear(h, m + "up_proj.linear.weight", v.intermediateSize);
-    Value mlp = e.linear(e.gatedGelu(gate, up), m + "down_proj.linear.weight", W);
+    Value mlp =
+        e.linear(e.gatedGelu(gate, up), m + "down_proj.linear.weight", W);
     x = e.add(x, norm(mlp, "post_feedforward_layernorm"));
   }
 
@@ -101,9 +103,10 @@ void buildVisionGraph(GraphEmitter &e, ModuleOp module,
     pooled = e.sub(pooled, e.weight(tower + "std_bias", {W}));
     pooled = e.mul(pooled, e.weight(tower + "std_scale", {W}));
   }
-  Value soft = e.linear(e.rmsNorm(pooled, std::nullopt, eps),
-                        "model.encoder.embed_vision.embedding_projection.weight",
-                        config.text.hiddenSize);
+  Value soft =
+      e.linear(e.rmsNorm(pooled, std::nullopt, eps),
+               "model.encoder.embed_vision.embedding_projection.weight",
+               config.text.hiddenSize);
   func::ReturnOp::create(e.builder(), module.getLoc(), soft);
 }
 

@@ -47,7 +47,8 @@ GenerationConfig parseGeneration(std::string_view text,
     if (cls != "EntropyBoundSamplerConfig")
       sampler.member("_cls_name")
           .fail("expected \"EntropyBoundSamplerConfig\" (the only sampler), "
-                "got \"" + cls + "\"");
+                "got \"" +
+                cls + "\"");
     g.entropyBound = positive(sampler, "entropy_bound", g.entropyBound);
   }
   for (const char *key : {"t_min", "t_max"})
@@ -76,7 +77,8 @@ parseGenerationConfig(std::string_view text, const std::string &fileName,
   } catch (const ConfigError &e) {
     error = e;
   } catch (const std::exception &e) {
-    error = ConfigError{fileName, "", std::string("invalid config: ") + e.what()};
+    error =
+        ConfigError{fileName, "", std::string("invalid config: ") + e.what()};
   }
   return std::nullopt;
 }
@@ -88,7 +90,8 @@ loadGenerationConfig(const std::string &fileName, ConfigError &error) {
   } catch (const ConfigError &e) {
     error = e;
   } catch (const std::exception &e) {
-    error = ConfigError{fileName, "", std::string("invalid config: ") + e.what()};
+    error =
+        ConfigError{fileName, "", std::string("invalid config: ") + e.what()};
   }
   return std::nullopt;
 }

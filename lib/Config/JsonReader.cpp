@@ -71,8 +71,8 @@ void JsonNode::expectArray() const {
 }
 
 int64_t JsonNode::asInt(int64_t min, int64_t max) const {
-  std::string range =
-      "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  std::string range = "an integer in [" + std::to_string(min) + ", " +
+                      std::to_string(max) + "]";
   int64_t v;
   if (value_.is_number_unsigned()) {
     uint64_t u = value_.get<uint64_t>();

@@ -32,8 +32,8 @@ public:
 
   /// The member `key`, or nullptr when it is absent or null.
   const nlohmann::json *find(std::string_view key) const;
-  JsonNode member(std::string_view key) const;  // must exist
-  JsonNode element(size_t index) const;         // of an array
+  JsonNode member(std::string_view key) const; // must exist
+  JsonNode element(size_t index) const;        // of an array
   std::string childPath(std::string_view key) const;
 
   void expectObject() const;

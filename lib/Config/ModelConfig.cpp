@@ -46,7 +46,8 @@ RopeParameters parseRope(const JsonNode &node, int64_t headDim) {
     rope.type = RopeType::Proportional;
   else
     typeNode.fail("expected a known rope type (\"default\" or "
-                  "\"proportional\"), got \"" + type + "\"");
+                  "\"proportional\"), got \"" +
+                  type + "\"");
   JsonNode theta = node.member("rope_theta");
   rope.theta = theta.asNumber();
   if (rope.theta <= 0)
@@ -60,8 +61,8 @@ RopeParameters parseRope(const JsonNode &node, int64_t headDim) {
     if (pairs != std::floor(pairs))
       factor.fail("partial_rotary_factor " + factor.raw().dump() +
                   " does not select a whole number of the " +
-                  std::to_string(headDim / 2) + " frequency pairs of head_dim " +
-                  std::to_string(headDim));
+                  std::to_string(headDim / 2) +
+                  " frequency pairs of head_dim " + std::to_string(headDim));
     if (rope.type == RopeType::Default && rope.partialRotaryFactor != 1)
       factor.fail("partial_rotary_factor needs rope_type \"proportional\"");
   }
@@ -116,7 +117,8 @@ void parseTextConfig(const JsonNode &tc, TextConfig &t) {
   if (act != "gelu_pytorch_tanh")
     tc.member("hidden_activation")
         .fail("expected \"gelu_pytorch_tanh\" (the only activation of this "
-              "model family), got \"" + act + "\"");
+              "model family), got \"" +
+              act + "\"");
   if (!tc.getBool("tie_word_embeddings", true))
     tc.member("tie_word_embeddings")
         .fail("expected true: the LM head is the tied input embedding");
@@ -176,11 +178,10 @@ void parseTextConfig(const JsonNode &tc, TextConfig &t) {
       layer.expectObject();
       for (const auto &attr : layer.raw().items())
         if (attr.key() != "head_dim" && attr.key() != "num_key_value_heads")
-          layer.member(attr.key()).fail(
-              "unknown per-layer attribute; expected head_dim or "
-              "num_key_value_heads");
-      layers[index].headDim =
-          layer.getInt("head_dim", headDim, 2, kMaxHeadDim);
+          layer.member(attr.key())
+              .fail("unknown per-layer attribute; expected head_dim or "
+                    "num_key_value_heads");
+      layers[index].headDim = layer.getInt("head_dim", headDim, 2, kMaxHeadDim);
       layers[index].numKvHeads =
           layer.getInt("num_key_value_heads", kvHeads, 1, kMaxHeads);
       layers[index].kvHeadsSource = layers[index].headDimSource = layer.path();
@@ -232,8 +233,7 @@ void parseTextConfig(const JsonNode &tc, TextConfig &t) {
     }
     if (!first)
       continue;
-    AttentionGeometry &geo =
-        type == LayerType::Sliding ? t.sliding : t.full;
+    AttentionGeometry &geo = type == LayerType::Sliding ? t.sliding : t.full;
     geo.headDim = first->headDim;
     geo.numKvHeads = first->numKvHeads;
     geo.hasValueProjection = type == LayerType::Sliding;
@@ -243,11 +243,11 @@ void parseTextConfig(const JsonNode &tc, TextConfig &t) {
                             " layers must be even for RoPE, got " +
                             std::to_string(geo.headDim)};
     if (t.numHeads % geo.numKvHeads != 0)
-      throw ConfigError{"", first->kvHeadsSource,
-                        "num_attention_heads (" + std::to_string(t.numHeads) +
-                            ") is not divisible by the " +
-                            std::to_string(geo.numKvHeads) + " KV heads of the " +
-                            layerTypeName(type) + " layers"};
+      throw ConfigError{
+          "", first->kvHeadsSource,
+          "num_attention_heads (" + std::to_string(t.numHeads) +
+              ") is not divisible by the " + std::to_string(geo.numKvHeads) +
+              " KV heads of the " + layerTypeName(type) + " layers"};
   }
   if (t.countLayers(LayerType::Sliding) > 0)
     t.sliding.window = tc.requireInt("sliding_window", 1, kMaxPositions);
@@ -260,7 +260,8 @@ void parseTextConfig(const JsonNode &tc, TextConfig &t) {
     rp.expectObject();
     for (const auto &item : rp.raw().items())
       if (item.key() != "sliding_attention" && item.key() != "full_attention")
-        rp.fail("key \"" + item.key() + "\" is not a layer type; expected "
+        rp.fail("key \"" + item.key() +
+                "\" is not a layer type; expected "
                 "\"sliding_attention\" and \"full_attention\"");
     for (LayerType type : {LayerType::Sliding, LayerType::Full}) {
       if (t.countLayers(type) == 0)
@@ -292,8 +293,9 @@ VisionConfig parseVisionConfig(const JsonNode &vc) {
             "num_attention_heads");
   }
   if (v.headDim % 4 != 0)
-    vc.member("head_dim").fail("2-D RoPE needs a head_dim divisible by 4, got " +
-                               std::to_string(v.headDim));
+    vc.member("head_dim")
+        .fail("2-D RoPE needs a head_dim divisible by 4, got " +
+              std::to_string(v.headDim));
   v.patchSize = vc.getInt("patch_size", 16, 1, 1024);
   v.poolingKernelSize = vc.getInt("pooling_kernel_size", 3, 1, 64);
   v.positionEmbeddingSize =
@@ -361,7 +363,8 @@ ModelConfig parseModel(std::string_view text, const std::string &file) {
   c.dtype = root.getString(dtypeKey, "bfloat16");
   if (c.dtype != "bfloat16" && c.dtype != "float16" && c.dtype != "float32")
     root.member(dtypeKey).fail("expected \"bfloat16\", \"float16\" or "
-                               "\"float32\", got \"" + c.dtype + "\"");
+                               "\"float32\", got \"" +
+                               c.dtype + "\"");
   c.canvasLength = root.getInt("canvas_length", 256, 1, 65536);
   if (c.canvasLength > t.maxPositionEmbeddings)
     root.member("canvas_length")
@@ -387,10 +390,10 @@ ModelConfig parseModel(std::string_view text, const std::string &file) {
 
   if (root.find("vision_config")) {
     c.vision = parseVisionConfig(root.member("vision_config"));
-    for (auto [key, id] : {std::pair<const char *, int64_t>{"boi_token_id",
-                                                            c.boiTokenId},
-                           {"eoi_token_id", c.eoiTokenId},
-                           {"image_token_id", c.imageTokenId}})
+    for (auto [key, id] :
+         {std::pair<const char *, int64_t>{"boi_token_id", c.boiTokenId},
+          {"eoi_token_id", c.eoiTokenId},
+          {"image_token_id", c.imageTokenId}})
       checkTokenId(root, key, id, t.vocabSize);
   }
 
@@ -438,9 +441,9 @@ static double countParameters(const ModelConfig &c, bool activeOnly) {
     double q = static_cast<double>(t.numHeads) * g.headDim;
     double kv = static_cast<double>(g.numKvHeads) * g.headDim;
     total += h * q + h * kv * (g.hasValueProjection ? 2 : 1) + q * h;
-    total += 2.0 * g.headDim;                  // q_norm, k_norm
-    total += 3.0 * h * t.intermediateSize;     // dense MLP
-    total += 7.0 * h;                          // norms
+    total += 2.0 * g.headDim;                     // q_norm, k_norm
+    total += 3.0 * h * t.intermediateSize;        // dense MLP
+    total += 7.0 * h;                             // norms
     total += h * t.numExperts + h + t.numExperts; // router
     double experts = activeOnly ? t.topKExperts : t.numExperts;
     total += experts * 3.0 * h * t.moeIntermediateSize;
@@ -485,7 +488,8 @@ std::optional<ModelConfig> parseModelConfig(std::string_view text,
   } catch (const ConfigError &e) {
     error = e;
   } catch (const std::exception &e) {
-    error = ConfigError{fileName, "", std::string("invalid config: ") + e.what()};
+    error =
+        ConfigError{fileName, "", std::string("invalid config: ") + e.what()};
   }
   return std::nullopt;
 }
@@ -497,7 +501,8 @@ std::optional<ModelConfig> loadModelConfig(const std::string &fileName,
   } catch (const ConfigError &e) {
     error = e;
   } catch (const std::exception &e) {
-    error = ConfigError{fileName, "", std::string("invalid config: ") + e.what()};
+    error =
+        ConfigError{fileName, "", std::string("invalid config: ") + e.what()};
   }
   return std::nullopt;
 }

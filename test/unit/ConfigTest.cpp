@@ -46,8 +46,8 @@ TEST(ModelConfig, Reads26BA4B) {
   EXPECT_DOUBLE_EQ(t.rmsNormEps, 1e-6);
   EXPECT_TRUE(t.bidirectionalVision);
   for (int64_t i = 0; i < 30; ++i)
-    EXPECT_EQ(t.layerTypes[i], (i + 1) % 6 ? dgc::LayerType::Sliding
-                                           : dgc::LayerType::Full)
+    EXPECT_EQ(t.layerTypes[i],
+              (i + 1) % 6 ? dgc::LayerType::Sliding : dgc::LayerType::Full)
         << "layer " << i;
   EXPECT_EQ(t.countLayers(dgc::LayerType::Full), 5);
   EXPECT_EQ(t.indexInType(29), 4);
@@ -171,8 +171,8 @@ const BadCase kBadCases[] = {
      "text_config is missing"},
     {"text_config a number", [](json &d) { d["text_config"] = 3; },
      "text_config", "expected an object, got the number 3"},
-    {"another model", [](json &d) { d["model_type"] = "llama"; },
-     "model_type", "expected \"diffusion_gemma\", got \"llama\""},
+    {"another model", [](json &d) { d["model_type"] = "llama"; }, "model_type",
+     "expected \"diffusion_gemma\", got \"llama\""},
     {"missing hidden_size", [](json &d) { text(d).erase("hidden_size"); },
      "text_config.hidden_size", "required field is missing"},
     {"fractional size", [](json &d) { text(d)["hidden_size"] = 2816.5; },
@@ -193,9 +193,9 @@ const BadCase kBadCases[] = {
      "", "implausible model"},
     {"top-k above experts", [](json &d) { text(d)["top_k_experts"] = 129; },
      "text_config.top_k_experts", "expected an integer in [1, 128]"},
-    {"short layer_types",
-     [](json &d) { text(d)["layer_types"].erase(0); },
-     "text_config.layer_types", "expected 30 entries (num_hidden_layers), got 29"},
+    {"short layer_types", [](json &d) { text(d)["layer_types"].erase(0); },
+     "text_config.layer_types",
+     "expected 30 entries (num_hidden_layers), got 29"},
     {"unknown layer type",
      [](json &d) { text(d)["layer_types"][3] = "local_attention"; },
      "text_config.layer_types[3]",
@@ -211,7 +211,8 @@ const BadCase kBadCases[] = {
      "sliding_attention layers"},
     {"global heads not divisible",
      [](json &d) { text(d)["num_global_key_value_heads"] = 3; },
-     "text_config.num_global_key_value_heads", "not divisible by the 3 KV heads of the full_attention"},
+     "text_config.num_global_key_value_heads",
+     "not divisible by the 3 KV heads of the full_attention"},
     {"odd head_dim", [](json &d) { text(d)["global_head_dim"] = 511; },
      "text_config.global_head_dim", "must be even for RoPE"},
     {"no sliding window", [](json &d) { text(d).erase("sliding_window"); },
@@ -278,8 +279,8 @@ const BadCase kBadCases[] = {
     {"zero canvas", [](json &d) { d["canvas_length"] = 0; }, "canvas_length",
      "expected an integer in [1, 65536], got the number 0"},
     {"canvas beyond positions",
-     [](json &d) { text(d)["max_position_embeddings"] = 128; },
-     "canvas_length", "exceeds max_position_embeddings (128)"},
+     [](json &d) { text(d)["max_position_embeddings"] = 128; }, "canvas_length",
+     "exceeds max_position_embeddings (128)"},
     {"negative softcap",
      [](json &d) { text(d)["final_logit_softcapping"] = -30.0; },
      "text_config.final_logit_softcapping", "expected a positive softcap"},
@@ -297,13 +298,15 @@ const BadCase kBadCases[] = {
     {"empty eos list", [](json &d) { d["eos_token_id"] = json::array(); },
      "eos_token_id", "non-empty list"},
     {"eos outside the vocabulary",
-     [](json &d) { d["eos_token_id"] = {1, 262144}; }, "eos_token_id[1]",
-     "expected an integer in [0, 262143]"},
+     [](json &d) {
+       d["eos_token_id"] = {1, 262144};
+     },
+     "eos_token_id[1]", "expected an integer in [0, 262143]"},
     {"image token outside the vocabulary",
      [](json &d) { d["image_token_id"] = 300000; }, "image_token_id",
      "outside the vocabulary of 262144"},
-    {"unknown dtype", [](json &d) { d["torch_dtype"] = "int8"; },
-     "torch_dtype", "expected \"bfloat16\", \"float16\" or \"float32\""},
+    {"unknown dtype", [](json &d) { d["torch_dtype"] = "int8"; }, "torch_dtype",
+     "expected \"bfloat16\", \"float16\" or \"float32\""},
     {"vision head_dim not divisible by 4",
      [](json &d) { d["vision_config"]["head_dim"] = 70; },
      "vision_config.head_dim", "divisible by 4"},

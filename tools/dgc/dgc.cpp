@@ -34,8 +34,8 @@ cl::SubCommand summaryCmd("summary",
                           "readable summary of each");
 
 cl::opt<std::string> importConfig(cl::Positional, cl::Required,
-                                  cl::desc("<config.json>"),
-                                  cl::sub(importCmd), cl::cat(dgcCategory));
+                                  cl::desc("<config.json>"), cl::sub(importCmd),
+                                  cl::cat(dgcCategory));
 cl::list<std::string> summaryConfigs(cl::Positional, cl::OneOrMore,
                                      cl::desc("<config.json>..."),
                                      cl::sub(summaryCmd), cl::cat(dgcCategory));
@@ -97,8 +97,9 @@ bool loadConfigs(const std::string &path, dgc::ModelConfig &model,
 bool parseOptions(dgc::BuildOptions &options) {
   if (!dtypeOpt.empty()) {
     static const std::map<std::string, std::string> aliases = {
-        {"bfloat16", "bfloat16"}, {"bf16", "bfloat16"}, {"float16", "float16"},
-        {"f16", "float16"},       {"float32", "float32"}, {"f32", "float32"}};
+        {"bfloat16", "bfloat16"}, {"bf16", "bfloat16"},
+        {"float16", "float16"},   {"f16", "float16"},
+        {"float32", "float32"},   {"f32", "float32"}};
     auto it = aliases.find(dtypeOpt);
     if (it == aliases.end()) {
       fail("--dtype: expected bfloat16, float16 or float32, got '" + dtypeOpt +
@@ -177,9 +178,9 @@ int runSummary() {
     if (!module)
       return fail("internal error: the built graphs of " + path +
                   " do not verify");
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     const dgc::TextConfig &t = config.text;
     outs() << path << "\n";
     outs() << "  DiffusionGemma: " << billions(config.parameterCount())
@@ -190,15 +191,15 @@ int runSummary() {
            << ", canvas " << config.canvasLength << ", experts top-"
            << t.topKExperts << " of " << t.numExperts << "; dtype "
            << (options.dtype.empty() ? config.dtype : options.dtype) << "\n";
-    for (dgc::LayerType type : {dgc::LayerType::Sliding, dgc::LayerType::Full}) {
+    for (dgc::LayerType type :
+         {dgc::LayerType::Sliding, dgc::LayerType::Full}) {
       if (!t.countLayers(type))
         continue;
       const dgc::AttentionGeometry &g = t.geometry(type);
       outs() << "  " << dgc::layerTypeName(type) << ": " << t.numHeads
-             << " query heads, " << g.numKvHeads << " KV heads x "
-             << g.headDim << (g.hasValueProjection ? ", v_proj" : ", V = K")
-             << ", rope " << dgc::ropeTypeName(g.rope.type) << " theta "
-             << g.rope.theta;
+             << " query heads, " << g.numKvHeads << " KV heads x " << g.headDim
+             << (g.hasValueProjection ? ", v_proj" : ", V = K") << ", rope "
+             << dgc::ropeTypeName(g.rope.type) << " theta " << g.rope.theta;
       if (g.rope.type == dgc::RopeType::Proportional)
         outs() << " factor " << g.rope.partialRotaryFactor;
       if (g.window)
