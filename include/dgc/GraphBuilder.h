@@ -43,9 +43,9 @@ mlir::OwningOpRef<mlir::ModuleOp> buildModel(mlir::MLIRContext &context,
                                              const GenerationConfig &generation,
                                              const BuildOptions &options);
 
-/// The number of K/V heads and head dim per layer type, the names of the
-/// graphs' inputs and outputs, and the checkpoint names of the weights are
-/// fixed by the builder; this prints a readable account of a built module.
+/// A readable account of a built module: each graph's named inputs and
+/// outputs, its KV-cache pools, weights and op counts, and the checkpoint's
+/// size and KV bytes per token.
 std::string summarizeModule(mlir::ModuleOp module);
 
 } // namespace dgc

@@ -147,9 +147,15 @@ int runImport() {
   return 0;
 }
 
-std::string billions(int64_t n) {
+std::string count(int64_t n) {
   char buf[32];
-  snprintf(buf, sizeof(buf), "%.2f B", static_cast<double>(n) / 1e9);
+  double x = static_cast<double>(n);
+  if (x >= 1e9)
+    snprintf(buf, sizeof(buf), "%.2f B", x / 1e9);
+  else if (x >= 1e6)
+    snprintf(buf, sizeof(buf), "%.2f M", x / 1e6);
+  else
+    snprintf(buf, sizeof(buf), "%.1f K", x / 1e3);
   return buf;
 }
 
@@ -183,8 +189,8 @@ int runSummary() {
             .count();
     const dgc::TextConfig &t = config.text;
     outs() << path << "\n";
-    outs() << "  DiffusionGemma: " << billions(config.parameterCount())
-           << " parameters, " << billions(config.activeParameterCount())
+    outs() << "  DiffusionGemma: " << count(config.parameterCount())
+           << " parameters, " << count(config.activeParameterCount())
            << " active per token; " << t.numLayers << " layers "
            << layerPattern(t) << " (S sliding, F full)\n";
     outs() << "  hidden " << t.hiddenSize << ", vocab " << t.vocabSize
@@ -199,17 +205,18 @@ int runSummary() {
       outs() << "  " << dgc::layerTypeName(type) << ": " << t.numHeads
              << " query heads, " << g.numKvHeads << " KV heads x " << g.headDim
              << (g.hasValueProjection ? ", v_proj" : ", V = K") << ", rope "
-             << dgc::ropeTypeName(g.rope.type) << " theta " << g.rope.theta;
+             << dgc::ropeTypeName(g.rope.type) << " theta "
+             << format("%g", g.rope.theta);
       if (g.rope.type == dgc::RopeType::Proportional)
-        outs() << " factor " << g.rope.partialRotaryFactor;
+        outs() << " factor " << format("%g", g.rope.partialRotaryFactor);
       if (g.window)
         outs() << ", window " << g.window;
       outs() << "\n";
     }
     outs() << "  sampler: " << generation.maxDenoisingSteps
-           << " steps max, temperature " << generation.tMax << " -> "
-           << generation.tMin << ", entropy bound " << generation.entropyBound
-           << "\n";
+           << " steps max, temperature " << format("%g", generation.tMax)
+           << " -> " << format("%g", generation.tMin) << ", entropy bound "
+           << format("%g", generation.entropyBound) << "\n";
     outs() << dgc::summarizeModule(*module);
     outs() << "  built and verified in " << format("%.2f", seconds) << " s\n\n";
   }
