@@ -149,6 +149,8 @@ struct BadCase {
   const char *message; // a substring of the message
 };
 
+void PrintTo(const BadCase &bad, std::ostream *os) { *os << bad.name; }
+
 class BadConfig : public testing::TestWithParam<BadCase> {};
 
 TEST_P(BadConfig, NamesPathAndExpectation) {
