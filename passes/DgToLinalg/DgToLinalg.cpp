@@ -1,0 +1,52 @@
+//===- DgToLinalg.cpp - The convert-dg-to-linalg pass ---------------------===//
+
+#include "passes/Passes.h"
+
+#include "Patterns.h"
+#include "dg/DgDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace dgc {
+#define GEN_PASS_DEF_CONVERTDGTOLINALG
+#include "passes/Passes.h.inc"
+} // namespace dgc
+
+using namespace mlir;
+
+namespace dgc {
+namespace {
+
+struct ConvertDgToLinalgPass
+    : impl::ConvertDgToLinalgBase<ConvertDgToLinalgPass> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    RewritePatternSet patterns(ctx);
+    lowering::populateElementwisePatterns(patterns);
+    lowering::populateContractionPatterns(patterns);
+    lowering::populateNormalizationPatterns(patterns);
+    lowering::populateSelectionPatterns(patterns);
+    lowering::populatePositionPatterns(patterns);
+    lowering::populateShapePatterns(patterns);
+
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<arith::ArithDialect, func::FuncDialect,
+                           linalg::LinalgDialect, math::MathDialect,
+                           scf::SCFDialect, tensor::TensorDialect>();
+    target.addIllegalDialect<dg::DgDialect>();
+    // The runtime interface stays for its own lowering.
+    target.addLegalOp<dg::WeightOp, dg::KVCacheReadOp, dg::KVCacheWriteOp>();
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace dgc

@@ -1,0 +1,159 @@
+//===- LoweringUtils.cpp - Shared helpers of the dg-to-linalg patterns ----===//
+
+#include "LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+
+namespace dgc::lowering {
+
+FailureOr<SmallVector<Value>> dynamicSizesFrom(OpBuilder &b, Location loc,
+                                               RankedTensorType type,
+                                               ValueRange sources) {
+  SmallVector<Value> sizes;
+  int64_t rank = type.getRank();
+  for (int64_t i = 0; i < rank; ++i) {
+    if (!type.isDynamicDim(i))
+      continue;
+    Value size;
+    for (Value source : sources) {
+      RankedTensorType st = tensorType(source);
+      int64_t j = i - (rank - st.getRank());
+      if (j >= 0 && st.isDynamicDim(j)) {
+        size = tensor::DimOp::create(b, loc, source, j);
+        break;
+      }
+    }
+    if (!size)
+      return failure();
+    sizes.push_back(size);
+  }
+  return sizes;
+}
+
+Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
+                  ValueRange dynamicSizes) {
+  return tensor::EmptyOp::create(b, loc, type.getShape(),
+                                 type.getElementType(), dynamicSizes);
+}
+
+Value filledTensor(OpBuilder &b, Location loc, RankedTensorType type,
+                   ValueRange dynamicSizes, TypedAttr fill) {
+  Value empty = emptyTensor(b, loc, type, dynamicSizes);
+  Value value = arith::ConstantOp::create(b, loc, fill);
+  return linalg::FillOp::create(b, loc, value, empty).getResult(0);
+}
+
+AffineMap broadcastMap(MLIRContext *ctx, ArrayRef<int64_t> operandShape,
+                       ArrayRef<int64_t> resultShape) {
+  SmallVector<AffineExpr> exprs;
+  size_t offset = resultShape.size() - operandShape.size();
+  for (auto [j, dim] : llvm::enumerate(operandShape)) {
+    int64_t resultDim = resultShape[j + offset];
+    if (dim == 1 && resultDim != 1)
+      exprs.push_back(getAffineConstantExpr(0, ctx));
+    else
+      exprs.push_back(getAffineDimExpr(j + offset, ctx));
+  }
+  return AffineMap::get(resultShape.size(), 0, exprs, ctx);
+}
+
+Value toF32(OpBuilder &b, Location loc, Value scalar) {
+  Type type = scalar.getType();
+  Type f32 = b.getF32Type();
+  if (type == f32)
+    return scalar;
+  if (auto ft = dyn_cast<FloatType>(type)) {
+    if (ft.getWidth() < 32)
+      return arith::ExtFOp::create(b, loc, f32, scalar);
+    return arith::TruncFOp::create(b, loc, f32, scalar);
+  }
+  if (type.isInteger(1))
+    return arith::UIToFPOp::create(b, loc, f32, scalar);
+  return arith::SIToFPOp::create(b, loc, f32, scalar);
+}
+
+Value fromF32(OpBuilder &b, Location loc, Value scalar, Type target) {
+  if (scalar.getType() == target)
+    return scalar;
+  auto ft = cast<FloatType>(target);
+  if (ft.getWidth() < 32)
+    return arith::TruncFOp::create(b, loc, target, scalar);
+  return arith::ExtFOp::create(b, loc, target, scalar);
+}
+
+SmallVector<utils::IteratorType> parallelLoops(int64_t count) {
+  return SmallVector<utils::IteratorType>(count, utils::IteratorType::parallel);
+}
+
+FailureOr<Value>
+elementwise(OpBuilder &b, Location loc, RankedTensorType resultType,
+            ValueRange inputs,
+            function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  auto sizes = dynamicSizesFrom(b, loc, resultType, inputs);
+  if (failed(sizes))
+    return failure();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps;
+  for (Value input : inputs)
+    maps.push_back(broadcastMap(ctx, tensorType(input).getShape(),
+                                resultType.getShape()));
+  maps.push_back(b.getMultiDimIdentityMap(resultType.getRank()));
+  Value init = emptyTensor(b, loc, resultType, *sizes);
+  Type elementType = resultType.getElementType();
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{resultType}, inputs, ValueRange{init}, maps,
+      parallelLoops(resultType.getRank()),
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        SmallVector<Value> f32Args;
+        for (Value arg : args.drop_back())
+          f32Args.push_back(toF32(nb, nl, arg));
+        Value result = body(nb, nl, f32Args);
+        linalg::YieldOp::create(nb, nl, fromF32(nb, nl, result, elementType));
+      });
+  return generic.getResult(0);
+}
+
+Value scalarConstant(OpBuilder &b, Location loc, Type type, double v) {
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, v));
+}
+
+FailureOr<Value>
+reduceAxis(OpBuilder &b, Location loc, Value input, int64_t axis, double init,
+           function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
+  RankedTensorType type = tensorType(input);
+  int64_t rank = type.getRank();
+  MLIRContext *ctx = b.getContext();
+  // Loops: the kept dimensions in order, then the reduced one.
+  SmallVector<AffineExpr> inExprs(rank), outExprs;
+  SmallVector<int64_t> outShape;
+  for (int64_t i = 0, loop = 0; i < rank; ++i) {
+    if (i == axis)
+      continue;
+    inExprs[i] = getAffineDimExpr(loop, ctx);
+    outExprs.push_back(getAffineDimExpr(loop++, ctx));
+    outShape.push_back(type.getDimSize(i));
+  }
+  inExprs[axis] = getAffineDimExpr(rank - 1, ctx);
+  auto outType = RankedTensorType::get(outShape, b.getF32Type());
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < rank; ++i)
+    if (i != axis && type.isDynamicDim(i))
+      sizes.push_back(tensor::DimOp::create(b, loc, input, i));
+  Value acc = filledTensor(b, loc, outType, sizes, b.getF32FloatAttr(init));
+  SmallVector<utils::IteratorType> iterators = parallelLoops(rank);
+  iterators.back() = utils::IteratorType::reduction;
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{outType}, ValueRange{input}, ValueRange{acc},
+      ArrayRef<AffineMap>{AffineMap::get(rank, 0, inExprs, ctx),
+                          AffineMap::get(rank, 0, outExprs, ctx)},
+      iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        linalg::YieldOp::create(
+            nb, nl, combine(nb, nl, args[1], toF32(nb, nl, args[0])));
+      });
+  return generic.getResult(0);
+}
+
+} // namespace dgc::lowering

@@ -1,0 +1,72 @@
+//===- LoweringUtils.h - Shared helpers of the dg-to-linalg patterns ------===//
+
+#ifndef DGC_PASSES_DGTOLINALG_LOWERINGUTILS_H
+#define DGC_PASSES_DGTOLINALG_LOWERINGUTILS_H
+
+#include "dg/DgDialect.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace dgc::lowering {
+
+using mlir::Location;
+using mlir::OpBuilder;
+using mlir::RankedTensorType;
+using mlir::Value;
+
+inline RankedTensorType tensorType(Value v) {
+  return llvm::cast<RankedTensorType>(v.getType());
+}
+
+/// The sizes of the dynamic dimensions of `type`, each read from the first
+/// of `sources` (aligned from the right) whose matching dimension is dynamic.
+mlir::FailureOr<llvm::SmallVector<Value>>
+dynamicSizesFrom(OpBuilder &b, Location loc, RankedTensorType type,
+                 mlir::ValueRange sources);
+
+/// `tensor.empty` of `type`, optionally filled with `fill`.
+Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
+                  mlir::ValueRange dynamicSizes);
+Value filledTensor(OpBuilder &b, Location loc, RankedTensorType type,
+                   mlir::ValueRange dynamicSizes, mlir::TypedAttr fill);
+
+/// The indexing map that reads an operand of `operandShape` inside a loop
+/// nest over `resultShape` with NumPy broadcasting (aligned from the right;
+/// a static 1 against anything else reads index 0).
+mlir::AffineMap broadcastMap(mlir::MLIRContext *ctx,
+                             llvm::ArrayRef<int64_t> operandShape,
+                             llvm::ArrayRef<int64_t> resultShape);
+
+/// Scalar conversions inside region bodies: any float or integer to f32
+/// (i1 as 0/1), and f32 back to the target float type.
+Value toF32(OpBuilder &b, Location loc, Value scalar);
+Value fromF32(OpBuilder &b, Location loc, Value scalar, mlir::Type target);
+
+mlir::SmallVector<mlir::utils::IteratorType>
+parallelLoops(int64_t count);
+
+/// `linalg.generic` over the shape of `resultType` (all loops parallel) that
+/// reads `inputs` with broadcast maps and yields `body(f32 inputs)` rounded
+/// to the result element type.
+mlir::FailureOr<Value>
+elementwise(OpBuilder &b, Location loc, RankedTensorType resultType,
+            mlir::ValueRange inputs,
+            llvm::function_ref<Value(OpBuilder &, Location, mlir::ValueRange)>
+                body);
+
+/// A scalar constant of `type`.
+Value scalarConstant(OpBuilder &b, Location loc, mlir::Type type, double v);
+
+/// Reduction over `axis` of `input`: a generic with the axis as the last
+/// (reduction) loop, an f32 accumulator initialised to `init`, and
+/// `combine(acc, f32 element)`.
+mlir::FailureOr<Value> reduceAxis(
+    OpBuilder &b, Location loc, Value input, int64_t axis, double init,
+    llvm::function_ref<Value(OpBuilder &, Location, Value acc, Value x)>
+        combine);
+
+} // namespace dgc::lowering
+
+#endif // DGC_PASSES_DGTOLINALG_LOWERINGUTILS_H

@@ -1,0 +1,19 @@
+//===- Patterns.h - The dg-to-linalg pattern families ---------------------===//
+
+#ifndef DGC_PASSES_DGTOLINALG_PATTERNS_H
+#define DGC_PASSES_DGTOLINALG_PATTERNS_H
+
+#include "mlir/IR/PatternMatch.h"
+
+namespace dgc::lowering {
+
+void populateElementwisePatterns(mlir::RewritePatternSet &patterns);
+void populateContractionPatterns(mlir::RewritePatternSet &patterns);
+void populateNormalizationPatterns(mlir::RewritePatternSet &patterns);
+void populateSelectionPatterns(mlir::RewritePatternSet &patterns);
+void populatePositionPatterns(mlir::RewritePatternSet &patterns);
+void populateShapePatterns(mlir::RewritePatternSet &patterns);
+
+} // namespace dgc::lowering
+
+#endif // DGC_PASSES_DGTOLINALG_PATTERNS_H

@@ -1,0 +1,266 @@
+//===- Selection.cpp - dg.top_k, dg.argmax, dg.gather, dg.scatter ---------===//
+//
+// Top-k is k passes of an argmax over the last axis, each restricted to the
+// elements after the previous pick in (value descending, index ascending)
+// order: no scratch copy of the row and no sort, and ties resolve to the
+// lower index as the op specifies. The sampling fusion replaces this on the
+// hot path.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+#include "Patterns.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <limits>
+
+using namespace mlir;
+
+namespace dgc::lowering {
+namespace {
+
+SmallVector<Value> leadingSizes(OpBuilder &b, Location loc, Value v) {
+  SmallVector<Value> sizes;
+  RankedTensorType t = tensorType(v);
+  for (int64_t i = 0; i + 1 < t.getRank(); ++i)
+    if (t.isDynamicDim(i))
+      sizes.push_back(tensor::DimOp::create(b, loc, v, i));
+  return sizes;
+}
+
+/// The (value, index) of the best element of each row of `x` (last axis).
+/// With `after` = (prevValue, prevIndex) rows, only elements that come after
+/// that pick in (value desc, index asc) order compete.
+std::pair<Value, Value> bestOfRows(OpBuilder &b, Location loc, Value x,
+                                   std::optional<std::pair<Value, Value>> after) {
+  MLIRContext *ctx = b.getContext();
+  RankedTensorType t = tensorType(x);
+  int64_t rank = t.getRank();
+  Type elementType = t.getElementType();
+  Type i32 = b.getI32Type();
+  SmallVector<int64_t> rowShape(t.getShape().drop_back());
+  auto valueType = RankedTensorType::get(rowShape, elementType);
+  auto indexType = RankedTensorType::get(rowShape, i32);
+  SmallVector<Value> sizes = leadingSizes(b, loc, x);
+  Value bestV = filledTensor(
+      b, loc, valueType, sizes,
+      b.getFloatAttr(elementType, -std::numeric_limits<double>::infinity()));
+  Value bestI = filledTensor(b, loc, indexType, sizes,
+                             b.getI32IntegerAttr(std::numeric_limits<int32_t>::max()));
+
+  AffineMap rowMap = AffineMap::getMultiDimIdentityMap(rank, ctx).dropResult(
+      rank - 1);
+  SmallVector<Value> inputs = {x};
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
+  if (after) {
+    inputs.append({after->first, after->second});
+    maps.append({rowMap, rowMap});
+  }
+  maps.append({rowMap, rowMap});
+  SmallVector<utils::IteratorType> iterators = parallelLoops(rank);
+  iterators.back() = utils::IteratorType::reduction;
+  bool restricted = after.has_value();
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{valueType, indexType}, inputs,
+      ValueRange{bestV, bestI}, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        using arith::CmpFPredicate;
+        using arith::CmpIPredicate;
+        Value v = a[0];
+        Value i = arith::IndexCastOp::create(
+            nb, nl, i32, linalg::IndexOp::create(nb, nl, rank - 1));
+        Value bv = a[a.size() - 2], bi = a[a.size() - 1];
+        auto orAnd = [&](Value gt, Value eq, Value idxCmp) {
+          return arith::OrIOp::create(
+              nb, nl, gt, arith::AndIOp::create(nb, nl, eq, idxCmp));
+        };
+        Value better = orAnd(
+            arith::CmpFOp::create(nb, nl, CmpFPredicate::OGT, v, bv),
+            arith::CmpFOp::create(nb, nl, CmpFPredicate::OEQ, v, bv),
+            arith::CmpIOp::create(nb, nl, CmpIPredicate::slt, i, bi));
+        if (restricted) {
+          Value pv = a[1], pi = a[2];
+          Value afterPrev = orAnd(
+              arith::CmpFOp::create(nb, nl, CmpFPredicate::OLT, v, pv),
+              arith::CmpFOp::create(nb, nl, CmpFPredicate::OEQ, v, pv),
+              arith::CmpIOp::create(nb, nl, CmpIPredicate::sgt, i, pi));
+          better = arith::AndIOp::create(nb, nl, better, afterPrev);
+        }
+        linalg::YieldOp::create(
+            nb, nl,
+            ValueRange{arith::SelectOp::create(nb, nl, better, v, bv),
+                       arith::SelectOp::create(nb, nl, better, i, bi)});
+      });
+  return {generic.getResult(0), generic.getResult(1)};
+}
+
+struct LowerArgmax : OpRewritePattern<dg::ArgmaxOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dg::ArgmaxOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(
+        op, bestOfRows(rewriter, op.getLoc(), op.getInput(), std::nullopt)
+                .second);
+    return success();
+  }
+};
+
+struct LowerTopK : OpRewritePattern<dg::TopKOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dg::TopKOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    RankedTensorType t = tensorType(x);
+    int64_t rank = t.getRank();
+    SmallVector<Value> sizes = leadingSizes(rewriter, loc, x);
+    Value values = emptyTensor(rewriter, loc, tensorType(op.getValues()), sizes);
+    Value indices =
+        emptyTensor(rewriter, loc, tensorType(op.getIndices()), sizes);
+    // The first pick competes with everything: start "after" (+inf, -1).
+    SmallVector<int64_t> rowShape(t.getShape().drop_back());
+    Value prevV = filledTensor(
+        rewriter, loc, RankedTensorType::get(rowShape, t.getElementType()),
+        sizes,
+        rewriter.getFloatAttr(t.getElementType(),
+                              std::numeric_limits<double>::infinity()));
+    Value prevI = filledTensor(
+        rewriter, loc, RankedTensorType::get(rowShape, rewriter.getI32Type()),
+        sizes, rewriter.getI32IntegerAttr(-1));
+
+    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value k = arith::ConstantIndexOp::create(rewriter, loc, op.getK());
+    auto loop = scf::ForOp::create(
+        rewriter, loc, zero, k, one, ValueRange{values, indices, prevV, prevI},
+        [&](OpBuilder &b, Location l, Value j, ValueRange iter) {
+          auto [bestV, bestI] =
+              bestOfRows(b, l, x, std::make_pair(iter[2], iter[3]));
+          // Insert the picks as column j.
+          SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+          offsets.back() = j;
+          SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+          SmallVector<OpFoldResult> extents;
+          for (int64_t d = 0; d + 1 < rank; ++d)
+            extents.push_back(
+                t.isDynamicDim(d)
+                    ? OpFoldResult(tensor::DimOp::create(b, l, x, d).getResult())
+                    : b.getIndexAttr(t.getDimSize(d)));
+          extents.push_back(b.getIndexAttr(1));
+          Value newValues = tensor::InsertSliceOp::create(
+              b, l, bestV, iter[0], offsets, extents, strides);
+          Value newIndices = tensor::InsertSliceOp::create(
+              b, l, bestI, iter[1], offsets, extents, strides);
+          scf::YieldOp::create(
+              b, l, ValueRange{newValues, newIndices, bestV, bestI});
+        });
+    rewriter.replaceOp(op, {loop.getResult(0), loop.getResult(1)});
+    return success();
+  }
+};
+
+struct LowerGather : OpRewritePattern<dg::GatherOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dg::GatherOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value table = op.getTable(), ids = op.getIndices();
+    RankedTensorType tt = tensorType(table), it = tensorType(ids);
+    RankedTensorType resultType = tensorType(op.getResult());
+    int64_t rank = resultType.getRank(), idRank = it.getRank();
+    SmallVector<Value> sizes;
+    for (int64_t i = 0; i < rank; ++i) {
+      if (!resultType.isDynamicDim(i))
+        continue;
+      sizes.push_back(i < idRank
+                          ? tensor::DimOp::create(rewriter, loc, ids, i)
+                          : tensor::DimOp::create(rewriter, loc, table,
+                                                  i - idRank + 1));
+    }
+    AffineMap idMap = AffineMap::getMultiDimIdentityMap(rank, ctx)
+                          .getMajorSubMap(idRank);
+    Type elementType = resultType.getElementType();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{resultType}, ValueRange{ids},
+        ValueRange{emptyTensor(rewriter, loc, resultType, sizes)},
+        ArrayRef<AffineMap>{idMap, rewriter.getMultiDimIdentityMap(rank)},
+        parallelLoops(rank), [&](OpBuilder &b, Location l, ValueRange a) {
+          using arith::CmpIPredicate;
+          Value rows = arith::ConstantOp::create(
+              b, l, b.getI32IntegerAttr(static_cast<int32_t>(tt.getDimSize(0))));
+          Value zeroI = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0));
+          // Out-of-range ids (padding is -1) read a zero row.
+          Value valid = arith::AndIOp::create(
+              b, l, arith::CmpIOp::create(b, l, CmpIPredicate::sge, a[0], zeroI),
+              arith::CmpIOp::create(b, l, CmpIPredicate::slt, a[0], rows));
+          Value row = arith::IndexCastOp::create(
+              b, l, b.getIndexType(),
+              arith::SelectOp::create(b, l, valid, a[0], zeroI));
+          SmallVector<Value> coords = {row};
+          for (int64_t d = idRank; d < rank; ++d)
+            coords.push_back(linalg::IndexOp::create(b, l, d));
+          Value v = tensor::ExtractOp::create(b, l, table, coords);
+          Value zero = arith::ConstantOp::create(b, l,
+                                                 b.getFloatAttr(elementType, 0));
+          linalg::YieldOp::create(
+              b, l, Value(arith::SelectOp::create(b, l, valid, v, zero)));
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+struct LowerScatter : OpRewritePattern<dg::ScatterOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dg::ScatterOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value values = op.getValues();
+    RankedTensorType resultType = tensorType(op.getResult());
+    int64_t rank = resultType.getRank(); // loops: leading..., j, c
+    SmallVector<AffineExpr> inExprs, outExprs;
+    for (int64_t i = 0; i + 1 < rank; ++i) {
+      inExprs.push_back(getAffineDimExpr(i, ctx));
+      outExprs.push_back(getAffineDimExpr(i, ctx));
+    }
+    inExprs.push_back(getAffineDimExpr(rank, ctx));
+    outExprs.push_back(getAffineDimExpr(rank - 1, ctx));
+    AffineMap inMap = AffineMap::get(rank + 1, 0, inExprs, ctx);
+    Type elementType = resultType.getElementType();
+    Value acc = filledTensor(rewriter, loc, resultType,
+                             leadingSizes(rewriter, loc, values),
+                             rewriter.getFloatAttr(elementType, 0));
+    SmallVector<utils::IteratorType> iterators = parallelLoops(rank + 1);
+    iterators.back() = utils::IteratorType::reduction;
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{resultType},
+        ValueRange{values, op.getIndices()}, ValueRange{acc},
+        ArrayRef<AffineMap>{inMap, inMap,
+                            AffineMap::get(rank + 1, 0, outExprs, ctx)},
+        iterators, [&](OpBuilder &b, Location l, ValueRange a) {
+          Value j = arith::IndexCastOp::create(
+              b, l, b.getI32Type(), linalg::IndexOp::create(b, l, rank - 1));
+          Value hit =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[1], j);
+          Value sum = arith::AddFOp::create(b, l, a[2], a[0]);
+          linalg::YieldOp::create(
+              b, l, Value(arith::SelectOp::create(b, l, hit, sum, a[2])));
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+} // namespace
+
+void populateSelectionPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerArgmax, LowerTopK, LowerGather, LowerScatter>(
+      patterns.getContext());
+}
+
+} // namespace dgc::lowering

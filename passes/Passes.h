@@ -1,0 +1,18 @@
+//===- Passes.h - dgc's passes ----------------------------------*- C++ -*-===//
+
+#ifndef DGC_PASSES_PASSES_H
+#define DGC_PASSES_PASSES_H
+
+#include "mlir/Pass/Pass.h"
+
+namespace dgc {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+} // namespace dgc
+
+#endif // DGC_PASSES_PASSES_H

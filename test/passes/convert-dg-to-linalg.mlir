@@ -1,0 +1,158 @@
+// RUN: dgc-opt %s --convert-dg-to-linalg -split-input-file | FileCheck %s
+
+// Binary ops broadcast with constant-0 indexing and compute in f32.
+// CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[BC:.*]] = affine_map<(d0, d1) -> (0, d1)>
+// CHECK-LABEL: func.func @add_broadcast
+func.func @add_broadcast(%a: tensor<?x8xbf16>, %b: tensor<1x8xbf16>) -> tensor<?x8xbf16> {
+  // CHECK: %[[D:.*]] = tensor.dim %{{.*}}, %c0
+  // CHECK: tensor.empty(%[[D]]) : tensor<?x8xbf16>
+  // CHECK: linalg.generic {indexing_maps = [#[[ID]], #[[BC]], #[[ID]]]
+  // CHECK: arith.extf
+  // CHECK: arith.addf {{.*}} : f32
+  // CHECK: arith.truncf
+  // CHECK-NOT: dg.add
+  %r = dg.add %a, %b : tensor<?x8xbf16>, tensor<1x8xbf16> -> tensor<?x8xbf16>
+  return %r : tensor<?x8xbf16>
+}
+
+// -----
+
+// Integer arithmetic stays integer.
+// CHECK-LABEL: func.func @positions
+func.func @positions(%l: tensor<?x1xi32>) -> tensor<?x16xi32> {
+  // CHECK: linalg.generic
+  // CHECK: linalg.index 0
+  %i = dg.iota : tensor<16xi32>
+  // CHECK: arith.addi
+  %p = dg.add %l, %i : tensor<?x1xi32>, tensor<16xi32> -> tensor<?x16xi32>
+  return %p : tensor<?x16xi32>
+}
+
+// -----
+
+// A transposed-rhs matmul with a broadcast weight accumulates in f32 and
+// rounds once.
+// CHECK-DAG: #[[LHS:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-DAG: #[[RHS:.*]] = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+// CHECK-DAG: #[[OUT:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @linear
+func.func @linear(%x: tensor<?x16x64xbf16>) -> tensor<?x16x32xbf16> {
+  // CHECK: %[[W:.*]] = dg.weight
+  %w = dg.weight "w" : tensor<32x64xbf16>
+  // CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<?x16x32xf32>)
+  // CHECK: linalg.generic {indexing_maps = [#[[LHS]], #[[RHS]], #[[OUT]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+  // CHECK-SAME: ins(%{{.*}}, %[[W]] : tensor<?x16x64xbf16>, tensor<32x64xbf16>)
+  // CHECK: arith.mulf
+  // CHECK: arith.addf
+  // CHECK: arith.truncf {{.*}} : f32 to bf16
+  %y = dg.matmul %x, %w {transpose_rhs} : tensor<?x16x64xbf16>, tensor<32x64xbf16> -> tensor<?x16x32xbf16>
+  return %y : tensor<?x16x32xbf16>
+}
+
+// -----
+
+// RMSNorm: a sum of squares per row, then x * rsqrt(mean + eps) * w.
+// CHECK-LABEL: func.func @rms_norm
+func.func @rms_norm(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64xf32> {
+  // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+  // CHECK: linalg.generic
+  // CHECK: math.rsqrt
+  %y = dg.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Softmax: row max, row sum of exp(x - max), then the quotient.
+// CHECK-LABEL: func.func @softmax
+func.func @softmax(%x: tensor<?x4x8xf32>) -> tensor<?x4x8xf32> {
+  // CHECK: arith.maximumf
+  // CHECK: math.exp
+  // CHECK: math.exp
+  // CHECK: arith.divf
+  %y = dg.softmax %x {axis = 2 : i64} : tensor<?x4x8xf32>
+  return %y : tensor<?x4x8xf32>
+}
+
+// -----
+
+// Top-k: k passes of a restricted argmax in an scf.for, each inserted as a
+// column.
+// CHECK-LABEL: func.func @top_k
+func.func @top_k(%x: tensor<?x512xf32>) -> (tensor<?x4xf32>, tensor<?x4xi32>) {
+  // CHECK: %[[K:.*]] = arith.constant 4 : index
+  // CHECK: scf.for %{{.*}} = %{{.*}} to %[[K]]
+  // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+  // CHECK: tensor.insert_slice
+  // CHECK: tensor.insert_slice
+  %v, %i = dg.top_k %x {k = 4 : i64} : tensor<?x512xf32> -> tensor<?x4xf32>, tensor<?x4xi32>
+  return %v, %i : tensor<?x4xf32>, tensor<?x4xi32>
+}
+
+// -----
+
+// Gather reads a zero row for out-of-range ids.
+// CHECK-LABEL: func.func @gather
+func.func @gather(%t: tensor<512x64xf32>, %ids: tensor<?x16xi32>) -> tensor<?x16x64xf32> {
+  // CHECK: linalg.generic
+  // CHECK-DAG: arith.cmpi sge
+  // CHECK-DAG: arith.cmpi slt
+  // CHECK: tensor.extract
+  // CHECK: arith.select
+  %e = dg.gather %t[%ids] : tensor<512x64xf32>, tensor<?x16xi32> -> tensor<?x16x64xf32>
+  return %e : tensor<?x16x64xf32>
+}
+
+// -----
+
+// The decoder's windowed mask needs the committed lengths.
+// CHECK-LABEL: func.func @canvas_mask
+func.func @canvas_mask(%q: tensor<?x16xi32>, %k: tensor<?x?xi32>, %l: tensor<?xi32>) -> tensor<?x16x?xf32> {
+  // CHECK: linalg.generic
+  // CHECK: arith.constant 15 : i32
+  // CHECK: arith.ori
+  // CHECK: arith.constant 0xFF800000 : f32
+  %m = dg.mask %q, %k, %l {kind = #dg<mask_kind canvas>, window = 16 : i64} : tensor<?x16xi32>, tensor<?x?xi32>, tensor<?xi32> -> tensor<?x16x?xf32>
+  return %m : tensor<?x16x?xf32>
+}
+
+// -----
+
+// Proportional RoPE: a table of inverse frequencies, zero past the rotated
+// pairs.
+// CHECK-LABEL: func.func @rope
+func.func @rope(%x: tensor<?x?x4x8xf32>, %p: tensor<?x?xi32>) -> tensor<?x?x4x8xf32> {
+  // CHECK: arith.constant dense<[1.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00]> : tensor<4xf32>
+  // CHECK: math.cos
+  // CHECK: math.sin
+  %y = dg.rope %x, %p {kind = #dg<rope_kind proportional>, theta = 1.0e+06 : f64, partial_rotary_factor = 0.25 : f64} : tensor<?x?x4x8xf32>, tensor<?x?xi32>
+  return %y : tensor<?x?x4x8xf32>
+}
+
+// -----
+
+// Shape ops become tensor ops; GQA broadcast reads input head h / repeats.
+// CHECK-DAG: #[[REP:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1 floordiv 4, d2, d3)>
+// CHECK-LABEL: func.func @shapes
+func.func @shapes(%x: tensor<?x16x64xf32>) -> tensor<?x8x16x16xf32> {
+  // CHECK: tensor.reshape
+  %r = dg.reshape %x : tensor<?x16x64xf32> -> tensor<?x16x4x16xf32>
+  // CHECK: tensor.extract_slice %{{.*}}[0, 0, 2, 0] [%{{.*}}, 16, 2, 16] [1, 1, 1, 1]
+  %s = dg.slice %r {axis = 2 : i64, start = 2 : i64, size = 2 : i64} : tensor<?x16x4x16xf32> -> tensor<?x16x2x16xf32>
+  // CHECK: linalg.transpose
+  %t = dg.transpose %s [0, 2, 1, 3] : tensor<?x16x2x16xf32> -> tensor<?x2x16x16xf32>
+  // CHECK: linalg.generic {indexing_maps = [#[[REP]],
+  %g = dg.repeat_interleave %t {axis = 1 : i64, repeats = 4 : i64} : tensor<?x2x16x16xf32> -> tensor<?x8x16x16xf32>
+  return %g : tensor<?x8x16x16xf32>
+}
+
+// -----
+
+// The runtime interface is left for its own pass.
+// CHECK-LABEL: func.func @cache
+func.func @cache(%c: !dg.kv_cache<full, layers = 1, kv_heads = 1, head_dim = 8, window = 0, f32>, %k: tensor<?x?x1x8xf32>, %p: tensor<?x?xi32>) {
+  // CHECK: dg.kv_cache_write
+  dg.kv_cache_write %c[0], %k, %k, %p : !dg.kv_cache<full, layers = 1, kv_heads = 1, head_dim = 8, window = 0, f32>, tensor<?x?x1x8xf32>, tensor<?x?x1x8xf32>, tensor<?x?xi32>
+  return
+}
