@@ -28,4 +28,31 @@ def ConvertDgToLinalg : Pass<"convert-dg-to-linalg", "mlir::ModuleOp"> {
   ];
 }
 
+def LowerDgRuntimeInterface
+    : Pass<"lower-dg-runtime-interface", "mlir::ModuleOp"> {
+  let summary = "Lower weight references and KV-cache ops to the runtime ABI";
+  let description = [{
+    Makes each graph callable by the runtime:
+
+    * A leading `memref<?xi8>` argument holds every weight, packed: each
+      `dg.weight` becomes a `memref.view` at the weight's byte offset in that
+      arena (64-byte aligned, in order of first use) and the module records
+      the layout in `dg.weight_table` (name, offset, shape, element type),
+      from which the manifest tells the runtime how to fill the arena.
+    * `!dg.kv_cache` arguments become opaque `!llvm.ptr` handles owned by the
+      runtime, and the cache ops become calls to the runtime's C functions
+      `dgc_kv_cache_write`, `dgc_kv_cache_rows` and `dgc_kv_cache_read`, with
+      unranked memrefs so that one function serves every pool.
+    * Graphs get `llvm.emit_c_interface`, so the runtime calls
+      `_mlir_ciface_<graph>` with memref descriptors.
+
+    Runs on tensors, before bufferization.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
+    "mlir::func::FuncDialect", "mlir::LLVM::LLVMDialect",
+    "mlir::memref::MemRefDialect", "mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // DGC_PASSES_TD

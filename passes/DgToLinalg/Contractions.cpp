@@ -38,10 +38,10 @@ struct LowerMatmul : OpRewritePattern<dg::MatmulOp> {
       exprs.push_back(col);
       return AffineMap::get(nb + 3, 0, exprs, ctx);
     };
-    AffineMap lhsMap = op.getTransposeLhs() ? operandMap(lt, k, m)
-                                            : operandMap(lt, m, k);
-    AffineMap rhsMap = op.getTransposeRhs() ? operandMap(rt, n, k)
-                                            : operandMap(rt, k, n);
+    AffineMap lhsMap =
+        op.getTransposeLhs() ? operandMap(lt, k, m) : operandMap(lt, m, k);
+    AffineMap rhsMap =
+        op.getTransposeRhs() ? operandMap(rt, n, k) : operandMap(rt, k, n);
     SmallVector<AffineExpr> outExprs;
     for (int64_t i = 0; i < nb + 2; ++i)
       outExprs.push_back(getAffineDimExpr(i, ctx));
@@ -70,9 +70,11 @@ struct LowerMatmul : OpRewritePattern<dg::MatmulOp> {
       sizes.push_back(size);
     }
     if (resultType.isDynamicDim(nb))
-      sizes.push_back(dimOf(lhs, lt.getRank() - (op.getTransposeLhs() ? 1 : 2)));
+      sizes.push_back(
+          dimOf(lhs, lt.getRank() - (op.getTransposeLhs() ? 1 : 2)));
     if (resultType.isDynamicDim(nb + 1))
-      sizes.push_back(dimOf(rhs, rt.getRank() - (op.getTransposeRhs() ? 2 : 1)));
+      sizes.push_back(
+          dimOf(rhs, rt.getRank() - (op.getTransposeRhs() ? 2 : 1)));
 
     auto accType =
         RankedTensorType::get(resultType.getShape(), rewriter.getF32Type());
@@ -91,9 +93,9 @@ struct LowerMatmul : OpRewritePattern<dg::MatmulOp> {
         });
     Value result = generic.getResult(0);
     if (resultType.getElementType() != rewriter.getF32Type()) {
-      auto rounded = elementwise(
-          rewriter, loc, resultType, result,
-          [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+      auto rounded =
+          elementwise(rewriter, loc, resultType, result,
+                      [](OpBuilder &, Location, ValueRange a) { return a[0]; });
       if (failed(rounded))
         return failure();
       result = *rounded;

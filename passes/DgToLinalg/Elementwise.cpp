@@ -25,11 +25,11 @@ struct LowerBinary : OpRewritePattern<OpTy> {
     RankedTensorType type = tensorType(op.getResult());
     ValueRange inputs = op->getOperands();
     if (isa<FloatType>(type.getElementType())) {
-      auto result = elementwise(
-          rewriter, loc, type, inputs,
-          [](OpBuilder &b, Location l, ValueRange a) -> Value {
-            return FloatOp::create(b, l, a[0], a[1]);
-          });
+      auto result =
+          elementwise(rewriter, loc, type, inputs,
+                      [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                        return FloatOp::create(b, l, a[0], a[1]);
+                      });
       if (failed(result))
         return rewriter.notifyMatchFailure(op, "unknown dynamic size");
       rewriter.replaceOp(op, *result);
@@ -99,8 +99,8 @@ struct LowerGatedGelu : OpRewritePattern<dg::GatedGeluOp> {
         [](OpBuilder &b, Location l, ValueRange a) -> Value {
           Type f32 = b.getF32Type();
           Value g = a[0];
-          Value g3 = arith::MulFOp::create(
-              b, l, g, arith::MulFOp::create(b, l, g, g));
+          Value g3 =
+              arith::MulFOp::create(b, l, g, arith::MulFOp::create(b, l, g, g));
           Value inner = arith::AddFOp::create(
               b, l, g,
               arith::MulFOp::create(b, l, scalarConstant(b, l, f32, 0.044715),
@@ -136,9 +136,9 @@ struct LowerIota : OpRewritePattern<dg::IotaOp> {
         ArrayRef<AffineMap>{rewriter.getMultiDimIdentityMap(1)},
         parallelLoops(1), [&](OpBuilder &b, Location l, ValueRange) {
           Value i = linalg::IndexOp::create(b, l, 0);
-          linalg::YieldOp::create(
-              b, l,
-              Value(arith::IndexCastOp::create(b, l, type.getElementType(), i)));
+          linalg::YieldOp::create(b, l,
+                                  Value(arith::IndexCastOp::create(
+                                      b, l, type.getElementType(), i)));
         });
     rewriter.replaceOp(op, generic.getResult(0));
     return success();

@@ -35,8 +35,8 @@ FailureOr<SmallVector<Value>> dynamicSizesFrom(OpBuilder &b, Location loc,
 
 Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
                   ValueRange dynamicSizes) {
-  return tensor::EmptyOp::create(b, loc, type.getShape(),
-                                 type.getElementType(), dynamicSizes);
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
+                                 dynamicSizes);
 }
 
 Value filledTensor(OpBuilder &b, Location loc, RankedTensorType type,
@@ -98,8 +98,8 @@ elementwise(OpBuilder &b, Location loc, RankedTensorType resultType,
   MLIRContext *ctx = b.getContext();
   SmallVector<AffineMap> maps;
   for (Value input : inputs)
-    maps.push_back(broadcastMap(ctx, tensorType(input).getShape(),
-                                resultType.getShape()));
+    maps.push_back(
+        broadcastMap(ctx, tensorType(input).getShape(), resultType.getShape()));
   maps.push_back(b.getMultiDimIdentityMap(resultType.getRank()));
   Value init = emptyTensor(b, loc, resultType, *sizes);
   Type elementType = resultType.getElementType();

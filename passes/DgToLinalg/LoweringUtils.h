@@ -44,17 +44,15 @@ mlir::AffineMap broadcastMap(mlir::MLIRContext *ctx,
 Value toF32(OpBuilder &b, Location loc, Value scalar);
 Value fromF32(OpBuilder &b, Location loc, Value scalar, mlir::Type target);
 
-mlir::SmallVector<mlir::utils::IteratorType>
-parallelLoops(int64_t count);
+mlir::SmallVector<mlir::utils::IteratorType> parallelLoops(int64_t count);
 
 /// `linalg.generic` over the shape of `resultType` (all loops parallel) that
 /// reads `inputs` with broadcast maps and yields `body(f32 inputs)` rounded
 /// to the result element type.
-mlir::FailureOr<Value>
-elementwise(OpBuilder &b, Location loc, RankedTensorType resultType,
-            mlir::ValueRange inputs,
-            llvm::function_ref<Value(OpBuilder &, Location, mlir::ValueRange)>
-                body);
+mlir::FailureOr<Value> elementwise(
+    OpBuilder &b, Location loc, RankedTensorType resultType,
+    mlir::ValueRange inputs,
+    llvm::function_ref<Value(OpBuilder &, Location, mlir::ValueRange)> body);
 
 /// A scalar constant of `type`.
 Value scalarConstant(OpBuilder &b, Location loc, mlir::Type type, double v);
@@ -62,10 +60,10 @@ Value scalarConstant(OpBuilder &b, Location loc, mlir::Type type, double v);
 /// Reduction over `axis` of `input`: a generic with the axis as the last
 /// (reduction) loop, an f32 accumulator initialised to `init`, and
 /// `combine(acc, f32 element)`.
-mlir::FailureOr<Value> reduceAxis(
-    OpBuilder &b, Location loc, Value input, int64_t axis, double init,
-    llvm::function_ref<Value(OpBuilder &, Location, Value acc, Value x)>
-        combine);
+mlir::FailureOr<Value>
+reduceAxis(OpBuilder &b, Location loc, Value input, int64_t axis, double init,
+           llvm::function_ref<Value(OpBuilder &, Location, Value acc, Value x)>
+               combine);
 
 } // namespace dgc::lowering
 

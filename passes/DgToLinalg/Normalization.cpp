@@ -51,8 +51,9 @@ Value rowSum(OpBuilder &b, Location loc, Value x, ValueRange stats,
     if (i != axis)
       shape.push_back(t.getDimSize(i));
   auto outType = RankedTensorType::get(shape, b.getF32Type());
-  Value acc = filledTensor(b, loc, outType, dynamicSizesWithout(b, loc, x, axis),
-                           b.getF32FloatAttr(0));
+  Value acc =
+      filledTensor(b, loc, outType, dynamicSizesWithout(b, loc, x, axis),
+                   b.getF32FloatAttr(0));
   AffineMap rowMap = droppedAxisMap(ctx, rank, axis);
   SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
   SmallVector<Value> inputs = {x};
@@ -67,10 +68,11 @@ Value rowSum(OpBuilder &b, Location loc, Value x, ValueRange stats,
              b, loc, TypeRange{outType}, inputs, ValueRange{acc}, maps,
              iterators,
              [&](OpBuilder &nb, Location nl, ValueRange a) {
-               Value term = f(nb, nl, toF32(nb, nl, a[0]),
-                              a.drop_front().drop_back());
+               Value term =
+                   f(nb, nl, toF32(nb, nl, a[0]), a.drop_front().drop_back());
                linalg::YieldOp::create(
-                   nb, nl, Value(arith::AddFOp::create(nb, nl, a.back(), term)));
+                   nb, nl,
+                   Value(arith::AddFOp::create(nb, nl, a.back(), term)));
              })
       .getResult(0);
 }
@@ -143,7 +145,8 @@ struct LowerRMSNorm : OpRewritePattern<dg::RMSNormOp> {
                                              scalarConstant(b, l, f32, width));
           Value inv = math::RsqrtOp::create(
               b, l,
-              arith::AddFOp::create(b, l, mean, scalarConstant(b, l, f32, eps)));
+              arith::AddFOp::create(b, l, mean,
+                                    scalarConstant(b, l, f32, eps)));
           Value y = arith::MulFOp::create(b, l, a[0], inv);
           return a.size() > 2 ? Value(arith::MulFOp::create(b, l, y, a[2])) : y;
         });
@@ -165,13 +168,13 @@ struct LowerSoftmax : OpRewritePattern<dg::SoftmaxOp> {
                          return Value(math::ExpOp::create(
                              b, l, arith::SubFOp::create(b, l, v, s[0])));
                        });
-    Value result = mapRows(
-        rewriter, loc, x, ValueRange{max, sum}, {}, axis, tensorType(x),
-        [](OpBuilder &b, Location l, ValueRange a) {
-          Value e = math::ExpOp::create(b, l,
-                                        arith::SubFOp::create(b, l, a[0], a[1]));
-          return Value(arith::DivFOp::create(b, l, e, a[2]));
-        });
+    Value result =
+        mapRows(rewriter, loc, x, ValueRange{max, sum}, {}, axis, tensorType(x),
+                [](OpBuilder &b, Location l, ValueRange a) {
+                  Value e = math::ExpOp::create(
+                      b, l, arith::SubFOp::create(b, l, a[0], a[1]));
+                  return Value(arith::DivFOp::create(b, l, e, a[2]));
+                });
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -193,10 +196,9 @@ struct LowerReduce : OpRewritePattern<dg::ReduceOp> {
     switch (op.getKind()) {
     case dg::ReduceKind::sum:
     case dg::ReduceKind::mean:
-      f32Result = rowSum(rewriter, loc, x, {}, axis,
-                         [](OpBuilder &, Location, Value v, ValueRange) {
-                           return v;
-                         });
+      f32Result =
+          rowSum(rewriter, loc, x, {}, axis,
+                 [](OpBuilder &, Location, Value v, ValueRange) { return v; });
       break;
     case dg::ReduceKind::max:
       f32Result = rowMax(rewriter, loc, x, axis);
@@ -252,9 +254,8 @@ struct LowerReduce : OpRewritePattern<dg::ReduceOp> {
     iterators[axis] = utils::IteratorType::reduction;
     auto generic = linalg::GenericOp::create(
         rewriter, loc, TypeRange{resultType}, ValueRange{x}, ValueRange{acc},
-        ArrayRef<AffineMap>{
-            rewriter.getMultiDimIdentityMap(rank),
-            droppedAxisMap(rewriter.getContext(), rank, axis)},
+        ArrayRef<AffineMap>{rewriter.getMultiDimIdentityMap(rank),
+                            droppedAxisMap(rewriter.getContext(), rank, axis)},
         iterators, [](OpBuilder &b, Location l, ValueRange a) {
           linalg::YieldOp::create(
               b, l, Value(arith::MaxSIOp::create(b, l, a[0], a[1])));

@@ -30,11 +30,10 @@ Value inverseFrequencies(OpBuilder &b, Location loc, double theta, int64_t dim,
                          int64_t pairs, int64_t rotated) {
   SmallVector<float> values;
   for (int64_t i = 0; i < pairs; ++i)
-    values.push_back(i < rotated
-                         ? 1.0f / std::pow(static_cast<float>(theta),
-                                           static_cast<float>(2 * i) /
-                                               static_cast<float>(dim))
-                         : 0.0f);
+    values.push_back(i < rotated ? 1.0f / std::pow(static_cast<float>(theta),
+                                                   static_cast<float>(2 * i) /
+                                                       static_cast<float>(dim))
+                                 : 0.0f);
   auto type = RankedTensorType::get({pairs}, b.getF32Type());
   return arith::ConstantOp::create(
       b, loc, DenseElementsAttr::get(type, ArrayRef<float>(values)));
@@ -55,8 +54,8 @@ struct LowerRope : OpRewritePattern<dg::RopeOp> {
     int64_t pairs = group / 2;
     int64_t rotated =
         op.getKind() == dg::RopeKind::proportional
-            ? static_cast<int64_t>(op.getPartialRotaryFactor().convertToDouble() *
-                                   headDim / 2)
+            ? static_cast<int64_t>(
+                  op.getPartialRotaryFactor().convertToDouble() * headDim / 2)
             : pairs;
     Value invFreq = inverseFrequencies(
         rewriter, loc, op.getTheta().convertToDouble(), group, pairs, rotated);
@@ -87,20 +86,20 @@ struct LowerRope : OpRewritePattern<dg::RopeOp> {
           Value d = linalg::IndexOp::create(b, l, 3);
           Value groupSize = indexConst(b, l, group);
           Value half = indexConst(b, l, pairs);
-          Value base = twoD ? Value(arith::MulIOp::create(
-                                  b, l,
-                                  arith::DivUIOp::create(b, l, d, groupSize),
-                                  groupSize))
-                            : indexConst(b, l, 0);
+          Value base =
+              twoD ? Value(arith::MulIOp::create(
+                         b, l, arith::DivUIOp::create(b, l, d, groupSize),
+                         groupSize))
+                   : indexConst(b, l, 0);
           Value local = arith::SubIOp::create(b, l, d, base);
           Value first =
               arith::CmpIOp::create(b, l, CmpIPredicate::ult, local, half);
           Value i = arith::RemUIOp::create(b, l, local, half);
           Value partner = arith::AddIOp::create(
               b, l, base,
-              arith::SelectOp::create(b, l, first,
-                                      arith::AddIOp::create(b, l, local, half),
-                                      arith::SubIOp::create(b, l, local, half)));
+              arith::SelectOp::create(
+                  b, l, first, arith::AddIOp::create(b, l, local, half),
+                  arith::SubIOp::create(b, l, local, half)));
           Value pos = a[0];
           if (twoD)
             pos = arith::SelectOp::create(
@@ -184,19 +183,18 @@ struct LowerMask : OpRewritePattern<dg::MaskOp> {
           if (kind == dg::MaskKind::causal) {
             visible = both(visible, cmp(CmpIPredicate::sle, kp, qp));
             if (window > 0)
-              visible = both(visible,
-                             cmp(CmpIPredicate::slt,
-                                 arith::SubIOp::create(b, l, qp, kp),
-                                 i32(window)));
+              visible = both(visible, cmp(CmpIPredicate::slt,
+                                          arith::SubIOp::create(b, l, qp, kp),
+                                          i32(window)));
           } else if (kind == dg::MaskKind::canvas && window > 0) {
             // Canvas keys always; committed keys only in the last window-1.
             Value committed = a[2];
             Value inCanvas = cmp(CmpIPredicate::sge, kp, committed);
-            Value inWindow = cmp(
-                CmpIPredicate::sge, kp,
-                arith::SubIOp::create(b, l, committed, i32(window - 1)));
-            visible = both(visible, arith::OrIOp::create(b, l, inCanvas,
-                                                         inWindow));
+            Value inWindow =
+                cmp(CmpIPredicate::sge, kp,
+                    arith::SubIOp::create(b, l, committed, i32(window - 1)));
+            visible =
+                both(visible, arith::OrIOp::create(b, l, inCanvas, inWindow));
           }
           Value zero =
               arith::ConstantOp::create(b, l, b.getFloatAttr(elementType, 0));
@@ -243,7 +241,8 @@ struct LowerPatchPool : OpRewritePattern<dg::PatchPoolOp> {
             ArrayRef<AffineMap>{coord(0, 2), AffineMap::get(2, 0, {n}, ctx)},
             {utils::IteratorType::parallel, utils::IteratorType::reduction},
             [&](OpBuilder &b, Location l, ValueRange a) {
-              Value one = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(1));
+              Value one =
+                  arith::ConstantOp::create(b, l, b.getI32IntegerAttr(1));
               linalg::YieldOp::create(
                   b, l,
                   Value(arith::MaxSIOp::create(
@@ -257,7 +256,8 @@ struct LowerPatchPool : OpRewritePattern<dg::PatchPoolOp> {
     auto pcoord = [&](int64_t c) {
       return AffineMap::get(4, 0, {n, pp, getAffineConstantExpr(c, ctx)}, ctx);
     };
-    auto accType = RankedTensorType::get(type.getShape(), rewriter.getF32Type());
+    auto accType =
+        RankedTensorType::get(type.getShape(), rewriter.getF32Type());
     SmallVector<Value> sizes = nSize;
     if (type.isDynamicDim(2))
       sizes.push_back(tensor::DimOp::create(rewriter, loc, h, 2));
@@ -282,12 +282,14 @@ struct LowerPatchPool : OpRewritePattern<dg::PatchPoolOp> {
               Value x = a[1], y = a[2], w = a[3];
               Value bin = arith::AddIOp::create(
                   b, l, arith::DivSIOp::create(b, l, x, k),
-                  arith::MulIOp::create(b, l, arith::DivSIOp::create(b, l, w, k),
+                  arith::MulIOp::create(b, l,
+                                        arith::DivSIOp::create(b, l, w, k),
                                         arith::DivSIOp::create(b, l, y, k)));
               Value jj = arith::IndexCastOp::create(
                   b, l, b.getI32Type(), linalg::IndexOp::create(b, l, 1));
               Value hit = arith::AndIOp::create(
-                  b, l, arith::CmpIOp::create(b, l, CmpIPredicate::sge, x, zeroI),
+                  b, l,
+                  arith::CmpIOp::create(b, l, CmpIPredicate::sge, x, zeroI),
                   arith::CmpIOp::create(b, l, CmpIPredicate::eq, bin, jj));
               Value added =
                   arith::AddFOp::create(b, l, a[4], toF32(b, l, a[0]));
@@ -295,14 +297,14 @@ struct LowerPatchPool : OpRewritePattern<dg::PatchPoolOp> {
                   b, l, Value(arith::SelectOp::create(b, l, hit, added, a[4])));
             })
             .getResult(0);
-    auto result = elementwise(
-        rewriter, loc, type, sum,
-        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          return arith::DivFOp::create(
-              b, l, a[0],
-              scalarConstant(b, l, b.getF32Type(),
-                             static_cast<double>(kernel * kernel)));
-        });
+    auto result =
+        elementwise(rewriter, loc, type, sum,
+                    [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                      return arith::DivFOp::create(
+                          b, l, a[0],
+                          scalarConstant(b, l, b.getF32Type(),
+                                         static_cast<double>(kernel * kernel)));
+                    });
     if (failed(result))
       return failure();
     rewriter.replaceOp(op, *result);

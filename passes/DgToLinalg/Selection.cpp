@@ -33,9 +33,13 @@ SmallVector<Value> leadingSizes(OpBuilder &b, Location loc, Value v) {
 
 /// The (value, index) of the best element of each row of `x` (last axis).
 /// With `after` = (prevValue, prevIndex) rows, only elements that come after
-/// that pick in (value desc, index asc) order compete.
+/// that pick in (value desc, index asc) order compete, unless the i1
+/// `everything` is set.
+struct Restriction {
+  Value prevValues, prevIndices, everything;
+};
 std::pair<Value, Value> bestOfRows(OpBuilder &b, Location loc, Value x,
-                                   std::optional<std::pair<Value, Value>> after) {
+                                   std::optional<Restriction> after) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType t = tensorType(x);
   int64_t rank = t.getRank();
@@ -48,15 +52,16 @@ std::pair<Value, Value> bestOfRows(OpBuilder &b, Location loc, Value x,
   Value bestV = filledTensor(
       b, loc, valueType, sizes,
       b.getFloatAttr(elementType, -std::numeric_limits<double>::infinity()));
-  Value bestI = filledTensor(b, loc, indexType, sizes,
-                             b.getI32IntegerAttr(std::numeric_limits<int32_t>::max()));
+  Value bestI =
+      filledTensor(b, loc, indexType, sizes,
+                   b.getI32IntegerAttr(std::numeric_limits<int32_t>::max()));
 
-  AffineMap rowMap = AffineMap::getMultiDimIdentityMap(rank, ctx).dropResult(
-      rank - 1);
+  AffineMap rowMap =
+      AffineMap::getMultiDimIdentityMap(rank, ctx).dropResult(rank - 1);
   SmallVector<Value> inputs = {x};
   SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
   if (after) {
-    inputs.append({after->first, after->second});
+    inputs.append({after->prevValues, after->prevIndices});
     maps.append({rowMap, rowMap});
   }
   maps.append({rowMap, rowMap});
@@ -64,9 +69,8 @@ std::pair<Value, Value> bestOfRows(OpBuilder &b, Location loc, Value x,
   iterators.back() = utils::IteratorType::reduction;
   bool restricted = after.has_value();
   auto generic = linalg::GenericOp::create(
-      b, loc, TypeRange{valueType, indexType}, inputs,
-      ValueRange{bestV, bestI}, maps, iterators,
-      [&](OpBuilder &nb, Location nl, ValueRange a) {
+      b, loc, TypeRange{valueType, indexType}, inputs, ValueRange{bestV, bestI},
+      maps, iterators, [&](OpBuilder &nb, Location nl, ValueRange a) {
         using arith::CmpFPredicate;
         using arith::CmpIPredicate;
         Value v = a[0];
@@ -77,16 +81,17 @@ std::pair<Value, Value> bestOfRows(OpBuilder &b, Location loc, Value x,
           return arith::OrIOp::create(
               nb, nl, gt, arith::AndIOp::create(nb, nl, eq, idxCmp));
         };
-        Value better = orAnd(
-            arith::CmpFOp::create(nb, nl, CmpFPredicate::OGT, v, bv),
-            arith::CmpFOp::create(nb, nl, CmpFPredicate::OEQ, v, bv),
-            arith::CmpIOp::create(nb, nl, CmpIPredicate::slt, i, bi));
+        Value better =
+            orAnd(arith::CmpFOp::create(nb, nl, CmpFPredicate::OGT, v, bv),
+                  arith::CmpFOp::create(nb, nl, CmpFPredicate::OEQ, v, bv),
+                  arith::CmpIOp::create(nb, nl, CmpIPredicate::slt, i, bi));
         if (restricted) {
           Value pv = a[1], pi = a[2];
-          Value afterPrev = orAnd(
-              arith::CmpFOp::create(nb, nl, CmpFPredicate::OLT, v, pv),
-              arith::CmpFOp::create(nb, nl, CmpFPredicate::OEQ, v, pv),
-              arith::CmpIOp::create(nb, nl, CmpIPredicate::sgt, i, pi));
+          Value afterPrev = arith::OrIOp::create(
+              nb, nl, after->everything,
+              orAnd(arith::CmpFOp::create(nb, nl, CmpFPredicate::OLT, v, pv),
+                    arith::CmpFOp::create(nb, nl, CmpFPredicate::OEQ, v, pv),
+                    arith::CmpIOp::create(nb, nl, CmpIPredicate::sgt, i, pi)));
           better = arith::AndIOp::create(nb, nl, better, afterPrev);
         }
         linalg::YieldOp::create(
@@ -102,8 +107,8 @@ struct LowerArgmax : OpRewritePattern<dg::ArgmaxOp> {
   LogicalResult matchAndRewrite(dg::ArgmaxOp op,
                                 PatternRewriter &rewriter) const override {
     rewriter.replaceOp(
-        op, bestOfRows(rewriter, op.getLoc(), op.getInput(), std::nullopt)
-                .second);
+        op,
+        bestOfRows(rewriter, op.getLoc(), op.getInput(), std::nullopt).second);
     return success();
   }
 };
@@ -117,45 +122,51 @@ struct LowerTopK : OpRewritePattern<dg::TopKOp> {
     RankedTensorType t = tensorType(x);
     int64_t rank = t.getRank();
     SmallVector<Value> sizes = leadingSizes(rewriter, loc, x);
-    Value values = emptyTensor(rewriter, loc, tensorType(op.getValues()), sizes);
+    Value values =
+        emptyTensor(rewriter, loc, tensorType(op.getValues()), sizes);
     Value indices =
         emptyTensor(rewriter, loc, tensorType(op.getIndices()), sizes);
-    // The first pick competes with everything: start "after" (+inf, -1).
-    SmallVector<int64_t> rowShape(t.getShape().drop_back());
-    Value prevV = filledTensor(
-        rewriter, loc, RankedTensorType::get(rowShape, t.getElementType()),
-        sizes,
-        rewriter.getFloatAttr(t.getElementType(),
-                              std::numeric_limits<double>::infinity()));
-    Value prevI = filledTensor(
-        rewriter, loc, RankedTensorType::get(rowShape, rewriter.getI32Type()),
-        sizes, rewriter.getI32IntegerAttr(-1));
-
     Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
     Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
     Value k = arith::ConstantIndexOp::create(rewriter, loc, op.getK());
+    // Pick j competes among the elements after pick j-1, read back from
+    // the outputs; pick 0 among all. Only the outputs are loop-carried, so
+    // they bufferize in place.
     auto loop = scf::ForOp::create(
-        rewriter, loc, zero, k, one, ValueRange{values, indices, prevV, prevI},
+        rewriter, loc, zero, k, one, ValueRange{values, indices},
         [&](OpBuilder &b, Location l, Value j, ValueRange iter) {
-          auto [bestV, bestI] =
-              bestOfRows(b, l, x, std::make_pair(iter[2], iter[3]));
-          // Insert the picks as column j.
-          SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
-          offsets.back() = j;
           SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
           SmallVector<OpFoldResult> extents;
           for (int64_t d = 0; d + 1 < rank; ++d)
             extents.push_back(
                 t.isDynamicDim(d)
-                    ? OpFoldResult(tensor::DimOp::create(b, l, x, d).getResult())
+                    ? OpFoldResult(
+                          tensor::DimOp::create(b, l, x, d).getResult())
                     : b.getIndexAttr(t.getDimSize(d)));
           extents.push_back(b.getIndexAttr(1));
+          auto column = [&](Value c) {
+            SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+            offsets.back() = c;
+            return offsets;
+          };
+          Value first =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, j, zero);
+          Value prevColumn = arith::SelectOp::create(
+              b, l, first, zero, arith::SubIOp::create(b, l, j, one));
+          auto rowOf = [&](Value tensor) -> Value {
+            auto full = tensorType(tensor);
+            auto rowType = RankedTensorType::get(full.getShape().drop_back(),
+                                                 full.getElementType());
+            return tensor::ExtractSliceOp::create(
+                b, l, rowType, tensor, column(prevColumn), extents, strides);
+          };
+          auto [bestV, bestI] = bestOfRows(
+              b, l, x, Restriction{rowOf(iter[0]), rowOf(iter[1]), first});
           Value newValues = tensor::InsertSliceOp::create(
-              b, l, bestV, iter[0], offsets, extents, strides);
+              b, l, bestV, iter[0], column(j), extents, strides);
           Value newIndices = tensor::InsertSliceOp::create(
-              b, l, bestI, iter[1], offsets, extents, strides);
-          scf::YieldOp::create(
-              b, l, ValueRange{newValues, newIndices, bestV, bestI});
+              b, l, bestI, iter[1], column(j), extents, strides);
+          scf::YieldOp::create(b, l, ValueRange{newValues, newIndices});
         });
     rewriter.replaceOp(op, {loop.getResult(0), loop.getResult(1)});
     return success();
@@ -176,13 +187,12 @@ struct LowerGather : OpRewritePattern<dg::GatherOp> {
     for (int64_t i = 0; i < rank; ++i) {
       if (!resultType.isDynamicDim(i))
         continue;
-      sizes.push_back(i < idRank
-                          ? tensor::DimOp::create(rewriter, loc, ids, i)
-                          : tensor::DimOp::create(rewriter, loc, table,
-                                                  i - idRank + 1));
+      sizes.push_back(i < idRank ? tensor::DimOp::create(rewriter, loc, ids, i)
+                                 : tensor::DimOp::create(rewriter, loc, table,
+                                                         i - idRank + 1));
     }
-    AffineMap idMap = AffineMap::getMultiDimIdentityMap(rank, ctx)
-                          .getMajorSubMap(idRank);
+    AffineMap idMap =
+        AffineMap::getMultiDimIdentityMap(rank, ctx).getMajorSubMap(idRank);
     Type elementType = resultType.getElementType();
     auto generic = linalg::GenericOp::create(
         rewriter, loc, TypeRange{resultType}, ValueRange{ids},
@@ -191,11 +201,13 @@ struct LowerGather : OpRewritePattern<dg::GatherOp> {
         parallelLoops(rank), [&](OpBuilder &b, Location l, ValueRange a) {
           using arith::CmpIPredicate;
           Value rows = arith::ConstantOp::create(
-              b, l, b.getI32IntegerAttr(static_cast<int32_t>(tt.getDimSize(0))));
+              b, l,
+              b.getI32IntegerAttr(static_cast<int32_t>(tt.getDimSize(0))));
           Value zeroI = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0));
           // Out-of-range ids (padding is -1) read a zero row.
           Value valid = arith::AndIOp::create(
-              b, l, arith::CmpIOp::create(b, l, CmpIPredicate::sge, a[0], zeroI),
+              b, l,
+              arith::CmpIOp::create(b, l, CmpIPredicate::sge, a[0], zeroI),
               arith::CmpIOp::create(b, l, CmpIPredicate::slt, a[0], rows));
           Value row = arith::IndexCastOp::create(
               b, l, b.getIndexType(),
@@ -204,8 +216,8 @@ struct LowerGather : OpRewritePattern<dg::GatherOp> {
           for (int64_t d = idRank; d < rank; ++d)
             coords.push_back(linalg::IndexOp::create(b, l, d));
           Value v = tensor::ExtractOp::create(b, l, table, coords);
-          Value zero = arith::ConstantOp::create(b, l,
-                                                 b.getFloatAttr(elementType, 0));
+          Value zero =
+              arith::ConstantOp::create(b, l, b.getFloatAttr(elementType, 0));
           linalg::YieldOp::create(
               b, l, Value(arith::SelectOp::create(b, l, valid, v, zero)));
         });

@@ -27,10 +27,11 @@ struct LowerReshape : OpRewritePattern<dg::ReshapeOp> {
     SmallVector<Value> extents;
     size_t next = 0;
     for (int64_t size : out.getShape())
-      extents.push_back(ShapedType::isDynamic(size)
-                            ? dynamic[next++]
-                            : arith::ConstantIndexOp::create(rewriter, loc, size)
-                                  .getResult());
+      extents.push_back(
+          ShapedType::isDynamic(size)
+              ? dynamic[next++]
+              : arith::ConstantIndexOp::create(rewriter, loc, size)
+                    .getResult());
     Value shape = tensor::FromElementsOp::create(rewriter, loc, extents);
     rewriter.replaceOpWithNewOp<tensor::ReshapeOp>(op, out, input, shape);
     return success();

@@ -7,6 +7,12 @@
 
 #include "dgc/Config.h"
 #include "dgc/GraphBuilder.h"
+#include "dgc/HostTarget.h"
+#include "passes/Passes.h"
+
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Support/FileUtilities.h"
@@ -29,6 +35,9 @@ cl::OptionCategory dgcCategory("dgc options");
 cl::SubCommand importCmd("import",
                          "Build the model's unfused graphs from its config and "
                          "print them as dg IR");
+cl::SubCommand compileCmd("compile",
+                          "Compile the model's graphs into a module directory "
+                          "the runtime loads (MODEL.dgm)");
 cl::SubCommand summaryCmd("summary",
                           "Build the graphs of one or more configs and print a "
                           "readable summary of each");
@@ -36,6 +45,22 @@ cl::SubCommand summaryCmd("summary",
 cl::opt<std::string> importConfig(cl::Positional, cl::Required,
                                   cl::desc("<config.json>"), cl::sub(importCmd),
                                   cl::cat(dgcCategory));
+cl::opt<std::string> compileConfig(cl::Positional, cl::Required,
+                                   cl::desc("<config.json>"),
+                                   cl::sub(compileCmd), cl::cat(dgcCategory));
+cl::opt<std::string> moduleOutput("o", cl::desc("Module directory to write"),
+                                  cl::value_desc("MODEL.dgm"),
+                                  cl::sub(compileCmd), cl::cat(dgcCategory));
+cl::opt<std::string> targetOpt("target",
+                               cl::desc("Target: host (the cuda target is not "
+                                        "available yet)"),
+                               cl::init("host"), cl::sub(compileCmd),
+                               cl::cat(dgcCategory));
+cl::opt<std::string> emitOpt(
+    "emit",
+    cl::desc("Stop after a stage and print its IR: linalg, abi, buffers, "
+             "loops, llvm, llvm-ir"),
+    cl::value_desc("stage"), cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::list<std::string> summaryConfigs(cl::Positional, cl::OneOrMore,
                                      cl::desc("<config.json>..."),
                                      cl::sub(summaryCmd), cl::cat(dgcCategory));
@@ -47,19 +72,19 @@ cl::opt<std::string> generationFile(
     cl::desc("generation_config.json to read (default: the one beside the "
              "config, if any)"),
     cl::value_desc("file"), cl::sub(importCmd), cl::sub(summaryCmd),
-    cl::cat(dgcCategory));
+    cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::opt<std::string> dtypeOpt(
     "dtype",
     cl::desc("Compute type of the graphs: bfloat16, float16 or float32 "
              "(default: the checkpoint's torch_dtype)"),
     cl::value_desc("type"), cl::sub(importCmd), cl::sub(summaryCmd),
-    cl::cat(dgcCategory));
+    cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::list<std::string> graphsOpt(
     "graphs",
     cl::desc("Graphs to build, comma separated: encoder, decoder, vision "
              "(default: all; vision only with a vision_config)"),
     cl::CommaSeparated, cl::value_desc("names"), cl::sub(importCmd),
-    cl::sub(summaryCmd), cl::cat(dgcCategory));
+    cl::sub(summaryCmd), cl::sub(compileCmd), cl::cat(dgcCategory));
 
 int fail(const std::string &message) {
   WithColor::error(errs(), "dgc") << message << "\n";
@@ -144,6 +169,66 @@ int runImport() {
   module->print(output->os());
   output->os() << "\n";
   output->keep();
+  return 0;
+}
+
+int runCompile() {
+  if (targetOpt != "host")
+    return fail("--target: '" + targetOpt +
+                "' is not available; this build compiles for 'host'");
+  dgc::HostStage stage = dgc::HostStage::LLVMIR;
+  if (!emitOpt.empty() && !dgc::parseHostStage(emitOpt, stage))
+    return fail("--emit: unknown stage '" + emitOpt + "'; expected one of " +
+                dgc::hostStageNames());
+  if (emitOpt.empty() && moduleOutput.empty())
+    return fail("compile needs -o MODEL.dgm (or --emit STAGE to print IR)");
+  dgc::BuildOptions options;
+  dgc::ModelConfig config;
+  dgc::GenerationConfig generation;
+  if (!parseOptions(options) || !loadConfigs(compileConfig, config, generation))
+    return 1;
+  // The pipeline uses upstream dialects' bufferization and lowering
+  // interfaces, which live in their extensions.
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::MLIRContext context(registry);
+  mlir::registerAllPasses();
+  dgc::registerDgcPasses();
+  auto module = dgc::buildModel(context, config, generation, options);
+  if (!module)
+    return fail("internal error: the built graphs do not verify");
+
+  auto start = std::chrono::steady_clock::now();
+  if (!emitOpt.empty()) {
+    dgc::HostStage last =
+        stage == dgc::HostStage::LLVMIR ? dgc::HostStage::LLVMDialect : stage;
+    if (failed(dgc::runHostPipeline(*module, dgc::HostStage::Linalg, last)))
+      return 1;
+    std::string error;
+    auto output = mlir::openOutputFile(
+        moduleOutput.empty() ? std::string("-") : std::string(moduleOutput),
+        &error);
+    if (!output)
+      return fail(error);
+    if (stage == dgc::HostStage::LLVMIR) {
+      if (failed(dgc::printLLVMIR(*module, output->os())))
+        return 1;
+    } else {
+      module->print(output->os());
+    }
+    output->keep();
+    return 0;
+  }
+  errs() << "dgc: compiling " << compileConfig << " for host...\n";
+  std::string error;
+  if (failed(dgc::compileForHost(*module, moduleOutput, error)))
+    return fail(error.empty() ? "compilation failed" : error);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  errs() << "dgc: wrote " << moduleOutput << " (manifest.json, host.so) in "
+         << format("%.1f", seconds) << " s\n";
   return 0;
 }
 
@@ -232,6 +317,7 @@ int main(int argc, char **argv) {
       argc, argv,
       "dgc: the DiffusionGemma compiler\n\n"
       "  dgc import CONFIG.json [-o OUT.mlir]  the unfused graphs as dg IR\n"
+      "  dgc compile CONFIG.json -o MODEL.dgm  a module the runtime loads\n"
       "  dgc summary CONFIG.json...            a readable summary of the "
       "graphs\n\n"
       "CONFIG.json is a Hugging Face config.json of DiffusionGemma; a "
@@ -239,7 +325,10 @@ int main(int argc, char **argv) {
       "Run 'dgc SUBCOMMAND --help' for the options of each subcommand.\n");
   if (importCmd)
     return runImport();
+  if (compileCmd)
+    return runCompile();
   if (summaryCmd)
     return runSummary();
-  return fail("expected a subcommand: import or summary (see dgc --help)");
+  return fail("expected a subcommand: import, compile or summary (see dgc "
+              "--help)");
 }

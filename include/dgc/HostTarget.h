@@ -1,0 +1,54 @@
+//===- HostTarget.h - Compile dg graphs to a host shared object -*- C++ -*-===//
+//
+// The host target: dg graphs -> linalg -> buffers -> loops -> LLVM -> an
+// x86-64 shared object, packaged with its manifest in a module directory:
+//
+//   MODEL.dgm/manifest.json   graphs, entry points, weights, KV-cache pools
+//   MODEL.dgm/host.so         the graphs' code
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DGC_HOSTTARGET_H
+#define DGC_HOSTTARGET_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+
+namespace dgc {
+
+/// The stages of the host pipeline, in order; `--emit` stops after one.
+enum class HostStage {
+  Linalg,
+  RuntimeAbi,
+  Buffers,
+  Loops,
+  LLVMDialect,
+  LLVMIR
+};
+
+/// Parses a stage name ("linalg", "abi", "buffers", "loops", "llvm",
+/// "llvm-ir").
+bool parseHostStage(llvm::StringRef name, HostStage &stage);
+const char *hostStageNames();
+
+/// Runs the stages `first` to `last` of the pipeline on `module`, in place.
+mlir::LogicalResult runHostPipeline(mlir::ModuleOp module, HostStage first,
+                                    HostStage last);
+
+/// The manifest of a module after the RuntimeAbi stage, as JSON text.
+std::string buildManifest(mlir::ModuleOp module, const std::string &library);
+
+/// Compiles `module` (the imported graphs) into the module directory
+/// `outputDir`. Diagnostics go to the context's handler; `error` gets a
+/// message for failures outside MLIR (files, the linker).
+mlir::LogicalResult compileForHost(mlir::ModuleOp module,
+                                   const std::string &outputDir,
+                                   std::string &error);
+
+/// Prints the LLVM IR of a module lowered to the LLVM dialect.
+mlir::LogicalResult printLLVMIR(mlir::ModuleOp module, llvm::raw_ostream &os);
+
+} // namespace dgc
+
+#endif // DGC_HOSTTARGET_H

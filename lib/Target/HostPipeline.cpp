@@ -1,0 +1,73 @@
+//===- HostPipeline.cpp - The host target's pass order, in one place ------===//
+
+#include "dgc/HostTarget.h"
+
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/StringSwitch.h"
+
+using namespace mlir;
+
+namespace dgc {
+
+namespace {
+struct Stage {
+  HostStage stage;
+  const char *name;
+  const char *pipeline;
+};
+
+// Each stage is ordinary textual pass pipeline, so any step can be replayed
+// with dgc-opt.
+const Stage kStages[] = {
+    {HostStage::Linalg, "linalg", "convert-dg-to-linalg,canonicalize,cse"},
+    {HostStage::RuntimeAbi, "abi", "lower-dg-runtime-interface"},
+    {HostStage::Buffers, "buffers",
+     "one-shot-bufferize{bufferize-function-boundaries "
+     "function-boundary-type-conversion=identity-layout-map},"
+     "buffer-deallocation-pipeline,canonicalize"},
+    {HostStage::Loops, "loops",
+     "convert-linalg-to-loops,expand-strided-metadata,lower-affine,"
+     "convert-scf-to-cf,canonicalize"},
+    {HostStage::LLVMDialect, "llvm",
+     "convert-math-to-llvm,convert-math-to-libm,finalize-memref-to-llvm,"
+     "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
+     "convert-cf-to-llvm,reconcile-unrealized-casts"},
+};
+} // namespace
+
+bool parseHostStage(StringRef name, HostStage &stage) {
+  if (name == "llvm-ir") {
+    stage = HostStage::LLVMIR;
+    return true;
+  }
+  for (const Stage &s : kStages)
+    if (name == s.name) {
+      stage = s.stage;
+      return true;
+    }
+  return false;
+}
+
+const char *hostStageNames() {
+  return "linalg, abi, buffers, loops, llvm, llvm-ir";
+}
+
+LogicalResult runHostPipeline(ModuleOp module, HostStage first,
+                              HostStage last) {
+  PassManager pm(module.getContext());
+  for (const Stage &s : kStages) {
+    if (s.stage < first)
+      continue;
+    if (failed(parsePassPipeline(s.pipeline, pm)))
+      return module.emitError() << "bad pipeline of stage " << s.name;
+    if (s.stage == last)
+      break;
+  }
+  return pm.run(module);
+}
+
+} // namespace dgc

@@ -1,0 +1,133 @@
+//===- Manifest.cpp - The module manifest the runtime reads ---------------===//
+//
+// Written after the runtime-interface lowering, when the weight arena and
+// the graphs' C entry points are fixed. docs/module-format.md describes it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dgc/HostTarget.h"
+
+#include "dg/DgDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMTypes.h"
+
+#include <nlohmann/json.hpp>
+
+using namespace mlir;
+using nlohmann::json;
+
+namespace dgc {
+namespace {
+
+constexpr int kFormatVersion = 1;
+
+std::string dtypeName(Type type) {
+  if (type.isF32())
+    return "f32";
+  if (type.isBF16())
+    return "bf16";
+  if (type.isF16())
+    return "f16";
+  if (type.isInteger(32))
+    return "i32";
+  if (type.isInteger(1))
+    return "i1";
+  if (type.isInteger(8))
+    return "i8";
+  return "unknown";
+}
+
+json shapeOf(ArrayRef<int64_t> shape) {
+  json dims = json::array();
+  for (int64_t d : shape)
+    dims.push_back(ShapedType::isDynamic(d) ? -1 : d);
+  return dims;
+}
+
+json attrToJson(Attribute attr) {
+  if (auto i = dyn_cast<IntegerAttr>(attr))
+    return i.getInt();
+  if (auto f = dyn_cast<FloatAttr>(attr))
+    return f.getValueAsDouble();
+  if (auto a = dyn_cast<DenseI64ArrayAttr>(attr))
+    return json(std::vector<int64_t>(a.asArrayRef()));
+  if (auto d = dyn_cast<DictionaryAttr>(attr)) {
+    json o = json::object();
+    for (NamedAttribute n : d)
+      o[n.getName().str()] = attrToJson(n.getValue());
+    return o;
+  }
+  if (auto s = dyn_cast<StringAttr>(attr))
+    return s.str();
+  if (auto t = dyn_cast<TypeAttr>(attr))
+    return dtypeName(t.getValue());
+  return nullptr;
+}
+
+} // namespace
+
+std::string buildManifest(ModuleOp module, const std::string &library) {
+  json m;
+  m["format"] = "dgc-module";
+  m["version"] = kFormatVersion;
+  json model = json::object();
+  for (const char *key :
+       {"dg.model", "dg.dtype", "dg.canvas_length", "dg.vocab_size",
+        "dg.hidden_size", "dg.tokens", "dg.generation"})
+    if (Attribute a = module->getAttr(key))
+      model[std::string(key).substr(3)] = attrToJson(a);
+  m["model"] = model;
+  m["targets"]["host"]["library"] = library;
+
+  json weights = json::array();
+  if (auto table = module->getAttrOfType<ArrayAttr>("dg.weight_table"))
+    for (Attribute entry : table) {
+      auto d = cast<DictionaryAttr>(entry);
+      weights.push_back({{"name", attrToJson(d.get("name"))},
+                         {"offset", attrToJson(d.get("offset"))},
+                         {"shape", attrToJson(d.get("shape"))},
+                         {"dtype", attrToJson(d.get("type"))}});
+    }
+  m["weights"]["tensors"] = weights;
+  if (auto bytes = module->getAttrOfType<IntegerAttr>("dg.weight_bytes"))
+    m["weights"]["bytes"] = bytes.getInt();
+
+  json graphs = json::object();
+  json pools = json::object();
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal())
+      continue;
+    json graph;
+    graph["symbol"] = "_mlir_ciface_" + func.getName().str();
+    json inputs = json::array(), outputs = json::array();
+    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+      auto name = func.getArgAttrOfType<StringAttr>(i, "dg.name");
+      Type type = func.getArgumentTypes()[i];
+      json in = {{"name", name ? name.str() : ""}};
+      if (auto t = dyn_cast<ShapedType>(type)) {
+        in["dtype"] = dtypeName(t.getElementType());
+        in["shape"] = shapeOf(t.getShape());
+      } else {
+        in["kind"] = "kv_cache";
+      }
+      inputs.push_back(in);
+    }
+    for (unsigned i = 0; i < func.getNumResults(); ++i) {
+      auto name = func.getResultAttrOfType<StringAttr>(i, "dg.name");
+      auto t = cast<ShapedType>(func.getResultTypes()[i]);
+      outputs.push_back({{"name", name ? name.str() : ""},
+                         {"dtype", dtypeName(t.getElementType())},
+                         {"shape", shapeOf(t.getShape())}});
+    }
+    graph["inputs"] = inputs;
+    graph["outputs"] = outputs;
+    graphs[func.getName().str()] = graph;
+  }
+  m["graphs"] = graphs;
+  if (auto caches = module->getAttrOfType<DictionaryAttr>("dg.kv_cache_pools"))
+    m["kv_cache"]["pools"] = attrToJson(caches);
+  return m.dump(2) + "\n";
+}
+
+} // namespace dgc
