@@ -1,0 +1,361 @@
+//===- HostModule.cpp - Loading and calling a host module -----------------===//
+
+#include "dgc/runtime/HostModule.h"
+
+#include "CacheBinding.h"
+#include "MemRefABI.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace dgc::runtime {
+namespace {
+
+constexpr size_t kArenaAlignment = 64;
+constexpr int kMaxArgs = 16;
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+uint16_t floatToBF16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7fffffff) > 0x7f800000) // NaN stays NaN
+    return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7fff + ((bits >> 16) & 1); // round to nearest even
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+using Entry = void (*)(void *, ...);
+
+/// Calls `fn(args[0], ..., args[n-1])` for a function of n pointer
+/// parameters: every parameter of a C-interface entry point is a pointer.
+void callWithPointers(void *fn, std::vector<void *> &a) {
+  using P = void *;
+  switch (a.size()) {
+#define DGC_CALL(N, ...)                                                       \
+  case N:                                                                      \
+    reinterpret_cast<void (*)(__VA_ARGS__)>(fn)
+    DGC_CALL(2, P, P)(a[0], a[1]);
+    break;
+    DGC_CALL(3, P, P, P)(a[0], a[1], a[2]);
+    break;
+    DGC_CALL(4, P, P, P, P)(a[0], a[1], a[2], a[3]);
+    break;
+    DGC_CALL(5, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4]);
+    break;
+    DGC_CALL(6, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5]);
+    break;
+    DGC_CALL(7, P, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
+    break;
+    DGC_CALL(8, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+    break;
+    DGC_CALL(9, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]);
+    break;
+    DGC_CALL(10, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
+    break;
+    DGC_CALL(11, P, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]);
+    break;
+    DGC_CALL(12, P, P, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11]);
+    break;
+#undef DGC_CALL
+  }
+}
+
+} // namespace
+
+HostModule::HostModule(HostModule &&other) noexcept {
+  *this = std::move(other);
+}
+
+HostModule &HostModule::operator=(HostModule &&other) noexcept {
+  std::swap(manifest_, other.manifest_);
+  std::swap(library_, other.library_);
+  std::swap(arenaStorage_, other.arenaStorage_);
+  std::swap(arena_, other.arena_);
+  std::swap(weightsBound_, other.weightsBound_);
+  return *this;
+}
+
+HostModule::~HostModule() {
+  if (library_)
+    dlclose(library_);
+}
+
+Result<HostModule> HostModule::load(const std::string &directory) {
+  std::string manifestPath = directory + "/manifest.json";
+  std::ifstream in(manifestPath, std::ios::binary);
+  if (!in)
+    return Error{manifestPath + ": cannot open the module manifest (is " +
+                 directory + " a module written by dgc compile?)"};
+  std::stringstream text;
+  text << in.rdbuf();
+  Result<Manifest> manifest = parseManifest(text.str(), manifestPath);
+  if (!manifest)
+    return Error{manifest.error()};
+  HostModule module;
+  module.manifest_ = std::move(*manifest);
+  for (const auto &[name, graph] : module.manifest_.graphs)
+    if (graph.inputs.size() + 1 > static_cast<size_t>(kMaxArgs - 1))
+      return Error{manifestPath + ": graph '" + name + "' has " +
+                   std::to_string(graph.inputs.size()) +
+                   " inputs; this runtime calls at most " +
+                   std::to_string(kMaxArgs - 2)};
+  std::string library = directory + "/" + module.manifest_.library;
+  module.library_ = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!module.library_)
+    return Error{library + ": cannot load the host code: " + dlerror()};
+  for (const auto &[name, graph] : module.manifest_.graphs)
+    if (!dlsym(module.library_, graph.symbol.c_str()))
+      return Error{library + ": graph '" + name + "' has no entry point '" +
+                   graph.symbol + "'"};
+  module.arenaStorage_.resize(module.manifest_.weightBytes + kArenaAlignment);
+  uintptr_t base = reinterpret_cast<uintptr_t>(module.arenaStorage_.data());
+  module.arena_ = reinterpret_cast<uint8_t *>((base + kArenaAlignment - 1) &
+                                              ~(kArenaAlignment - 1));
+  return module;
+}
+
+Status HostModule::bindWeights(const Checkpoint &checkpoint) {
+  for (const WeightSpec &w : manifest_.weights) {
+    Result<Tensor> tensor = checkpoint.get(w.name);
+    if (!tensor)
+      return Error{"the checkpoint in " + checkpoint.directory() +
+                   " does not match the module: " + tensor.error()};
+    if (tensor->shape() != w.shape)
+      return Error{"tensor '" + w.name + "' has shape " +
+                   shapeString(tensor->shape()) +
+                   " in the checkpoint; the "
+                   "module was compiled for " +
+                   shapeString(w.shape)};
+    uint8_t *dst = arena_ + w.offset;
+    int64_t n = tensor->numElements();
+    if (w.dtype == DType::F32) {
+      Result<int64_t> copied =
+          copyToFloat32(*tensor, reinterpret_cast<float *>(dst), n);
+      if (!copied)
+        return Error{copied.error()};
+    } else if (w.dtype == DType::BF16) {
+      if (tensor->dtype() == DType::BF16) {
+        std::memcpy(dst, tensor->data, tensor->byteSize());
+      } else {
+        Result<std::vector<float>> values = toFloat32(*tensor);
+        if (!values)
+          return Error{values.error()};
+        auto *out = reinterpret_cast<uint16_t *>(dst);
+        for (int64_t i = 0; i < n; ++i)
+          out[i] = floatToBF16((*values)[i]);
+      }
+    } else {
+      return Error{"tensor '" + w.name + "': the module wants " +
+                   dtypeName(w.dtype) +
+                   " weights, which this runtime cannot "
+                   "convert to"};
+    }
+  }
+  weightsBound_ = true;
+  return Status();
+}
+
+Result<KVCache> HostModule::createCache(int64_t pageSize,
+                                        int64_t pagesPerPool) const {
+  std::vector<PoolSpec> pools;
+  for (const PoolManifest &p : manifest_.pools)
+    pools.push_back(PoolSpec{p.name, p.layers, p.kvHeads, p.headDim, p.window,
+                             static_cast<int>(dtypeSize(p.dtype))});
+  return KVCache::create(pageSize, pools,
+                         std::vector<int64_t>(pools.size(), pagesPerPool));
+}
+
+Result<std::vector<HostModule::Output>>
+HostModule::call(const std::string &graphName,
+                 const std::vector<Arg> &inputs) const {
+  auto it = manifest_.graphs.find(graphName);
+  if (it == manifest_.graphs.end())
+    return Error{"the module has no graph '" + graphName + "'"};
+  const GraphSpec &graph = it->second;
+  if (!weightsBound_)
+    return Error{"call to '" + graphName + "' before bindWeights"};
+  if (inputs.size() + 1 != graph.inputs.size())
+    return Error{"graph '" + graphName + "' takes " +
+                 std::to_string(graph.inputs.size() - 1) + " inputs, got " +
+                 std::to_string(inputs.size())};
+
+  // Results first (a struct of descriptors), then the arena and the inputs.
+  size_t resultWords = 0;
+  for (const TensorSpec &out : graph.outputs)
+    resultWords += 3 + 2 * out.shape.size();
+  std::vector<int64_t> results(resultWords, 0);
+  std::vector<std::vector<int64_t>> descriptors;
+  descriptors.reserve(inputs.size() + 1);
+  std::vector<void *> args = {results.data()};
+  descriptors.push_back(makeDescriptor(arena_, {manifest_.weightBytes}));
+  args.push_back(descriptors.back().data());
+  std::set<const void *> inputBuffers = {arena_};
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorSpec &spec = graph.inputs[i + 1];
+    const Arg &arg = inputs[i];
+    if (spec.isCache) {
+      if (!arg.cache)
+        return Error{"input '" + spec.name + "' needs a KV cache"};
+      args.push_back(arg.cache);
+      continue;
+    }
+    bool shapeOk = arg.shape.size() == spec.shape.size();
+    for (size_t d = 0; shapeOk && d < spec.shape.size(); ++d)
+      shapeOk = spec.shape[d] < 0 || spec.shape[d] == arg.shape[d];
+    if (!shapeOk)
+      return Error{"input '" + spec.name + "' of '" + graphName +
+                   "' has shape " + shapeString(arg.shape) + ", expected " +
+                   shapeString(spec.shape) + " (-1: any)"};
+    descriptors.push_back(makeDescriptor(arg.data, arg.shape));
+    args.push_back(descriptors.back().data());
+    inputBuffers.insert(arg.data);
+  }
+  void *entry = dlsym(library_, graph.symbol.c_str());
+  callWithPointers(entry, args);
+
+  std::vector<Output> outputs;
+  std::set<void *> freed;
+  size_t word = 0;
+  for (const TensorSpec &spec : graph.outputs) {
+    int64_t rank = static_cast<int64_t>(spec.shape.size());
+    DescriptorView view = DescriptorView::of(results.data() + word, rank);
+    word += 3 + 2 * rank;
+    Output out;
+    out.dtype = spec.dtype;
+    out.shape.assign(view.sizes, view.sizes + rank);
+    int64_t elementBytes = static_cast<int64_t>(dtypeSize(spec.dtype));
+    out.bytes.resize(view.numElements() * elementBytes);
+    if (view.isContiguous()) {
+      std::memcpy(out.bytes.data(), view.data(elementBytes), out.bytes.size());
+    } else {
+      std::vector<int64_t> dst = makeDescriptor(out.bytes.data(), out.shape);
+      UnrankedDescriptor from{
+          rank, const_cast<int64_t *>(results.data() + word - 3 - 2 * rank)};
+      UnrankedDescriptor to{rank, dst.data()};
+      memrefCopy(elementBytes, &from, &to);
+    }
+    // The module allocates its results with malloc; they are ours to free.
+    if (view.allocated && !inputBuffers.count(view.allocated) &&
+        freed.insert(view.allocated).second)
+      std::free(view.allocated);
+    outputs.push_back(std::move(out));
+  }
+  return outputs;
+}
+
+Result<std::vector<HostModule::Output>>
+Executor::run(const std::string &graph, std::vector<HostModule::Arg> inputs,
+              const std::vector<RequestId> &requests) {
+  const Manifest &m = module_.manifest();
+  std::vector<CacheBinding> bindings(m.pools.size());
+  const GraphSpec &spec = m.graphs.at(graph);
+  for (size_t i = 1; i < spec.inputs.size(); ++i) {
+    if (!spec.inputs[i].isCache)
+      continue;
+    Result<int64_t> pool = cache_.poolIndex(spec.inputs[i].name);
+    if (!pool)
+      return Error{pool.error()};
+    CacheBinding &binding = bindings[*pool];
+    binding.cache = &cache_;
+    binding.pool = *pool;
+    binding.requests = requests;
+    inputs.insert(inputs.begin() + (i - 1), HostModule::Arg{});
+    inputs[i - 1].cache = &binding;
+  }
+  auto outputs = module_.call(graph, inputs);
+  for (const CacheBinding &binding : bindings)
+    if (!binding.error.empty())
+      return Error{"graph '" + graph + "': KV cache: " + binding.error};
+  return outputs;
+}
+
+Result<HostModule::Output>
+Executor::encode(const std::vector<RequestId> &requests,
+                 const std::vector<int32_t> &tokens,
+                 const std::vector<int32_t> &positions) {
+  int64_t batch = static_cast<int64_t>(requests.size());
+  if (batch == 0 || tokens.size() != positions.size() ||
+      tokens.size() % batch != 0)
+    return Error{"encode: tokens and positions must be [requests, T]"};
+  int64_t t = static_cast<int64_t>(tokens.size()) / batch;
+  auto outputs = run(
+      "encoder", {{tokens.data(), {batch, t}}, {positions.data(), {batch, t}}},
+      requests);
+  if (!outputs)
+    return Error{outputs.error()};
+  // The encoder's writes are commits: each request now ends at its last
+  // position.
+  for (int64_t b = 0; b < batch; ++b) {
+    int32_t last = *std::max_element(positions.begin() + b * t,
+                                     positions.begin() + (b + 1) * t);
+    Result<int64_t> committed = cache_.committedLength(requests[b]);
+    if (committed && last + 1 > *committed)
+      if (Status s = cache_.commit(requests[b], last + 1); !s)
+        return Error{s.error()};
+  }
+  return std::move((*outputs)[0]);
+}
+
+Result<Executor::Step> Executor::decode(
+    const std::vector<RequestId> &requests, const std::vector<int32_t> &canvas,
+    const std::vector<float> &scLogits, const std::vector<uint8_t> &scEnabled,
+    const std::vector<float> &temperatures) {
+  const Manifest &m = module_.manifest();
+  int64_t batch = static_cast<int64_t>(requests.size());
+  int64_t c = m.canvasLength, v = m.vocabSize;
+  if (batch == 0 || static_cast<int64_t>(canvas.size()) != batch * c ||
+      static_cast<int64_t>(scLogits.size()) != batch * c * v ||
+      static_cast<int64_t>(scEnabled.size()) != batch ||
+      static_cast<int64_t>(temperatures.size()) != batch)
+    return Error{"decode: expected canvas [B, " + std::to_string(c) +
+                 "], sc_logits [B, " + std::to_string(c) + ", " +
+                 std::to_string(v) + "], sc_enabled and temperature [B]"};
+  std::vector<int32_t> committed;
+  for (RequestId id : requests) {
+    Result<int64_t> length = cache_.committedLength(id);
+    if (!length)
+      return Error{length.error()};
+    committed.push_back(static_cast<int32_t>(*length));
+  }
+  // sc_logits in the graph's compute type.
+  const TensorSpec &scSpec = m.graphs.at("decoder").inputs[3];
+  std::vector<uint16_t> scBF16;
+  const void *scData = scLogits.data();
+  if (scSpec.dtype == DType::BF16) {
+    scBF16.resize(scLogits.size());
+    for (size_t i = 0; i < scLogits.size(); ++i)
+      scBF16[i] = floatToBF16(scLogits[i]);
+    scData = scBF16.data();
+  }
+  auto outputs = run("decoder",
+                     {{canvas.data(), {batch, c}},
+                      {committed.data(), {batch}},
+                      {scData, {batch, c, v}},
+                      {scEnabled.data(), {batch}},
+                      {temperatures.data(), {batch}}},
+                     requests);
+  if (!outputs)
+    return Error{outputs.error()};
+  auto &o = *outputs;
+  return Step{std::move(o[0]), std::move(o[1]), std::move(o[2]),
+              std::move(o[3]), std::move(o[4])};
+}
+
+} // namespace dgc::runtime

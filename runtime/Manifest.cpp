@@ -1,0 +1,207 @@
+//===- Manifest.cpp - Parsing and checking manifest.json ------------------===//
+
+#include "dgc/runtime/Manifest.h"
+
+#include <nlohmann/json.hpp>
+
+using nlohmann::json;
+
+namespace dgc::runtime {
+namespace {
+
+struct ManifestError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string &where, const std::string &what) {
+  throw ManifestError{where.empty() ? what : where + ": " + what};
+}
+
+const json &member(const json &object, const char *key,
+                   const std::string &where) {
+  if (!object.is_object())
+    fail(where, "expected an object");
+  auto it = object.find(key);
+  if (it == object.end())
+    fail(where.empty() ? key : where + "." + key, "required field is missing");
+  return *it;
+}
+
+int64_t integer(const json &value, const std::string &where, int64_t min,
+                int64_t max) {
+  if (!value.is_number_integer())
+    fail(where, "expected an integer");
+  int64_t v = value.get<int64_t>();
+  if (v < min || v > max)
+    fail(where, "expected an integer in [" + std::to_string(min) + ", " +
+                    std::to_string(max) + "], got " + std::to_string(v));
+  return v;
+}
+
+std::string string(const json &value, const std::string &where) {
+  if (!value.is_string())
+    fail(where, "expected a string");
+  return value.get<std::string>();
+}
+
+DType dtype(const json &value, const std::string &where) {
+  std::string s = string(value, where);
+  static const std::map<std::string, DType> names = {
+      {"f32", DType::F32}, {"bf16", DType::BF16}, {"f16", DType::F16},
+      {"i32", DType::I32}, {"i1", DType::Bool},   {"i8", DType::I8}};
+  auto it = names.find(s);
+  if (it == names.end())
+    fail(where, "unknown element type \"" + s + "\"");
+  return it->second;
+}
+
+std::vector<int64_t> shape(const json &value, const std::string &where,
+                           bool allowDynamic) {
+  if (!value.is_array() || value.size() > 8)
+    fail(where, "expected an array of at most 8 dimensions");
+  std::vector<int64_t> dims;
+  for (size_t i = 0; i < value.size(); ++i)
+    dims.push_back(integer(value[i], where + "[" + std::to_string(i) + "]",
+                           allowDynamic ? -1 : 0, int64_t(1) << 40));
+  return dims;
+}
+
+TensorSpec tensorSpec(const json &value, const std::string &where) {
+  TensorSpec t;
+  t.name = string(member(value, "name", where), where + ".name");
+  if (value.contains("kind")) {
+    if (string(value["kind"], where + ".kind") != "kv_cache")
+      fail(where + ".kind", "expected \"kv_cache\"");
+    t.isCache = true;
+    return t;
+  }
+  t.dtype = dtype(member(value, "dtype", where), where + ".dtype");
+  t.shape = shape(member(value, "shape", where), where + ".shape", true);
+  return t;
+}
+
+Manifest parse(std::string_view text, const std::string &path) {
+  json doc;
+  try {
+    doc = json::parse(text.begin(), text.end());
+  } catch (const json::parse_error &e) {
+    fail("", std::string("malformed JSON: ") + e.what());
+  }
+  Manifest m;
+  m.path = path;
+  if (!doc.is_object() || doc.value("format", "") != "dgc-module")
+    fail("", "not a dgc module manifest (\"format\" is not \"dgc-module\")");
+  m.version = static_cast<int>(
+      integer(member(doc, "version", ""), "version", 0, 1 << 20));
+  if (m.version != kModuleFormatVersion)
+    fail("", "module format version " + std::to_string(m.version) +
+                 "; this runtime reads version " +
+                 std::to_string(kModuleFormatVersion) +
+                 ": recompile the model with a matching dgc");
+  const json &host = member(member(doc, "targets", ""), "host", "targets");
+  m.library =
+      string(member(host, "library", "targets.host"), "targets.host.library");
+  if (m.library.empty() || m.library.find('/') != std::string::npos ||
+      m.library == "..")
+    fail("targets.host.library", "expected a file name inside the module");
+
+  const json &model = member(doc, "model", "");
+  m.canvasLength = integer(member(model, "canvas_length", "model"),
+                           "model.canvas_length", 1, 1 << 20);
+  m.vocabSize = integer(member(model, "vocab_size", "model"),
+                        "model.vocab_size", 1, 1 << 24);
+  m.hiddenSize = integer(member(model, "hidden_size", "model"),
+                         "model.hidden_size", 1, 1 << 20);
+
+  const json &weights = member(doc, "weights", "");
+  m.weightBytes = integer(member(weights, "bytes", "weights"), "weights.bytes",
+                          0, int64_t(1) << 40);
+  const json &tensors = member(weights, "tensors", "weights");
+  if (!tensors.is_array())
+    fail("weights.tensors", "expected an array");
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    std::string where = "weights.tensors[" + std::to_string(i) + "]";
+    WeightSpec w;
+    w.name = string(member(tensors[i], "name", where), where + ".name");
+    w.offset = integer(member(tensors[i], "offset", where), where + ".offset",
+                       0, m.weightBytes);
+    w.shape =
+        shape(member(tensors[i], "shape", where), where + ".shape", false);
+    w.dtype = dtype(member(tensors[i], "dtype", where), where + ".dtype");
+    double bytes = static_cast<double>(dtypeSize(w.dtype));
+    for (int64_t d : w.shape)
+      bytes *= static_cast<double>(d);
+    if (static_cast<double>(w.offset) + bytes >
+        static_cast<double>(m.weightBytes))
+      fail(where, "tensor '" + w.name + "' ends past the weight arena of " +
+                      std::to_string(m.weightBytes) + " bytes");
+    m.weights.push_back(std::move(w));
+  }
+
+  if (doc.contains("kv_cache")) {
+    const json &pools = member(doc["kv_cache"], "pools", "kv_cache");
+    if (!pools.is_object())
+      fail("kv_cache.pools", "expected an object");
+    for (const auto &item : pools.items()) {
+      std::string where = "kv_cache.pools." + item.key();
+      const json &p = item.value();
+      PoolManifest pool;
+      pool.name = item.key();
+      pool.kind = string(member(p, "kind", where), where + ".kind");
+      pool.layers =
+          integer(member(p, "layers", where), where + ".layers", 1, 1 << 12);
+      pool.kvHeads = integer(member(p, "kv_heads", where), where + ".kv_heads",
+                             1, 1 << 12);
+      pool.headDim = integer(member(p, "head_dim", where), where + ".head_dim",
+                             1, 1 << 14);
+      pool.window = integer(member(p, "window", where), where + ".window", 0,
+                            int64_t(1) << 30);
+      pool.dtype = dtype(member(p, "dtype", where), where + ".dtype");
+      m.pools.push_back(std::move(pool));
+    }
+  }
+
+  const json &graphs = member(doc, "graphs", "");
+  if (!graphs.is_object() || graphs.empty())
+    fail("graphs", "expected a non-empty object");
+  for (const auto &item : graphs.items()) {
+    std::string where = "graphs." + item.key();
+    GraphSpec g;
+    g.symbol = string(member(item.value(), "symbol", where), where + ".symbol");
+    for (const char *list : {"inputs", "outputs"}) {
+      const json &specs = member(item.value(), list, where);
+      if (!specs.is_array() || specs.size() > 32)
+        fail(where + "." + list, "expected an array of at most 32 entries");
+      for (size_t i = 0; i < specs.size(); ++i) {
+        TensorSpec t = tensorSpec(specs[i], where + "." + list + "[" +
+                                                std::to_string(i) + "]");
+        (std::string(list) == "inputs" ? g.inputs : g.outputs).push_back(t);
+      }
+    }
+    if (g.inputs.empty() || g.inputs[0].name != "weights")
+      fail(where + ".inputs", "the first input must be the weight arena");
+    m.graphs[item.key()] = std::move(g);
+  }
+  return m;
+}
+
+} // namespace
+
+int64_t WeightSpec::byteSize() const {
+  int64_t n = static_cast<int64_t>(dtypeSize(dtype));
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+Result<Manifest> parseManifest(std::string_view text, const std::string &path) {
+  try {
+    return parse(text, path);
+  } catch (const ManifestError &e) {
+    return Error{path + ": " + e.message};
+  } catch (const std::exception &e) {
+    return Error{path + ": invalid manifest: " + e.what()};
+  }
+}
+
+} // namespace dgc::runtime

@@ -1,0 +1,112 @@
+//===- HostModule.h - A compiled dgc module on the host CPU -----*- C++ -*-===//
+//
+// Loads MODEL.dgm (manifest.json + host.so), binds a checkpoint's weights to
+// the module's weight arena, and runs its graphs against the paged KV cache.
+//
+//   auto module = HostModule::load("tiny.dgm");
+//   auto checkpoint = Checkpoint::open("checkpoint/");
+//   module->bindWeights(*checkpoint);
+//   auto cache = module->createCache(/*pageSize=*/16, /*pages=*/64);
+//   Executor run(*module, *cache);
+//   run.encode({request}, prompt, positions);
+//   auto step = run.decode({request}, canvas, scLogits, scEnabled, temps);
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DGC_RUNTIME_HOSTMODULE_H
+#define DGC_RUNTIME_HOSTMODULE_H
+
+#include "dgc/runtime/KVCache.h"
+#include "dgc/runtime/Manifest.h"
+#include "dgc/runtime/Safetensors.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dgc::runtime {
+
+class HostModule {
+public:
+  static Result<HostModule> load(const std::string &directory);
+  HostModule(HostModule &&) noexcept;
+  HostModule &operator=(HostModule &&) noexcept;
+  ~HostModule();
+
+  const Manifest &manifest() const { return manifest_; }
+
+  /// Fills the weight arena from `checkpoint`: every tensor the manifest
+  /// names must exist with its shape; f32, bf16 and f16 convert to the
+  /// arena's type. Errors name the tensor.
+  Status bindWeights(const Checkpoint &checkpoint);
+
+  /// A KV cache with the module's pools.
+  Result<KVCache> createCache(int64_t pageSize, int64_t pagesPerPool) const;
+
+  /// One argument of a graph call: a contiguous tensor, or a cache pool.
+  struct Arg {
+    const void *data = nullptr;
+    std::vector<int64_t> shape;
+    void *cache = nullptr; // a runtime cache binding for kv_cache inputs
+  };
+  /// One result: contiguous bytes of the output's dtype.
+  struct Output {
+    std::vector<uint8_t> bytes;
+    std::vector<int64_t> shape;
+    DType dtype;
+    const float *f32() const {
+      return reinterpret_cast<const float *>(bytes.data());
+    }
+    const int32_t *i32() const {
+      return reinterpret_cast<const int32_t *>(bytes.data());
+    }
+  };
+  /// Calls `graph` with the inputs after the weight arena, in manifest order.
+  Result<std::vector<Output>> call(const std::string &graph,
+                                   const std::vector<Arg> &inputs) const;
+
+private:
+  HostModule() = default;
+  Manifest manifest_;
+  void *library_ = nullptr;
+  std::vector<uint8_t> arenaStorage_;
+  uint8_t *arena_ = nullptr;
+  bool weightsBound_ = false;
+};
+
+/// Runs the encoder and decoder graphs for batches of requests.
+class Executor {
+public:
+  Executor(const HostModule &module, KVCache &cache)
+      : module_(module), cache_(cache) {}
+
+  /// Causal pass over `tokens` [B, T] at `positions` [B, T]: writes their K/V
+  /// and commits each request up to its last position. Returns the final
+  /// hidden states [B, T, H].
+  Result<HostModule::Output> encode(const std::vector<RequestId> &requests,
+                                    const std::vector<int32_t> &tokens,
+                                    const std::vector<int32_t> &positions);
+
+  struct Step {
+    HostModule::Output scLogits, argmax, topkProbs, topkIds, entropy;
+  };
+  /// One denoise step over one canvas per request, at each request's
+  /// committed length. `scLogits` [B, C, V] is read only where `scEnabled`.
+  Result<Step> decode(const std::vector<RequestId> &requests,
+                      const std::vector<int32_t> &canvas,
+                      const std::vector<float> &scLogits,
+                      const std::vector<uint8_t> &scEnabled,
+                      const std::vector<float> &temperatures);
+
+private:
+  Result<std::vector<HostModule::Output>>
+  run(const std::string &graph, std::vector<HostModule::Arg> inputs,
+      const std::vector<RequestId> &requests);
+
+  const HostModule &module_;
+  KVCache &cache_;
+};
+
+} // namespace dgc::runtime
+
+#endif // DGC_RUNTIME_HOSTMODULE_H
