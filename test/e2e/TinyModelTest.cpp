@@ -129,10 +129,15 @@ protected:
     std::vector<float> probs = fixtures_.floats(name + ".topk_probs");
     double probError = maxAbsDiff(step->topkProbs.f32(), probs);
     EXPECT_LE(probError, 1e-5) << name << ": top-64 probabilities";
-    for (size_t i = 0; i < ids.size(); ++i)
-      if (step->topkIds.i32()[i] != ids[i])
-        EXPECT_EQ(step->topkProbs.f32()[i], probs[i])
-            << name << ": top-64 id " << i << " differs without a tie";
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (step->topkIds.i32()[i] == ids[i])
+        continue;
+      size_t rank = i % 64;
+      bool tie = (rank > 0 && probs[i - 1] - probs[i] < 1e-7) ||
+                 (rank < 63 && probs[i] - probs[i + 1] < 1e-7);
+      EXPECT_TRUE(tie) << name << ": top-64 id at " << i
+                       << " differs without a tie";
+    }
     std::cout << "[ numerics ] " << name << ": max |logit error| " << logitError
               << ", max |entropy error| " << entropyError
               << ", max |top-64 prob error| " << probError << "\n";
