@@ -7,6 +7,7 @@ scripts/setup.sh
 build_dir=${DGC_BUILD_DIR:-build}
 start=$(date +%s)
 ninja -C "$build_dir"
-built=$(date +%s)
+echo "test.sh: built in $(($(date +%s) - start)) s"
+# A short fuzzing run of the parsers of untrusted files, under ASan+UBSan.
+scripts/fuzz.sh 10
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)"
-echo "test.sh: build $((built - start)) s, tests $(($(date +%s) - built)) s"
