@@ -316,12 +316,19 @@ VisionConfig parseVisionConfig(const JsonNode &vc) {
     vc.member("hidden_activation")
         .fail("expected \"gelu_pytorch_tanh\", got \"" + act + "\"");
   if (vc.find("rope_parameters")) {
-    RopeParameters rope = parseRope(vc.member("rope_parameters"), v.headDim);
-    if (rope.type != RopeType::Default)
-      vc.member("rope_parameters")
-          .member("rope_type")
-          .fail("the vision tower's 2-D RoPE expects rope_type \"default\"");
-    v.ropeTheta = rope.theta;
+    // transformers writes the vision tower's 2-D RoPE as "axial" (older
+    // configs: "default"); both mean one rotation per image axis.
+    JsonNode rope = vc.member("rope_parameters");
+    JsonNode type = rope.member("rope_type");
+    std::string name = type.asString();
+    if (name != "default" && name != "axial")
+      type.fail("expected the vision tower's 2-D rope type (\"axial\" or "
+                "\"default\"), got \"" +
+                name + "\"");
+    JsonNode theta = rope.member("rope_theta");
+    v.ropeTheta = theta.asNumber();
+    if (v.ropeTheta <= 0)
+      theta.fail("expected a positive rope_theta, got " + theta.raw().dump());
   }
   return v;
 }

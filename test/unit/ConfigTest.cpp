@@ -108,6 +108,17 @@ TEST(ModelConfig, ReadsTinyConfig) {
   EXPECT_EQ(c->dtype, "float32");
 }
 
+TEST(ModelConfig, ReadsACheckpointWrittenByTransformers) {
+  // save_pretrained rewrites the vision rope type as "axial".
+  dgc::ConfigError error;
+  auto c = dgc::loadModelConfig(
+      std::string(DGC_FIXTURES_DIR) + "/tiny/checkpoint/config.json", error);
+  ASSERT_TRUE(c) << error.str();
+  ASSERT_TRUE(c->vision);
+  EXPECT_DOUBLE_EQ(c->vision->ropeTheta, 100.0);
+  EXPECT_EQ(c->text.full.headDim, 64);
+}
+
 TEST(ModelConfig, AppliesHuggingFaceDefaults) {
   json doc = {{"text_config",
                {{"vocab_size", 128},
@@ -312,6 +323,11 @@ const BadCase kBadCases[] = {
     {"vision head_dim not divisible by 4",
      [](json &d) { d["vision_config"]["head_dim"] = 70; },
      "vision_config.head_dim", "divisible by 4"},
+    {"unknown vision rope",
+     [](json &d) {
+       d["vision_config"]["rope_parameters"]["rope_type"] = "yarn";
+     },
+     "vision_config.rope_parameters.rope_type", "2-D rope type"},
     {"clipped linears",
      [](json &d) { d["vision_config"]["use_clipped_linears"] = true; },
      "vision_config.use_clipped_linears", "not supported"},
