@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The host target side by side with PyTorch + transformers: the same config,
+# the same weights, one thread each (dgc's host code is single-threaded).
+#
+#   bench/run.sh [CONFIG_DIR]     default bench/configs/small
+#   PROMPT=256 RUNS=5 bench/run.sh
+#
+# Installs torch and transformers from PyPI if they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+config=${1:-bench/configs/small}
+prompt=${PROMPT:-256}
+runs=${RUNS:-5}
+scripts/setup.sh >/dev/null
+ninja -C build dgc dgc-bench >/dev/null
+python3 -c "import torch, transformers, safetensors" 2>/dev/null ||
+  python3 -m pip install -q torch transformers safetensors
+out=build/bench/$(basename "$config")
+mkdir -p "$out"
+[ -f "$out/checkpoint/model.safetensors" ] ||
+  python3 bench/make_checkpoint.py "$config" "$out/checkpoint"
+build/bin/dgc compile "$config/config.json" -o "$out/model.dgm" 2>/dev/null
+dgc=$(build/bin/dgc-bench "$out/model.dgm" "$out/checkpoint" "$prompt" "$runs")
+torch=$(python3 bench/torch_step.py "$out/checkpoint" "$prompt" "$runs" 1 2>/dev/null | tail -1)
+python3 - "$dgc" "$torch" "$config" "$prompt" <<'PY'
+import json, sys
+d, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f"config {sys.argv[3]}, prompt {sys.argv[4]} tokens, 1 thread, median ms")
+print(f"{'':18}{'dgc host':>12}{'PyTorch ' + t['torch']:>24}{'dgc / PyTorch':>16}")
+for key, label in (("prefill_ms", "prefill"), ("step_ms", "denoise step")):
+    print(f"{label:18}{d[key]:12.1f}{t[key]:24.1f}{d[key] / t[key]:16.2f}")
+PY
