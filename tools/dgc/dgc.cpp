@@ -152,24 +152,44 @@ bool parseOptions(dgc::BuildOptions &options) {
   return true;
 }
 
-int runImport() {
+/// Reads the config (and generation config) at `path` and builds its graphs
+/// with the command line's options; null after printing why not.
+mlir::OwningOpRef<mlir::ModuleOp> importModel(const std::string &path,
+                                              mlir::MLIRContext &context) {
   dgc::BuildOptions options;
   dgc::ModelConfig config;
   dgc::GenerationConfig generation;
-  if (!parseOptions(options) || !loadConfigs(importConfig, config, generation))
-    return 1;
-  mlir::MLIRContext context;
+  if (!parseOptions(options) || !loadConfigs(path, config, generation))
+    return nullptr;
   auto module = dgc::buildModel(context, config, generation, options);
   if (!module)
-    return fail("internal error: the built graphs do not verify");
+    fail("internal error: the built graphs do not verify");
+  return module;
+}
+
+/// Opens `path` ("-" for stdout) and lets `print` write it.
+int writeOutput(const std::string &path,
+                llvm::function_ref<bool(raw_ostream &)> print) {
   std::string error;
-  auto output = mlir::openOutputFile(outputFile, &error);
+  auto output = mlir::openOutputFile(path, &error);
   if (!output)
     return fail(error);
-  module->print(output->os());
-  output->os() << "\n";
+  if (!print(output->os()))
+    return 1;
   output->keep();
   return 0;
+}
+
+int runImport() {
+  mlir::MLIRContext context;
+  auto module = importModel(importConfig, context);
+  if (!module)
+    return 1;
+  return writeOutput(outputFile, [&](raw_ostream &os) {
+    module->print(os);
+    os << "\n";
+    return true;
+  });
 }
 
 int runCompile() {
@@ -182,11 +202,6 @@ int runCompile() {
                 dgc::hostStageNames());
   if (emitOpt.empty() && moduleOutput.empty())
     return fail("compile needs -o MODEL.dgm (or --emit STAGE to print IR)");
-  dgc::BuildOptions options;
-  dgc::ModelConfig config;
-  dgc::GenerationConfig generation;
-  if (!parseOptions(options) || !loadConfigs(compileConfig, config, generation))
-    return 1;
   // The pipeline uses upstream dialects' bufferization and lowering
   // interfaces, which live in their extensions.
   mlir::DialectRegistry registry;
@@ -195,9 +210,9 @@ int runCompile() {
   mlir::MLIRContext context(registry);
   mlir::registerAllPasses();
   dgc::registerDgcPasses();
-  auto module = dgc::buildModel(context, config, generation, options);
+  auto module = importModel(compileConfig, context);
   if (!module)
-    return fail("internal error: the built graphs do not verify");
+    return 1;
 
   auto start = std::chrono::steady_clock::now();
   if (!emitOpt.empty()) {
@@ -205,20 +220,14 @@ int runCompile() {
         stage == dgc::HostStage::LLVMIR ? dgc::HostStage::LLVMDialect : stage;
     if (failed(dgc::runHostPipeline(*module, dgc::HostStage::Linalg, last)))
       return 1;
-    std::string error;
-    auto output = mlir::openOutputFile(
-        moduleOutput.empty() ? std::string("-") : std::string(moduleOutput),
-        &error);
-    if (!output)
-      return fail(error);
-    if (stage == dgc::HostStage::LLVMIR) {
-      if (failed(dgc::printLLVMIR(*module, output->os())))
-        return 1;
-    } else {
-      module->print(output->os());
-    }
-    output->keep();
-    return 0;
+    return writeOutput(moduleOutput.empty() ? std::string("-")
+                                            : std::string(moduleOutput),
+                       [&](raw_ostream &os) {
+                         if (stage == dgc::HostStage::LLVMIR)
+                           return succeeded(dgc::printLLVMIR(*module, os));
+                         module->print(os);
+                         return true;
+                       });
   }
   errs() << "dgc: compiling " << compileConfig << " for host...\n";
   std::string error;
