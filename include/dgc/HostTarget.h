@@ -41,10 +41,12 @@ std::string buildManifest(mlir::ModuleOp module, const std::string &library);
 
 /// Compiles `module` (the imported graphs) into the module directory
 /// `outputDir`. Diagnostics go to the context's handler; `error` gets a
-/// message for failures outside MLIR (files, the linker).
+/// message for failures outside MLIR (files, the linker). With `progress`,
+/// each stage's name and duration are printed there as it ends.
 mlir::LogicalResult compileForHost(mlir::ModuleOp module,
                                    const std::string &outputDir,
-                                   std::string &error);
+                                   std::string &error,
+                                   llvm::raw_ostream *progress = nullptr);
 
 /// Prints the LLVM IR of a module lowered to the LLVM dialect.
 mlir::LogicalResult printLLVMIR(mlir::ModuleOp module, llvm::raw_ostream &os);

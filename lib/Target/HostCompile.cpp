@@ -3,6 +3,7 @@
 #include "dgc/HostTarget.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
+
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -11,12 +12,14 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+#include <chrono>
 
 using namespace mlir;
 
@@ -57,10 +60,31 @@ LogicalResult printLLVMIR(ModuleOp module, llvm::raw_ostream &os) {
   return success();
 }
 
+namespace {
+/// Prints "  <stage> <seconds> s" as each stage of a long compilation ends.
+class StageClock {
+public:
+  explicit StageClock(llvm::raw_ostream *os) : os(os) {}
+  void done(const char *stage) {
+    auto now = std::chrono::steady_clock::now();
+    if (os)
+      *os << llvm::format("  %-10s %6.1f s\n", stage,
+                          std::chrono::duration<double>(now - last).count());
+    last = now;
+  }
+
+private:
+  llvm::raw_ostream *os;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+};
+} // namespace
+
 LogicalResult compileForHost(ModuleOp module, const std::string &outputDir,
-                             std::string &error) {
+                             std::string &error, llvm::raw_ostream *progress) {
+  StageClock clock(progress);
   if (failed(runHostPipeline(module, HostStage::Linalg, HostStage::RuntimeAbi)))
     return failure();
+  clock.done("linalg+abi");
   if (std::error_code ec = llvm::sys::fs::create_directories(outputDir)) {
     error = "cannot create " + outputDir + ": " + ec.message();
     return failure();
@@ -69,6 +93,7 @@ LogicalResult compileForHost(ModuleOp module, const std::string &outputDir,
   if (failed(
           runHostPipeline(module, HostStage::Buffers, HostStage::LLVMDialect)))
     return failure();
+  clock.done("to-llvm");
 
   llvm::LLVMContext llvmContext;
   auto llvmModule = translate(module, llvmContext);
@@ -86,6 +111,7 @@ LogicalResult compileForHost(ModuleOp module, const std::string &outputDir,
     error = "LLVM optimisation failed: " + llvm::toString(std::move(err));
     return failure();
   }
+  clock.done("optimise");
 
   // Object file, then a shared object linked by the system compiler driver.
   SmallString<256> object;
@@ -106,6 +132,7 @@ LogicalResult compileForHost(ModuleOp module, const std::string &outputDir,
     }
     pm.run(*llvmModule);
   }
+  clock.done("codegen");
   SmallString<256> library(outputDir);
   llvm::sys::path::append(library, "host.so");
   auto cc = llvm::sys::findProgramByName("cc");
@@ -124,6 +151,7 @@ LogicalResult compileForHost(ModuleOp module, const std::string &outputDir,
     return failure();
   }
 
+  clock.done("link");
   SmallString<256> manifestPath(outputDir);
   llvm::sys::path::append(manifestPath, "manifest.json");
   std::error_code ec;

@@ -86,10 +86,15 @@ struct LowerMatmul : OpRewritePattern<dg::MatmulOp> {
         rewriter, loc, TypeRange{accType}, ValueRange{lhs, rhs},
         ValueRange{acc}, ArrayRef<AffineMap>{lhsMap, rhsMap, outMap}, iterators,
         [](OpBuilder &b, Location l, ValueRange a) {
-          Value product =
-              arith::MulFOp::create(b, l, toF32(b, l, a[0]), toF32(b, l, a[1]));
+          // Reassociation lets LLVM vectorise the dot product; the order of
+          // an f32 sum is not part of the op's contract.
+          auto fast = arith::FastMathFlagsAttr::get(
+              b.getContext(),
+              arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+          Value product = arith::MulFOp::create(b, l, toF32(b, l, a[0]),
+                                                toF32(b, l, a[1]), fast);
           linalg::YieldOp::create(
-              b, l, Value(arith::AddFOp::create(b, l, a[2], product)));
+              b, l, Value(arith::AddFOp::create(b, l, a[2], product, fast)));
         });
     Value result = generic.getResult(0);
     if (resultType.getElementType() != rewriter.getF32Type()) {

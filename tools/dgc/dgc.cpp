@@ -231,7 +231,7 @@ int runCompile() {
   }
   errs() << "dgc: compiling " << compileConfig << " for host...\n";
   std::string error;
-  if (failed(dgc::compileForHost(*module, moduleOutput, error)))
+  if (failed(dgc::compileForHost(*module, moduleOutput, error, &errs())))
     return fail(error.empty() ? "compilation failed" : error);
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
