@@ -30,7 +30,10 @@ const Stage kStages[] = {
      "function-boundary-type-conversion=identity-layout-map},"
      "buffer-deallocation-pipeline,canonicalize"},
     {HostStage::Loops, "loops",
-     "convert-linalg-to-loops,expand-strided-metadata,lower-affine,"
+     // bf16 <-> f32 conversions become integer bit operations: no
+     // dependence on a libgcc that has __truncsfbf2.
+     "convert-linalg-to-loops,arith-expand{include-bf16=true},"
+     "expand-strided-metadata,lower-affine,"
      "convert-scf-to-cf,canonicalize"},
     {HostStage::LLVMDialect, "llvm",
      "convert-math-to-llvm,convert-math-to-libm,finalize-memref-to-llvm,"

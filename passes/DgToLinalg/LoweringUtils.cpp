@@ -70,8 +70,12 @@ Value toF32(OpBuilder &b, Location loc, Value scalar) {
       return arith::ExtFOp::create(b, loc, f32, scalar);
     return arith::TruncFOp::create(b, loc, f32, scalar);
   }
+  // A select rather than uitofp: folded into a later truncf, uitofp to bf16
+  // would need a runtime library call on the host.
   if (type.isInteger(1))
-    return arith::UIToFPOp::create(b, loc, f32, scalar);
+    return arith::SelectOp::create(b, loc, scalar,
+                                   scalarConstant(b, loc, f32, 1.0),
+                                   scalarConstant(b, loc, f32, 0.0));
   return arith::SIToFPOp::create(b, loc, f32, scalar);
 }
 
