@@ -261,14 +261,22 @@ HostModule::call(const std::string &graphName,
 }
 
 Result<std::vector<HostModule::Output>>
-Executor::run(const std::string &graph, std::vector<HostModule::Arg> inputs,
+Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
               const std::vector<RequestId> &requests) {
   const Manifest &m = module_.manifest();
-  std::vector<CacheBinding> bindings(m.pools.size());
   const GraphSpec &spec = m.graphs.at(graph);
+  // The graph's inputs in manifest order: the given tensors in turn, and a
+  // binding of the named pool to this batch for each cache input.
+  std::vector<CacheBinding> bindings(m.pools.size());
+  std::vector<HostModule::Arg> inputs;
+  size_t nextTensor = 0;
   for (size_t i = 1; i < spec.inputs.size(); ++i) {
-    if (!spec.inputs[i].isCache)
+    if (!spec.inputs[i].isCache) {
+      if (nextTensor == tensors.size())
+        return Error{"graph '" + graph + "' takes more tensor inputs"};
+      inputs.push_back(std::move(tensors[nextTensor++]));
       continue;
+    }
     Result<int64_t> pool = cache_.poolIndex(spec.inputs[i].name);
     if (!pool)
       return Error{pool.error()};
@@ -276,8 +284,9 @@ Executor::run(const std::string &graph, std::vector<HostModule::Arg> inputs,
     binding.cache = &cache_;
     binding.pool = *pool;
     binding.requests = requests;
-    inputs.insert(inputs.begin() + (i - 1), HostModule::Arg{});
-    inputs[i - 1].cache = &binding;
+    HostModule::Arg arg;
+    arg.cache = &binding;
+    inputs.push_back(std::move(arg));
   }
   auto outputs = module_.call(graph, inputs);
   for (const CacheBinding &binding : bindings)

@@ -100,7 +100,7 @@ public:
 
 private:
   Result<std::vector<HostModule::Output>>
-  run(const std::string &graph, std::vector<HostModule::Arg> inputs,
+  run(const std::string &graph, std::vector<HostModule::Arg> tensors,
       const std::vector<RequestId> &requests);
 
   const HostModule &module_;
