@@ -4,6 +4,7 @@
 #
 #   bench/run.sh [CONFIG_DIR]     default bench/configs/small
 #   PROMPT=256 RUNS=5 bench/run.sh
+#   FUSE=1 bench/run.sh            also time the module compiled with --fuse
 #
 # Installs torch and transformers from PyPI if they are missing.
 set -euo pipefail
@@ -21,12 +22,22 @@ mkdir -p "$out"
   python3 bench/make_checkpoint.py "$config" "$out/checkpoint"
 build/bin/dgc compile "$config/config.json" -o "$out/model.dgm" 2>/dev/null
 dgc=$(build/bin/dgc-bench "$out/model.dgm" "$out/checkpoint" "$prompt" "$runs")
+fused=null
+if [ -n "${FUSE:-}" ]; then
+  build/bin/dgc compile "$config/config.json" --fuse --graphs=encoder,decoder \
+    -o "$out/model-fused.dgm" 2>/dev/null
+  fused=$(build/bin/dgc-bench "$out/model-fused.dgm" "$out/checkpoint" "$prompt" "$runs")
+fi
 torch=$(python3 bench/torch_step.py "$out/checkpoint" "$prompt" "$runs" 1 2>/dev/null | tail -1)
-python3 - "$dgc" "$torch" "$config" "$prompt" <<'PY'
+python3 - "$dgc" "$torch" "$config" "$prompt" "$fused" <<'PY'
 import json, sys
-d, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+d, t, f = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[5])
 print(f"config {sys.argv[3]}, prompt {sys.argv[4]} tokens, 1 thread, median ms")
 print(f"{'':18}{'dgc host':>12}{'PyTorch ' + t['torch']:>24}{'dgc / PyTorch':>16}")
 for key, label in (("prefill_ms", "prefill"), ("step_ms", "denoise step")):
     print(f"{label:18}{d[key]:12.1f}{t[key]:24.1f}{d[key] / t[key]:16.2f}")
+if f:
+    print(f"\nwith --fuse (fused MoE): dgc / PyTorch, and fused / unfused")
+    for key, label in (("prefill_ms", "prefill"), ("step_ms", "denoise step")):
+        print(f"{label:18}{f[key]:12.1f}{t[key]:24.1f}{f[key] / t[key]:16.2f}{f[key] / d[key]:12.2f}")
 PY

@@ -28,6 +28,28 @@ def ConvertDgToLinalg : Pass<"convert-dg-to-linalg", "mlir::ModuleOp"> {
   ];
 }
 
+def DgFuseMoE : Pass<"dg-fuse-moe"> {
+  let summary = "Fuse router, experts and combine into dg.moe";
+  let description = [{
+    Recognises a layer's mixture-of-experts block written with primitives
+    (a no-scale norm, the router scale vector and hidden^-0.5, softmax over
+    the experts, top-k, renormalisation, per-expert scale, every expert's
+    gated-gelu MLP, and the weighted sum) and replaces it by one `dg.moe`,
+    whose semantics only evaluate the selected experts. Near-misses are left
+    alone: another scale, a softmax over another axis, weights that are not
+    renormalised, or an intermediate used outside the block.
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Emit a remark with the counts of fused and left blocks (release "
+           "builds of LLVM compile -mlir-pass-statistics out)">
+  ];
+  let statistics = [
+    Statistic<"numFused", "fused", "MoE blocks fused into dg.moe">,
+    Statistic<"numLeft", "left", "routing matrices (dg.scatter) left unfused">
+  ];
+}
+
 def LowerDgRuntimeInterface
     : Pass<"lower-dg-runtime-interface", "mlir::ModuleOp"> {
   let summary = "Lower weight references and KV-cache ops to the runtime ABI";

@@ -48,6 +48,9 @@ mlir::LogicalResult compileForHost(mlir::ModuleOp module,
                                    std::string &error,
                                    llvm::raw_ostream *progress = nullptr);
 
+/// The fusion passes that have landed, in order (`dgc compile --fuse`).
+mlir::LogicalResult runFusion(mlir::ModuleOp module);
+
 /// Prints the LLVM IR of a module lowered to the LLVM dialect.
 mlir::LogicalResult printLLVMIR(mlir::ModuleOp module, llvm::raw_ostream &os);
 

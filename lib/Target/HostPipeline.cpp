@@ -55,6 +55,13 @@ bool parseHostStage(StringRef name, HostStage &stage) {
   return false;
 }
 
+LogicalResult runFusion(ModuleOp module) {
+  PassManager pm(module.getContext());
+  if (failed(parsePassPipeline("dg-fuse-moe,canonicalize", pm)))
+    return module.emitError() << "bad fusion pipeline";
+  return pm.run(module);
+}
+
 const char *hostStageNames() {
   return "linalg, abi, buffers, loops, llvm, llvm-ir";
 }

@@ -34,6 +34,7 @@ struct ConvertDgToLinalgPass
     lowering::populateSelectionPatterns(patterns);
     lowering::populatePositionPatterns(patterns);
     lowering::populateShapePatterns(patterns);
+    lowering::populateMoEPatterns(patterns);
 
     ConversionTarget target(*ctx);
     target.addLegalDialect<arith::ArithDialect, func::FuncDialect,

@@ -13,6 +13,7 @@ void populateNormalizationPatterns(mlir::RewritePatternSet &patterns);
 void populateSelectionPatterns(mlir::RewritePatternSet &patterns);
 void populatePositionPatterns(mlir::RewritePatternSet &patterns);
 void populateShapePatterns(mlir::RewritePatternSet &patterns);
+void populateMoEPatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace dgc::lowering
 

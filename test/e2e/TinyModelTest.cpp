@@ -19,6 +19,7 @@ using namespace dgc::runtime;
 namespace {
 
 const std::string kModule = DGC_TINY_MODULE;
+const std::string kFusedModule = DGC_TINY_FUSED_MODULE;
 const std::string kFixtures = DGC_TINY_FIXTURES;
 
 // Tolerances of the issue; the fixtures' own float32 paths differ by ~1e-4.
@@ -77,24 +78,18 @@ std::vector<int32_t> range(int32_t from, int32_t count) {
   return v;
 }
 
-class TinyModel : public testing::Test {
+/// Runs for each compiled form of the model: unfused, and with the fusion
+/// passes.
+class TinyModel : public testing::TestWithParam<std::string> {
 protected:
-  static void SetUpTestSuite() {
-    auto module = HostModule::load(kModule);
+  void SetUp() override {
+    auto module = HostModule::load(GetParam());
     ASSERT_TRUE(module) << module.error();
     auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
     ASSERT_TRUE(checkpoint) << checkpoint.error();
     Status bound = module->bindWeights(*checkpoint);
     ASSERT_TRUE(bound) << bound.error();
-    module_ = new HostModule(std::move(*module));
-  }
-  static void TearDownTestSuite() {
-    delete module_;
-    module_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_TRUE(module_);
+    module_ = std::make_unique<HostModule>(std::move(*module));
     auto cache = module_->createCache(/*pageSize=*/16, /*pagesPerPool=*/16);
     ASSERT_TRUE(cache) << cache.error();
     cache_ = std::make_unique<KVCache>(std::move(*cache));
@@ -138,27 +133,30 @@ protected:
       EXPECT_TRUE(tie) << name << ": top-64 id at " << i
                        << " differs without a tie";
     }
-    std::cout << "[ numerics ] " << name << ": max |logit error| " << logitError
+    std::cout << "[ numerics ] " << label() << " " << name
+              << ": max |logit error| " << logitError
               << ", max |entropy error| " << entropyError
               << ", max |top-64 prob error| " << probError << "\n";
     return logitError;
   }
 
-  static HostModule *module_;
+  static const char *label() {
+    return GetParam() == kFusedModule ? "fused" : "unfused";
+  }
+  std::unique_ptr<HostModule> module_;
   std::unique_ptr<KVCache> cache_;
   RequestId request_ = 0;
   Fixtures fixtures_;
 };
 
-HostModule *TinyModel::module_ = nullptr;
-
-TEST_F(TinyModel, PrefillMatchesHiddenStatesAndCache) {
+TEST_P(TinyModel, PrefillMatchesHiddenStatesAndCache) {
   Executor run(*module_, *cache_);
   auto hidden = run.encode({request_}, fixtures_.ints("prompt"), range(0, 40));
   ASSERT_TRUE(hidden) << hidden.error();
   double error = maxAbsDiff(hidden->f32(), fixtures_.floats("prefill.hidden"));
   EXPECT_LE(error, kHiddenTolerance);
-  std::cout << "[ numerics ] prefill: max |hidden error| " << error << "\n";
+  std::cout << "[ numerics ] " << label() << " prefill: max |hidden error| "
+            << error << "\n";
   EXPECT_EQ(*cache_->committedLength(request_), 40);
 
   // K/V as stored, for the rows the cache keeps (the sliding pool keeps
@@ -197,10 +195,11 @@ TEST_F(TinyModel, PrefillMatchesHiddenStatesAndCache) {
     }
   }
   EXPECT_LE(kvError, kHiddenTolerance);
-  std::cout << "[ numerics ] prefill: max |K/V error| " << kvError << "\n";
+  std::cout << "[ numerics ] " << label() << " prefill: max |K/V error| "
+            << kvError << "\n";
 }
 
-TEST_F(TinyModel, DenoiseStepsCommitAndNextCanvas) {
+TEST_P(TinyModel, DenoiseStepsCommitAndNextCanvas) {
   Executor run(*module_, *cache_);
   ASSERT_TRUE(run.encode({request_}, fixtures_.ints("prompt"), range(0, 40)));
 
@@ -217,7 +216,8 @@ TEST_F(TinyModel, DenoiseStepsCommitAndNextCanvas) {
   ASSERT_TRUE(hidden) << hidden.error();
   double error = maxAbsDiff(hidden->f32(), fixtures_.floats("commit.hidden"));
   EXPECT_LE(error, kHiddenTolerance);
-  std::cout << "[ numerics ] commit: max |hidden error| " << error << "\n";
+  std::cout << "[ numerics ] " << label() << " commit: max |hidden error| "
+            << error << "\n";
   EXPECT_EQ(*cache_->committedLength(request_), 56);
 
   // A new canvas after the commit: the sliding layers see only the last 15
@@ -225,7 +225,7 @@ TEST_F(TinyModel, DenoiseStepsCommitAndNextCanvas) {
   checkStep("step3", std::vector<float>(canvasLogits, 0.0f), false, 0.8f);
 }
 
-TEST_F(TinyModel, StepsAreRepeatable) {
+TEST_P(TinyModel, StepsAreRepeatable) {
   Executor run(*module_, *cache_);
   ASSERT_TRUE(run.encode({request_}, fixtures_.ints("prompt"), range(0, 40)));
   std::vector<float> zeros(16 * 512, 0.0f);
@@ -236,6 +236,50 @@ TEST_F(TinyModel, StepsAreRepeatable) {
   ASSERT_TRUE(a && b);
   EXPECT_EQ(a->scLogits.bytes, b->scLogits.bytes)
       << "canvas scratch of one step leaked into the next";
+}
+
+INSTANTIATE_TEST_SUITE_P(Modules, TinyModel,
+                         testing::Values(kModule, kFusedModule),
+                         [](const testing::TestParamInfo<std::string> &info) {
+                           return info.param == kFusedModule ? "fused"
+                                                             : "unfused";
+                         });
+
+/// The fused module computes what the unfused one does, up to the order of
+/// f32 sums.
+TEST(FusedModule, MatchesUnfused) {
+  auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
+  ASSERT_TRUE(checkpoint) << checkpoint.error();
+  Fixtures fixtures;
+  std::vector<int32_t> positions(40);
+  for (int i = 0; i < 40; ++i)
+    positions[i] = i;
+  std::vector<std::vector<uint8_t>> x, argmax;
+  for (const std::string &dir : {kModule, kFusedModule}) {
+    auto module = HostModule::load(dir);
+    ASSERT_TRUE(module) << module.error();
+    ASSERT_TRUE(module->bindWeights(*checkpoint));
+    auto cache = module->createCache(16, 16);
+    ASSERT_TRUE(cache);
+    auto id = cache->admit(96);
+    ASSERT_TRUE(id);
+    Executor run(*module, *cache);
+    ASSERT_TRUE(run.encode({*id}, fixtures.ints("prompt"), positions));
+    auto step = run.decode({*id}, fixtures.ints("step2.canvas"),
+                           fixtures.floats("step2.sc_logits_in"), {1}, {0.75f});
+    ASSERT_TRUE(step) << step.error();
+    x.push_back(step->scLogits.bytes);
+    argmax.push_back(step->argmax.bytes);
+  }
+  EXPECT_EQ(argmax[0], argmax[1]);
+  auto *a = reinterpret_cast<const float *>(x[0].data());
+  auto *b = reinterpret_cast<const float *>(x[1].data());
+  double diff = 0;
+  for (size_t i = 0; i < x[0].size() / 4; ++i)
+    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+  EXPECT_LE(diff, 1e-4);
+  std::cout << "[ numerics ] fused vs unfused: max |logit difference| " << diff
+            << "\n";
 }
 
 } // namespace

@@ -156,3 +156,20 @@ func.func @cache(%c: !dg.kv_cache<full, layers = 1, kv_heads = 1, head_dim = 8, 
   dg.kv_cache_write %c[0], %k, %k, %p : !dg.kv_cache<full, layers = 1, kv_heads = 1, head_dim = 8, window = 0, f32>, tensor<?x?x1x8xf32>, tensor<?x?x1x8xf32>, tensor<?x?xi32>
   return
 }
+
+// -----
+
+// dg.moe: the router as primitives (then lowered), and only the chosen
+// experts' weights read, by index, inside the loops.
+// CHECK-LABEL: func.func @moe
+func.func @moe(%r: tensor<?x?x64xf32>, %x: tensor<?x?x64xf32>, %scale: tensor<64xf32>, %proj: tensor<8x64xf32>, %pes: tensor<8xf32>, %gate_up: tensor<8x64x64xf32>, %down: tensor<8x64x32xf32>) -> tensor<?x?x64xf32> {
+  // CHECK-NOT: dg.moe
+  // CHECK: scf.for
+  // CHECK: linalg.generic
+  // CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x64x64xf32>
+  // CHECK: math.tanh
+  // CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x64x32xf32>
+  // CHECK-NOT: dg.
+  %m = dg.moe %r, %x, %scale, %proj, %pes, %gate_up, %down {epsilon = 1.0e-06 : f64, top_k = 2 : i64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32>, tensor<8x64xf32>, tensor<8xf32>, tensor<8x64x64xf32>, tensor<8x64x32xf32> -> tensor<?x?x64xf32>
+  return %m : tensor<?x?x64xf32>
+}

@@ -61,6 +61,10 @@ cl::opt<std::string> emitOpt(
     cl::desc("Stop after a stage and print its IR: linalg, abi, buffers, "
              "loops, llvm, llvm-ir"),
     cl::value_desc("stage"), cl::sub(compileCmd), cl::cat(dgcCategory));
+cl::opt<bool> fuseOpt("fuse",
+                      cl::desc("Run the fusion passes before lowering "
+                               "(so far: dg-fuse-moe)"),
+                      cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::list<std::string> summaryConfigs(cl::Positional, cl::OneOrMore,
                                      cl::desc("<config.json>..."),
                                      cl::sub(summaryCmd), cl::cat(dgcCategory));
@@ -212,6 +216,8 @@ int runCompile() {
   dgc::registerDgcPasses();
   auto module = importModel(compileConfig, context);
   if (!module)
+    return 1;
+  if (fuseOpt && failed(dgc::runFusion(*module)))
     return 1;
 
   auto start = std::chrono::steady_clock::now();

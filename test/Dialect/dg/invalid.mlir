@@ -440,3 +440,19 @@ func.func @cast_shape(%a: tensor<16xf32>) {
   %y = dg.cast %a : tensor<16xf32> -> tensor<8xbf16>
   return
 }
+
+// -----
+
+func.func @bad_top_k(%r: tensor<?x?x64xf32>, %scale: tensor<64xf32>, %proj: tensor<8x64xf32>, %pes: tensor<8xf32>, %gate_up: tensor<8x64x64xf32>, %down: tensor<8x64x32xf32>) -> tensor<?x?x64xf32> {
+  // expected-error @+1 {{top_k must lie in [1, 8], got 9}}
+  %m = dg.moe %r, %r, %scale, %proj, %pes, %gate_up, %down {epsilon = 1.0e-06 : f64, top_k = 9 : i64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32>, tensor<8x64xf32>, tensor<8xf32>, tensor<8x64x64xf32>, tensor<8x64x32xf32> -> tensor<?x?x64xf32>
+  return %m : tensor<?x?x64xf32>
+}
+
+// -----
+
+func.func @moe_down_shape(%r: tensor<?x?x64xf32>, %scale: tensor<64xf32>, %proj: tensor<8x64xf32>, %pes: tensor<8xf32>, %gate_up: tensor<8x64x64xf32>, %down: tensor<8x64x16xf32>) -> tensor<?x?x64xf32> {
+  // expected-error @+1 {{down must have shape [8x64x32], got [8x64x16]}}
+  %m = dg.moe %r, %r, %scale, %proj, %pes, %gate_up, %down {epsilon = 1.0e-06 : f64, top_k = 2 : i64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32>, tensor<8x64xf32>, tensor<8xf32>, tensor<8x64x64xf32>, tensor<8x64x16xf32> -> tensor<?x?x64xf32>
+  return %m : tensor<?x?x64xf32>
+}
