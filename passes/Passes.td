@@ -50,6 +50,27 @@ def DgFuseMoE : Pass<"dg-fuse-moe"> {
   ];
 }
 
+def DgFuseSampling : Pass<"dg-fuse-sampling"> {
+  let summary = "Fuse the LM head and the sampling statistics into dg.sample";
+  let description = [{
+    Recognises the decoder's head: the f32 LM head against the tied
+    embedding, the softcap, the temperature, and the statistics of
+    softmax(x) (argmax, entropy, top-k), and replaces them by one
+    `dg.sample`, whose contract needs no [positions x vocabulary] f32
+    temporary beyond its results. Near-misses are left alone: a softmax over
+    another axis, a cap on one side only, an intermediate used elsewhere.
+    (The self-conditioning soft embedding is not fused yet.)
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Emit a remark with the counts of fused and left heads">
+  ];
+  let statistics = [
+    Statistic<"numFused", "fused", "sampling heads fused into dg.sample">,
+    Statistic<"numLeft", "left", "sampling heads (dg.argmax) left unfused">
+  ];
+}
+
 def LowerDgRuntimeInterface
     : Pass<"lower-dg-runtime-interface", "mlir::ModuleOp"> {
   let summary = "Lower weight references and KV-cache ops to the runtime ABI";

@@ -524,5 +524,78 @@ LogicalResult SubOp::verify() { return verifyBinary(*this); }
 LogicalResult MulOp::verify() { return verifyBinary(*this); }
 LogicalResult DivOp::verify() { return verifyBinary(*this); }
 
+//===----------------------------------------------------------------------===//
+// Fused ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult MoEOp::verify() {
+  auto routerInput = cast<RankedTensorType>(getRouterInput().getType());
+  auto expertInput = cast<RankedTensorType>(getExpertInput().getType());
+  auto gateUp = cast<RankedTensorType>(getGateUp().getType());
+  auto down = cast<RankedTensorType>(getDown().getType());
+  auto proj = cast<RankedTensorType>(getRouterProj().getType());
+  if (failed(verifyRank(*this, "gate_up", gateUp, 3)) ||
+      failed(verifyRank(*this, "down", down, 3)) ||
+      failed(verifyRank(*this, "router_proj", proj, 2)))
+    return failure();
+  int64_t experts = gateUp.getDimSize(0), hidden = gateUp.getDimSize(2);
+  int64_t width = gateUp.getDimSize(1) / 2;
+  if (gateUp.getDimSize(1) % 2 != 0)
+    return emitOpError() << "gate_up must stack gate and up rows, got "
+                         << gateUp.getDimSize(1) << " rows";
+  if (failed(verifyShape(*this, "down", {experts, hidden, width}, down)) ||
+      failed(verifyShape(*this, "router_proj", {experts, hidden}, proj)) ||
+      failed(verifyShape(*this, "router_scale", {hidden},
+                         cast<ShapedType>(getRouterScale().getType()))) ||
+      failed(verifyShape(*this, "per_expert_scale", {experts},
+                         cast<ShapedType>(getPerExpertScale().getType()))) ||
+      failed(verifyShape(*this, "expert_input", routerInput.getShape(),
+                         expertInput)) ||
+      failed(verifyShape(*this, "result", routerInput.getShape(),
+                         cast<ShapedType>(getResult().getType()))))
+    return failure();
+  if (routerInput.getShape().back() != hidden)
+    return emitOpError() << "router_input has width "
+                         << dimStr(routerInput.getShape().back())
+                         << ", the experts " << hidden;
+  if (int64_t(getTopK()) < 1 || int64_t(getTopK()) > experts)
+    return emitOpError() << "top_k must lie in [1, " << experts << "], got "
+                         << int64_t(getTopK());
+  return success();
+}
+
+LogicalResult SampleOp::verify() {
+  auto hidden = cast<RankedTensorType>(getHidden().getType());
+  auto table = cast<RankedTensorType>(getEmbedding().getType());
+  if (failed(verifyRank(*this, "hidden", hidden, 3)) ||
+      failed(verifyRank(*this, "embedding", table, 2)))
+    return failure();
+  int64_t batch = hidden.getDimSize(0), positions = hidden.getDimSize(1);
+  int64_t vocab = table.getDimSize(0), k = int64_t(getTopK());
+  if (!dimsAgree(hidden.getDimSize(2), table.getDimSize(1)))
+    return emitOpError() << "hidden width " << dimStr(hidden.getDimSize(2))
+                         << " differs from the embedding's "
+                         << dimStr(table.getDimSize(1));
+  if (k < 1 || k > vocab)
+    return emitOpError() << "top_k must lie in [1, " << vocab << "], got " << k;
+  if (getSoftcap().convertToDouble() < 0)
+    return emitOpError("softcap must be >= 0");
+  auto shaped = [](Value v) { return cast<ShapedType>(v.getType()); };
+  if (failed(verifyShape(*this, "temperature", {batch},
+                         shaped(getTemperature()))) ||
+      failed(verifyShape(*this, "logits", {batch, positions, vocab},
+                         shaped(getLogits()))) ||
+      failed(verifyShape(*this, "argmax", {batch, positions},
+                         shaped(getArgmax()))) ||
+      failed(verifyShape(*this, "topk_probs", {batch, positions, k},
+                         shaped(getTopkProbs()))) ||
+      failed(verifyShape(*this, "topk_ids", {batch, positions, k},
+                         shaped(getTopkIds()))) ||
+      failed(verifyShape(*this, "entropy", {batch, positions},
+                         shaped(getEntropy()))))
+    return failure();
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "dg/DgOps.cpp.inc"

@@ -434,4 +434,76 @@ def Dg_ExpOp : Dg_UnaryOp<"exp", "exp(x)">;
 def Dg_LogOp : Dg_UnaryOp<"log", "log(x)">;
 def Dg_TanhOp : Dg_UnaryOp<"tanh", "tanh(x)">;
 
+//===----------------------------------------------------------------------===//
+// Fused ops
+//===----------------------------------------------------------------------===//
+
+def Dg_MoEOp : Dg_Op<"moe", [Pure]> {
+  let summary = "A mixture-of-experts block: router, experts, weighted combine";
+  let description = [{
+    Replaces the router and the experts of one layer (made by
+    `--dg-fuse-moe`). For each token `n` (every position of the leading
+    dimensions):
+
+    * Router, on `router_input` (the raw residual):
+      `z = noscale_rms_norm(router_input[n]) * router_scale * hidden^-0.5`,
+      `p = softmax(z @ router_proj^T)` in f32 over the experts; the `top_k`
+      largest `p` (ties to the lower expert) are renormalised to sum to one
+      and multiplied by `per_expert_scale[e]`, giving weights `w[n, j]` for
+      experts `e[n, j]`.
+    * Experts, on `expert_input` (the normalised residual):
+      `y = sum_j w[n, j] * down[e] (gelu_tanh(gate[e] x) * up[e] x)` where
+      `gate[e]` and `up[e]` are the first and second halves of the rows of
+      `gate_up[e]`, accumulated in f32 and rounded once to the result type.
+
+    Only the selected experts are evaluated. Grouped by expert, the work is
+    one skinny GEMM per expert over the tokens routed to it, which is the
+    form a grouped GEMM kernel takes: token counts per expert, offsets, and
+    the permutation of (token, slot) pairs.
+  }];
+  let arguments = (ins Dg_FloatTensor:$router_input, Dg_FloatTensor:$expert_input,
+                       Dg_FloatTensor:$router_scale, Dg_FloatTensor:$router_proj,
+                       Dg_FloatTensor:$per_expert_scale,
+                       Dg_FloatTensor:$gate_up, Dg_FloatTensor:$down,
+                       I64Attr:$top_k, F64Attr:$epsilon);
+  let results = (outs Dg_FloatTensor:$result);
+  let assemblyFormat = [{
+    $router_input `,` $expert_input `,` $router_scale `,` $router_proj `,`
+    $per_expert_scale `,` $gate_up `,` $down attr-dict `:`
+    type($router_input) `,` type($expert_input) `,` type($router_scale) `,`
+    type($router_proj) `,` type($per_expert_scale) `,` type($gate_up) `,`
+    type($down) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Dg_SampleOp : Dg_Op<"sample", [Pure]> {
+  let summary = "LM head, softcap, temperature and the sampling statistics";
+  let description = [{
+    The decoder step's head (made by `--dg-fuse-sampling`). For each
+    position, in f32: `l = hidden @ embedding^T`, softcapped
+    `tanh(l / softcap) * softcap` when `softcap > 0`, and
+    `x = l / temperature[b]`. Returns `x` in the result's element type (the
+    next step's self-conditioning input), `argmax(x)`, the `top_k` largest
+    probabilities of `softmax(x)` with their token ids (ties to the lower
+    id), and the entropy `logsumexp(x) - sum(softmax(x) * x)`.
+
+    Contract: besides its results, an implementation needs only per-row
+    state (running max, sum of exponentials, sum of `p * x`, a top-k list);
+    no `[positions x vocabulary]` f32 temporary is part of the op.
+  }];
+  let arguments = (ins Dg_FloatTensor:$hidden, Dg_FloatTensor:$embedding,
+                       Dg_FloatTensor:$temperature, F64Attr:$softcap,
+                       I64Attr:$top_k);
+  let results = (outs Dg_FloatTensor:$logits, Dg_I32Tensor:$argmax,
+                      Dg_FloatTensor:$topk_probs, Dg_I32Tensor:$topk_ids,
+                      Dg_FloatTensor:$entropy);
+  let assemblyFormat = [{
+    $hidden `,` $embedding `,` $temperature attr-dict `:` type($hidden) `,`
+    type($embedding) `,` type($temperature) `->` type($logits) `,`
+    type($argmax) `,` type($topk_probs) `,` type($topk_ids) `,` type($entropy)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // DG_OPS_TD

@@ -57,7 +57,8 @@ bool parseHostStage(StringRef name, HostStage &stage) {
 
 LogicalResult runFusion(ModuleOp module) {
   PassManager pm(module.getContext());
-  if (failed(parsePassPipeline("dg-fuse-moe,canonicalize", pm)))
+  if (failed(
+          parsePassPipeline("dg-fuse-moe,dg-fuse-sampling,canonicalize", pm)))
     return module.emitError() << "bad fusion pipeline";
   return pm.run(module);
 }

@@ -35,6 +35,7 @@ struct ConvertDgToLinalgPass
     lowering::populatePositionPatterns(patterns);
     lowering::populateShapePatterns(patterns);
     lowering::populateMoEPatterns(patterns);
+    lowering::populateSamplingPatterns(patterns);
 
     ConversionTarget target(*ctx);
     target.addLegalDialect<arith::ArithDialect, func::FuncDialect,

@@ -63,7 +63,7 @@ cl::opt<std::string> emitOpt(
     cl::value_desc("stage"), cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::opt<bool> fuseOpt("fuse",
                       cl::desc("Run the fusion passes before lowering "
-                               "(so far: dg-fuse-moe)"),
+                               "(so far: dg-fuse-moe, dg-fuse-sampling)"),
                       cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::list<std::string> summaryConfigs(cl::Positional, cl::OneOrMore,
                                      cl::desc("<config.json>..."),

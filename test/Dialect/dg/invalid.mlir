@@ -456,3 +456,19 @@ func.func @moe_down_shape(%r: tensor<?x?x64xf32>, %scale: tensor<64xf32>, %proj:
   %m = dg.moe %r, %r, %scale, %proj, %pes, %gate_up, %down {epsilon = 1.0e-06 : f64, top_k = 2 : i64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32>, tensor<8x64xf32>, tensor<8xf32>, tensor<8x64x64xf32>, tensor<8x64x16xf32> -> tensor<?x?x64xf32>
   return %m : tensor<?x?x64xf32>
 }
+
+// -----
+
+func.func @sample_width(%h: tensor<?x16x32xf32>, %e: tensor<512x64xf32>, %t: tensor<?xf32>) {
+  // expected-error @+1 {{hidden width 32 differs from the embedding's 64}}
+  %l, %a, %p, %i, %n = dg.sample %h, %e, %t {softcap = 3.0e+01 : f64, top_k = 64 : i64} : tensor<?x16x32xf32>, tensor<512x64xf32>, tensor<?xf32> -> tensor<?x16x512xf32>, tensor<?x16xi32>, tensor<?x16x64xf32>, tensor<?x16x64xi32>, tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @sample_top_k(%h: tensor<?x16x64xf32>, %e: tensor<512x64xf32>, %t: tensor<?xf32>) {
+  // expected-error @+1 {{top_k must lie in [1, 512], got 600}}
+  %l, %a, %p, %i, %n = dg.sample %h, %e, %t {softcap = 3.0e+01 : f64, top_k = 600 : i64} : tensor<?x16x64xf32>, tensor<512x64xf32>, tensor<?xf32> -> tensor<?x16x512xf32>, tensor<?x16xi32>, tensor<?x16x600xf32>, tensor<?x16x600xi32>, tensor<?x16xf32>
+  return
+}
