@@ -157,12 +157,54 @@ struct FuseSamplingPattern : OpRewritePattern<dg::TopKOp> {
   int64_t &fused;
 };
 
+/// (softmax(x) -> compute type) @ E * scale, where E is 2-D.
+struct FuseSoftEmbeddingPattern : OpRewritePattern<dg::MatmulOp> {
+  FuseSoftEmbeddingPattern(MLIRContext *ctx, int64_t &fused)
+      : OpRewritePattern(ctx), fused(fused) {}
+
+  LogicalResult matchAndRewrite(dg::MatmulOp matmul,
+                                PatternRewriter &rewriter) const override {
+    if (matmul.getTransposeLhs() || matmul.getTransposeRhs() ||
+        cast<RankedTensorType>(matmul.getRhs().getType()).getRank() != 2)
+      return failure();
+    Value probs = matmul.getLhs();
+    auto round = probs.getDefiningOp<dg::CastOp>();
+    if (round)
+      probs = round.getInput();
+    auto softmax = probs.getDefiningOp<dg::SoftmaxOp>();
+    if (!softmax || softmax.getAxis() !=
+                        cast<RankedTensorType>(softmax.getType()).getRank() - 1)
+      return rewriter.notifyMatchFailure(matmul, "not softmax(x) @ E");
+    if (!softmax->hasOneUse() || (round && !round->hasOneUse()) ||
+        !matmul->hasOneUse())
+      return rewriter.notifyMatchFailure(matmul, "an intermediate escapes");
+    auto scaled = dyn_cast<dg::MulOp>(*matmul->user_begin());
+    std::optional<double> scale =
+        scaled ? scalarValue(scaled.getRhs()) : std::nullopt;
+    if (!scale || scaled.getLhs() != matmul.getResult())
+      return rewriter.notifyMatchFailure(matmul, "no scale after the product");
+    Value logits = softmax.getInput();
+    if (auto widen = logits.getDefiningOp<dg::CastOp>())
+      if (widen->hasOneUse())
+        logits = widen.getInput();
+    rewriter.setInsertionPoint(scaled);
+    rewriter.replaceOpWithNewOp<dg::SoftEmbeddingOp>(
+        scaled, scaled.getType(), logits, matmul.getRhs(),
+        rewriter.getF64FloatAttr(*scale));
+    ++fused;
+    return success();
+  }
+
+  int64_t &fused;
+};
+
 struct DgFuseSamplingPass : impl::DgFuseSamplingBase<DgFuseSamplingPass> {
   using DgFuseSamplingBase::DgFuseSamplingBase;
   void runOnOperation() override {
-    int64_t fused = 0, left = 0;
+    int64_t fused = 0, left = 0, soft = 0;
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseSamplingPattern>(&getContext(), fused);
+    patterns.add<FuseSoftEmbeddingPattern>(&getContext(), soft);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // Every sampling head has an argmax; those left did not fuse.
@@ -171,7 +213,8 @@ struct DgFuseSamplingPass : impl::DgFuseSamplingBase<DgFuseSamplingPass> {
     numLeft += left;
     if (report)
       emitRemark(getOperation()->getLoc())
-          << "dg-fuse-sampling: " << fused << " fused, " << left << " left";
+          << "dg-fuse-sampling: " << fused << " fused, " << left << " left; "
+          << soft << " soft embeddings fused";
   }
 };
 

@@ -13,6 +13,12 @@ namespace dgc {
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
+/// The fusion passes that have landed, in order (dgc-opt --dg-fuse,
+/// dgc compile --fuse).
+void buildFusionPipeline(mlir::OpPassManager &pm);
+/// Registers --dg-fuse.
+void registerDgcPipelines();
+
 } // namespace dgc
 
 #endif // DGC_PASSES_PASSES_H

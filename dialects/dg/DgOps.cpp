@@ -597,5 +597,25 @@ LogicalResult SampleOp::verify() {
   return success();
 }
 
+LogicalResult SoftEmbeddingOp::verify() {
+  auto logits = cast<RankedTensorType>(getLogits().getType());
+  auto table = cast<RankedTensorType>(getEmbedding().getType());
+  if (failed(verifyRank(*this, "embedding", table, 2)))
+    return failure();
+  if (logits.getRank() < 1 ||
+      !dimsAgree(logits.getShape().back(), table.getDimSize(0)))
+    return emitOpError() << "logits cover "
+                         << dimStr(logits.getRank() ? logits.getShape().back()
+                                                    : 0)
+                         << " tokens, the embedding " << table.getDimSize(0);
+  SmallVector<int64_t> expected(logits.getShape().drop_back());
+  expected.push_back(table.getDimSize(1));
+  if (failed(verifySameElementType(*this, "embedding and result", table,
+                                   getResult().getType())))
+    return failure();
+  return verifyShape(*this, "result", expected,
+                     cast<ShapedType>(getResult().getType()));
+}
+
 #define GET_OP_CLASSES
 #include "dg/DgOps.cpp.inc"

@@ -506,4 +506,23 @@ def Dg_SampleOp : Dg_Op<"sample", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Dg_SoftEmbeddingOp : Dg_Op<"soft_embedding", [Pure]> {
+  let summary = "softmax(x) @ E * scale: the self-conditioning embedding";
+  let description = [{
+    The self-conditioning input of a denoise step (made by
+    `--dg-fuse-sampling`): `(softmax(logits) in f32, rounded to the table's
+    element type) @ embedding * scale`, with the softmax over the last axis
+    (the vocabulary). An implementation needs per-row max and sum, not the
+    `[positions x vocabulary]` probabilities.
+  }];
+  let arguments = (ins Dg_FloatTensor:$logits, Dg_FloatTensor:$embedding,
+                       F64Attr:$scale);
+  let results = (outs Dg_FloatTensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $embedding attr-dict `:` type($logits) `,` type($embedding)
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // DG_OPS_TD

@@ -57,9 +57,7 @@ bool parseHostStage(StringRef name, HostStage &stage) {
 
 LogicalResult runFusion(ModuleOp module) {
   PassManager pm(module.getContext());
-  if (failed(
-          parsePassPipeline("dg-fuse-moe,dg-fuse-sampling,canonicalize", pm)))
-    return module.emitError() << "bad fusion pipeline";
+  buildFusionPipeline(pm);
   return pm.run(module);
 }
 

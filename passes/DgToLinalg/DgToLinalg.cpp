@@ -36,6 +36,7 @@ struct ConvertDgToLinalgPass
     lowering::populateShapePatterns(patterns);
     lowering::populateMoEPatterns(patterns);
     lowering::populateSamplingPatterns(patterns);
+    lowering::populateSoftEmbeddingPatterns(patterns);
 
     ConversionTarget target(*ctx);
     target.addLegalDialect<arith::ArithDialect, func::FuncDialect,

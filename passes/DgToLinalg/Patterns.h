@@ -15,6 +15,7 @@ void populatePositionPatterns(mlir::RewritePatternSet &patterns);
 void populateShapePatterns(mlir::RewritePatternSet &patterns);
 void populateMoEPatterns(mlir::RewritePatternSet &patterns);
 void populateSamplingPatterns(mlir::RewritePatternSet &patterns);
+void populateSoftEmbeddingPatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace dgc::lowering
 

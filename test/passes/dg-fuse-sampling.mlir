@@ -104,3 +104,35 @@ func.func @other_axis(%h: tensor<?x16x64xf32>, %e: tensor<512x64xf32>, %temp: te
   %a = dg.argmax %x : tensor<?x16x512xf32> -> tensor<?x16xi32>
   return %xo, %a, %v, %i, %ent : tensor<?x16x512xbf16>, tensor<?x16xi32>, tensor<?x16x64xf32>, tensor<?x16x64xi32>, tensor<?x16xf32>
 }
+
+// -----
+
+// The self-conditioning embedding: softmax in f32, rounded, @ E, scaled.
+// CHECK-LABEL: func.func @soft_embedding
+// CHECK-SAME: (%[[X:.*]]: tensor<?x16x512xbf16>, %[[E:.*]]: tensor<512x64xbf16>)
+// CHECK-NEXT: %[[S:.*]] = dg.soft_embedding %[[X]], %[[E]] {scale = 8.000000e+00 : f64}
+// CHECK-NEXT: return %[[S]]
+// REPORT: 1 soft embeddings fused
+func.func @soft_embedding(%x: tensor<?x16x512xbf16>, %e: tensor<512x64xbf16>) -> tensor<?x16x64xbf16> {
+  %s8 = arith.constant dense<8.000000e+00> : tensor<bf16>
+  %w = dg.cast %x : tensor<?x16x512xbf16> -> tensor<?x16x512xf32>
+  %p = dg.softmax %w {axis = 2 : i64} : tensor<?x16x512xf32>
+  %pr = dg.cast %p : tensor<?x16x512xf32> -> tensor<?x16x512xbf16>
+  %m = dg.matmul %pr, %e : tensor<?x16x512xbf16>, tensor<512x64xbf16> -> tensor<?x16x64xbf16>
+  %s = dg.mul %m, %s8 : tensor<?x16x64xbf16>, tensor<bf16> -> tensor<?x16x64xbf16>
+  return %s : tensor<?x16x64xbf16>
+}
+
+// -----
+
+// A softmax over the positions, not the vocabulary: left alone.
+// CHECK-LABEL: func.func @soft_embedding_other_axis
+// CHECK-NOT: dg.soft_embedding
+// REPORT: 0 soft embeddings fused
+func.func @soft_embedding_other_axis(%x: tensor<?x512x512xf32>, %e: tensor<512x64xf32>) -> tensor<?x512x64xf32> {
+  %s8 = arith.constant dense<8.000000e+00> : tensor<f32>
+  %p = dg.softmax %x {axis = 1 : i64} : tensor<?x512x512xf32>
+  %m = dg.matmul %p, %e : tensor<?x512x512xf32>, tensor<512x64xf32> -> tensor<?x512x64xf32>
+  %s = dg.mul %m, %s8 : tensor<?x512x64xf32>, tensor<f32> -> tensor<?x512x64xf32>
+  return %s : tensor<?x512x64xf32>
+}
