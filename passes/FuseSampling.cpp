@@ -172,7 +172,7 @@ struct FuseSoftEmbeddingPattern : OpRewritePattern<dg::MatmulOp> {
     if (round)
       probs = round.getInput();
     auto softmax = probs.getDefiningOp<dg::SoftmaxOp>();
-    if (!softmax || softmax.getAxis() !=
+    if (!softmax || int64_t(softmax.getAxis()) !=
                         cast<RankedTensorType>(softmax.getType()).getRank() - 1)
       return rewriter.notifyMatchFailure(matmul, "not softmax(x) @ E");
     if (!softmax->hasOneUse() || (round && !round->hasOneUse()) ||
