@@ -28,6 +28,28 @@ def ConvertDgToLinalg : Pass<"convert-dg-to-linalg", "mlir::ModuleOp"> {
   ];
 }
 
+def DgFuseAttention : Pass<"dg-fuse-attention"> {
+  let summary = "Fuse the projection epilogue, cache access and attention";
+  let description = [{
+    Recognises a layer's attention from its raw q/k/v projections: the
+    q/k/v norms and RoPE, the K/V cache write and read, GQA, the scaled,
+    masked softmax and the product with V, and replaces them by one
+    `dg.attention` carrying its mask kind (causal, causal with window,
+    canvas with the windowed prefix) and its paged-cache operands. Near-misses
+    stay: a non-constant scale, a softmax over another axis, a mask over other
+    positions, a read of another layer or of another length, an intermediate
+    used elsewhere. The vision tower's uncached attention is not fused yet.
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Emit a remark with the counts of fused and left attentions">
+  ];
+  let statistics = [
+    Statistic<"numFused", "fused", "attentions fused into dg.attention">,
+    Statistic<"numLeft", "left", "attention softmaxes left unfused">
+  ];
+}
+
 def DgFuseMoE : Pass<"dg-fuse-moe"> {
   let summary = "Fuse router, experts and combine into dg.moe";
   let description = [{

@@ -10,6 +10,7 @@ namespace dgc {
 
 void buildFusionPipeline(mlir::OpPassManager &pm) {
   // MoE first: its router's top-k must not be mistaken for anything else.
+  pm.addPass(createDgFuseAttention());
   pm.addPass(createDgFuseMoE());
   pm.addPass(createDgFuseSampling());
   pm.addPass(mlir::createCanonicalizerPass());

@@ -617,5 +617,36 @@ LogicalResult SoftEmbeddingOp::verify() {
                      cast<ShapedType>(getResult().getType()));
 }
 
+LogicalResult AttentionOp::verify() {
+  auto cache = getCache().getType();
+  auto q = cast<RankedTensorType>(getQ().getType());
+  auto k = cast<RankedTensorType>(getK().getType());
+  if (failed(verifyLayer(*this, cache, int64_t(getLayer()))) ||
+      failed(verifyRank(*this, "q", q, 4)) ||
+      failed(verifyKVRows(*this, "k", cache, k)) ||
+      failed(verifyShape(*this, "v", k.getShape(),
+                         cast<ShapedType>(getV().getType()))) ||
+      failed(verifyShape(*this, "result", q.getShape(),
+                         cast<ShapedType>(getResult().getType()))))
+    return failure();
+  if (q.getDimSize(3) != cache.getHeadDim() ||
+      q.getDimSize(2) % cache.getNumKvHeads() != 0)
+    return emitOpError() << "queries " << shapeStr(q.getShape())
+                         << " do not group over the cache's "
+                         << cache.getNumKvHeads() << " KV heads of "
+                         << cache.getHeadDim();
+  bool canvas = getMask() == MaskKind::canvas;
+  if (getMask() == MaskKind::bidirectional)
+    return emitOpError("a cached attention is causal or canvas");
+  if (canvas != static_cast<bool>(getCommittedLengths()))
+    return emitOpError("committed_lengths go with, and only with, a canvas "
+                       "mask");
+  if (canvas != getScratch())
+    return emitOpError("a canvas attention writes scratch, a causal one "
+                       "commits");
+  return verifyShape(*this, "positions", {q.getDimSize(0), q.getDimSize(1)},
+                     cast<ShapedType>(getPositions().getType()));
+}
+
 #define GET_OP_CLASSES
 #include "dg/DgOps.cpp.inc"

@@ -525,4 +525,44 @@ def Dg_SoftEmbeddingOp : Dg_Op<"soft_embedding", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Dg_AttentionOp : Dg_Op<"attention",
+    [MemoryEffects<[MemRead<Dg_KVCacheResource>, MemWrite<Dg_KVCacheResource>]>]> {
+  let summary = "Projection epilogue, cache write and read, and attention";
+  let description = [{
+    One layer's attention after the q/k/v projections (made by
+    `--dg-fuse-attention`). With `q`, `k`, `v` the raw projections
+    `[B, T, heads, head_dim]`:
+
+    * `q' = rope(rms_norm(q, q_norm))`, `k' = rope(rms_norm(k, k_norm))`,
+      `v' = rms_norm(v)` (no weight), RoPE of `rope_kind` at `positions`;
+    * `k'`, `v'` are written to layer `layer` of `cache` at `positions`
+      (canvas scratch when `scratch`), and the request's keys are read back:
+      `[0, max(positions) + 1)` for a `causal` mask, `[0, L + T)` for a
+      `canvas` mask (`L` the committed lengths);
+    * `out = softmax(q' K^T * scale + mask) V`, each group of query heads
+      sharing one K/V head, with the mask of `mask` and `window` (see
+      `dg.mask`), in f32 and rounded to the element type.
+
+    The result is `[B, T, heads, head_dim]`, before the output projection.
+  }];
+  let arguments = (ins Dg_FloatTensor:$q, Dg_FloatTensor:$k, Dg_FloatTensor:$v,
+                       Dg_FloatTensor:$q_norm, Dg_FloatTensor:$k_norm,
+                       Dg_I32Tensor:$positions, Dg_KVCacheType:$cache,
+                       Optional<Dg_I32Tensor>:$committed_lengths,
+                       I64Attr:$layer, Dg_MaskKindAttr:$mask,
+                       DefaultValuedAttr<I64Attr, "0">:$window, F64Attr:$scale,
+                       Dg_RopeKindAttr:$rope, F64Attr:$theta,
+                       DefaultValuedAttr<F64Attr, "1.0">:$partial_rotary_factor,
+                       F64Attr:$epsilon, UnitAttr:$scratch);
+  let results = (outs Dg_FloatTensor:$result);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v `,` $q_norm `,` $k_norm `,` $positions `,`
+    $cache `[` $layer `]` (`,` $committed_lengths^)? attr-dict `:`
+    type($q) `,` type($k) `,` type($v) `,` type($q_norm) `,` type($k_norm) `,`
+    type($positions) `,` qualified(type($cache))
+    (`,` type($committed_lengths)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // DG_OPS_TD

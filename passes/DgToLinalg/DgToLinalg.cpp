@@ -37,6 +37,7 @@ struct ConvertDgToLinalgPass
     lowering::populateMoEPatterns(patterns);
     lowering::populateSamplingPatterns(patterns);
     lowering::populateSoftEmbeddingPatterns(patterns);
+    lowering::populateAttentionPatterns(patterns);
 
     ConversionTarget target(*ctx);
     target.addLegalDialect<arith::ArithDialect, func::FuncDialect,

@@ -16,6 +16,7 @@ void populateShapePatterns(mlir::RewritePatternSet &patterns);
 void populateMoEPatterns(mlir::RewritePatternSet &patterns);
 void populateSamplingPatterns(mlir::RewritePatternSet &patterns);
 void populateSoftEmbeddingPatterns(mlir::RewritePatternSet &patterns);
+void populateAttentionPatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace dgc::lowering
 

@@ -1,0 +1,117 @@
+//===- Attention.cpp - dg.attention on the host: its primitives -----------===//
+//
+// Re-emitted as the primitives it stands for (norms, RoPE, the cache write
+// and read, GQA, the masked softmax in f32), which the conversion then
+// lowers: the unfused graph's numbers. A flash-style kernel over K/V tiles
+// is the GPU target's business.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+#include "Patterns.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
+using namespace mlir;
+
+namespace dgc::lowering {
+namespace {
+
+struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dg::AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType qt = tensorType(op.getQ()), kt = tensorType(op.getK());
+    Type dt = qt.getElementType(), f32 = rewriter.getF32Type();
+    Type i32 = rewriter.getI32Type();
+    double eps = op.getEpsilon().convertToDouble();
+    int64_t b = qt.getDimSize(0), t = qt.getDimSize(1);
+    int64_t heads = qt.getDimSize(2), hd = qt.getDimSize(3);
+    int64_t kvHeads = kt.getDimSize(2), dyn = ShapedType::kDynamic;
+    Value positions = op.getPositions(), cache = op.getCache();
+    int64_t layer = op.getLayer();
+    auto type = [](ArrayRef<int64_t> shape, Type e) {
+      return RankedTensorType::get(shape, e);
+    };
+    auto i32Scalar = [&](int32_t v) -> Value {
+      return arith::ConstantOp::create(
+          rewriter, loc,
+          DenseElementsAttr::get(type({}, i32), rewriter.getI32IntegerAttr(v)));
+    };
+    auto rope = [&](Value x) -> Value {
+      return dg::RopeOp::create(rewriter, loc, x.getType(), x, positions,
+                                op.getRopeAttr(), op.getThetaAttr(),
+                                op.getPartialRotaryFactorAttr());
+    };
+    Value q = rope(
+        dg::RMSNormOp::create(rewriter, loc, op.getQ(), op.getQNorm(), eps));
+    Value k = rope(
+        dg::RMSNormOp::create(rewriter, loc, op.getK(), op.getKNorm(), eps));
+    Value v = dg::RMSNormOp::create(rewriter, loc, op.getV(), Value(), eps);
+    dg::KVCacheWriteOp::create(rewriter, loc, cache, k, v, positions, layer,
+                               op.getScratch());
+
+    Value committed = op.getCommittedLengths();
+    Value lengths;
+    auto rowType = type({b}, i32);
+    if (committed) {
+      lengths = dg::AddOp::create(rewriter, loc, rowType, committed,
+                                  i32Scalar(static_cast<int32_t>(t)));
+    } else {
+      Value last = dg::ReduceOp::create(rewriter, loc, rowType, positions,
+                                        dg::ReduceKind::max, 1);
+      lengths = dg::AddOp::create(rewriter, loc, rowType, last, i32Scalar(1));
+    }
+    auto rows = type({b, dyn, kvHeads, hd}, dt);
+    auto read = dg::KVCacheReadOp::create(
+        rewriter, loc, rows, rows, type({b, dyn}, i32), cache, lengths, layer);
+    auto headMajor = [&](Value x) -> Value {
+      ArrayRef<int64_t> s = tensorType(x).getShape();
+      return dg::TransposeOp::create(rewriter, loc,
+                                     type({s[0], s[2], s[1], s[3]}, dt), x,
+                                     ArrayRef<int64_t>{0, 2, 1, 3});
+    };
+    auto grouped = [&](Value x) -> Value {
+      if (heads == kvHeads)
+        return x;
+      return dg::RepeatInterleaveOp::create(
+          rewriter, loc, type({b, dyn, heads, hd}, dt), x, 2, heads / kvHeads);
+    };
+    Value keys = headMajor(grouped(read.getKeys()));
+    Value values = headMajor(grouped(read.getValues()));
+    auto scoreType = type({b, heads, t, dyn}, dt);
+    Value scores = dg::MatmulOp::create(rewriter, loc, scoreType, headMajor(q),
+                                        keys, false, true);
+    if (double scale = op.getScale().convertToDouble(); scale != 1.0)
+      scores = dg::MulOp::create(
+          rewriter, loc, scoreType, scores,
+          arith::ConstantOp::create(
+              rewriter, loc,
+              DenseElementsAttr::get(type({}, dt), FloatAttr::get(dt, scale))));
+    Value mask = dg::MaskOp::create(rewriter, loc, type({b, t, dyn}, dt),
+                                    positions, read.getPositions(), committed,
+                                    op.getMaskAttr(), op.getWindowAttr());
+    mask = dg::ReshapeOp::create(rewriter, loc, type({b, 1, t, dyn}, dt), mask);
+    scores = dg::AddOp::create(rewriter, loc, scoreType, scores, mask);
+    Value probs = scores;
+    if (dt != f32)
+      probs = dg::CastOp::create(rewriter, loc, type({b, heads, t, dyn}, f32),
+                                 probs);
+    probs = dg::SoftmaxOp::create(rewriter, loc, probs, 3);
+    if (dt != f32)
+      probs = dg::CastOp::create(rewriter, loc, scoreType, probs);
+    Value out = dg::MatmulOp::create(rewriter, loc, type({b, heads, t, hd}, dt),
+                                     probs, values, false, false);
+    rewriter.replaceOp(op, headMajor(out));
+    return success();
+  }
+};
+
+} // namespace
+
+void populateAttentionPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerAttention>(patterns.getContext());
+}
+
+} // namespace dgc::lowering
