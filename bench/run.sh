@@ -37,7 +37,7 @@ print(f"{'':18}{'dgc host':>12}{'PyTorch ' + t['torch']:>24}{'dgc / PyTorch':>16
 for key, label in (("prefill_ms", "prefill"), ("step_ms", "denoise step")):
     print(f"{label:18}{d[key]:12.1f}{t[key]:24.1f}{d[key] / t[key]:16.2f}")
 if f:
-    print(f"\nwith --fuse (fused MoE): dgc / PyTorch, and fused / unfused")
+    print(f"\nwith --fuse: dgc / PyTorch, and fused / unfused")
     for key, label in (("prefill_ms", "prefill"), ("step_ms", "denoise step")):
         print(f"{label:18}{f[key]:12.1f}{t[key]:24.1f}{f[key] / t[key]:16.2f}{f[key] / d[key]:12.2f}")
 PY

@@ -175,20 +175,20 @@ struct FuseAttentionPattern : OpRewritePattern<dg::TransposeOp> {
         canvas != write.getScratch())
       return fail("mask kind and write mode do not go together");
     auto lengths = read.getLengths().getDefiningOp<dg::AddOp>();
-    std::optional<double> extra =
-        lengths ? scalarValue(lengths.getRhs()) : std::nullopt;
+    double extra = -1; // what the read adds to the positions
+    if (lengths)
+      extra = scalarValue(lengths.getRhs()).value_or(-1);
     int64_t tokens = cast<RankedTensorType>(positions.getType()).getDimSize(1);
-    if (!lengths || !extra)
+    if (!lengths || extra < 0)
       return fail("the read length is not a known function of the positions");
     if (canvas) {
       if (lengths.getLhs() != mask.getCommittedLengths() ||
-          *extra != static_cast<double>(tokens))
+          extra != static_cast<double>(tokens))
         return fail("a canvas read is not committed + canvas");
     } else {
       auto last = lengths.getLhs().getDefiningOp<dg::ReduceOp>();
       if (!last || last.getKind() != dg::ReduceKind::max ||
-          last.getInput() != positions || last.getAxis() != 1 ||
-          extra.value_or(0) != 1)
+          last.getInput() != positions || last.getAxis() != 1 || extra != 1)
         return fail("a causal read is not max(position) + 1");
       block.push_back(last);
     }
