@@ -101,7 +101,8 @@ struct FuseAttentionPattern : OpRewritePattern<dg::TransposeOp> {
                           : dg::MaskOp();
     if (!mask)
       return fail("the mask is not a dg.mask");
-    block.append({maskShape, mask});
+    // The mask may be shared by every layer (the vision tower's is): it is
+    // not part of the block, and goes once nothing reads it.
     Value scores = masked.getLhs();
     double scale = 1.0;
     if (auto mul = scores.getDefiningOp<dg::MulOp>()) {
@@ -132,32 +133,47 @@ struct FuseAttentionPattern : OpRewritePattern<dg::TransposeOp> {
       return v;
     };
     Value keys = ungroup(kT.getInput()), values = ungroup(vT.getInput());
-    auto read =
-        keys ? keys.getDefiningOp<dg::KVCacheReadOp>() : dg::KVCacheReadOp();
-    if (!read || values != read.getValues() || keys != read.getKeys() ||
-        mask.getKeyPositions() != read.getPositions())
-      return fail("K, V and the key positions are not one cache read");
-    block.push_back(read);
-
-    // The query epilogue and the cache write that feeds the read.
     std::optional<Epilogue> qe = matchEpilogue(qT.getInput());
-    if (!qe)
-      return fail("q is not rope(rms_norm(q))");
+    if (!keys || !values || !qe)
+      return fail("q, K, V are not the projections' epilogue");
     Value positions = qe->rope.getPositions();
-    if (mask.getQueryPositions() != positions)
-      return fail("the mask is not over the query positions");
+    auto read = keys.getDefiningOp<dg::KVCacheReadOp>();
+    Value kOut, vOut; // k' and v' as written (or used directly)
     dg::KVCacheWriteOp write;
-    for (Operation *op = read->getPrevNode(); op; op = op->getPrevNode())
-      if (auto w = dyn_cast<dg::KVCacheWriteOp>(op)) {
-        if (w.getCache() == read.getCache() && w.getLayer() == read.getLayer())
-          write = w;
-        break; // the nearest cache write must be this layer's
-      }
-    if (!write || write.getPositions() != positions)
-      return fail("no write of this layer at the query positions before the "
-                  "read");
-    std::optional<Epilogue> ke = matchEpilogue(write.getKey());
-    auto vNorm = write.getValue().getDefiningOp<dg::RMSNormOp>();
+    bool canvas = mask.getKind() == dg::MaskKind::canvas;
+    if (read) {
+      if (values != read.getValues() ||
+          mask.getKeyPositions() != read.getPositions())
+        return fail("K, V and the key positions are not one cache read");
+      if (mask.getQueryPositions() != positions)
+        return fail("the mask is not over the query positions");
+      block.push_back(read);
+      for (Operation *op = read->getPrevNode(); op; op = op->getPrevNode())
+        if (auto w = dyn_cast<dg::KVCacheWriteOp>(op)) {
+          if (w.getCache() == read.getCache() &&
+              w.getLayer() == read.getLayer())
+            write = w;
+          break; // the nearest cache write must be this layer's
+        }
+      if (!write || write.getPositions() != positions)
+        return fail("no write of this layer at the query positions before "
+                    "the read");
+      if (mask.getKind() == dg::MaskKind::bidirectional ||
+          canvas != write.getScratch())
+        return fail("mask kind and write mode do not go together");
+      kOut = write.getKey();
+      vOut = write.getValue();
+      block.push_back(write);
+    } else {
+      // No cache: K and V are this chunk's own, every valid key visible.
+      if (mask.getKind() != dg::MaskKind::bidirectional ||
+          mask.getQueryPositions() != mask.getKeyPositions())
+        return fail("an uncached attention must be bidirectional");
+      kOut = keys;
+      vOut = values;
+    }
+    std::optional<Epilogue> ke = matchEpilogue(kOut);
+    auto vNorm = vOut.getDefiningOp<dg::RMSNormOp>();
     if (!ke || !vNorm || vNorm.getWeight() ||
         ke->rope.getPositions() != positions ||
         ke->rope.getKind() != qe->rope.getKind() ||
@@ -167,35 +183,37 @@ struct FuseAttentionPattern : OpRewritePattern<dg::TransposeOp> {
         ke->norm.getEpsilon() != qe->norm.getEpsilon() ||
         vNorm.getEpsilon() != qe->norm.getEpsilon())
       return fail("k and v are not the epilogue of their projections");
-    block.append({qe->rope, qe->norm, write, ke->rope, ke->norm, vNorm});
+    block.append({qe->rope, qe->norm, ke->rope, ke->norm, vNorm});
 
-    // The read covers exactly what the fused op reads.
-    bool canvas = mask.getKind() == dg::MaskKind::canvas;
-    if (mask.getKind() == dg::MaskKind::bidirectional ||
-        canvas != write.getScratch())
-      return fail("mask kind and write mode do not go together");
-    auto lengths = read.getLengths().getDefiningOp<dg::AddOp>();
-    double extra = -1; // what the read adds to the positions
-    if (lengths)
-      extra = scalarValue(lengths.getRhs()).value_or(-1);
-    int64_t tokens = cast<RankedTensorType>(positions.getType()).getDimSize(1);
-    if (!lengths || extra < 0)
-      return fail("the read length is not a known function of the positions");
-    if (canvas) {
-      if (lengths.getLhs() != mask.getCommittedLengths() ||
-          extra != static_cast<double>(tokens))
-        return fail("a canvas read is not committed + canvas");
-    } else {
-      auto last = lengths.getLhs().getDefiningOp<dg::ReduceOp>();
-      if (!last || last.getKind() != dg::ReduceKind::max ||
-          last.getInput() != positions || last.getAxis() != 1 || extra != 1)
-        return fail("a causal read is not max(position) + 1");
-      block.push_back(last);
+    // A cached read covers exactly what the fused op reads.
+    if (read) {
+      auto lengths = read.getLengths().getDefiningOp<dg::AddOp>();
+      double extra = -1; // what the read adds to the positions
+      if (lengths)
+        extra = scalarValue(lengths.getRhs()).value_or(-1);
+      int64_t tokens =
+          cast<RankedTensorType>(positions.getType()).getDimSize(1);
+      if (!lengths || extra < 0)
+        return fail("the read length is not a known function of the "
+                    "positions");
+      if (canvas) {
+        if (lengths.getLhs() != mask.getCommittedLengths() ||
+            extra != static_cast<double>(tokens))
+          return fail("a canvas read is not committed + canvas");
+      } else {
+        auto last = lengths.getLhs().getDefiningOp<dg::ReduceOp>();
+        if (!last || last.getKind() != dg::ReduceKind::max ||
+            last.getInput() != positions || last.getAxis() != 1 || extra != 1)
+          return fail("a causal read is not max(position) + 1");
+        block.push_back(last);
+      }
+      block.push_back(lengths);
     }
-    block.push_back(lengths);
 
     // Nothing of the block may be used outside it.
     llvm::SmallPtrSet<Operation *, 32> inside(block.begin(), block.end());
+    inside.insert(mask);      // may be shared, but reads only the block's
+    inside.insert(maskShape); // key positions or the inputs
     for (Operation *op : block)
       if (op != root)
         for (Operation *user : op->getUsers())
@@ -206,13 +224,14 @@ struct FuseAttentionPattern : OpRewritePattern<dg::TransposeOp> {
     auto attention = dg::AttentionOp::create(
         rewriter, root.getLoc(), root.getType(), qe->norm.getInput(),
         ke->norm.getInput(), vNorm.getInput(), qe->norm.getWeight(),
-        ke->norm.getWeight(), positions, read.getCache(),
-        mask.getCommittedLengths(), read.getLayerAttr(),
+        ke->norm.getWeight(), positions, read ? read.getCache() : Value(),
+        mask.getCommittedLengths(), read ? Value() : mask.getKeyPositions(),
+        read ? read.getLayerAttr() : rewriter.getI64IntegerAttr(0),
         dg::MaskKindAttr::get(getContext(), mask.getKind()),
         mask.getWindowAttr(), rewriter.getF64FloatAttr(scale),
         dg::RopeKindAttr::get(getContext(), qe->rope.getKind()),
         qe->rope.getThetaAttr(), qe->rope.getPartialRotaryFactorAttr(),
-        qe->norm.getEpsilonAttr(), write.getScratchAttr());
+        qe->norm.getEpsilonAttr(), write ? write.getScratchAttr() : UnitAttr());
     llvm::erase(block, root.getOperation());
     rewriter.replaceOp(root, attention.getResult());
     // The cache ops have effects: erase the block explicitly, users first.
@@ -221,6 +240,9 @@ struct FuseAttentionPattern : OpRewritePattern<dg::TransposeOp> {
     });
     block.erase(std::unique(block.begin(), block.end()), block.end());
     for (Operation *op : block)
+      if (op->use_empty())
+        rewriter.eraseOp(op);
+    for (Operation *op : {maskShape.getOperation(), mask.getOperation()})
       if (op->use_empty())
         rewriter.eraseOp(op);
     ++fused;

@@ -618,34 +618,46 @@ LogicalResult SoftEmbeddingOp::verify() {
 }
 
 LogicalResult AttentionOp::verify() {
-  auto cache = getCache().getType();
   auto q = cast<RankedTensorType>(getQ().getType());
   auto k = cast<RankedTensorType>(getK().getType());
-  if (failed(verifyLayer(*this, cache, int64_t(getLayer()))) ||
-      failed(verifyRank(*this, "q", q, 4)) ||
-      failed(verifyKVRows(*this, "k", cache, k)) ||
+  if (failed(verifyRank(*this, "q", q, 4)) ||
+      failed(verifyRank(*this, "k", k, 4)) ||
       failed(verifyShape(*this, "v", k.getShape(),
                          cast<ShapedType>(getV().getType()))) ||
       failed(verifyShape(*this, "result", q.getShape(),
                          cast<ShapedType>(getResult().getType()))))
     return failure();
-  if (q.getDimSize(3) != cache.getHeadDim() ||
-      q.getDimSize(2) % cache.getNumKvHeads() != 0)
+  if (q.getDimSize(3) != k.getDimSize(3) ||
+      q.getDimSize(2) % k.getDimSize(2) != 0)
     return emitOpError() << "queries " << shapeStr(q.getShape())
-                         << " do not group over the cache's "
-                         << cache.getNumKvHeads() << " KV heads of "
-                         << cache.getHeadDim();
-  bool canvas = getMask() == MaskKind::canvas;
-  if (getMask() == MaskKind::bidirectional)
-    return emitOpError("a cached attention is causal or canvas");
-  if (canvas != static_cast<bool>(getCommittedLengths()))
-    return emitOpError("committed_lengths go with, and only with, a canvas "
-                       "mask");
-  if (canvas != getScratch())
-    return emitOpError("a canvas attention writes scratch, a causal one "
-                       "commits");
-  return verifyShape(*this, "positions", {q.getDimSize(0), q.getDimSize(1)},
-                     cast<ShapedType>(getPositions().getType()));
+                         << " do not group over the keys "
+                         << shapeStr(k.getShape());
+  if (Value cache = getCache()) {
+    auto type = cast<KVCacheType>(cache.getType());
+    if (failed(verifyLayer(*this, type, int64_t(getLayer()))) ||
+        failed(verifyKVRows(*this, "k", type, k)))
+      return failure();
+    if (getMask() == MaskKind::bidirectional || getKeyPositions())
+      return emitOpError("a cached attention is causal or canvas and reads "
+                         "its key positions from the cache");
+    bool canvas = getMask() == MaskKind::canvas;
+    if (canvas != static_cast<bool>(getCommittedLengths()))
+      return emitOpError("committed_lengths go with, and only with, a canvas "
+                         "mask");
+    if (canvas != getScratch())
+      return emitOpError("a canvas attention writes scratch, a causal one "
+                         "commits");
+  } else {
+    if (getMask() != MaskKind::bidirectional || !getKeyPositions() ||
+        getCommittedLengths() || getScratch())
+      return emitOpError("an attention without a cache is bidirectional over "
+                         "its key_positions");
+    if (failed(verifyShape(*this, "key_positions",
+                           {q.getDimSize(0), q.getDimSize(1)},
+                           cast<ShapedType>(getKeyPositions().getType()))))
+      return failure();
+  }
+  return success();
 }
 
 #define GET_OP_CLASSES

@@ -526,7 +526,8 @@ def Dg_SoftEmbeddingOp : Dg_Op<"soft_embedding", [Pure]> {
 }
 
 def Dg_AttentionOp : Dg_Op<"attention",
-    [MemoryEffects<[MemRead<Dg_KVCacheResource>, MemWrite<Dg_KVCacheResource>]>]> {
+    [AttrSizedOperandSegments,
+     MemoryEffects<[MemRead<Dg_KVCacheResource>, MemWrite<Dg_KVCacheResource>]>]> {
   let summary = "Projection epilogue, cache write and read, and attention";
   let description = [{
     One layer's attention after the q/k/v projections (made by
@@ -543,24 +544,32 @@ def Dg_AttentionOp : Dg_Op<"attention",
       sharing one K/V head, with the mask of `mask` and `window` (see
       `dg.mask`), in f32 and rounded to the element type.
 
+    Without a cache (the vision tower), K and V are `k'` and `v'` themselves
+    and the mask is `bidirectional` over the valid keys: `key_positions`
+    (`[B, T]`, negative for padding) says which.
+
     The result is `[B, T, heads, head_dim]`, before the output projection.
   }];
   let arguments = (ins Dg_FloatTensor:$q, Dg_FloatTensor:$k, Dg_FloatTensor:$v,
                        Dg_FloatTensor:$q_norm, Dg_FloatTensor:$k_norm,
-                       Dg_I32Tensor:$positions, Dg_KVCacheType:$cache,
+                       Dg_I32Tensor:$positions, Optional<Dg_KVCacheType>:$cache,
                        Optional<Dg_I32Tensor>:$committed_lengths,
-                       I64Attr:$layer, Dg_MaskKindAttr:$mask,
+                       Optional<Dg_I32Tensor>:$key_positions,
+                       DefaultValuedAttr<I64Attr, "0">:$layer,
+                       Dg_MaskKindAttr:$mask,
                        DefaultValuedAttr<I64Attr, "0">:$window, F64Attr:$scale,
                        Dg_RopeKindAttr:$rope, F64Attr:$theta,
                        DefaultValuedAttr<F64Attr, "1.0">:$partial_rotary_factor,
                        F64Attr:$epsilon, UnitAttr:$scratch);
   let results = (outs Dg_FloatTensor:$result);
   let assemblyFormat = [{
-    $q `,` $k `,` $v `,` $q_norm `,` $k_norm `,` $positions `,`
-    $cache `[` $layer `]` (`,` $committed_lengths^)? attr-dict `:`
+    $q `,` $k `,` $v `,` $q_norm `,` $k_norm `,` $positions
+    (`cache` $cache^ `[` $layer `]`)? (`committed` $committed_lengths^)?
+    (`keys` $key_positions^)? attr-dict `:`
     type($q) `,` type($k) `,` type($v) `,` type($q_norm) `,` type($k_norm) `,`
-    type($positions) `,` qualified(type($cache))
-    (`,` type($committed_lengths)^)? `->` type($result)
+    type($positions) (`,` qualified(type($cache))^)?
+    (`,` type($committed_lengths)^)? (`,` type($key_positions)^)?
+    `->` type($result)
   }];
   let hasVerifier = 1;
 }

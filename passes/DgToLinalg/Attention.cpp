@@ -49,23 +49,31 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
     Value k = rope(
         dg::RMSNormOp::create(rewriter, loc, op.getK(), op.getKNorm(), eps));
     Value v = dg::RMSNormOp::create(rewriter, loc, op.getV(), Value(), eps);
-    dg::KVCacheWriteOp::create(rewriter, loc, cache, k, v, positions, layer,
-                               op.getScratch());
-
+    Value keys = k, values = v, keyPositions = op.getKeyPositions();
     Value committed = op.getCommittedLengths();
-    Value lengths;
-    auto rowType = type({b}, i32);
-    if (committed) {
-      lengths = dg::AddOp::create(rewriter, loc, rowType, committed,
-                                  i32Scalar(static_cast<int32_t>(t)));
-    } else {
-      Value last = dg::ReduceOp::create(rewriter, loc, rowType, positions,
-                                        dg::ReduceKind::max, 1);
-      lengths = dg::AddOp::create(rewriter, loc, rowType, last, i32Scalar(1));
+    int64_t keyCount = kt.getDimSize(1);
+    if (cache) {
+      dg::KVCacheWriteOp::create(rewriter, loc, cache, k, v, positions, layer,
+                                 op.getScratch());
+      Value lengths;
+      auto rowType = type({b}, i32);
+      if (committed) {
+        lengths = dg::AddOp::create(rewriter, loc, rowType, committed,
+                                    i32Scalar(static_cast<int32_t>(t)));
+      } else {
+        Value last = dg::ReduceOp::create(rewriter, loc, rowType, positions,
+                                          dg::ReduceKind::max, 1);
+        lengths = dg::AddOp::create(rewriter, loc, rowType, last, i32Scalar(1));
+      }
+      auto rows = type({b, dyn, kvHeads, hd}, dt);
+      auto read =
+          dg::KVCacheReadOp::create(rewriter, loc, rows, rows,
+                                    type({b, dyn}, i32), cache, lengths, layer);
+      keys = read.getKeys();
+      values = read.getValues();
+      keyPositions = read.getPositions();
+      keyCount = dyn;
     }
-    auto rows = type({b, dyn, kvHeads, hd}, dt);
-    auto read = dg::KVCacheReadOp::create(
-        rewriter, loc, rows, rows, type({b, dyn}, i32), cache, lengths, layer);
     auto headMajor = [&](Value x) -> Value {
       ArrayRef<int64_t> s = tensorType(x).getShape();
       return dg::TransposeOp::create(rewriter, loc,
@@ -75,12 +83,13 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
     auto grouped = [&](Value x) -> Value {
       if (heads == kvHeads)
         return x;
-      return dg::RepeatInterleaveOp::create(
-          rewriter, loc, type({b, dyn, heads, hd}, dt), x, 2, heads / kvHeads);
+      return dg::RepeatInterleaveOp::create(rewriter, loc,
+                                            type({b, keyCount, heads, hd}, dt),
+                                            x, 2, heads / kvHeads);
     };
-    Value keys = headMajor(grouped(read.getKeys()));
-    Value values = headMajor(grouped(read.getValues()));
-    auto scoreType = type({b, heads, t, dyn}, dt);
+    keys = headMajor(grouped(keys));
+    values = headMajor(grouped(values));
+    auto scoreType = type({b, heads, t, keyCount}, dt);
     Value scores = dg::MatmulOp::create(rewriter, loc, scoreType, headMajor(q),
                                         keys, false, true);
     if (double scale = op.getScale().convertToDouble(); scale != 1.0)
@@ -89,15 +98,19 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
           arith::ConstantOp::create(
               rewriter, loc,
               DenseElementsAttr::get(type({}, dt), FloatAttr::get(dt, scale))));
-    Value mask = dg::MaskOp::create(rewriter, loc, type({b, t, dyn}, dt),
-                                    positions, read.getPositions(), committed,
+    // Uncached: every valid key of the chunk (the mask's query side is the
+    // same positions, as the vision graph writes it).
+    Value queryPositions = cache ? positions : keyPositions;
+    Value mask = dg::MaskOp::create(rewriter, loc, type({b, t, keyCount}, dt),
+                                    queryPositions, keyPositions, committed,
                                     op.getMaskAttr(), op.getWindowAttr());
-    mask = dg::ReshapeOp::create(rewriter, loc, type({b, 1, t, dyn}, dt), mask);
+    mask = dg::ReshapeOp::create(rewriter, loc, type({b, 1, t, keyCount}, dt),
+                                 mask);
     scores = dg::AddOp::create(rewriter, loc, scoreType, scores, mask);
     Value probs = scores;
     if (dt != f32)
-      probs = dg::CastOp::create(rewriter, loc, type({b, heads, t, dyn}, f32),
-                                 probs);
+      probs = dg::CastOp::create(rewriter, loc,
+                                 type({b, heads, t, keyCount}, f32), probs);
     probs = dg::SoftmaxOp::create(rewriter, loc, probs, 3);
     if (dt != f32)
       probs = dg::CastOp::create(rewriter, loc, scoreType, probs);

@@ -9,7 +9,7 @@
 // CHECK-SAME: (%[[Q:[^:]*]]: tensor<?x16x4x32xf32>, %[[K:[^:]*]]: tensor<?x16x2x32xf32>, %[[V:[^:]*]]: tensor<?x16x2x32xf32>, %[[WQ:[^:]*]]: tensor<32xf32>, %[[WK:[^:]*]]: tensor<32xf32>, %[[P:[^:]*]]: tensor<?x16xi32>, %[[L:[^:]*]]: tensor<?xi32>, %[[C:[^:]*]]: !dg.kv_cache
 // CHECK-NOT: dg.kv_cache_write
 // CHECK-NOT: dg.softmax
-// CHECK: %[[O:.*]] = dg.attention %[[Q]], %[[K]], %[[V]], %[[WQ]], %[[WK]], %[[P]], %[[C]][0], %[[L]] {epsilon = 9.9999999999999995E-7 : f64, mask = #dg<mask_kind canvas>, rope = #dg<rope_kind default>, scale = 5.000000e-01 : f64, scratch, theta = 1.000000e+04 : f64, window = 8 : i64}
+// CHECK: %[[O:.*]] = dg.attention %[[Q]], %[[K]], %[[V]], %[[WQ]], %[[WK]], %[[P]] cache %[[C]][0] committed %[[L]] {epsilon = 9.9999999999999995E-7 : f64, mask = #dg<mask_kind canvas>, rope = #dg<rope_kind default>, scale = 5.000000e-01 : f64, scratch, theta = 1.000000e+04 : f64, window = 8 : i64}
 // CHECK-NOT: dg.kv_cache_read
 // CHECK: return %[[O]]
 // REPORT: remark: dg-fuse-attention: 1 fused, 0 left
@@ -178,4 +178,30 @@ func.func @probabilities_escape(%q: tensor<?x16x4x32xf32>, %k: tensor<?x16x2x32x
   %pv = dg.matmul %p, %vt : tensor<?x4x16x?xf32>, tensor<?x4x?x32xf32> -> tensor<?x4x16x32xf32>
   %o = dg.transpose %pv [0, 2, 1, 3] : tensor<?x4x16x32xf32> -> tensor<?x16x4x32xf32>
   return %o, %p : tensor<?x16x4x32xf32>, tensor<?x4x16x?xf32>
+}
+
+// -----
+
+// The vision tower's attention: no cache, bidirectional over the valid
+// patches (2-D RoPE, MHA), the mask shared with other layers.
+// CHECK-LABEL: func.func @uncached
+// CHECK: %[[M:.*]] = dg.attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} keys %{{.*}} {epsilon = 9.9999999999999995E-7 : f64, mask = #dg<mask_kind bidirectional>, rope = #dg<rope_kind two_d>, scale = 1.000000e+00 : f64, theta = 1.000000e+02 : f64}
+// REPORT: remark: dg-fuse-attention: 1 fused, 0 left
+func.func @uncached(%q: tensor<?x36x2x16xf32>, %k: tensor<?x36x2x16xf32>, %v: tensor<?x36x2x16xf32>, %wq: tensor<16xf32>, %wk: tensor<16xf32>, %pos: tensor<?x36x2xi32>, %cols: tensor<?x36xi32>) -> (tensor<?x36x2x16xf32>, tensor<?x1x36x36xf32>) {
+  %m = dg.mask %cols, %cols {kind = #dg<mask_kind bidirectional>} : tensor<?x36xi32>, tensor<?x36xi32> -> tensor<?x36x36xf32>
+  %m4 = dg.reshape %m : tensor<?x36x36xf32> -> tensor<?x1x36x36xf32>
+  %qn = dg.rms_norm %q, %wq {epsilon = 1.0e-06 : f64} : tensor<?x36x2x16xf32>, tensor<16xf32>
+  %qr = dg.rope %qn, %pos {kind = #dg<rope_kind two_d>, theta = 1.0e+02 : f64} : tensor<?x36x2x16xf32>, tensor<?x36x2xi32>
+  %kn = dg.rms_norm %k, %wk {epsilon = 1.0e-06 : f64} : tensor<?x36x2x16xf32>, tensor<16xf32>
+  %kr = dg.rope %kn, %pos {kind = #dg<rope_kind two_d>, theta = 1.0e+02 : f64} : tensor<?x36x2x16xf32>, tensor<?x36x2xi32>
+  %vn = dg.rms_norm %v {epsilon = 1.0e-06 : f64} : tensor<?x36x2x16xf32>
+  %kt = dg.transpose %kr [0, 2, 1, 3] : tensor<?x36x2x16xf32> -> tensor<?x2x36x16xf32>
+  %vt = dg.transpose %vn [0, 2, 1, 3] : tensor<?x36x2x16xf32> -> tensor<?x2x36x16xf32>
+  %qt = dg.transpose %qr [0, 2, 1, 3] : tensor<?x36x2x16xf32> -> tensor<?x2x36x16xf32>
+  %s = dg.matmul %qt, %kt {transpose_rhs} : tensor<?x2x36x16xf32>, tensor<?x2x36x16xf32> -> tensor<?x2x36x36xf32>
+  %sm = dg.add %s, %m4 : tensor<?x2x36x36xf32>, tensor<?x1x36x36xf32> -> tensor<?x2x36x36xf32>
+  %p = dg.softmax %sm {axis = 3 : i64} : tensor<?x2x36x36xf32>
+  %pv = dg.matmul %p, %vt : tensor<?x2x36x36xf32>, tensor<?x2x36x16xf32> -> tensor<?x2x36x16xf32>
+  %o = dg.transpose %pv [0, 2, 1, 3] : tensor<?x2x36x16xf32> -> tensor<?x36x2x16xf32>
+  return %o, %m4 : tensor<?x36x2x16xf32>, tensor<?x1x36x36xf32>
 }
