@@ -35,10 +35,12 @@ def DgFuseAttention : Pass<"dg-fuse-attention"> {
     q/k/v norms and RoPE, the K/V cache write and read, GQA, the scaled,
     masked softmax and the product with V, and replaces them by one
     `dg.attention` carrying its mask kind (causal, causal with window,
-    canvas with the windowed prefix) and its paged-cache operands. Near-misses
+    canvas with the windowed prefix, bidirectional) and its paged-cache
+    operands. Near-misses
     stay: a non-constant scale, a softmax over another axis, a mask over other
     positions, a read of another layer or of another length, an intermediate
-    used elsewhere. The vision tower's uncached attention is not fused yet.
+    used elsewhere. An attention that reads no cache (the vision tower's)
+    fuses as a bidirectional dg.attention over its valid key positions.
   }];
   let options = [
     Option<"report", "report", "bool", /*default=*/"false",
