@@ -83,7 +83,8 @@ def DgFuseSampling : Pass<"dg-fuse-sampling"> {
     `dg.sample`, whose contract needs no [positions x vocabulary] f32
     temporary beyond its results. Near-misses are left alone: a softmax over
     another axis, a cap on one side only, an intermediate used elsewhere.
-    (The self-conditioning soft embedding is not fused yet.)
+    It also fuses the self-conditioning input softmax(x) @ E * scale into
+    `dg.soft_embedding`.
   }];
   let options = [
     Option<"report", "report", "bool", /*default=*/"false",
