@@ -18,6 +18,8 @@
 
 #include "passes/Passes.h"
 
+#include "MatchUtils.h"
+
 #include "dg/DgDialect.h"
 
 #include "mlir/IR/Matchers.h"
@@ -34,23 +36,8 @@ using namespace mlir;
 namespace dgc {
 namespace {
 
-std::optional<double> scalarValue(Value v) {
-  DenseElementsAttr attr;
-  if (!matchPattern(v, m_Constant(&attr)) || !attr.isSplat())
-    return std::nullopt;
-  if (isa<FloatType>(attr.getElementType()))
-    return attr.getSplatValue<APFloat>().convertToDouble();
-  return static_cast<double>(attr.getSplatValue<APInt>().getSExtValue());
-}
-
 bool isHeadSwap(dg::TransposeOp t) {
   return t && t.getPermutation() == ArrayRef<int64_t>{0, 2, 1, 3};
-}
-
-Value throughCast(Value v) {
-  if (auto cast = v.getDefiningOp<dg::CastOp>())
-    return cast.getInput();
-  return v;
 }
 
 struct Epilogue {
@@ -106,7 +93,7 @@ struct FuseAttentionPattern : OpRewritePattern<dg::TransposeOp> {
     Value scores = masked.getLhs();
     double scale = 1.0;
     if (auto mul = scores.getDefiningOp<dg::MulOp>()) {
-      std::optional<double> c = scalarValue(mul.getRhs());
+      std::optional<double> c = splatValue(mul.getRhs());
       if (!c)
         return fail("scores are scaled by a non-constant");
       scale = *c;
@@ -190,7 +177,7 @@ struct FuseAttentionPattern : OpRewritePattern<dg::TransposeOp> {
       auto lengths = read.getLengths().getDefiningOp<dg::AddOp>();
       double extra = -1; // what the read adds to the positions
       if (lengths)
-        extra = scalarValue(lengths.getRhs()).value_or(-1);
+        extra = splatValue(lengths.getRhs()).value_or(-1);
       int64_t tokens =
           cast<RankedTensorType>(positions.getType()).getDimSize(1);
       if (!lengths || extra < 0)

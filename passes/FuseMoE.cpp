@@ -20,6 +20,8 @@
 
 #include "passes/Passes.h"
 
+#include "MatchUtils.h"
+
 #include "dg/DgDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -39,24 +41,8 @@ using namespace mlir;
 namespace dgc {
 namespace {
 
-/// Walks a value back through at most one optional dg.cast.
-Value throughCast(Value v) {
-  if (auto cast = v.getDefiningOp<dg::CastOp>())
-    return cast.getInput();
-  return v;
-}
-
 bool isLastAxis(Value v, int64_t axis) {
   return axis == cast<RankedTensorType>(v.getType()).getRank() - 1;
-}
-
-/// The splat value of a rank-0 float constant.
-std::optional<double> scalarValue(Value v) {
-  DenseElementsAttr attr;
-  if (!matchPattern(v, m_Constant(&attr)) || !attr.isSplat() ||
-      !isa<FloatType>(attr.getElementType()))
-    return std::nullopt;
-  return attr.getSplatValue<APFloat>().convertToDouble();
 }
 
 /// The pieces of a matched block.
@@ -113,7 +99,7 @@ LogicalResult MoEMatcher::matchRouter(dg::TopKOp topK, MoEMatch &m) {
   if (!scaled)
     return fail("router input is not scaled");
   auto byVector = take<dg::MulOp>(scaled.getLhs());
-  std::optional<double> factor = scalarValue(scaled.getRhs());
+  std::optional<double> factor = splatValue(scaled.getRhs());
   int64_t hidden =
       cast<RankedTensorType>(proj.getRhs().getType()).getDimSize(1);
   double expected = 1.0 / std::sqrt(static_cast<double>(hidden));

@@ -16,6 +16,8 @@
 
 #include "passes/Passes.h"
 
+#include "MatchUtils.h"
+
 #include "dg/DgDialect.h"
 
 #include "mlir/IR/Matchers.h"
@@ -31,14 +33,6 @@ using namespace mlir;
 
 namespace dgc {
 namespace {
-
-std::optional<double> scalarValue(Value v) {
-  DenseElementsAttr attr;
-  if (!matchPattern(v, m_Constant(&attr)) || !attr.isSplat() ||
-      !isa<FloatType>(attr.getElementType()))
-    return std::nullopt;
-  return attr.getSplatValue<APFloat>().convertToDouble();
-}
 
 /// The single user of `v` of type OpTy, or null.
 template <typename OpTy> OpTy userOf(Value v) {
@@ -75,9 +69,9 @@ struct FuseSamplingPattern : OpRewritePattern<dg::TopKOp> {
       auto tanh = capMul.getLhs().getDefiningOp<dg::TanhOp>();
       auto capDiv =
           tanh ? tanh.getInput().getDefiningOp<dg::DivOp>() : dg::DivOp();
-      std::optional<double> outer = scalarValue(capMul.getRhs());
+      std::optional<double> outer = splatValue(capMul.getRhs());
       std::optional<double> inner =
-          capDiv ? scalarValue(capDiv.getRhs()) : std::nullopt;
+          capDiv ? splatValue(capDiv.getRhs()) : std::nullopt;
       if (!capDiv || !outer || !inner || *outer != *inner)
         return rewriter.notifyMatchFailure(topK, "not a softcap");
       softcap = *outer;
@@ -180,7 +174,7 @@ struct FuseSoftEmbeddingPattern : OpRewritePattern<dg::MatmulOp> {
       return rewriter.notifyMatchFailure(matmul, "an intermediate escapes");
     auto scaled = dyn_cast<dg::MulOp>(*matmul->user_begin());
     std::optional<double> scale =
-        scaled ? scalarValue(scaled.getRhs()) : std::nullopt;
+        scaled ? splatValue(scaled.getRhs()) : std::nullopt;
     if (!scale || scaled.getLhs() != matmul.getResult())
       return rewriter.notifyMatchFailure(matmul, "no scale after the product");
     Value logits = softmax.getInput();

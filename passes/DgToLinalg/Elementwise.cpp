@@ -97,25 +97,7 @@ struct LowerGatedGelu : OpRewritePattern<dg::GatedGeluOp> {
     auto result = elementwise(
         rewriter, op.getLoc(), tensorType(op.getResult()), op->getOperands(),
         [](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Type f32 = b.getF32Type();
-          Value g = a[0];
-          Value g3 =
-              arith::MulFOp::create(b, l, g, arith::MulFOp::create(b, l, g, g));
-          Value inner = arith::AddFOp::create(
-              b, l, g,
-              arith::MulFOp::create(b, l, scalarConstant(b, l, f32, 0.044715),
-                                    g3));
-          Value t = math::TanhOp::create(
-              b, l,
-              arith::MulFOp::create(
-                  b, l, scalarConstant(b, l, f32, 0.7978845608028654), inner));
-          Value onePlus =
-              arith::AddFOp::create(b, l, scalarConstant(b, l, f32, 1.0), t);
-          Value gelu = arith::MulFOp::create(
-              b, l,
-              arith::MulFOp::create(b, l, scalarConstant(b, l, f32, 0.5), g),
-              onePlus);
-          return arith::MulFOp::create(b, l, gelu, a[1]);
+          return gatedGeluF32(b, l, a[0], a[1]);
         });
     if (failed(result))
       return failure();

@@ -3,6 +3,7 @@
 #include "LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
@@ -118,6 +119,21 @@ elementwise(OpBuilder &b, Location loc, RankedTensorType resultType,
         linalg::YieldOp::create(nb, nl, fromF32(nb, nl, result, elementType));
       });
   return generic.getResult(0);
+}
+
+Value gatedGeluF32(OpBuilder &b, Location l, Value g, Value u) {
+  Type f32 = b.getF32Type();
+  auto c = [&](double v) { return scalarConstant(b, l, f32, v); };
+  Value cube =
+      arith::MulFOp::create(b, l, g, arith::MulFOp::create(b, l, g, g));
+  Value inner = arith::AddFOp::create(
+      b, l, g, arith::MulFOp::create(b, l, c(0.044715), cube));
+  Value t = math::TanhOp::create(
+      b, l, arith::MulFOp::create(b, l, c(0.7978845608028654), inner));
+  Value gelu =
+      arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, c(0.5), g),
+                            arith::AddFOp::create(b, l, c(1.0), t));
+  return arith::MulFOp::create(b, l, gelu, u);
 }
 
 Value scalarConstant(OpBuilder &b, Location loc, Type type, double v) {

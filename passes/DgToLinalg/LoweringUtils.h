@@ -54,6 +54,10 @@ mlir::FailureOr<Value> elementwise(
     mlir::ValueRange inputs,
     llvm::function_ref<Value(OpBuilder &, Location, mlir::ValueRange)> body);
 
+/// gelu_tanh(g) * u on f32 scalars:
+/// 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) u.
+Value gatedGeluF32(OpBuilder &b, Location loc, Value g, Value u);
+
 /// A scalar constant of `type`.
 Value scalarConstant(OpBuilder &b, Location loc, mlir::Type type, double v);
 

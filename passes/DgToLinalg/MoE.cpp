@@ -146,23 +146,9 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
             ValueRange{emptyTensor(rewriter, loc, actType, leadSizes)},
             ArrayRef<AffineMap>{identity, identity, identity}, parallelLoops(n),
             [&](OpBuilder &b, Location l, ValueRange a) {
-              Value g = toF32(b, l, a[0]), u = toF32(b, l, a[1]);
-              auto c = [&](double v) { return scalarConstant(b, l, f32, v); };
-              Value inner = arith::AddFOp::create(
-                  b, l, g,
-                  arith::MulFOp::create(
-                      b, l, c(0.044715),
-                      arith::MulFOp::create(
-                          b, l, g, arith::MulFOp::create(b, l, g, g))));
-              Value t = math::TanhOp::create(
-                  b, l,
-                  arith::MulFOp::create(b, l, c(0.7978845608028654), inner));
-              Value gelu = arith::MulFOp::create(
-                  b, l, arith::MulFOp::create(b, l, c(0.5), g),
-                  arith::AddFOp::create(b, l, c(1.0), t));
-              linalg::YieldOp::create(
-                  b, l,
-                  fromF32(b, l, arith::MulFOp::create(b, l, gelu, u), dt));
+              Value y =
+                  gatedGeluF32(b, l, toF32(b, l, a[0]), toF32(b, l, a[1]));
+              linalg::YieldOp::create(b, l, fromF32(b, l, y, dt));
             })
             .getResult(0);
 
