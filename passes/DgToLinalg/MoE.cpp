@@ -87,35 +87,41 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
       return arith::IndexCastOp::create(b, l, b.getIndexType(), e);
     };
 
-    // gate/up of each chosen expert: loops (lead, j, i, h), h reduces.
-    int64_t n = lead + 3;
-    SmallVector<AffineExpr> d = dims(n);
-    AffineExpr i = d[lead + 1], h = d[lead + 2];
-    SmallVector<AffineExpr> lj(d.begin(), d.begin() + lead + 1);
-    SmallVector<AffineExpr> xMap(d.begin(), d.begin() + lead), outMap = lj;
-    xMap.push_back(h);
-    outMap.push_back(i);
-    Value gateUp = op.getGateUp(), down = op.getDown();
+    // out[lead, j, o] = sum_r in[lead, (j,) r] * weight[e[lead, j], o, r]:
+    // one chosen expert's projection per slot, loops (lead, j, o, r).
+    auto chosenExpertProjection = [&](Value input, bool perSlot, Value weight,
+                                      int64_t outWidth) -> Value {
+      int64_t n = lead + 3;
+      SmallVector<AffineExpr> d = dims(n);
+      SmallVector<AffineExpr> slot(d.begin(), d.begin() + lead + 1);
+      SmallVector<AffineExpr> in(d.begin(), d.begin() + lead + perSlot);
+      SmallVector<AffineExpr> out = slot;
+      in.push_back(d[lead + 2]);
+      out.push_back(d[lead + 1]);
+      SmallVector<int64_t> shape = shapeWith({k, outWidth});
+      return linalg::GenericOp::create(
+                 rewriter, loc, TypeRange{RankedTensorType::get(shape, f32)},
+                 ValueRange{input, experts}, ValueRange{zeros(shape)},
+                 ArrayRef<AffineMap>{map(n, in), map(n, slot), map(n, out)},
+                 iterators(n - 1, 1),
+                 [&](OpBuilder &b, Location l, ValueRange a) {
+                   Value w = tensor::ExtractOp::create(
+                       b, l, weight,
+                       ValueRange{expertIndex(b, l, a[1]),
+                                  linalg::IndexOp::create(b, l, lead + 1),
+                                  linalg::IndexOp::create(b, l, lead + 2)});
+                   Value p = arith::MulFOp::create(b, l, toF32(b, l, a[0]),
+                                                   toF32(b, l, w), fast);
+                   linalg::YieldOp::create(
+                       b, l, Value(arith::AddFOp::create(b, l, a[2], p, fast)));
+                 })
+          .getResult(0);
+    };
+
+    // gate and up of each chosen expert, then its activation and down
+    // projection, each rounded to the element type like the unfused graph.
     Value projected =
-        linalg::GenericOp::create(
-            rewriter, loc,
-            TypeRange{RankedTensorType::get(shapeWith({k, 2 * width}), f32)},
-            ValueRange{x, experts},
-            ValueRange{zeros(shapeWith({k, 2 * width}))},
-            ArrayRef<AffineMap>{map(n, xMap), map(n, lj), map(n, outMap)},
-            iterators(n - 1, 1),
-            [&](OpBuilder &b, Location l, ValueRange a) {
-              Value w = tensor::ExtractOp::create(
-                  b, l, gateUp,
-                  ValueRange{expertIndex(b, l, a[1]),
-                             linalg::IndexOp::create(b, l, lead + 1),
-                             linalg::IndexOp::create(b, l, lead + 2)});
-              Value p = arith::MulFOp::create(b, l, toF32(b, l, a[0]),
-                                              toF32(b, l, w), fast);
-              linalg::YieldOp::create(
-                  b, l, Value(arith::AddFOp::create(b, l, a[2], p, fast)));
-            })
-            .getResult(0);
+        chosenExpertProjection(x, /*perSlot=*/false, op.getGateUp(), 2 * width);
     projected = rounded(projected);
 
     // gelu_tanh(gate) * up over the two halves: loops (lead, j, i). The
@@ -137,7 +143,7 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
                                             withShape(t, shapeWith({k, width})),
                                             projected, offsets, sizes, strides);
     };
-    n = lead + 2;
+    int64_t n = lead + 2;
     auto actType = RankedTensorType::get(shapeWith({k, width}), dt);
     AffineMap identity = rewriter.getMultiDimIdentityMap(n);
     Value act =
@@ -152,37 +158,12 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
             })
             .getResult(0);
 
-    // Each chosen expert's down projection: loops (lead, j, hh, i), i reduces.
-    n = lead + 3;
-    d = dims(n);
-    lj.assign(d.begin(), d.begin() + lead + 1);
-    SmallVector<AffineExpr> actMap = lj, slotMap = lj;
-    actMap.push_back(d[lead + 2]);
-    slotMap.push_back(d[lead + 1]);
     Value slots =
-        linalg::GenericOp::create(
-            rewriter, loc,
-            TypeRange{RankedTensorType::get(shapeWith({k, hidden}), f32)},
-            ValueRange{act, experts}, ValueRange{zeros(shapeWith({k, hidden}))},
-            ArrayRef<AffineMap>{map(n, actMap), map(n, lj), map(n, slotMap)},
-            iterators(n - 1, 1),
-            [&](OpBuilder &b, Location l, ValueRange a) {
-              Value w = tensor::ExtractOp::create(
-                  b, l, down,
-                  ValueRange{expertIndex(b, l, a[1]),
-                             linalg::IndexOp::create(b, l, lead + 1),
-                             linalg::IndexOp::create(b, l, lead + 2)});
-              Value p = arith::MulFOp::create(b, l, toF32(b, l, a[0]),
-                                              toF32(b, l, w), fast);
-              linalg::YieldOp::create(
-                  b, l, Value(arith::AddFOp::create(b, l, a[2], p, fast)));
-            })
-            .getResult(0);
+        chosenExpertProjection(act, /*perSlot=*/true, op.getDown(), hidden);
     slots = rounded(slots);
 
     // The weighted sum over the k slots, in f32: loops (lead, hh, j).
-    n = lead + 2;
-    d = dims(n);
+    SmallVector<AffineExpr> d = dims(n);
     SmallVector<AffineExpr> lead0(d.begin(), d.begin() + lead);
     SmallVector<AffineExpr> ySlot = lead0, wSlot = lead0, out = lead0;
     ySlot.append({d[lead + 1], d[lead]});
