@@ -86,6 +86,7 @@ HostModule::HostModule(HostModule &&other) noexcept {
 HostModule &HostModule::operator=(HostModule &&other) noexcept {
   std::swap(manifest_, other.manifest_);
   std::swap(library_, other.library_);
+  std::swap(entries_, other.entries_);
   std::swap(arenaStorage_, other.arenaStorage_);
   std::swap(arena_, other.arena_);
   std::swap(weightsBound_, other.weightsBound_);
@@ -120,10 +121,13 @@ Result<HostModule> HostModule::load(const std::string &directory) {
   module.library_ = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!module.library_)
     return Error{library + ": cannot load the host code: " + dlerror()};
-  for (const auto &[name, graph] : module.manifest_.graphs)
-    if (!dlsym(module.library_, graph.symbol.c_str()))
+  for (const auto &[name, graph] : module.manifest_.graphs) {
+    void *entry = dlsym(module.library_, graph.symbol.c_str());
+    if (!entry)
       return Error{library + ": graph '" + name + "' has no entry point '" +
                    graph.symbol + "'"};
+    module.entries_[name] = entry;
+  }
   module.arenaStorage_.resize(module.manifest_.weightBytes + kArenaAlignment);
   uintptr_t base = reinterpret_cast<uintptr_t>(module.arenaStorage_.data());
   module.arena_ = reinterpret_cast<uint8_t *>((base + kArenaAlignment - 1) &
@@ -227,8 +231,7 @@ HostModule::call(const std::string &graphName,
     args.push_back(descriptors.back().data());
     inputBuffers.insert(arg.data);
   }
-  void *entry = dlsym(library_, graph.symbol.c_str());
-  callWithPointers(entry, args);
+  callWithPointers(entries_.at(graphName), args);
 
   std::vector<Output> outputs;
   std::set<void *> freed;

@@ -186,8 +186,6 @@ Value GraphEmitter::add(Value a, Value c) { return binary<dg::AddOp>(a, c); }
 Value GraphEmitter::sub(Value a, Value c) { return binary<dg::SubOp>(a, c); }
 Value GraphEmitter::mul(Value a, Value c) { return binary<dg::MulOp>(a, c); }
 Value GraphEmitter::div(Value a, Value c) { return binary<dg::DivOp>(a, c); }
-Value GraphEmitter::exp(Value x) { return dg::ExpOp::create(b, loc, x); }
-Value GraphEmitter::log(Value x) { return dg::LogOp::create(b, loc, x); }
 Value GraphEmitter::tanh(Value x) { return dg::TanhOp::create(b, loc, x); }
 
 void GraphEmitter::kvWrite(Value cache, int64_t layer, Value key, Value value,

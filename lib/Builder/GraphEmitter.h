@@ -70,8 +70,6 @@ public:
   mlir::Value sub(mlir::Value a, mlir::Value b);
   mlir::Value mul(mlir::Value a, mlir::Value b);
   mlir::Value div(mlir::Value a, mlir::Value b);
-  mlir::Value exp(mlir::Value x);
-  mlir::Value log(mlir::Value x);
   mlir::Value tanh(mlir::Value x);
 
   void kvWrite(mlir::Value cache, int64_t layer, mlir::Value key,

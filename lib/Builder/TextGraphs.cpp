@@ -57,9 +57,6 @@ private:
   Value attention(int64_t index, Value x, Value positions, Value committed);
   Value mlp(StringRef prefix, Value x, int64_t width);
   Value moe(const std::string &prefix, Value residual);
-  Value weightOf(const std::string &name, ArrayRef<int64_t> shape) {
-    return e.weight(name, shape);
-  }
 
   GraphEmitter &e;
   const TextConfig &t;
@@ -80,7 +77,7 @@ Type TextGraph::cacheType(LayerType type) const {
 }
 
 Value TextGraph::embed(Value ids) {
-  Value table = weightOf("model.decoder.embed_tokens.weight",
+  Value table = e.weight("model.decoder.embed_tokens.weight",
                          {t.vocabSize, t.hiddenSize});
   Value scale = e.scalar(std::sqrt(static_cast<double>(t.hiddenSize)));
   return e.mul(e.gather(table, ids), scale);
@@ -90,7 +87,7 @@ Value TextGraph::selfCondition(Value embedded, Value scLogits,
                                Value scEnabled) {
   // soft = (softmax(x_prev) in f32, cast to the compute type) @ E * sqrt(H),
   // zero where self-conditioning is off (the first step of a canvas).
-  Value table = weightOf("model.decoder.embed_tokens.weight",
+  Value table = e.weight("model.decoder.embed_tokens.weight",
                          {t.vocabSize, t.hiddenSize});
   Type f32 = e.builder().getF32Type();
   Value probs = e.cast(e.softmax(e.cast(scLogits, f32), 2), e.dtype);
@@ -180,14 +177,14 @@ Value TextGraph::moe(const std::string &p, Value residual) {
   // Router, on the raw residual: softmax over all experts in f32, top-k,
   // renormalised, scaled per expert; then spread to a dense [.., E] matrix.
   Value z = e.rmsNorm(residual, std::nullopt, eps);
-  z = e.mul(z, weightOf(p + "router.scale", {H}));
+  z = e.mul(z, e.weight(p + "router.scale", {H}));
   z = e.mul(z, e.scalar(1.0 / std::sqrt(static_cast<double>(H))));
   Value routerLogits = e.linear(z, p + "router.proj.weight", E);
   Value probs = e.softmax(e.cast(routerLogits, f32), 2);
   auto [topValues, topIndices] = e.topK(probs, t.topKExperts);
   Value sum = e.reduce(topValues, ReduceKind::sum, 2);
   Value w = e.div(topValues, e.reshape(sum, {batch, tokens, 1}));
-  Value expertScale = e.cast(weightOf(p + "router.per_expert_scale", {E}), f32);
+  Value expertScale = e.cast(e.weight(p + "router.per_expert_scale", {E}), f32);
   w = e.mul(w, e.gather(expertScale, topIndices));
   Value dense = e.scatter(w, topIndices, E); // [B, T, E]
 
@@ -197,10 +194,10 @@ Value TextGraph::moe(const std::string &p, Value residual) {
                       StringRef(p + "pre_feedforward_layernorm_2.weight"), eps);
   x = e.reshape(x, {batch, 1, tokens, H});
   Value gateUp =
-      e.matmul(x, weightOf(p + "experts.gate_up_proj", {E, 2 * I, H}),
+      e.matmul(x, e.weight(p + "experts.gate_up_proj", {E, 2 * I, H}),
                /*transposeRhs=*/true); // [B, E, T, 2I]
   Value act = e.gatedGelu(e.slice(gateUp, 3, 0, I), e.slice(gateUp, 3, I, I));
-  Value y = e.matmul(act, weightOf(p + "experts.down_proj", {E, H, I}),
+  Value y = e.matmul(act, e.weight(p + "experts.down_proj", {E, H, I}),
                      /*transposeRhs=*/true); // [B, E, T, H]
   Value weights =
       e.reshape(e.transpose(dense, {0, 2, 1}), {batch, E, tokens, 1});
@@ -231,7 +228,7 @@ Value TextGraph::layer(int64_t index, Value x, Value positions,
                            ? "model.encoder.language_model.layers." +
                                  std::to_string(index) + ".layer_scalar"
                            : p + "layer_scalar";
-  return e.mul(out, weightOf(scalar, {1}));
+  return e.mul(out, e.weight(scalar, {1}));
 }
 
 /// The cache arguments, named after their layer type.

@@ -34,6 +34,16 @@ FailureOr<SmallVector<Value>> dynamicSizesFrom(OpBuilder &b, Location loc,
   return sizes;
 }
 
+SmallVector<Value> dynamicSizesWithout(OpBuilder &b, Location loc, Value v,
+                                       int64_t axis) {
+  SmallVector<Value> sizes;
+  RankedTensorType t = tensorType(v);
+  for (int64_t i = 0; i < t.getRank(); ++i)
+    if (i != axis && t.isDynamicDim(i))
+      sizes.push_back(tensor::DimOp::create(b, loc, v, i));
+  return sizes;
+}
+
 Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
                   ValueRange dynamicSizes) {
   return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
@@ -158,11 +168,9 @@ reduceAxis(OpBuilder &b, Location loc, Value input, int64_t axis, double init,
   }
   inExprs[axis] = getAffineDimExpr(rank - 1, ctx);
   auto outType = RankedTensorType::get(outShape, b.getF32Type());
-  SmallVector<Value> sizes;
-  for (int64_t i = 0; i < rank; ++i)
-    if (i != axis && type.isDynamicDim(i))
-      sizes.push_back(tensor::DimOp::create(b, loc, input, i));
-  Value acc = filledTensor(b, loc, outType, sizes, b.getF32FloatAttr(init));
+  Value acc =
+      filledTensor(b, loc, outType, dynamicSizesWithout(b, loc, input, axis),
+                   b.getF32FloatAttr(init));
   SmallVector<utils::IteratorType> iterators = parallelLoops(rank);
   iterators.back() = utils::IteratorType::reduction;
   auto generic = linalg::GenericOp::create(

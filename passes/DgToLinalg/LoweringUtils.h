@@ -26,6 +26,10 @@ mlir::FailureOr<llvm::SmallVector<Value>>
 dynamicSizesFrom(OpBuilder &b, Location loc, RankedTensorType type,
                  mlir::ValueRange sources);
 
+/// The sizes of the dynamic dimensions of `v`, except dimension `axis`.
+llvm::SmallVector<Value> dynamicSizesWithout(OpBuilder &b, Location loc,
+                                             Value v, int64_t axis);
+
 /// `tensor.empty` of `type`, optionally filled with `fill`.
 Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
                   mlir::ValueRange dynamicSizes);

@@ -29,16 +29,6 @@ AffineMap droppedAxisMap(MLIRContext *ctx, int64_t rank, int64_t axis) {
   return AffineMap::get(rank, 0, exprs, ctx);
 }
 
-SmallVector<Value> dynamicSizesWithout(OpBuilder &b, Location loc, Value v,
-                                       int64_t axis) {
-  SmallVector<Value> sizes;
-  RankedTensorType t = tensorType(v);
-  for (int64_t i = 0; i < t.getRank(); ++i)
-    if (i != axis && t.isDynamicDim(i))
-      sizes.push_back(tensor::DimOp::create(b, loc, v, i));
-  return sizes;
-}
-
 /// sum over `axis` of f(x, stats...) in f32, stats read per row.
 Value rowSum(OpBuilder &b, Location loc, Value x, ValueRange stats,
              int64_t axis,

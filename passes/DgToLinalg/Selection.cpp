@@ -22,13 +22,9 @@ using namespace mlir;
 namespace dgc::lowering {
 namespace {
 
+/// The dynamic sizes of every dimension of `v` but the last.
 SmallVector<Value> leadingSizes(OpBuilder &b, Location loc, Value v) {
-  SmallVector<Value> sizes;
-  RankedTensorType t = tensorType(v);
-  for (int64_t i = 0; i + 1 < t.getRank(); ++i)
-    if (t.isDynamicDim(i))
-      sizes.push_back(tensor::DimOp::create(b, loc, v, i));
-  return sizes;
+  return dynamicSizesWithout(b, loc, v, tensorType(v).getRank() - 1);
 }
 
 /// The (value, index) of the best element of each row of `x` (last axis).

@@ -20,6 +20,7 @@
 #include "dgc/runtime/Manifest.h"
 #include "dgc/runtime/Safetensors.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,6 +70,7 @@ private:
   HostModule() = default;
   Manifest manifest_;
   void *library_ = nullptr;
+  std::map<std::string, void *> entries_; // graph name -> C entry point
   std::vector<uint8_t> arenaStorage_;
   uint8_t *arena_ = nullptr;
   bool weightsBound_ = false;
