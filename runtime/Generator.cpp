@@ -1,0 +1,350 @@
+//===- Generator.cpp - Block-diffusion generation for many requests -------===//
+//
+// The order of random draws per request is transformers': the canvas's C
+// uniform ids, then per step C samples followed by C uniform renoise ids (all
+// positions, accepted or not). The canvas handed to the commit pass is the
+// last step's argmax after eos padding; a request's last canvas is not
+// encoded, as no later step would read it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dgc/runtime/Generator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <numeric>
+
+namespace dgc::runtime {
+
+struct Generator::Running {
+  size_t index = 0;
+  RequestId id = -1;
+  RandomSource *random = nullptr;
+  std::unique_ptr<SeededRandom> seeded;
+  std::vector<int64_t> budget; // pages reserved in the ledger, per pool
+  int64_t committed = 0;       // L
+  int64_t k = 0;
+  int64_t canvasIndex = 0, stepInCanvas = 0;
+  std::vector<int32_t> canvas, argmax;
+  std::vector<float> sc; // the previous step's x, [C, V]
+  bool scEnabled = false;
+  StopCriterion stop{1, 0};
+  bool done = false;
+};
+
+double GenerationResult::tokensPerForward(int32_t padId) const {
+  if (decoderPasses == 0)
+    return 0;
+  auto kept = std::count_if(tokens.begin(), tokens.end(),
+                            [&](int32_t t) { return t != padId; });
+  return static_cast<double>(kept) / static_cast<double>(decoderPasses);
+}
+
+Generator::Generator(const HostModule &module, KVCache &cache,
+                     int64_t maxBatch)
+    : module_(module), cache_(cache), executor_(module, cache),
+      maxBatch_(std::max<int64_t>(1, maxBatch)),
+      pagesInUse_(cache.pools().size(), 0) {}
+
+Generator::~Generator() = default;
+
+std::vector<int64_t>
+Generator::pagesNeeded(const GenerationRequest &request) const {
+  const int64_t c = module_.manifest().canvasLength, ps = cache_.pageSize();
+  const int64_t p = static_cast<int64_t>(request.prompt.size());
+  const int64_t total = p + request.options.maxCanvases(c) * c;
+  auto pages = [&](int64_t tokens) { return (tokens + ps - 1) / ps; };
+  std::vector<int64_t> need;
+  for (const PoolSpec &pool : cache_.pools()) {
+    if (pool.window == 0) {
+      need.push_back(pages(total));
+      continue;
+    }
+    // The prefill holds [0, P + C) until its commit recycles the pages the
+    // window left behind; afterwards a request holds at most the bound of
+    // KVCache.h with one canvas ahead.
+    int64_t steady = pages(pool.window + c + ps - 2);
+    need.push_back(std::min(pages(total), std::max(pages(p + c), steady)));
+  }
+  return need;
+}
+
+Result<size_t> Generator::submit(GenerationRequest request) {
+  const int64_t vocab = module_.manifest().vocabSize;
+  const size_t index = requests_.size();
+  std::string name = "request " + std::to_string(index);
+  if (request.prompt.empty())
+    return Error{name + ": the prompt is empty"};
+  for (size_t i = 0; i < request.prompt.size(); ++i)
+    if (request.prompt[i] < 0 || request.prompt[i] >= vocab)
+      return Error{name + ": prompt token " + std::to_string(i) + " is " +
+                   std::to_string(request.prompt[i]) +
+                   ", outside the vocabulary [0, " + std::to_string(vocab) +
+                   ")"};
+  if (Status s = request.options.validate(); !s)
+    return Error{name + ": " + s.error()};
+  requests_.push_back(std::move(request));
+  results_.emplace_back();
+  waiting_.push_back(index);
+  return index;
+}
+
+void Generator::finish(Running &r, const std::string &error,
+                       const GenerationEvents &events) {
+  r.done = true;
+  GenerationResult &result = results_[r.index];
+  result.error = error;
+  if (r.id >= 0)
+    (void)cache_.release(r.id);
+  for (size_t i = 0; i < r.budget.size(); ++i)
+    pagesInUse_[i] -= r.budget[i];
+  r.budget.clear();
+  if (events.onFinished)
+    events.onFinished(r.index, result);
+}
+
+void Generator::startCanvas(Running &r) {
+  const Manifest &m = module_.manifest();
+  const GenerationOptions &o = requests_[r.index].options;
+  r.canvas.assign(m.canvasLength, 0);
+  r.random->uniformIds(m.vocabSize, r.canvas.data(), m.canvasLength);
+  r.k = o.maxDenoisingSteps;
+  r.stepInCanvas = 0;
+  r.scEnabled = false;
+  r.stop = StopCriterion(o.stabilityThreshold, o.confidenceThreshold);
+}
+
+bool Generator::admit(const GenerationEvents &events) {
+  std::vector<Running *> joined;
+  while (!waiting_.empty() &&
+         static_cast<int64_t>(running_.size()) < maxBatch_) {
+    size_t index = waiting_.front();
+    const GenerationRequest &request = requests_[index];
+    std::vector<int64_t> need = pagesNeeded(request);
+    bool never = false, notNow = false;
+    std::string why;
+    for (size_t i = 0; i < need.size(); ++i) {
+      int64_t total = *cache_.totalPages(static_cast<int64_t>(i));
+      if (need[i] > total && !never) {
+        never = true;
+        why = "request " + std::to_string(index) + " needs " +
+              std::to_string(need[i]) + " pages of KV-cache pool '" +
+              cache_.pools()[i].name + "' (a prompt of " +
+              std::to_string(request.prompt.size()) + " tokens and up to " +
+              std::to_string(request.options.maxNewTokens) +
+              " new tokens), but the pool has " + std::to_string(total) +
+              ": use a larger cache or fewer new tokens";
+      }
+      notNow = notNow || pagesInUse_[i] + need[i] > total;
+    }
+    auto running = std::make_unique<Running>();
+    running->index = index;
+    if (never) {
+      waiting_.erase(waiting_.begin());
+      finish(*running, why, events);
+      continue;
+    }
+    if (notNow)
+      break; // wait for a running request to leave
+    const int64_t c = module_.manifest().canvasLength;
+    Result<RequestId> id =
+        cache_.admit(static_cast<int64_t>(request.prompt.size()) + c);
+    waiting_.erase(waiting_.begin());
+    if (!id) {
+      finish(*running, "request " + std::to_string(index) +
+                           ": KV cache: " + id.error(),
+             events);
+      continue;
+    }
+    running->id = *id;
+    running->budget = need;
+    for (size_t i = 0; i < need.size(); ++i)
+      pagesInUse_[i] += need[i];
+    if (request.random) {
+      running->random = request.random.get();
+    } else {
+      running->seeded = std::make_unique<SeededRandom>(request.seed);
+      running->random = running->seeded.get();
+    }
+    joined.push_back(running.get());
+    running_.push_back(std::move(running));
+  }
+  if (joined.empty())
+    return false;
+  prefill(joined, events);
+  return true;
+}
+
+void Generator::prefill(std::vector<Running *> &joined,
+                        const GenerationEvents &events) {
+  // Prompts of equal length share one encoder call.
+  std::stable_sort(joined.begin(), joined.end(), [&](Running *a, Running *b) {
+    return requests_[a->index].prompt.size() <
+           requests_[b->index].prompt.size();
+  });
+  for (size_t first = 0; first < joined.size();) {
+    size_t len = requests_[joined[first]->index].prompt.size(), last = first;
+    std::vector<RequestId> ids;
+    std::vector<int32_t> tokens, positions;
+    for (; last < joined.size() &&
+           requests_[joined[last]->index].prompt.size() == len;
+         ++last) {
+      const auto &prompt = requests_[joined[last]->index].prompt;
+      ids.push_back(joined[last]->id);
+      tokens.insert(tokens.end(), prompt.begin(), prompt.end());
+      for (size_t i = 0; i < len; ++i)
+        positions.push_back(static_cast<int32_t>(i));
+    }
+    auto encoded = executor_.encode(ids, tokens, positions);
+    ++stats_.encoderCalls;
+    for (size_t i = first; i < last; ++i) {
+      Running &r = *joined[i];
+      if (!encoded) {
+        finish(r, "prefill: " + encoded.error(), events);
+        continue;
+      }
+      r.committed = static_cast<int64_t>(len);
+      startCanvas(r);
+    }
+    first = last;
+  }
+}
+
+void Generator::step(const GenerationEvents &events) {
+  const Manifest &m = module_.manifest();
+  const int64_t c = m.canvasLength, v = m.vocabSize;
+  const int64_t batch = static_cast<int64_t>(running_.size());
+  std::vector<RequestId> ids;
+  std::vector<int32_t> canvas;
+  std::vector<float> sc(batch * c * v, 0.0f), temps;
+  std::vector<uint8_t> scOn;
+  for (int64_t b = 0; b < batch; ++b) {
+    Running &r = *running_[b];
+    ids.push_back(r.id);
+    canvas.insert(canvas.end(), r.canvas.begin(), r.canvas.end());
+    if (r.scEnabled)
+      std::memcpy(sc.data() + b * c * v, r.sc.data(), c * v * sizeof(float));
+    scOn.push_back(r.scEnabled);
+    temps.push_back(temperature(requests_[r.index].options, r.k));
+  }
+  auto out = executor_.decode(ids, canvas, sc, scOn, temps);
+  ++stats_.decoderCalls;
+  stats_.decoderRows += batch;
+  stats_.largestBatch = std::max(stats_.largestBatch, batch);
+  if (!out) {
+    for (auto &r : running_)
+      finish(*r, "denoise step: " + out.error(), events);
+    return;
+  }
+
+  std::vector<Running *> committing;
+  for (int64_t b = 0; b < batch; ++b) {
+    Running &r = *running_[b];
+    const GenerationOptions &o = requests_[r.index].options;
+    GenerationResult &result = results_[r.index];
+    const float *x = out->scLogits.f32() + b * c * v;
+    const float *entropy = out->entropy.f32() + b * c;
+    r.argmax.assign(out->argmax.i32() + b * c, out->argmax.i32() + (b + 1) * c);
+    ++result.decoderPasses;
+    ++r.stepInCanvas;
+
+    std::vector<int32_t> sample(c), fresh(c);
+    if (o.draw == DrawMode::TopK) {
+      int64_t k = out->topkIds.shape.back();
+      r.random->sampleTopK(out->topkProbs.f32() + b * c * k,
+                           out->topkIds.i32() + b * c * k, c, k,
+                           sample.data());
+    } else {
+      r.random->sampleExact(x, c, v, sample.data());
+    }
+    std::vector<uint8_t> accepted = acceptByEntropy(entropy, c, o.entropyBound);
+    r.random->uniformIds(v, fresh.data(), c);
+    bool stop = r.stop.update(r.argmax.data(), entropy, c) || r.k == 1;
+
+    StepReport report;
+    report.request = r.index;
+    report.canvas = r.canvasIndex;
+    report.step = r.stepInCanvas;
+    report.k = r.k;
+    report.temperature = temperature(o, r.k);
+    report.accepted = std::count(accepted.begin(), accepted.end(), 1);
+    report.meanEntropy =
+        std::accumulate(entropy, entropy + c, 0.0) / static_cast<double>(c);
+    report.stopped = stop;
+    report.input = &r.canvas;
+    report.argmax = &r.argmax;
+    if (events.onStep)
+      events.onStep(report);
+
+    if (!stop) {
+      for (int64_t i = 0; i < c; ++i)
+        r.canvas[i] = accepted[i] ? sample[i] : fresh[i];
+      r.sc.assign(x, x + c * v);
+      r.scEnabled = true;
+      --r.k;
+      continue;
+    }
+    // The canvas is done: commit its clean argmax.
+    std::vector<int32_t> tokens = r.argmax;
+    bool eos = finalizeCanvas(tokens, o.eosIds, o.padId);
+    result.tokens.insert(result.tokens.end(), tokens.begin(), tokens.end());
+    result.stepsPerCanvas.push_back(r.stepInCanvas);
+    result.canvases = ++r.canvasIndex;
+    result.endedOnEos = eos;
+    r.canvas = std::move(tokens);
+    if (events.onCanvas)
+      events.onCanvas(r.index, r.canvasIndex - 1, r.canvas);
+    if (eos || r.canvasIndex == o.maxCanvases(c))
+      finish(r, "", events);
+    else
+      committing.push_back(&r);
+  }
+
+  if (!committing.empty()) {
+    std::vector<RequestId> cids;
+    std::vector<int32_t> tokens, positions;
+    for (Running *r : committing) {
+      cids.push_back(r->id);
+      tokens.insert(tokens.end(), r->canvas.begin(), r->canvas.end());
+      for (int64_t i = 0; i < c; ++i)
+        positions.push_back(static_cast<int32_t>(r->committed + i));
+    }
+    auto encoded = executor_.encode(cids, tokens, positions);
+    ++stats_.encoderCalls;
+    for (Running *r : committing) {
+      if (!encoded) {
+        finish(*r, "commit: " + encoded.error(), events);
+        continue;
+      }
+      r->committed += c;
+      if (Status s = cache_.reserve(r->id, r->committed + c); !s) {
+        finish(*r, "KV cache: " + s.error(), events);
+        continue;
+      }
+      startCanvas(*r);
+    }
+  }
+  running_.erase(std::remove_if(running_.begin(), running_.end(),
+                                [](const auto &r) { return r->done; }),
+                 running_.end());
+}
+
+std::vector<GenerationResult> Generator::run(const GenerationEvents &events) {
+  auto start = std::chrono::steady_clock::now();
+  while (!waiting_.empty() || !running_.empty()) {
+    admit(events);
+    running_.erase(std::remove_if(running_.begin(), running_.end(),
+                                  [](const auto &r) { return r->done; }),
+                   running_.end());
+    if (running_.empty())
+      continue; // every admitted request failed; admit the next ones
+    step(events);
+  }
+  stats_.seconds += std::chrono::duration<double>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+  return results_;
+}
+
+} // namespace dgc::runtime

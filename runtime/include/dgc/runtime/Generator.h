@@ -1,0 +1,128 @@
+//===- Generator.h - Block-diffusion generation for many requests -*- C++ -*-=//
+//
+// Runs the reference sampler (Sampler.h) for a queue of requests over a
+// compiled module: each request's prompt is prefilled into the paged KV cache,
+// then its canvases are denoised and committed one after another. The canvases
+// of all running requests go through one decoder pass per step (each at its
+// own committed length), while each request keeps its own step counter,
+// temperature, random source and stop state, so a request gives the same
+// tokens alone or in a batch. A request that finishes leaves the batch and the
+// next waiting one joins.
+//
+// Admission reserves, per cache pool, the most pages the request can ever
+// hold (the prompt, every canvas it may generate, less what sliding pools
+// recycle); a request waits while the cache is full and fails with a message
+// only if it could never fit. Running requests are never evicted.
+//
+//   Generator generator(module, cache, /*maxBatch=*/4);
+//   generator.submit({prompt, options, /*seed=*/7});
+//   std::vector<GenerationResult> results = generator.run(events);
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DGC_RUNTIME_GENERATOR_H
+#define DGC_RUNTIME_GENERATOR_H
+
+#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/Sampler.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dgc::runtime {
+
+struct GenerationRequest {
+  std::vector<int32_t> prompt;
+  GenerationOptions options;
+  uint64_t seed = 0;
+  /// Replaces the source seeded with `seed` (tests replay recorded draws).
+  std::shared_ptr<RandomSource> random;
+};
+
+struct GenerationResult {
+  /// The committed canvases, whole, with pad after the first eos.
+  std::vector<int32_t> tokens;
+  int64_t canvases = 0;
+  /// Decoder passes this request took part in.
+  int64_t decoderPasses = 0;
+  std::vector<int64_t> stepsPerCanvas;
+  bool endedOnEos = false;
+  /// Why the request failed; empty when it did not.
+  std::string error;
+  /// Non-pad tokens per decoder pass: the metric transformers reports.
+  double tokensPerForward(int32_t padId) const;
+};
+
+/// What one denoise step of one request did.
+struct StepReport {
+  size_t request = 0;
+  int64_t canvas = 0; // 0-based
+  int64_t step = 0;   // 1-based within the canvas
+  int64_t k = 0;      // N, N-1, ... as the temperature schedule counts
+  float temperature = 0;
+  int64_t accepted = 0;
+  double meanEntropy = 0;
+  bool stopped = false; // the canvas's denoising ends with this step
+  const std::vector<int32_t> *input = nullptr; // canvas fed to the decoder
+  const std::vector<int32_t> *argmax = nullptr;
+};
+
+struct GenerationEvents {
+  std::function<void(const StepReport &)> onStep;
+  /// A canvas was committed (after eos padding).
+  std::function<void(size_t request, int64_t canvas,
+                     const std::vector<int32_t> &tokens)>
+      onCanvas;
+  std::function<void(size_t request, const GenerationResult &)> onFinished;
+};
+
+struct GenerationStats {
+  int64_t decoderCalls = 0; // batched decoder graph calls
+  int64_t decoderRows = 0;  // canvases denoised over all calls
+  int64_t encoderCalls = 0;
+  int64_t largestBatch = 0;
+  double seconds = 0;
+};
+
+class Generator {
+public:
+  Generator(const HostModule &module, KVCache &cache, int64_t maxBatch);
+  ~Generator();
+
+  /// Queues `request` and returns its index, or says why it is invalid
+  /// (empty prompt, ids outside the vocabulary, bad options).
+  Result<size_t> submit(GenerationRequest request);
+  /// Runs every queued request to its end; results by index. A request that
+  /// cannot be served carries its error; the others are unaffected.
+  std::vector<GenerationResult> run(const GenerationEvents &events = {});
+  const GenerationStats &stats() const { return stats_; }
+
+  /// Pages of each pool `request` may hold at once, at most.
+  std::vector<int64_t> pagesNeeded(const GenerationRequest &request) const;
+
+private:
+  struct Running;
+  bool admit(const GenerationEvents &events);
+  void prefill(std::vector<Running *> &joined, const GenerationEvents &events);
+  void step(const GenerationEvents &events);
+  void finish(Running &r, const std::string &error,
+              const GenerationEvents &events);
+  void startCanvas(Running &r);
+
+  const HostModule &module_;
+  KVCache &cache_;
+  Executor executor_;
+  int64_t maxBatch_;
+  std::vector<GenerationRequest> requests_;
+  std::vector<GenerationResult> results_;
+  std::vector<size_t> waiting_;
+  std::vector<std::unique_ptr<Running>> running_;
+  std::vector<int64_t> pagesInUse_; // budget of running requests, per pool
+  GenerationStats stats_;
+};
+
+} // namespace dgc::runtime
+
+#endif // DGC_RUNTIME_GENERATOR_H

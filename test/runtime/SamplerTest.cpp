@@ -1,0 +1,282 @@
+//===- SamplerTest.cpp - The sampler's decisions against transformers' ----===//
+//
+// test/fixtures/tiny/sampler.json holds what transformers' own sampler
+// components decided on crafted inputs (scripts/fixtures/
+// make_sampler_fixtures.py): temperatures, entropy-bound acceptance (all
+// confident, none, ties, a sum on the bound), the stable-and-confident stop,
+// and eos finalisation. Each case here feeds the same inputs to the runtime's
+// functions and expects the same decisions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dgc/runtime/Sampler.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <set>
+
+using namespace dgc::runtime;
+using nlohmann::json;
+
+namespace {
+
+const json &fixtures() {
+  static const json doc = [] {
+    std::ifstream in(std::string(DGC_TINY_FIXTURES) + "/sampler.json");
+    return json::parse(in);
+  }();
+  return doc;
+}
+
+const json &edge(const char *kind) { return fixtures()["edge_cases"][kind]; }
+
+std::vector<float> floats(const json &values) {
+  std::vector<float> out;
+  for (double v : values)
+    out.push_back(static_cast<float>(v));
+  return out;
+}
+
+TEST(Sampler, TemperatureScheduleMatchesTransformersBitForBit) {
+  ASSERT_FALSE(edge("temperatures").empty());
+  for (const json &c : edge("temperatures")) {
+    GenerationOptions o;
+    o.maxDenoisingSteps = c["max_denoising_steps"];
+    o.tMin = c["t_min"];
+    o.tMax = c["t_max"];
+    std::vector<float> expected = floats(c["temperature_for_k_from_N"]);
+    for (int64_t k = o.maxDenoisingSteps, i = 0; k >= 1; --k, ++i)
+      EXPECT_EQ(temperature(o, k), expected[i])
+          << "N=" << o.maxDenoisingSteps << " k=" << k;
+  }
+}
+
+TEST(Sampler, AcceptanceMatchesTransformers) {
+  ASSERT_GE(edge("acceptance").size(), 8u);
+  for (const json &c : edge("acceptance")) {
+    std::vector<float> entropy = floats(c["entropy"]);
+    std::vector<uint8_t> got = acceptByEntropy(
+        entropy.data(), static_cast<int64_t>(entropy.size()),
+        c["entropy_bound"].get<double>());
+    std::vector<uint8_t> expected = c["accepted"].get<std::vector<uint8_t>>();
+    EXPECT_EQ(got, expected) << c["name"] << ": " << c["note"];
+  }
+}
+
+TEST(Sampler, AcceptanceKeepsAtLeastOnePosition) {
+  std::vector<float> high(16, 50.0f);
+  auto accepted = acceptByEntropy(high.data(), 16, 1e-9);
+  EXPECT_EQ(std::count(accepted.begin(), accepted.end(), 1), 1);
+  EXPECT_EQ(accepted[0], 1); // all tied: the first position
+}
+
+TEST(Sampler, StoppingMatchesTransformers) {
+  ASSERT_GE(edge("stopping").size(), 5u);
+  for (const json &c : edge("stopping")) {
+    StopCriterion stop(c["stability_threshold"].get<int64_t>(),
+                       c["confidence_threshold"].get<double>());
+    int step = 0;
+    for (const json &s : c["steps"]) {
+      std::vector<int32_t> argmax = s["argmax"];
+      std::vector<float> entropy = floats(s["entropy"]);
+      EXPECT_EQ(stop.update(argmax.data(), entropy.data(),
+                            static_cast<int64_t>(argmax.size())),
+                s["stop"].get<bool>())
+          << c["name"] << " step " << step << ": " << c["note"];
+      ++step;
+    }
+  }
+}
+
+TEST(Sampler, StopCriterionResetForgetsTheHistory) {
+  StopCriterion stop(1, 0.5);
+  std::vector<int32_t> argmax = {4, 5};
+  std::vector<float> entropy = {0.0f, 0.0f};
+  EXPECT_FALSE(stop.update(argmax.data(), entropy.data(), 2));
+  EXPECT_TRUE(stop.update(argmax.data(), entropy.data(), 2));
+  stop.reset();
+  EXPECT_FALSE(stop.update(argmax.data(), entropy.data(), 2));
+}
+
+TEST(Sampler, FinalizeMatchesTransformers) {
+  ASSERT_GE(edge("finalize").size(), 5u);
+  for (const json &c : edge("finalize")) {
+    std::vector<int32_t> eos = c["eos_token_id"];
+    for (const json &canvas : c["canvases"]) {
+      std::vector<int32_t> tokens = canvas["canvas"];
+      bool finished = finalizeCanvas(tokens, eos, c["pad_token_id"]);
+      EXPECT_EQ(tokens, canvas["committed"].get<std::vector<int32_t>>())
+          << c["name"];
+      EXPECT_EQ(finished, canvas["finished"].get<bool>()) << c["name"];
+    }
+  }
+}
+
+TEST(Sampler, CanvasCountRoundsUp) {
+  GenerationOptions o;
+  o.maxNewTokens = 40;
+  EXPECT_EQ(o.maxCanvases(16), 3); // 16 does not divide 40: whole canvases
+  o.maxNewTokens = 32;
+  EXPECT_EQ(o.maxCanvases(16), 2);
+  o.maxNewTokens = 1;
+  EXPECT_EQ(o.maxCanvases(256), 1);
+}
+
+TEST(SeededRandom, SameSeedSameDraws) {
+  SeededRandom a(7), b(7), c(8);
+  std::vector<int32_t> x(64), y(64), z(64);
+  a.uniformIds(512, x.data(), 64);
+  b.uniformIds(512, y.data(), 64);
+  c.uniformIds(512, z.data(), 64);
+  EXPECT_EQ(x, y);
+  EXPECT_NE(x, z);
+}
+
+// Chi-square statistic of `counts` against `expected` probabilities.
+double chiSquare(const std::vector<int64_t> &counts,
+                 const std::vector<double> &expected, int64_t draws) {
+  double chi = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    double e = expected[i] * static_cast<double>(draws);
+    if (e > 0)
+      chi += (counts[i] - e) * (counts[i] - e) / e;
+  }
+  return chi;
+}
+
+TEST(SeededRandom, UniformIdsAreUniform) {
+  SeededRandom random(1);
+  const int64_t vocab = 37, draws = 370000;
+  std::vector<int32_t> ids(draws);
+  random.uniformIds(vocab, ids.data(), draws);
+  std::vector<int64_t> counts(vocab, 0);
+  for (int32_t id : ids) {
+    ASSERT_GE(id, 0);
+    ASSERT_LT(id, vocab);
+    ++counts[id];
+  }
+  // 36 degrees of freedom: the 99.9% quantile is 67.98.
+  EXPECT_LT(chiSquare(counts, std::vector<double>(vocab, 1.0 / vocab), draws),
+            67.98);
+}
+
+TEST(SeededRandom, ExactDrawFollowsTheSoftmax) {
+  const int64_t vocab = 8, draws = 200000;
+  std::vector<float> x = {0.5f, -1.0f, 2.0f, 0.0f, 1.0f, -3.0f, 0.25f, 1.5f};
+  std::vector<double> p(vocab);
+  double total = 0;
+  for (int64_t i = 0; i < vocab; ++i)
+    total += p[i] = std::exp(static_cast<double>(x[i]));
+  for (double &v : p)
+    v /= total;
+  std::vector<float> rows;
+  for (int64_t i = 0; i < draws; ++i)
+    rows.insert(rows.end(), x.begin(), x.end());
+  std::vector<int32_t> out(draws);
+  SeededRandom random(3);
+  random.sampleExact(rows.data(), draws, vocab, out.data());
+  std::vector<int64_t> counts(vocab, 0);
+  for (int32_t id : out)
+    ++counts[id];
+  // 7 degrees of freedom: the 99.9% quantile is 24.32.
+  EXPECT_LT(chiSquare(counts, p, draws), 24.32);
+}
+
+TEST(SeededRandom, ZeroProbabilityTokensAreNeverDrawn) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = {-inf, 0.0f, -inf, 0.0f};
+  SeededRandom random(5);
+  for (int i = 0; i < 1000; ++i) {
+    int32_t id;
+    random.sampleExact(x.data(), 1, 4, &id);
+    EXPECT_TRUE(id == 1 || id == 3) << id;
+  }
+}
+
+TEST(SeededRandom, TopKDrawsOnlyTheGivenIds) {
+  std::vector<float> probs = {0.5f, 0.3f, 0.2f, 0.0f};
+  std::vector<int32_t> ids = {40, 7, 300, 9};
+  SeededRandom random(2);
+  std::set<int32_t> seen;
+  for (int i = 0; i < 2000; ++i) {
+    int32_t id;
+    random.sampleTopK(probs.data(), ids.data(), 1, 4, &id);
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen, (std::set<int32_t>{40, 7, 300}));
+}
+
+TEST(SeededRandom, InverseCdfEdges) {
+  std::vector<double> w = {0.0, 2.0, 0.0, 1.0, 0.0};
+  EXPECT_EQ(pickByInverseCdf(w.data(), 5, 3.0, 0.0), 1);
+  EXPECT_EQ(pickByInverseCdf(w.data(), 5, 3.0, 0.6), 1);
+  EXPECT_EQ(pickByInverseCdf(w.data(), 5, 3.0, 0.7), 3);
+  EXPECT_EQ(pickByInverseCdf(w.data(), 5, 3.0, 1.0), 3); // rounding past 1
+}
+
+TEST(GenerationOptions, ReadsGenerationConfig) {
+  std::ifstream in(std::string(DGC_TINY_FIXTURES) +
+                   "/checkpoint/generation_config.json");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  GenerationOptions o;
+  ASSERT_TRUE(o.mergeGenerationConfig(text, "generation_config.json"));
+  EXPECT_EQ(o.maxNewTokens, 32);
+  EXPECT_EQ(o.maxDenoisingSteps, 8);
+  EXPECT_EQ(o.entropyBound, 0.1);
+  EXPECT_EQ(o.eosIds, (std::vector<int32_t>{1, 106, 50}));
+  EXPECT_EQ(o.padId, 0);
+  EXPECT_TRUE(o.validate());
+}
+
+TEST(GenerationOptions, NullKeepsTheDefaultAndOneEosIdIsAList) {
+  GenerationOptions o;
+  ASSERT_TRUE(o.mergeGenerationConfig(
+      R"({"t_min": null, "eos_token_id": 106, "custom": [1]})", "g.json"));
+  EXPECT_EQ(o.tMin, 0.4);
+  EXPECT_EQ(o.eosIds, (std::vector<int32_t>{106}));
+}
+
+TEST(GenerationOptions, BadValuesNameTheKeyAndChangeNothing) {
+  struct Case {
+    const char *text, *expected;
+  } cases[] = {
+      {"[1]", "expected a JSON object"},
+      {"{\"max_new_tokens\": 2.5}", "max_new_tokens: expected an integer"},
+      {"{\"max_new_tokens\": 0}", "max_new_tokens: 0 is out of range"},
+      {"{\"t_max\": \"hot\"}", "t_max: expected a number"},
+      {"{\"sampler_config\": 3}", "sampler_config: expected an object"},
+      {"{\"sampler_config\": {\"entropy_bound\": -1}}", "entropy_bound"},
+      {"{\"eos_token_id\": [1, \"x\"]}", "eos_token_id: expected token ids"},
+      {"{\"t_min\": 0.1, \"t_min\": 0.2}", "appears twice"},
+      {"{", "g.json"},
+  };
+  for (const Case &c : cases) {
+    GenerationOptions o;
+    o.maxDenoisingSteps = 5;
+    Status s = o.mergeGenerationConfig(c.text, "g.json");
+    ASSERT_FALSE(s) << c.text;
+    EXPECT_NE(s.error().find(c.expected), std::string::npos)
+        << c.text << " -> " << s.error();
+    EXPECT_EQ(o.maxDenoisingSteps, 5);
+    EXPECT_EQ(o.tMin, 0.4);
+  }
+}
+
+TEST(GenerationOptions, ValidateNamesTheBadOption) {
+  GenerationOptions o;
+  o.entropyBound = 0;
+  EXPECT_NE(o.validate().error().find("entropy_bound"), std::string::npos);
+  o = {};
+  o.tMin = -1;
+  EXPECT_NE(o.validate().error().find("t_min"), std::string::npos);
+  o = {};
+  o.maxDenoisingSteps = 0;
+  EXPECT_NE(o.validate().error().find("max_denoising_steps"),
+            std::string::npos);
+}
+
+} // namespace
