@@ -49,14 +49,14 @@ Generator::Generator(const HostModule &module, KVCache &cache,
 
 Generator::~Generator() = default;
 
-std::vector<int64_t>
-Generator::pagesNeeded(const GenerationRequest &request) const {
-  const int64_t c = module_.manifest().canvasLength, ps = cache_.pageSize();
+std::vector<int64_t> pagesNeeded(const std::vector<PoolSpec> &pools,
+                                 int64_t ps, int64_t c,
+                                 const GenerationRequest &request) {
   const int64_t p = static_cast<int64_t>(request.prompt.size());
   const int64_t total = p + request.options.maxCanvases(c) * c;
   auto pages = [&](int64_t tokens) { return (tokens + ps - 1) / ps; };
   std::vector<int64_t> need;
-  for (const PoolSpec &pool : cache_.pools()) {
+  for (const PoolSpec &pool : pools) {
     if (pool.window == 0) {
       need.push_back(pages(total));
       continue;
@@ -121,7 +121,9 @@ bool Generator::admit(const GenerationEvents &events) {
          static_cast<int64_t>(running_.size()) < maxBatch_) {
     size_t index = waiting_.front();
     const GenerationRequest &request = requests_[index];
-    std::vector<int64_t> need = pagesNeeded(request);
+    std::vector<int64_t> need =
+        pagesNeeded(cache_.pools(), cache_.pageSize(),
+                    module_.manifest().canvasLength, request);
     bool never = false, notNow = false;
     std::string why;
     for (size_t i = 0; i < need.size(); ++i) {

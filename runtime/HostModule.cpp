@@ -3,6 +3,7 @@
 #include "dgc/runtime/HostModule.h"
 
 #include "CacheBinding.h"
+#include "CudaDriver.h"
 #include "MemRefABI.h"
 
 #include <dlfcn.h>
@@ -90,15 +91,34 @@ HostModule &HostModule::operator=(HostModule &&other) noexcept {
   std::swap(arenaStorage_, other.arenaStorage_);
   std::swap(arena_, other.arena_);
   std::swap(weightsBound_, other.weightsBound_);
+  std::swap(device_, other.device_);
+  std::swap(deviceArena_, other.deviceArena_);
   return *this;
 }
 
 HostModule::~HostModule() {
   if (library_)
     dlclose(library_);
+  // The device exists: the arena came from it, and get() caches success.
+  if (deviceArena_)
+    if (Result<CudaDevice *> gpu = CudaDevice::get())
+      (*gpu)->freeManaged(deviceArena_);
 }
 
-Result<HostModule> HostModule::load(const std::string &directory) {
+Result<Device> parseDevice(const std::string &name) {
+  if (name == "host")
+    return Device::Host;
+  if (name == "cuda")
+    return Device::Cuda;
+  return Error{"unknown device '" + name + "'; expected host or cuda"};
+}
+
+const char *deviceName(Device device) {
+  return device == Device::Cuda ? "cuda" : "host";
+}
+
+Result<HostModule> HostModule::load(const std::string &directory,
+                                    Device device) {
   std::string manifestPath = directory + "/manifest.json";
   std::ifstream in(manifestPath, std::ios::binary);
   if (!in)
@@ -111,16 +131,36 @@ Result<HostModule> HostModule::load(const std::string &directory) {
     return Error{manifest.error()};
   HostModule module;
   module.manifest_ = std::move(*manifest);
+  module.device_ = device;
+  Result<TargetManifest> target =
+      selectTarget(module.manifest_, deviceName(device));
+  if (!target)
+    return Error{target.error()};
+  // Then the GPU: without a driver or a GPU nothing else matters.
+  CudaDevice *gpu = nullptr;
+  if (device == Device::Cuda) {
+    Result<CudaDevice *> opened = CudaDevice::get();
+    if (!opened)
+      return Error{"the cuda device is unavailable: " + opened.error()};
+    gpu = *opened;
+  }
+  if (gpu)
+    if (std::string problem = gpu->chipProblem(target->chip); !problem.empty())
+      return Error{directory + ": " + problem};
   for (const auto &[name, graph] : module.manifest_.graphs)
     if (graph.inputs.size() + 1 > static_cast<size_t>(kMaxArgs - 1))
       return Error{manifestPath + ": graph '" + name + "' has " +
                    std::to_string(graph.inputs.size()) +
                    " inputs; this runtime calls at most " +
                    std::to_string(kMaxArgs - 2)};
-  std::string library = directory + "/" + module.manifest_.library;
+  std::string library = directory + "/" + target->library;
   module.library_ = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!module.library_)
     return Error{library + ": cannot load the host code: " + dlerror()};
+  // Its constructors may already have loaded kernels.
+  if (gpu)
+    if (Status s = CudaDevice::takeError(); !s)
+      return Error{library + ": " + s.error()};
   for (const auto &[name, graph] : module.manifest_.graphs) {
     void *entry = dlsym(module.library_, graph.symbol.c_str());
     if (!entry)
@@ -128,8 +168,19 @@ Result<HostModule> HostModule::load(const std::string &directory) {
                    graph.symbol + "'"};
     module.entries_[name] = entry;
   }
-  module.arenaStorage_.resize(module.manifest_.weightBytes + kArenaAlignment);
-  uintptr_t base = reinterpret_cast<uintptr_t>(module.arenaStorage_.data());
+  uintptr_t base;
+  if (gpu) {
+    // Kernels read the weights: the arena is managed memory.
+    Result<void *> arena = gpu->allocManaged(
+        module.manifest_.weightBytes + kArenaAlignment, "the weight arena");
+    if (!arena)
+      return Error{arena.error()};
+    module.deviceArena_ = *arena;
+    base = reinterpret_cast<uintptr_t>(*arena);
+  } else {
+    module.arenaStorage_.resize(module.manifest_.weightBytes + kArenaAlignment);
+    base = reinterpret_cast<uintptr_t>(module.arenaStorage_.data());
+  }
   module.arena_ = reinterpret_cast<uint8_t *>((base + kArenaAlignment - 1) &
                                               ~(kArenaAlignment - 1));
   return module;
@@ -176,14 +227,23 @@ Status HostModule::bindWeights(const Checkpoint &checkpoint) {
   return Status();
 }
 
-Result<KVCache> HostModule::createCache(int64_t pageSize,
-                                        int64_t pagesPerPool) const {
+std::vector<PoolSpec> HostModule::poolSpecs() const {
   std::vector<PoolSpec> pools;
   for (const PoolManifest &p : manifest_.pools)
     pools.push_back(PoolSpec{p.name, p.layers, p.kvHeads, p.headDim, p.window,
                              static_cast<int>(dtypeSize(p.dtype))});
-  return KVCache::create(pageSize, pools,
-                         std::vector<int64_t>(pools.size(), pagesPerPool));
+  return pools;
+}
+
+Result<KVCache> HostModule::createCache(int64_t pageSize,
+                                        int64_t pagesPerPool) const {
+  return createCache(pageSize,
+                     std::vector<int64_t>(manifest_.pools.size(), pagesPerPool));
+}
+
+Result<KVCache> HostModule::createCache(int64_t pageSize,
+                                        std::vector<int64_t> pages) const {
+  return KVCache::create(pageSize, poolSpecs(), std::move(pages));
 }
 
 Result<std::vector<HostModule::Output>>
@@ -211,6 +271,13 @@ HostModule::call(const std::string &graphName,
   descriptors.push_back(makeDescriptor(arena_, {manifest_.weightBytes}));
   args.push_back(descriptors.back().data());
   std::set<const void *> inputBuffers = {arena_};
+  std::unique_ptr<ManagedCopies> deviceInputs;
+  if (device_ == Device::Cuda) {
+    Result<CudaDevice *> gpu = CudaDevice::get();
+    if (!gpu)
+      return Error{"the cuda device is unavailable: " + gpu.error()};
+    deviceInputs = std::make_unique<ManagedCopies>(**gpu);
+  }
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorSpec &spec = graph.inputs[i + 1];
     const Arg &arg = inputs[i];
@@ -227,9 +294,21 @@ HostModule::call(const std::string &graphName,
       return Error{"input '" + spec.name + "' of '" + graphName +
                    "' has shape " + shapeString(arg.shape) + ", expected " +
                    shapeString(spec.shape) + " (-1: any)"};
-    descriptors.push_back(makeDescriptor(arg.data, arg.shape));
+    const void *data = arg.data;
+    if (deviceInputs) {
+      // Kernels cannot read host memory: the input travels in managed memory.
+      size_t bytes = dtypeSize(spec.dtype);
+      for (int64_t d : arg.shape)
+        bytes *= static_cast<size_t>(d);
+      Result<const void *> copy =
+          deviceInputs->copy(arg.data, bytes, "input '" + spec.name + "'");
+      if (!copy)
+        return Error{copy.error()};
+      data = *copy;
+    }
+    descriptors.push_back(makeDescriptor(data, arg.shape));
     args.push_back(descriptors.back().data());
-    inputBuffers.insert(arg.data);
+    inputBuffers.insert(data);
   }
   callWithPointers(entries_.at(graphName), args);
 
@@ -254,12 +333,21 @@ HostModule::call(const std::string &graphName,
       UnrankedDescriptor to{rank, dst.data()};
       memrefCopy(elementBytes, &from, &to);
     }
-    // The module allocates its results with malloc; they are ours to free.
+    // The module allocates its results with malloc (a cuda module with
+    // mgpuMemAlloc); they are ours to free.
     if (view.allocated && !inputBuffers.count(view.allocated) &&
-        freed.insert(view.allocated).second)
-      std::free(view.allocated);
+        freed.insert(view.allocated).second) {
+      if (device_ == Device::Cuda && CudaDevice::ownsAllocation(view.allocated))
+        mgpuMemFree(view.allocated, nullptr);
+      else
+        std::free(view.allocated);
+    }
     outputs.push_back(std::move(out));
   }
+  if (device_ == Device::Cuda)
+    if (Status s = CudaDevice::takeError(); !s)
+      return Error{"graph '" + graphName +
+                   "' on the cuda device: " + s.error()};
   return outputs;
 }
 

@@ -98,12 +98,25 @@ Manifest parse(std::string_view text, const std::string &path) {
                  "; this runtime reads version " +
                  std::to_string(kModuleFormatVersion) +
                  ": recompile the model with a matching dgc");
-  const json &host = member(member(doc, "targets", ""), "host", "targets");
-  m.library =
-      string(member(host, "library", "targets.host"), "targets.host.library");
-  if (m.library.empty() || m.library.find('/') != std::string::npos ||
-      m.library == "..")
-    fail("targets.host.library", "expected a file name inside the module");
+  // A module holds code for one or more targets (host.so, cuda.so).
+  const json &targets = member(doc, "targets", "");
+  if (!targets.is_object() || targets.empty())
+    fail("targets", "expected an object naming at least one target");
+  for (const auto &item : targets.items()) {
+    std::string where = "targets." + item.key();
+    TargetManifest target;
+    target.library =
+        string(member(item.value(), "library", where), where + ".library");
+    if (target.library.empty() ||
+        target.library.find('/') != std::string::npos || target.library == "..")
+      fail(where + ".library", "expected a file name inside the module");
+    if (item.key() == "cuda" || item.value().contains("chip"))
+      target.chip =
+          string(member(item.value(), "chip", where), where + ".chip");
+    m.targets[item.key()] = std::move(target);
+  }
+  if (auto host = m.targets.find("host"); host != m.targets.end())
+    m.library = host->second.library;
 
   const json &model = member(doc, "model", "");
   m.canvasLength = integer(member(model, "canvas_length", "model"),
@@ -112,6 +125,23 @@ Manifest parse(std::string_view text, const std::string &path) {
                         "model.vocab_size", 1, 1 << 24);
   m.hiddenSize = integer(member(model, "hidden_size", "model"),
                          "model.hidden_size", 1, 1 << 20);
+  // The generation defaults compiled in, renamed to generation_config.json's
+  // keys so that one reader (GenerationOptions) checks both.
+  if (auto g = model.find("generation"); g != model.end() && g->is_object()) {
+    json config = json::object();
+    for (const char *key :
+         {"max_new_tokens", "max_denoising_steps", "t_min", "t_max",
+          "stability_threshold", "confidence_threshold"})
+      if (g->contains(key))
+        config[key] = (*g)[key];
+    if (g->contains("entropy_bound"))
+      config["sampler_config"] = {{"entropy_bound", (*g)["entropy_bound"]}};
+    if (g->contains("eos"))
+      config["eos_token_id"] = (*g)["eos"];
+    if (g->contains("pad"))
+      config["pad_token_id"] = (*g)["pad"];
+    m.generationConfig = config.dump();
+  }
 
   const json &weights = member(doc, "weights", "");
   m.weightBytes = integer(member(weights, "bytes", "weights"), "weights.bytes",
@@ -202,6 +232,23 @@ Result<Manifest> parseManifest(std::string_view text, const std::string &path) {
   } catch (const std::exception &e) {
     return Error{path + ": invalid manifest: " + e.what()};
   }
+}
+
+Result<TargetManifest> selectTarget(const Manifest &manifest,
+                                    const std::string &name) {
+  auto it = manifest.targets.find(name);
+  if (it != manifest.targets.end())
+    return it->second;
+  size_t slash = manifest.path.find_last_of('/');
+  std::string module = slash == std::string::npos
+                           ? std::string("the module")
+                           : manifest.path.substr(0, slash);
+  std::string compiled;
+  for (const auto &[target, spec] : manifest.targets)
+    compiled += (compiled.empty() ? "" : ", ") + target;
+  return Error{module + " has no " + name +
+               " target: compile it with dgc compile --target " + name +
+               " (or all); it holds code for " + compiled};
 }
 
 } // namespace dgc::runtime

@@ -11,10 +11,12 @@ if [ ! -f "$dir/build.ninja" ]; then
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DDGC_ENABLE_FUZZ=ON >/dev/null
 fi
-ninja -C "$dir" safetensors_header_fuzzer manifest_fuzzer >/dev/null
+ninja -C "$dir" safetensors_header_fuzzer manifest_fuzzer tokenizer_fuzzer \
+  image_fuzzer >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for target in safetensors_header:safetensors manifest:manifest; do
+for target in safetensors_header:safetensors manifest:manifest \
+  tokenizer:tokenizer image:image; do
   name=${target%%:*}
   corpus=${target##*:}
   mkdir -p "$work/$corpus"

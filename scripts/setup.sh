@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build g++ python3
           llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
-          nlohmann-json3-dev libgtest-dev clang libclang-rt-14-dev)
+          nlohmann-json3-dev libgtest-dev clang libclang-rt-14-dev
+          libpng-dev libjpeg62-turbo-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

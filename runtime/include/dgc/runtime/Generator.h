@@ -86,6 +86,12 @@ struct GenerationStats {
   double seconds = 0;
 };
 
+/// Pages of each pool a request may hold at once, at most: the prompt, every
+/// canvas it may generate, less what sliding pools recycle.
+std::vector<int64_t> pagesNeeded(const std::vector<PoolSpec> &pools,
+                                 int64_t pageSize, int64_t canvasLength,
+                                 const GenerationRequest &request);
+
 class Generator {
 public:
   Generator(const HostModule &module, KVCache &cache, int64_t maxBatch);
@@ -99,8 +105,6 @@ public:
   std::vector<GenerationResult> run(const GenerationEvents &events = {});
   const GenerationStats &stats() const { return stats_; }
 
-  /// Pages of each pool `request` may hold at once, at most.
-  std::vector<int64_t> pagesNeeded(const GenerationRequest &request) const;
 
 private:
   struct Running;

@@ -1,7 +1,8 @@
 //===- HostModule.h - A compiled dgc module on the host CPU -----*- C++ -*-===//
 //
-// Loads MODEL.dgm (manifest.json + host.so), binds a checkpoint's weights to
-// the module's weight arena, and runs its graphs against the paged KV cache.
+// Loads MODEL.dgm (manifest.json + host.so or cuda.so), binds a checkpoint's
+// weights to the module's weight arena, and runs its graphs against the paged
+// KV cache.
 //
 //   auto module = HostModule::load("tiny.dgm");
 //   auto checkpoint = Checkpoint::open("checkpoint/");
@@ -27,22 +28,39 @@
 
 namespace dgc::runtime {
 
+/// Where a module's graphs run: on the host CPU (host.so), or on an NVIDIA
+/// GPU (cuda.so, its buffers in CUDA managed memory).
+enum class Device { Host, Cuda };
+
+/// "host" or "cuda".
+Result<Device> parseDevice(const std::string &name);
+const char *deviceName(Device device);
+
 class HostModule {
 public:
-  static Result<HostModule> load(const std::string &directory);
+  /// Loads the module's code for `device`; a module compiled without that
+  /// target, or a cuda device without a driver or GPU, is a clear error.
+  static Result<HostModule> load(const std::string &directory,
+                                 Device device = Device::Host);
   HostModule(HostModule &&) noexcept;
   HostModule &operator=(HostModule &&) noexcept;
   ~HostModule();
 
   const Manifest &manifest() const { return manifest_; }
+  Device device() const { return device_; }
 
   /// Fills the weight arena from `checkpoint`: every tensor the manifest
   /// names must exist with its shape; f32, bf16 and f16 convert to the
   /// arena's type. Errors name the tensor.
   Status bindWeights(const Checkpoint &checkpoint);
 
+  /// The module's KV-cache pools.
+  std::vector<PoolSpec> poolSpecs() const;
   /// A KV cache with the module's pools.
   Result<KVCache> createCache(int64_t pageSize, int64_t pagesPerPool) const;
+  /// A KV cache with `pagesPerPool[i]` pages in pool i.
+  Result<KVCache> createCache(int64_t pageSize,
+                              std::vector<int64_t> pagesPerPool) const;
 
   /// One argument of a graph call: a contiguous tensor, or a cache pool.
   struct Arg {
@@ -74,6 +92,8 @@ private:
   std::vector<uint8_t> arenaStorage_;
   uint8_t *arena_ = nullptr;
   bool weightsBound_ = false;
+  Device device_ = Device::Host;
+  void *deviceArena_ = nullptr; // the managed arena on the cuda device
 };
 
 /// Runs the encoder and decoder graphs for batches of requests.

@@ -48,12 +48,25 @@ struct PoolManifest {
   DType dtype = DType::F32;
 };
 
+/// The code of one target: its library inside the module directory and,
+/// for cuda, the GPU architecture it was compiled for (e.g. sm_90a).
+struct TargetManifest {
+  std::string library;
+  std::string chip;
+};
+
 struct Manifest {
   std::string path;
   int version = 0;
+  /// The host target's library; empty when the module has no host target.
   std::string library;
+  /// Every target the module was compiled for, by name ("host", "cuda").
+  std::map<std::string, TargetManifest> targets;
   int64_t canvasLength = 0, vocabSize = 0, hiddenSize = 0;
   int64_t weightBytes = 0;
+  /// The generation defaults compiled into the module, as the text of a
+  /// generation_config.json; empty when the module has none.
+  std::string generationConfig;
   std::vector<WeightSpec> weights;
   std::vector<PoolManifest> pools;
   std::map<std::string, GraphSpec> graphs;
@@ -61,6 +74,11 @@ struct Manifest {
 
 /// Parses manifest.json text; `path` names it in errors.
 Result<Manifest> parseManifest(std::string_view text, const std::string &path);
+
+/// The manifest's target `name`, or an error that says how to compile the
+/// module for it.
+Result<TargetManifest> selectTarget(const Manifest &manifest,
+                                    const std::string &name);
 
 } // namespace dgc::runtime
 

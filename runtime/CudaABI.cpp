@@ -1,0 +1,285 @@
+//===- CudaABI.cpp - The mgpu* functions a cuda module calls --------------===//
+//
+// MLIR's gpu-to-llvm runtime ABI over the process's CudaDevice. The compiled
+// host code loads the module, looks the kernel up, creates a stream, launches,
+// synchronises and unloads around every single launch, so modules and
+// functions are cached, unloading waits for the device to go, and one
+// persistent stream serves every launch.
+//
+// These functions cannot return errors into compiled code: the first one is
+// recorded, later launches are skipped, and HostModule::call reports it. A
+// failed allocation falls back to host memory so that the host code between
+// kernels, which reads and writes buffers, does not crash meanwhile.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaDriver.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <limits>
+#include <string_view>
+#include <vector>
+
+using namespace dgc::runtime;
+using namespace dgc::runtime::cuda;
+
+namespace {
+
+std::mutex errorMutex;
+std::string firstError;
+
+/// Live mgpuMemAlloc buffers: true for device memory, false for a host
+/// fallback.
+std::mutex allocationMutex;
+std::map<void *, bool> allocations;
+
+/// What an empty allocation returns: non-null, never written, never freed.
+alignas(64) char emptyBuffer[64];
+
+constexpr int kJitLogBytes = 16384;
+/// Dynamic shared memory above this needs the kernel's opt-in attribute.
+constexpr int32_t kDefaultSharedMemBytes = 48 * 1024;
+
+/// The first `.entry` of a PTX text, to name its module in errors.
+std::string firstEntry(const char *ptx) {
+  std::string_view text(ptx);
+  size_t at = text.find(".entry");
+  if (at == std::string_view::npos)
+    return "";
+  at = text.find_first_not_of(" \t\r\n", at + 6);
+  if (at == std::string_view::npos)
+    return "";
+  size_t end = text.find_first_of(" \t\r\n(", at);
+  return std::string(text.substr(at, end - at));
+}
+
+CudaDevice *deviceOrRecord() {
+  Result<CudaDevice *> device = CudaDevice::get();
+  if (!device) {
+    CudaDevice::recordError(device.error());
+    return nullptr;
+  }
+  return *device;
+}
+
+} // namespace
+
+namespace dgc::runtime {
+
+void CudaDevice::recordError(const std::string &message) {
+  std::lock_guard<std::mutex> lock(errorMutex);
+  if (firstError.empty())
+    firstError = message;
+}
+
+bool CudaDevice::hasError() {
+  std::lock_guard<std::mutex> lock(errorMutex);
+  return !firstError.empty();
+}
+
+Status CudaDevice::takeError() {
+  std::lock_guard<std::mutex> lock(errorMutex);
+  if (firstError.empty())
+    return Status();
+  std::string message;
+  message.swap(firstError);
+  return Error{message};
+}
+
+bool CudaDevice::ownsAllocation(const void *pointer) {
+  if (pointer == emptyBuffer)
+    return true;
+  std::lock_guard<std::mutex> lock(allocationMutex);
+  return allocations.count(const_cast<void *>(pointer)) != 0;
+}
+
+bool CudaDevice::check(CUresult code, const char *call,
+                       const std::string &kernel, const std::string &log) {
+  if (code == kSuccess)
+    return true;
+  recordError(describeCudaFailure({call, code, kernel, log}, &api_));
+  return false;
+}
+
+void *CudaDevice::loadModule(const void *ptx, int optLevel) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (auto it = modules_.find(ptx); it != modules_.end())
+    return it->second;
+  if (!ptx || hasError())
+    return nullptr;
+  makeCurrent();
+  std::vector<char> log(kJitLogBytes, '\0');
+  int options[] = {kJitErrorLogBuffer, kJitErrorLogBufferSizeBytes,
+                   kJitOptimizationLevel};
+  // Option values travel as pointer-sized integers, as cuda.h specifies.
+  void *values[] = {
+      log.data(), reinterpret_cast<void *>(uintptr_t(log.size())),
+      reinterpret_cast<void *>(uintptr_t(std::clamp(optLevel, 0, 4)))};
+  CUmodule module = nullptr;
+  CUresult r = api_.cuModuleLoadDataEx(&module, ptx, 3, options, values);
+  log.back() = '\0';
+  if (!check(r, "cuModuleLoadDataEx",
+             firstEntry(static_cast<const char *>(ptx)), log.data()))
+    return nullptr;
+  modules_[ptx] = module;
+  return module;
+}
+
+void *CudaDevice::function(void *module, const char *name) {
+  if (!module || !name)
+    return nullptr;
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto key = std::make_pair(static_cast<CUmodule>(module), std::string(name));
+  if (auto it = functions_.find(key); it != functions_.end())
+    return it->second;
+  makeCurrent();
+  CUfunction function = nullptr;
+  if (!check(api_.cuModuleGetFunction(&function, key.first, name),
+             "cuModuleGetFunction", name))
+    return nullptr;
+  functions_[key] = function;
+  kernelNames_[function] = name;
+  return function;
+}
+
+void CudaDevice::launch(void *function, const int64_t grid[3],
+                        const int64_t block[3], int32_t sharedMemBytes,
+                        void **params, void **extra) {
+  if (!function || hasError())
+    return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto f = static_cast<CUfunction>(function);
+  auto known = kernelNames_.find(f);
+  std::string name = known != kernelNames_.end() ? known->second : "";
+  unsigned dims[6];
+  for (int i = 0; i < 6; ++i) {
+    int64_t d = i < 3 ? grid[i] : block[i - 3];
+    // An empty launch (a dynamic size of 0) has nothing to do, and the
+    // driver refuses zero-sized grids.
+    if (d == 0)
+      return;
+    if (d < 0 || d > std::numeric_limits<unsigned>::max()) {
+      recordError("kernel '" + name + "': launch dimension " +
+                  std::to_string(d) + " is out of range");
+      return;
+    }
+    dims[i] = static_cast<unsigned>(d);
+  }
+  makeCurrent();
+  if (sharedMemBytes > kDefaultSharedMemBytes &&
+      !check(api_.cuFuncSetAttribute(f, kFuncAttributeMaxDynamicSharedSizeBytes,
+                                     sharedMemBytes),
+             "cuFuncSetAttribute", name))
+    return;
+  lastKernel_ = name;
+  check(api_.cuLaunchKernel(f, dims[0], dims[1], dims[2], dims[3], dims[4],
+                            dims[5], static_cast<unsigned>(sharedMemBytes),
+                            stream_, params, extra),
+        "cuLaunchKernel", name);
+}
+
+void CudaDevice::synchronize() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  makeCurrent();
+  // Faults surface here; every launch is synchronised, so the last kernel
+  // launched is the one at fault.
+  check(api_.cuStreamSynchronize(stream_), "cuStreamSynchronize", lastKernel_);
+}
+
+void *CudaDevice::allocate(size_t bytes, bool managed) {
+  makeCurrent();
+  CUdeviceptr pointer = 0;
+  bool ok =
+      managed ? check(api_.cuMemAllocManaged(&pointer, bytes, kMemAttachGlobal),
+                      "cuMemAllocManaged")
+              : check(api_.cuMemAlloc(&pointer, bytes), "cuMemAlloc");
+  return ok ? reinterpret_cast<void *>(pointer) : nullptr;
+}
+
+void CudaDevice::free(void *pointer) {
+  makeCurrent();
+  check(api_.cuMemFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
+}
+
+} // namespace dgc::runtime
+
+extern "C" {
+
+void *mgpuModuleLoadJIT(void *ptx, int32_t optLevel) {
+  CudaDevice *device = deviceOrRecord();
+  return device ? device->loadModule(ptx, optLevel) : nullptr;
+}
+
+// Modules stay loaded (and cached) while the device lives: the compiled code
+// unloads after every launch.
+void mgpuModuleUnload(void *module) {}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  CudaDevice *device = deviceOrRecord();
+  return device ? device->function(module, name) : nullptr;
+}
+
+void mgpuLaunchKernel(void *function, int64_t gridX, int64_t gridY,
+                      int64_t gridZ, int64_t blockX, int64_t blockY,
+                      int64_t blockZ, int32_t sharedMemBytes, void *stream,
+                      void **params, void **extra, int64_t paramsCount) {
+  CudaDevice *device = deviceOrRecord();
+  if (!device)
+    return;
+  const int64_t grid[3] = {gridX, gridY, gridZ};
+  const int64_t block[3] = {blockX, blockY, blockZ};
+  device->launch(function, grid, block, sharedMemBytes, params, extra);
+}
+
+void *mgpuStreamCreate() {
+  CudaDevice *device = deviceOrRecord();
+  return device ? device->stream() : nullptr;
+}
+
+void mgpuStreamSynchronize(void *stream) {
+  if (CudaDevice *device = deviceOrRecord())
+    device->synchronize();
+}
+
+// The persistent stream outlives every launch.
+void mgpuStreamDestroy(void *stream) {}
+
+void *mgpuMemAlloc(uint64_t sizeBytes, void *stream, bool isHostShared) {
+  if (sizeBytes == 0)
+    return emptyBuffer;
+  void *pointer = nullptr;
+  if (CudaDevice *device = deviceOrRecord())
+    pointer = device->allocate(sizeBytes, isHostShared);
+  bool onDevice = pointer != nullptr;
+  if (!pointer)
+    pointer = std::malloc(sizeBytes);
+  if (pointer) {
+    std::lock_guard<std::mutex> lock(allocationMutex);
+    allocations[pointer] = onDevice;
+  }
+  return pointer;
+}
+
+void mgpuMemFree(void *pointer, void *stream) {
+  if (!pointer || pointer == emptyBuffer)
+    return;
+  bool onDevice;
+  {
+    std::lock_guard<std::mutex> lock(allocationMutex);
+    auto it = allocations.find(pointer);
+    if (it == allocations.end())
+      return; // not from mgpuMemAlloc, or already freed
+    onDevice = it->second;
+    allocations.erase(it);
+  }
+  if (!onDevice) {
+    std::free(pointer);
+    return;
+  }
+  // Device memory exists only once get() has succeeded, which it caches.
+  if (CudaDevice *device = deviceOrRecord())
+    device->free(pointer);
+}
+
+} // extern "C"

@@ -1,0 +1,219 @@
+//===- CudaDriver.h - The CUDA driver, loaded at run time -------*- C++ -*-===//
+//
+// The runtime does not link libcuda: the driver is opened with dlopen the
+// first time a module runs on the cuda device, so the runtime builds, loads
+// and runs host modules on machines without a driver. The few driver types
+// and constants used are declared here with cuda.h's values.
+//
+// A compiled cuda module (cuda.so) launches its kernels through the `mgpu*`
+// functions (CudaABI.cpp), which work on the one CudaDevice of the process.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DGC_RUNTIME_CUDADRIVER_H
+#define DGC_RUNTIME_CUDADRIVER_H
+
+#include "dgc/runtime/KVCache.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dgc::runtime {
+
+namespace cuda {
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = struct CUctx_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
+
+// CUresult values.
+constexpr CUresult kSuccess = 0;
+constexpr CUresult kErrorInvalidValue = 1;
+constexpr CUresult kErrorOutOfMemory = 2;
+constexpr CUresult kErrorStubLibrary = 34;
+constexpr CUresult kErrorNoDevice = 100;
+constexpr CUresult kErrorInvalidDevice = 101;
+constexpr CUresult kErrorInvalidImage = 200;
+constexpr CUresult kErrorNoBinaryForGpu = 209;
+constexpr CUresult kErrorInvalidPtx = 218;
+constexpr CUresult kErrorUnsupportedPtxVersion = 222;
+constexpr CUresult kErrorIllegalAddress = 700;
+constexpr CUresult kErrorLaunchOutOfResources = 701;
+constexpr CUresult kErrorLaunchFailed = 719;
+
+// CUjit_option, CUdevice_attribute, CUfunction_attribute and flag values.
+constexpr int kJitErrorLogBuffer = 5;
+constexpr int kJitErrorLogBufferSizeBytes = 6;
+constexpr int kJitOptimizationLevel = 7;
+constexpr int kAttributeComputeCapabilityMajor = 75;
+constexpr int kAttributeComputeCapabilityMinor = 76;
+constexpr int kFuncAttributeMaxDynamicSharedSizeBytes = 8;
+constexpr unsigned kMemAttachGlobal = 0x1;
+constexpr unsigned kStreamNonBlocking = 0x1;
+
+/// The driver functions the runtime calls, resolved by their versioned
+/// symbol names (cuMemAlloc_v2, ...) as cuda.h's macros would.
+struct DriverApi {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDeviceGetCount)(int *);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDeviceGetName)(char *, int, CUdevice);
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuDevicePrimaryCtxRelease)(CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned, int *,
+                                 void **);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, CUstream, void **,
+                             void **);
+  CUresult (*cuStreamCreate)(CUstream *, unsigned);
+  CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuStreamDestroy)(CUstream);
+  CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
+  CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  // Optional: messages fall back to the runtime's own names without them.
+  CUresult (*cuGetErrorName)(CUresult, const char **);
+  CUresult (*cuGetErrorString)(CUresult, const char **);
+};
+} // namespace cuda
+
+/// What to say about a failed driver call.
+struct CudaFailure {
+  std::string call; // the driver function, e.g. "cuInit"
+  cuda::CUresult code = cuda::kSuccess;
+  std::string kernel; // the kernel concerned, if any
+  std::string log;    // the JIT compiler's error log, if any
+};
+
+/// The CUresult's name ("CUDA_ERROR_NO_DEVICE"), from the runtime's own
+/// table; "CUDA error N" for codes it does not know.
+std::string cudaErrorName(cuda::CUresult code);
+/// What the user can do about `code`; empty when there is nothing specific.
+std::string cudaErrorHint(cuda::CUresult code, const std::string &kernel);
+/// "CALL failed: NAME (N): TEXT; HINT" and the JIT log; `api` (may be null)
+/// supplies the driver's own name and text for the code.
+std::string describeCudaFailure(const CudaFailure &failure,
+                                const cuda::DriverApi *api);
+
+/// One GPU with its primary context and the stream every launch uses.
+class CudaDevice {
+public:
+  /// The process's device, initialised on first success: the driver library
+  /// (env DGC_LIBCUDA, else libcuda.so.1), cuInit, device DGC_CUDA_DEVICE
+  /// (default 0), its primary context made current. Failures are not cached.
+  static Result<CudaDevice *> get();
+  /// A new, uncached device as get() would make it; for probes and tests.
+  static Result<std::unique_ptr<CudaDevice>> open();
+  ~CudaDevice();
+  CudaDevice(const CudaDevice &) = delete;
+  CudaDevice &operator=(const CudaDevice &) = delete;
+
+  const cuda::DriverApi &api() const { return api_; }
+  const std::string &library() const { return library_; }
+  int ordinal() const { return ordinal_; }
+  const std::string &name() const { return name_; }
+  int computeMajor() const { return major_; }
+  int computeMinor() const { return minor_; }
+  /// Makes the device's context current on the calling thread.
+  bool makeCurrent() const;
+  /// Why code compiled for `chip` (sm_XY, or sm_XYa for that architecture
+  /// only) cannot run on this GPU; empty when it can or the chip is
+  /// unfamiliar.
+  std::string chipProblem(const std::string &chip) const;
+
+  /// Managed memory for the runtime's own buffers (weight arena, inputs).
+  Result<void *> allocManaged(size_t bytes, const std::string &what);
+  void freeManaged(void *pointer);
+
+  // The mgpu* ABI (CudaABI.cpp).
+  void *loadModule(const void *ptx, int optLevel);
+  void *function(void *module, const char *name);
+  void launch(void *function, const int64_t grid[3], const int64_t block[3],
+              int32_t sharedMemBytes, void **params, void **extra);
+  void synchronize();
+  void *stream() const { return stream_; }
+  /// Managed (or device) memory for mgpuMemAlloc; null after recording the
+  /// failure.
+  void *allocate(size_t bytes, bool managed);
+  void free(void *pointer);
+
+  /// Records the first error of the process's CUDA calls; launches are
+  /// skipped until it is taken.
+  static void recordError(const std::string &message);
+  static bool hasError();
+  /// Returns the recorded error, if any, and clears it.
+  static Status takeError();
+  /// Whether `pointer` came from mgpuMemAlloc and is not yet freed.
+  static bool ownsAllocation(const void *pointer);
+
+private:
+  CudaDevice() = default;
+  Status initialise();
+  /// Records a failed call (see recordError); true on success.
+  bool check(cuda::CUresult code, const char *call,
+             const std::string &kernel = "", const std::string &log = "");
+
+  void *handle_ = nullptr; // the dlopen handle
+  std::string library_;
+  cuda::DriverApi api_{};
+  cuda::CUdevice device_ = 0;
+  int ordinal_ = 0, major_ = 0, minor_ = 0;
+  std::string name_;
+  cuda::CUcontext context_ = nullptr;
+  cuda::CUstream stream_ = nullptr;
+
+  std::mutex mutex_; // guards the caches
+  std::map<const void *, cuda::CUmodule> modules_;
+  std::map<std::pair<cuda::CUmodule, std::string>, cuda::CUfunction> functions_;
+  std::map<cuda::CUfunction, std::string> kernelNames_;
+  std::string lastKernel_; // names the kernel an asynchronous fault hit
+};
+
+/// Managed copies of host buffers, freed with it: a graph call's inputs.
+class ManagedCopies {
+public:
+  explicit ManagedCopies(CudaDevice &device) : device_(device) {}
+  ~ManagedCopies();
+  ManagedCopies(const ManagedCopies &) = delete;
+  ManagedCopies &operator=(const ManagedCopies &) = delete;
+  Result<const void *> copy(const void *data, size_t bytes,
+                            const std::string &what);
+
+private:
+  CudaDevice &device_;
+  std::vector<void *> buffers_;
+};
+
+} // namespace dgc::runtime
+
+extern "C" {
+// MLIR's gpu-to-llvm runtime ABI, which a compiled cuda module calls.
+void *mgpuModuleLoadJIT(void *ptx, int32_t optLevel);
+void mgpuModuleUnload(void *module);
+void *mgpuModuleGetFunction(void *module, const char *name);
+void mgpuLaunchKernel(void *function, int64_t gridX, int64_t gridY,
+                      int64_t gridZ, int64_t blockX, int64_t blockY,
+                      int64_t blockZ, int32_t sharedMemBytes, void *stream,
+                      void **params, void **extra, int64_t paramsCount);
+void *mgpuStreamCreate();
+void mgpuStreamSynchronize(void *stream);
+void mgpuStreamDestroy(void *stream);
+void *mgpuMemAlloc(uint64_t sizeBytes, void *stream, bool isHostShared);
+void mgpuMemFree(void *pointer, void *stream);
+}
+
+#endif // DGC_RUNTIME_CUDADRIVER_H

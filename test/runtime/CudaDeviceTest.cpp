@@ -1,0 +1,333 @@
+//===- CudaDeviceTest.cpp - The cuda device, with and without a GPU -------===//
+//
+// Without a driver (or with the toolkit's stub) every path must end in a clear
+// error, never a crash or a hang; with a GPU a hand-written PTX kernel runs
+// through the mgpu* functions a compiled cuda module calls.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaDriver.h"
+
+#include "dgc/runtime/HostModule.h"
+
+#include <gtest/gtest.h>
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+using namespace dgc::runtime;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Sets (or, with nullopt, unsets) an environment variable for a scope.
+class ScopedEnv {
+public:
+  ScopedEnv(const char *name, std::optional<std::string> value) : name(name) {
+    if (const char *old = std::getenv(name))
+      saved = old;
+    if (value)
+      setenv(name, value->c_str(), 1);
+    else
+      unsetenv(name);
+  }
+  ~ScopedEnv() {
+    if (saved)
+      setenv(name, saved->c_str(), 1);
+    else
+      unsetenv(name);
+  }
+
+private:
+  const char *name;
+  std::optional<std::string> saved;
+};
+
+bool driverInstalled() {
+  void *handle = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (handle)
+    dlclose(handle);
+  return handle != nullptr;
+}
+
+bool contains(const std::string &text, const std::string &part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// A manifest with the given "targets" object and one trivial graph.
+std::string manifestText(const std::string &targets) {
+  return R"({"format": "dgc-module", "version": 1,
+    "model": {"canvas_length": 4, "vocab_size": 8, "hidden_size": 2},
+    "targets": )" +
+         targets + R"(,
+    "weights": {"bytes": 0, "tensors": []},
+    "graphs": {"decoder": {"symbol": "_mlir_ciface_decoder",
+      "inputs": [{"name": "weights", "dtype": "i8", "shape": [-1]}],
+      "outputs": []}}})";
+}
+
+/// A module directory holding only a manifest.
+std::string writeModule(const std::string &name, const std::string &targets) {
+  fs::path dir = fs::path(testing::TempDir()) / ("dgc-cuda-" + name + ".dgm");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "manifest.json") << manifestText(targets);
+  return dir.string();
+}
+
+const char *kBothTargets = R"({"host": {"library": "host.so"},
+  "cuda": {"library": "cuda.so", "chip": "sm_90a"}})";
+
+// Adds 1 to each of n floats; PTX ISA 7.0 for sm_50 loads on any GPU since.
+const char *kAddOnePtx = R"(.version 7.0
+.target sm_50
+.address_size 64
+
+.visible .entry add_one(.param .u64 data, .param .u32 n)
+{
+  .reg .pred %p<2>;
+  .reg .b32 %r<6>;
+  .reg .f32 %f<3>;
+  .reg .b64 %rd<5>;
+  ld.param.u64 %rd1, [data];
+  ld.param.u32 %r1, [n];
+  mov.u32 %r2, %ctaid.x;
+  mov.u32 %r3, %ntid.x;
+  mov.u32 %r4, %tid.x;
+  mad.lo.s32 %r5, %r2, %r3, %r4;
+  setp.ge.u32 %p1, %r5, %r1;
+  @%p1 bra DONE;
+  cvta.to.global.u64 %rd2, %rd1;
+  mul.wide.u32 %rd3, %r5, 4;
+  add.s64 %rd4, %rd2, %rd3;
+  ld.global.f32 %f1, [%rd4];
+  add.f32 %f2, %f1, 0f3F800000;
+  st.global.f32 [%rd4], %f2;
+DONE:
+  ret;
+}
+)";
+
+TEST(CudaDevice, NoDriverIsAClearError) {
+  ScopedEnv env("DGC_LIBCUDA", std::nullopt);
+  if (driverInstalled())
+    GTEST_SKIP() << "an NVIDIA driver is installed here";
+  auto device = CudaDevice::get();
+  ASSERT_FALSE(device);
+  EXPECT_TRUE(contains(device.error(),
+                       "no NVIDIA driver: libcuda.so.1 was not found; install "
+                       "the driver or run with --device host"))
+      << device.error();
+  auto module =
+      HostModule::load(writeModule("nodriver", kBothTargets), Device::Cuda);
+  ASSERT_FALSE(module);
+  EXPECT_TRUE(contains(module.error(), "the cuda device is unavailable"))
+      << module.error();
+  EXPECT_TRUE(contains(module.error(), "no NVIDIA driver")) << module.error();
+}
+
+TEST(CudaDevice, StubLibraryIsNamed) {
+#ifndef DGC_CUDA_STUB
+  GTEST_SKIP() << "no CUDA toolkit was found at configure time";
+#else
+  if (!fs::exists(DGC_CUDA_STUB))
+    GTEST_SKIP() << DGC_CUDA_STUB << " does not exist";
+  ScopedEnv env("DGC_LIBCUDA", DGC_CUDA_STUB);
+  auto device = CudaDevice::open();
+  ASSERT_FALSE(device);
+  const std::string &error = device.error();
+  EXPECT_TRUE(contains(error, "cuInit failed")) << error;
+  EXPECT_TRUE(contains(error, "CUDA_ERROR_STUB_LIBRARY (34)")) << error;
+  EXPECT_TRUE(
+      contains(error, "this libcuda is the CUDA toolkit's stub, not a driver"))
+      << error;
+  EXPECT_TRUE(contains(error, DGC_CUDA_STUB)) << error;
+#endif
+}
+
+TEST(CudaDevice, ChosenLibraryThatDoesNotLoad) {
+  ScopedEnv env("DGC_LIBCUDA", "/nonexistent/libcuda.so.1");
+  auto device = CudaDevice::open();
+  ASSERT_FALSE(device);
+  EXPECT_TRUE(contains(device.error(), "DGC_LIBCUDA=/nonexistent/libcuda.so.1:"
+                                       " cannot load the CUDA driver"))
+      << device.error();
+}
+
+TEST(CudaErrors, HintsPerCode) {
+  auto describe = [](int code, const std::string &kernel = "",
+                     const std::string &log = "") {
+    return describeCudaFailure({"cuCall", code, kernel, log}, nullptr);
+  };
+  EXPECT_TRUE(contains(describe(34),
+                       "cuCall failed: CUDA_ERROR_STUB_LIBRARY (34); "
+                       "this libcuda is the CUDA toolkit's stub"));
+  EXPECT_TRUE(contains(describe(100), "CUDA_ERROR_NO_DEVICE (100); no GPU "
+                                      "visible (check nvidia-smi and "
+                                      "CUDA_VISIBLE_DEVICES)"));
+  for (int code : {200, 209, 218, 222})
+    EXPECT_TRUE(contains(describe(code),
+                         "the driver cannot load PTX for this GPU: compile "
+                         "with --chip matching it and a driver supporting PTX "
+                         "ISA 8.0"))
+        << describe(code);
+  EXPECT_TRUE(contains(describe(218), "CUDA_ERROR_INVALID_PTX (218)"));
+  EXPECT_TRUE(contains(describe(2), "CUDA_ERROR_OUT_OF_MEMORY (2)"));
+  EXPECT_TRUE(contains(describe(2), "KV-cache pages"));
+  std::string launch = describe(719, "fused_softmax_0");
+  EXPECT_TRUE(contains(launch, "cuCall (kernel 'fused_softmax_0') failed: "
+                               "CUDA_ERROR_LAUNCH_FAILED (719)"))
+      << launch;
+  EXPECT_TRUE(contains(launch, "kernel 'fused_softmax_0' failed on the GPU"));
+  EXPECT_TRUE(contains(describe(701, "k"), "kernel 'k' needs more registers"));
+  EXPECT_TRUE(contains(describe(218, "k", "ptxas fatal: bad"),
+                       "\nJIT log:\nptxas fatal: bad"));
+  std::string unknown = describe(12345);
+  EXPECT_EQ(unknown, "cuCall failed: CUDA error 12345 (12345)");
+}
+
+TEST(CudaManifest, HostOnlyHasNoCudaTarget) {
+  auto manifest =
+      parseManifest(manifestText(R"({"host": {"library": "host.so"}})"),
+                    "m.dgm/manifest.json");
+  ASSERT_TRUE(manifest) << manifest.error();
+  EXPECT_EQ(manifest->library, "host.so");
+  auto target = selectTarget(*manifest, "cuda");
+  ASSERT_FALSE(target);
+  EXPECT_TRUE(contains(target.error(),
+                       "m.dgm has no cuda target: compile it with dgc compile "
+                       "--target cuda (or all)"))
+      << target.error();
+}
+
+TEST(CudaManifest, BothTargetsParse) {
+  auto manifest = parseManifest(manifestText(kBothTargets), "manifest.json");
+  ASSERT_TRUE(manifest) << manifest.error();
+  EXPECT_EQ(manifest->library, "host.so");
+  ASSERT_EQ(manifest->targets.size(), 2u);
+  EXPECT_EQ(manifest->targets.at("host").library, "host.so");
+  EXPECT_EQ(manifest->targets.at("cuda").library, "cuda.so");
+  EXPECT_EQ(manifest->targets.at("cuda").chip, "sm_90a");
+  auto cuda = selectTarget(*manifest, "cuda");
+  ASSERT_TRUE(cuda);
+  EXPECT_EQ(cuda->library, "cuda.so");
+}
+
+TEST(CudaManifest, CudaOnlyModuleOnTheHost) {
+  std::string dir = writeModule("cudaonly", R"({"cuda": {"library": "cuda.so",
+                                           "chip": "sm_90a"}})");
+  auto module = HostModule::load(dir);
+  ASSERT_FALSE(module);
+  EXPECT_TRUE(
+      contains(module.error(), dir + " has no host target: compile it with dgc "
+                                     "compile --target host (or all)"))
+      << module.error();
+}
+
+TEST(CudaManifest, TargetErrorsNameThePath) {
+  auto noChip = parseManifest(
+      manifestText(R"({"cuda": {"library": "cuda.so"}})"), "manifest.json");
+  ASSERT_FALSE(noChip);
+  EXPECT_TRUE(
+      contains(noChip.error(), "targets.cuda.chip: required field is missing"))
+      << noChip.error();
+  auto outside = parseManifest(
+      manifestText(R"({"cuda": {"library": "../cuda.so", "chip": "sm_90a"}})"),
+      "manifest.json");
+  ASSERT_FALSE(outside);
+  EXPECT_TRUE(contains(outside.error(), "targets.cuda.library: expected a file "
+                                        "name inside the module"))
+      << outside.error();
+  auto none = parseManifest(manifestText("{}"), "manifest.json");
+  ASSERT_FALSE(none);
+  EXPECT_TRUE(contains(none.error(), "targets: expected an object"));
+}
+
+TEST(CudaManifest, ParseDevice) {
+  EXPECT_EQ(*parseDevice("host"), Device::Host);
+  EXPECT_EQ(*parseDevice("cuda"), Device::Cuda);
+  auto bad = parseDevice("tpu");
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(contains(bad.error(), "expected host or cuda"));
+  EXPECT_STREQ(deviceName(Device::Cuda), "cuda");
+}
+
+TEST(CudaAbi, FallsBackToHostMemoryWithoutADevice) {
+  ScopedEnv env("DGC_LIBCUDA", std::nullopt);
+  if (CudaDevice::get())
+    GTEST_SKIP() << "a GPU is present";
+  (void)CudaDevice::takeError();
+  EXPECT_EQ(mgpuModuleLoadJIT(const_cast<char *>(kAddOnePtx), 2), nullptr);
+  EXPECT_EQ(mgpuModuleGetFunction(nullptr, "add_one"), nullptr);
+  EXPECT_EQ(mgpuStreamCreate(), nullptr);
+  mgpuLaunchKernel(nullptr, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr, 0);
+  mgpuStreamSynchronize(nullptr);
+  mgpuStreamDestroy(nullptr);
+  mgpuModuleUnload(nullptr);
+  auto *buffer = static_cast<float *>(mgpuMemAlloc(64, nullptr, true));
+  ASSERT_NE(buffer, nullptr);
+  for (int i = 0; i < 16; ++i)
+    buffer[i] = static_cast<float>(i); // host code may touch it
+  EXPECT_TRUE(CudaDevice::ownsAllocation(buffer));
+  mgpuMemFree(buffer, nullptr);
+  EXPECT_FALSE(CudaDevice::ownsAllocation(buffer));
+  void *empty = mgpuMemAlloc(0, nullptr, true);
+  EXPECT_NE(empty, nullptr);
+  EXPECT_TRUE(CudaDevice::ownsAllocation(empty));
+  mgpuMemFree(empty, nullptr);
+  Status error = CudaDevice::takeError();
+  ASSERT_FALSE(error);
+  EXPECT_TRUE(contains(error.error(), "no NVIDIA driver")) << error.error();
+  EXPECT_TRUE(CudaDevice::takeError()); // taken
+}
+
+TEST(CudaAbi, LaunchesAHandWrittenKernel) {
+  auto device = CudaDevice::get();
+  if (!device)
+    GTEST_SKIP() << "no GPU: " << device.error();
+  (void)CudaDevice::takeError();
+  void *ptx = const_cast<char *>(kAddOnePtx);
+  void *module = mgpuModuleLoadJIT(ptx, 2);
+  ASSERT_NE(module, nullptr) << CudaDevice::takeError().error();
+  EXPECT_EQ(mgpuModuleLoadJIT(ptx, 2), module); // cached by the PTX pointer
+  void *function = mgpuModuleGetFunction(module, "add_one");
+  ASSERT_NE(function, nullptr) << CudaDevice::takeError().error();
+  void *stream = mgpuStreamCreate();
+  EXPECT_EQ(mgpuStreamCreate(), stream); // the one persistent stream
+
+  constexpr uint32_t n = 1000;
+  auto *data = static_cast<float *>(mgpuMemAlloc(n * 4, nullptr, true));
+  ASSERT_NE(data, nullptr);
+  for (uint32_t i = 0; i < n; ++i)
+    data[i] = static_cast<float>(i);
+  uint32_t count = n;
+  void *params[] = {&data, &count};
+  mgpuLaunchKernel(function, (n + 127) / 128, 1, 1, 128, 1, 1, 0, stream,
+                   params, nullptr, 2);
+  mgpuLaunchKernel(function, 0, 1, 1, 128, 1, 1, 0, stream, params, nullptr,
+                   2); // empty: skipped
+  mgpuStreamSynchronize(stream);
+  mgpuStreamDestroy(stream);
+  mgpuModuleUnload(module);
+  Status status = CudaDevice::takeError();
+  ASSERT_TRUE(status) << status.error();
+  for (uint32_t i = 0; i < n; ++i)
+    ASSERT_EQ(data[i], static_cast<float>(i) + 1.0f) << "at " << i;
+  mgpuMemFree(data, nullptr);
+
+  // Bad PTX: a recorded error naming the call, and no launch afterwards.
+  std::string bad = std::string(kAddOnePtx) + "garbage";
+  EXPECT_EQ(mgpuModuleLoadJIT(bad.data(), 2), nullptr);
+  Status error = CudaDevice::takeError();
+  ASSERT_FALSE(error);
+  EXPECT_TRUE(contains(error.error(), "cuModuleLoadDataEx (kernel 'add_one')"))
+      << error.error();
+  EXPECT_TRUE(contains(error.error(), "cannot load PTX")) << error.error();
+}
+
+} // namespace
