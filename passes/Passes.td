@@ -123,4 +123,39 @@ def LowerDgRuntimeInterface
   ];
 }
 
+def DgGpuManagedMemory : Pass<"dg-gpu-managed-memory", "mlir::ModuleOp"> {
+  let summary = "Put the graphs' buffers where both host and GPU reach them";
+  let description = [{
+    The CUDA target's first memory plan: every data buffer a graph allocates
+    becomes `gpu.alloc host_shared` (CUDA managed memory), so that kernels and
+    the host-side code between them (KV-cache calls, copies, loops not mapped
+    to the GPU) see the same bytes. Constant globals read by the graph are
+    copied into such buffers at the point of use. Shape buffers (`index`
+    elements), which only host-side reshapes read, stay host memory.
+
+    Runs on buffers, before parallel loops are mapped to the GPU.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
+def DgTileParallelLoopsForGpu
+    : Pass<"dg-tile-parallel-loops-for-gpu", "mlir::func::FuncOp"> {
+  let summary = "Tile outermost parallel loops into GPU blocks of threads";
+  let description = [{
+    Tiles each outermost `scf.parallel` so that its innermost dimensions
+    form a block of at most `threads` threads (the last dimension first, the
+    way memory is contiguous) and the rest becomes the grid, with bound
+    checks rather than min/max bounds so that `gpu-map-parallel-loops` and
+    `convert-parallel-loops-to-gpu` can map every loop, including those
+    inside sequential loops (a launch per iteration).
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"256",
+           "Threads per block at most">
+  ];
+  let dependentDialects = ["mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
 #endif // DGC_PASSES_TD

@@ -14,6 +14,7 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <string>
+#include <vector>
 
 namespace dgc {
 
@@ -36,8 +37,14 @@ const char *hostStageNames();
 mlir::LogicalResult runHostPipeline(mlir::ModuleOp module, HostStage first,
                                     HostStage last);
 
+/// A target a module directory holds code for: "host" (host.so) or "cuda"
+/// (cuda.so, for `chip`).
+struct ManifestTarget {
+  std::string name, library, chip;
+};
 /// The manifest of a module after the RuntimeAbi stage, as JSON text.
-std::string buildManifest(mlir::ModuleOp module, const std::string &library);
+std::string buildManifest(mlir::ModuleOp module,
+                          const std::vector<ManifestTarget> &targets);
 
 /// Compiles `module` (the imported graphs) into the module directory
 /// `outputDir`. Diagnostics go to the context's handler; `error` gets a

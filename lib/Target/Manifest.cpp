@@ -67,7 +67,8 @@ json attrToJson(Attribute attr) {
 
 } // namespace
 
-std::string buildManifest(ModuleOp module, const std::string &library) {
+std::string buildManifest(ModuleOp module,
+                          const std::vector<ManifestTarget> &targets) {
   json m;
   m["format"] = "dgc-module";
   m["version"] = kFormatVersion;
@@ -78,7 +79,11 @@ std::string buildManifest(ModuleOp module, const std::string &library) {
     if (Attribute a = module->getAttr(key))
       model[std::string(key).substr(3)] = attrToJson(a);
   m["model"] = model;
-  m["targets"]["host"]["library"] = library;
+  for (const ManifestTarget &target : targets) {
+    m["targets"][target.name]["library"] = target.library;
+    if (!target.chip.empty())
+      m["targets"][target.name]["chip"] = target.chip;
+  }
 
   json weights = json::array();
   if (auto table = module->getAttrOfType<ArrayAttr>("dg.weight_table"))

@@ -8,6 +8,8 @@
 #include "dgc/runtime/HostModule.h"
 
 #include <gtest/gtest.h>
+
+#include "ModulesUnderTest.h"
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -19,8 +21,8 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kModule = DGC_TINY_MODULE;
-const std::string kFixtures = DGC_TINY_FIXTURES;
+const std::string kModule = testPath(DGC_TINY_MODULE);
+const std::string kFixtures = testPath(DGC_TINY_FIXTURES);
 
 /// A copy of the tiny module whose manifest `edit` changes.
 std::string editedModule(const std::string &name,

@@ -12,6 +12,8 @@
 #include "dgc/runtime/Generator.h"
 
 #include <gtest/gtest.h>
+
+#include "ModulesUnderTest.h"
 #include <nlohmann/json.hpp>
 
 #include <deque>
@@ -22,9 +24,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kModule = DGC_TINY_MODULE;
-const std::string kFusedModule = DGC_TINY_FUSED_MODULE;
-const std::string kFixtures = DGC_TINY_FIXTURES;
+const std::string kFixtures = testPath(DGC_TINY_FIXTURES);
 
 const json &recorded() {
   static const json doc = [] {
@@ -90,10 +90,10 @@ GenerationOptions optionsOf(const json &o) {
   return options;
 }
 
-class Generation : public testing::TestWithParam<std::string> {
+class Generation : public testing::TestWithParam<ModuleUnderTest> {
 protected:
   void SetUp() override {
-    auto module = HostModule::load(GetParam());
+    auto module = HostModule::load(GetParam().path, GetParam().device);
     ASSERT_TRUE(module) << module.error();
     auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
     ASSERT_TRUE(checkpoint) << checkpoint.error();
@@ -277,11 +277,7 @@ TEST_P(Generation, BadRequestsAreRefusedAtSubmit) {
   EXPECT_TRUE(generator.run().empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Modules, Generation,
-                         testing::Values(kModule, kFusedModule),
-                         [](const testing::TestParamInfo<std::string> &info) {
-                           return info.param == kFusedModule ? "fused"
-                                                             : "unfused";
-                         });
+INSTANTIATE_TEST_SUITE_P(Modules, Generation, testing::ValuesIn(modulesUnderTest()),
+                         moduleName);
 
 } // namespace

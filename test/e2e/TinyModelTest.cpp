@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "ModulesUnderTest.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -18,9 +20,9 @@ using namespace dgc::runtime;
 
 namespace {
 
-const std::string kModule = DGC_TINY_MODULE;
-const std::string kFusedModule = DGC_TINY_FUSED_MODULE;
-const std::string kFixtures = DGC_TINY_FIXTURES;
+const std::string kModule = testPath(DGC_TINY_MODULE);
+const std::string kFusedModule = testPath(DGC_TINY_FUSED_MODULE);
+const std::string kFixtures = testPath(DGC_TINY_FIXTURES);
 
 // Tolerances of the issue; the fixtures' own float32 paths differ by ~1e-4.
 constexpr double kLogitTolerance = 1e-3;
@@ -80,10 +82,10 @@ std::vector<int32_t> range(int32_t from, int32_t count) {
 
 /// Runs for each compiled form of the model: unfused, and with the fusion
 /// passes.
-class TinyModel : public testing::TestWithParam<std::string> {
+class TinyModel : public testing::TestWithParam<ModuleUnderTest> {
 protected:
   void SetUp() override {
-    auto module = HostModule::load(GetParam());
+    auto module = HostModule::load(GetParam().path, GetParam().device);
     ASSERT_TRUE(module) << module.error();
     auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
     ASSERT_TRUE(checkpoint) << checkpoint.error();
@@ -141,7 +143,7 @@ protected:
   }
 
   static const char *label() {
-    return GetParam() == kFusedModule ? "fused" : "unfused";
+    return GetParam().name.c_str();
   }
   std::unique_ptr<HostModule> module_;
   std::unique_ptr<KVCache> cache_;
@@ -238,12 +240,8 @@ TEST_P(TinyModel, StepsAreRepeatable) {
       << "canvas scratch of one step leaked into the next";
 }
 
-INSTANTIATE_TEST_SUITE_P(Modules, TinyModel,
-                         testing::Values(kModule, kFusedModule),
-                         [](const testing::TestParamInfo<std::string> &info) {
-                           return info.param == kFusedModule ? "fused"
-                                                             : "unfused";
-                         });
+INSTANTIATE_TEST_SUITE_P(Modules, TinyModel, testing::ValuesIn(modulesUnderTest()),
+                         moduleName);
 
 /// The fused module computes what the unfused one does, up to the order of
 /// f32 sums.

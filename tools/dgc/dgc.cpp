@@ -7,6 +7,8 @@
 
 #include "dgc/Config.h"
 #include "dgc/GraphBuilder.h"
+#include "dgc/CudaTarget.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "dgc/HostTarget.h"
 #include "passes/Passes.h"
 
@@ -51,15 +53,26 @@ cl::opt<std::string> compileConfig(cl::Positional, cl::Required,
 cl::opt<std::string> moduleOutput("o", cl::desc("Module directory to write"),
                                   cl::value_desc("MODEL.dgm"),
                                   cl::sub(compileCmd), cl::cat(dgcCategory));
-cl::opt<std::string> targetOpt("target",
-                               cl::desc("Target: host (the cuda target is not "
-                                        "available yet)"),
-                               cl::init("host"), cl::sub(compileCmd),
-                               cl::cat(dgcCategory));
+cl::opt<std::string> targetOpt(
+    "target",
+    cl::desc("host (x86-64), cuda (PTX kernels for --chip, launched from "
+             "x86-64) or all"),
+    cl::init("host"), cl::sub(compileCmd), cl::cat(dgcCategory));
+cl::opt<std::string> chipOpt("chip",
+                             cl::desc("GPU of the cuda target (default "
+                                      "sm_90a: H100/H200)"),
+                             cl::init("sm_90a"), cl::sub(compileCmd),
+                             cl::cat(dgcCategory));
+cl::opt<std::string> cudaPathOpt(
+    "cuda-path",
+    cl::desc("CUDA toolkit whose libdevice the cuda target links (default: "
+             "$CUDA_HOME, $CUDA_PATH, $CUDA_ROOT, /usr/local/cuda)"),
+    cl::value_desc("dir"), cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::opt<std::string> emitOpt(
     "emit",
     cl::desc("Stop after a stage and print its IR: linalg, abi, buffers, "
-             "loops, llvm, llvm-ir"),
+             "loops, llvm, llvm-ir (host); linalg, abi, buffers, gpu, llvm, "
+             "ptx (cuda)"),
     cl::value_desc("stage"), cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::opt<bool> fuseOpt("fuse",
                       cl::desc("Run the fusion passes before lowering "
@@ -196,21 +209,59 @@ int runImport() {
   });
 }
 
+/// --emit for the cuda target: the IR of a stage, or every kernel's PTX.
+int emitCuda(mlir::ModuleOp module, const dgc::CudaOptions &options) {
+  dgc::CudaStage stage;
+  if (!dgc::parseCudaStage(emitOpt, stage))
+    return fail("--emit: unknown stage '" + emitOpt +
+                "' of the cuda target; expected one of " +
+                dgc::cudaStageNames());
+  if (failed(dgc::runCudaPipeline(module, dgc::CudaStage::Linalg, stage,
+                                  options)))
+    return 1;
+  return writeOutput(
+      moduleOutput.empty() ? std::string("-") : std::string(moduleOutput),
+      [&](raw_ostream &os) {
+        if (stage != dgc::CudaStage::Ptx) {
+          module->print(os);
+          return true;
+        }
+        for (const auto &[name, ptx] : dgc::collectKernelPtx(module))
+          os << "// ---- kernel module " << name << "\n" << ptx << "\n";
+        return true;
+      });
+}
+
 int runCompile() {
-  if (targetOpt != "host")
+  if (targetOpt != "host" && targetOpt != "cuda" && targetOpt != "all")
     return fail("--target: '" + targetOpt +
-                "' is not available; this build compiles for 'host'");
+                "' is not a target; expected host, cuda or all");
+  bool host = targetOpt != "cuda", cuda = targetOpt != "host";
   dgc::HostStage stage = dgc::HostStage::LLVMIR;
-  if (!emitOpt.empty() && !dgc::parseHostStage(emitOpt, stage))
+  if (!emitOpt.empty() && targetOpt == "all")
+    return fail("--emit needs one target: --target host or --target cuda");
+  if (!emitOpt.empty() && host && !dgc::parseHostStage(emitOpt, stage))
     return fail("--emit: unknown stage '" + emitOpt + "'; expected one of " +
                 dgc::hostStageNames());
   if (emitOpt.empty() && moduleOutput.empty())
     return fail("compile needs -o MODEL.dgm (or --emit STAGE to print IR)");
+  if (chipOpt.getValue().rfind("sm_", 0) != 0)
+    return fail("--chip: '" + chipOpt + "' is not an NVIDIA GPU (sm_XY)");
+  dgc::CudaOptions cudaOptions;
+  cudaOptions.chip = chipOpt;
+  if (cuda) {
+    std::string error;
+    cudaOptions.toolkitPath = dgc::findCudaToolkit(cudaPathOpt, error);
+    if (cudaOptions.toolkitPath.empty())
+      return fail(error);
+  }
   // The pipeline uses upstream dialects' bufferization and lowering
   // interfaces, which live in their extensions.
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  // gpu-module-to-binary serialises kernels through the LLVM IR translation.
+  mlir::registerAllToLLVMIRTranslations(registry);
   mlir::MLIRContext context(registry);
   mlir::registerAllPasses();
   dgc::registerDgcPasses();
@@ -221,6 +272,8 @@ int runCompile() {
     return 1;
 
   auto start = std::chrono::steady_clock::now();
+  if (!emitOpt.empty() && cuda)
+    return emitCuda(*module, cudaOptions);
   if (!emitOpt.empty()) {
     dgc::HostStage last =
         stage == dgc::HostStage::LLVMIR ? dgc::HostStage::LLVMDialect : stage;
@@ -235,15 +288,31 @@ int runCompile() {
                          return true;
                        });
   }
-  errs() << "dgc: compiling " << compileConfig << " for host...\n";
-  std::string error;
-  if (failed(dgc::compileForHost(*module, moduleOutput, error, &errs())))
-    return fail(error.empty() ? "compilation failed" : error);
+  std::string error, written;
+  if (host) {
+    errs() << "dgc: compiling " << compileConfig << " for host...\n";
+    // The cuda target lowers the same graphs: it gets its own copy.
+    mlir::OwningOpRef<mlir::ModuleOp> hostModule(
+        cuda ? cast<mlir::ModuleOp>((*module)->clone()) : module.release());
+    if (failed(dgc::compileForHost(*hostModule, moduleOutput, error, &errs())))
+      return fail(error.empty() ? "compilation failed" : error);
+    written = "host.so";
+    if (!cuda)
+      module = std::move(hostModule);
+  }
+  if (cuda) {
+    errs() << "dgc: compiling " << compileConfig << " for cuda ("
+           << cudaOptions.chip << ")...\n";
+    if (failed(dgc::compileForCuda(*module, moduleOutput, cudaOptions, error,
+                                   &errs())))
+      return fail(error.empty() ? "compilation failed" : error);
+    written += std::string(written.empty() ? "" : ", ") + "cuda.so, ptx/";
+  }
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  errs() << "dgc: wrote " << moduleOutput << " (manifest.json, host.so) in "
-         << format("%.1f", seconds) << " s\n";
+  errs() << "dgc: wrote " << moduleOutput << " (manifest.json, " << written
+         << ") in " << format("%.1f", seconds) << " s\n";
   return 0;
 }
 

@@ -1,0 +1,63 @@
+//===- CudaCompile.cpp - dg graphs -> cuda.so with embedded PTX -----------===//
+
+#include "dgc/CudaTarget.h"
+#include "dgc/HostTarget.h"
+
+#include "SharedObject.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+using namespace mlir;
+
+namespace dgc {
+
+LogicalResult compileForCuda(ModuleOp module, const std::string &outputDir,
+                             const CudaOptions &options, std::string &error,
+                             llvm::raw_ostream *progress) {
+  StageClock clock(progress);
+  if (failed(runCudaPipeline(module, CudaStage::Linalg, CudaStage::RuntimeAbi,
+                             options)))
+    return failure();
+  clock.done("linalg+abi");
+  SmallString<256> ptxDir(outputDir);
+  llvm::sys::path::append(ptxDir, "ptx");
+  if (std::error_code ec = llvm::sys::fs::create_directories(ptxDir)) {
+    error = "cannot create " + std::string(ptxDir) + ": " + ec.message();
+    return failure();
+  }
+  // A module directory that already holds host code keeps it usable.
+  std::vector<ManifestTarget> targets;
+  SmallString<256> hostLibrary(outputDir);
+  llvm::sys::path::append(hostLibrary, "host.so");
+  if (llvm::sys::fs::exists(hostLibrary))
+    targets.push_back({"host", "host.so", ""});
+  targets.push_back({"cuda", "cuda.so", options.chip});
+  std::string manifest = buildManifest(module, targets);
+  if (failed(runCudaPipeline(module, CudaStage::Buffers,
+                             CudaStage::LLVMDialect, options)))
+    return failure();
+  clock.done("to-ptx");
+  for (const auto &[name, ptx] : collectKernelPtx(module)) {
+    SmallString<256> path(ptxDir);
+    llvm::sys::path::append(path, name + ".ptx");
+    if (failed(writeTextFile(std::string(path), ptx, error)))
+      return failure();
+  }
+
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = translateToLLVMIR(module, llvmContext);
+  if (!llvmModule) {
+    error = "translation to LLVM IR failed";
+    return failure();
+  }
+  SmallString<256> library(outputDir);
+  llvm::sys::path::append(library, "cuda.so");
+  if (failed(linkSharedObject(*llvmModule, std::string(library), error, clock)))
+    return failure();
+  SmallString<256> manifestPath(outputDir);
+  llvm::sys::path::append(manifestPath, "manifest.json");
+  return writeTextFile(std::string(manifestPath), manifest, error);
+}
+
+} // namespace dgc

@@ -1,0 +1,50 @@
+//===- SharedObject.h - LLVM module -> x86-64 shared object -----*- C++ -*-===//
+//
+// Internal to the targets: both the host and the CUDA target end in host code
+// (the graphs, or the launches of their kernels) linked into a shared object
+// that the runtime loads.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DGC_LIB_TARGET_SHAREDOBJECT_H
+#define DGC_LIB_TARGET_SHAREDOBJECT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace dgc {
+
+/// Prints "  <stage> <seconds> s" as each stage of a long compilation ends.
+class StageClock {
+public:
+  explicit StageClock(llvm::raw_ostream *os) : os(os) {}
+  void done(const char *stage);
+
+private:
+  llvm::raw_ostream *os;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+};
+
+/// Translates a module in the LLVM dialect (gpu.binary and launches
+/// included) to LLVM IR.
+std::unique_ptr<llvm::Module> translateToLLVMIR(mlir::ModuleOp module,
+                                                llvm::LLVMContext &context);
+
+/// Optimises `module` for generic x86-64 at O3, emits an object and links
+/// `library` with the system compiler driver.
+mlir::LogicalResult linkSharedObject(llvm::Module &module,
+                                     const std::string &library,
+                                     std::string &error, StageClock &clock);
+
+/// Writes `text` to `path`.
+mlir::LogicalResult writeTextFile(const std::string &path,
+                                  const std::string &text, std::string &error);
+
+} // namespace dgc
+
+#endif // DGC_LIB_TARGET_SHAREDOBJECT_H

@@ -1,0 +1,142 @@
+//===- CudaTest.cpp - The cuda module against the host module -------------===//
+//
+// Runs each graph of the tiny model on the host and on the cuda device with
+// the same random inputs and compares every output: the way ggml's
+// test-backend-ops compares backends. Needs DGC_TEST_CUDA_MODULE (a module
+// compiled with --target cuda or all), a GPU and its driver; skipped
+// otherwise (scripts/gpu-check.sh runs it).
+//
+//===----------------------------------------------------------------------===//
+
+#include "dgc/runtime/HostModule.h"
+
+#include <gtest/gtest.h>
+
+#include "ModulesUnderTest.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <random>
+
+using namespace dgc::runtime;
+
+namespace {
+
+const std::string kModule = testPath(DGC_TINY_MODULE);
+const std::string kFixtures = testPath(DGC_TINY_FIXTURES);
+
+struct Loaded {
+  std::unique_ptr<HostModule> module;
+  std::unique_ptr<KVCache> cache;
+  RequestId request = 0;
+};
+
+Loaded load(const std::string &dir, Device device) {
+  Loaded l;
+  auto module = HostModule::load(dir, device);
+  EXPECT_TRUE(module) << module.error();
+  if (!module)
+    return l;
+  auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
+  EXPECT_TRUE(checkpoint) << checkpoint.error();
+  Status bound = module->bindWeights(*checkpoint);
+  EXPECT_TRUE(bound) << bound.error();
+  l.module = std::make_unique<HostModule>(std::move(*module));
+  auto cache = l.module->createCache(16, 16);
+  EXPECT_TRUE(cache) << cache.error();
+  l.cache = std::make_unique<KVCache>(std::move(*cache));
+  l.request = *l.cache->admit(96);
+  return l;
+}
+
+/// Largest |a - b| over two f32 outputs, or the count of differing ints.
+void compare(const char *what, const HostModule::Output &host,
+             const HostModule::Output &cuda, double tolerance) {
+  ASSERT_EQ(host.shape, cuda.shape) << what;
+  ASSERT_EQ(host.bytes.size(), cuda.bytes.size()) << what;
+  if (host.dtype == DType::I32) {
+    size_t n = host.bytes.size() / 4, differ = 0;
+    for (size_t i = 0; i < n; ++i)
+      differ += host.i32()[i] != cuda.i32()[i];
+    std::cout << "[ cuda-vs-host ] " << what << ": " << differ << " of " << n
+              << " ids differ\n";
+    EXPECT_EQ(differ, 0u) << what;
+    return;
+  }
+  double worst = 0;
+  size_t n = host.bytes.size() / 4;
+  for (size_t i = 0; i < n; ++i)
+    worst = std::max(worst, std::abs(double(host.f32()[i]) - cuda.f32()[i]));
+  std::cout << "[ cuda-vs-host ] " << what << ": max |diff| " << worst << "\n";
+  EXPECT_LE(worst, tolerance) << what;
+}
+
+class CudaMatchesHost : public testing::Test {
+protected:
+  void SetUp() override {
+    const char *dir = std::getenv("DGC_TEST_CUDA_MODULE");
+    if (!dir || !*dir)
+      GTEST_SKIP() << "DGC_TEST_CUDA_MODULE is not set (needs a GPU)";
+    host_ = load(kModule, Device::Host);
+    cuda_ = load(dir, Device::Cuda);
+    ASSERT_TRUE(host_.module && cuda_.module);
+  }
+  Loaded host_, cuda_;
+  std::mt19937 rng_{1234};
+};
+
+TEST_F(CudaMatchesHost, EncoderThenDecoder) {
+  const int64_t t = 40, c = 16, v = 512;
+  std::uniform_int_distribution<int32_t> id(3, 500);
+  std::vector<int32_t> tokens(t), positions(t), canvas(c);
+  for (int64_t i = 0; i < t; ++i) {
+    tokens[i] = id(rng_);
+    positions[i] = static_cast<int32_t>(i);
+  }
+  for (int32_t &x : canvas)
+    x = id(rng_);
+  std::normal_distribution<float> normal(0, 2);
+  std::vector<float> sc(c * v);
+  for (float &x : sc)
+    x = normal(rng_);
+
+  Executor onHost(*host_.module, *host_.cache);
+  Executor onCuda(*cuda_.module, *cuda_.cache);
+  auto h = onHost.encode({host_.request}, tokens, positions);
+  auto g = onCuda.encode({cuda_.request}, tokens, positions);
+  ASSERT_TRUE(h) << h.error();
+  ASSERT_TRUE(g) << g.error();
+  compare("encoder hidden_states", *h, *g, 1e-3);
+
+  auto hs = onHost.decode({host_.request}, canvas, sc, {1}, {0.7f});
+  auto gs = onCuda.decode({cuda_.request}, canvas, sc, {1}, {0.7f});
+  ASSERT_TRUE(hs) << hs.error();
+  ASSERT_TRUE(gs) << gs.error();
+  compare("decoder x", hs->scLogits, gs->scLogits, 1e-3);
+  compare("decoder entropy", hs->entropy, gs->entropy, 1e-4);
+  compare("decoder top-64 probabilities", hs->topkProbs, gs->topkProbs, 1e-5);
+  compare("decoder argmax", hs->argmax, gs->argmax, 0);
+}
+
+TEST_F(CudaMatchesHost, Vision) {
+  const int64_t patches = 36, width = 48;
+  std::uniform_real_distribution<float> pixel(0, 1);
+  std::vector<float> pixels(patches * width);
+  for (float &x : pixels)
+    x = pixel(rng_);
+  std::vector<int32_t> pos(patches * 2);
+  for (int64_t i = 0; i < patches; ++i) {
+    pos[2 * i] = static_cast<int32_t>(i % 6);
+    pos[2 * i + 1] = static_cast<int32_t>(i / 6);
+  }
+  std::vector<HostModule::Arg> args = {{pixels.data(), {1, patches, width}},
+                                       {pos.data(), {1, patches, 2}}};
+  auto h = host_.module->call("vision", args);
+  auto g = cuda_.module->call("vision", args);
+  ASSERT_TRUE(h) << h.error();
+  ASSERT_TRUE(g) << g.error();
+  compare("vision soft_tokens", (*h)[0], (*g)[0], 1e-3);
+}
+
+} // namespace

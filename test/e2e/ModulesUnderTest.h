@@ -1,0 +1,57 @@
+//===- ModulesUnderTest.h - Which compiled forms the e2e tests run --------===//
+//
+// Every end-to-end test runs on the tiny model compiled for host, unfused and
+// fused; with DGC_TEST_CUDA_MODULE=DIR (a module compiled with --target cuda
+// or all) also on the cuda device, which needs a GPU and its driver
+// (scripts/gpu-check.sh sets it).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DGC_TEST_E2E_MODULESUNDERTEST_H
+#define DGC_TEST_E2E_MODULESUNDERTEST_H
+
+#include "dgc/runtime/HostModule.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <ostream>
+#include <string>
+#include <vector>
+
+/// A path compiled into the tests, moved when the tree was: with
+/// DGC_RELOCATE_FROM=OLD and DGC_RELOCATE_TO=NEW, OLD/x becomes NEW/x (a
+/// GPU machine runs binaries built elsewhere; scripts/gpu-check.sh sets them).
+inline std::string testPath(const std::string &compiled) {
+  const char *from = std::getenv("DGC_RELOCATE_FROM");
+  const char *to = std::getenv("DGC_RELOCATE_TO");
+  if (!from || !to || !*from || compiled.rfind(from, 0) != 0)
+    return compiled;
+  return to + compiled.substr(std::string(from).size());
+}
+
+struct ModuleUnderTest {
+  std::string path;
+  dgc::runtime::Device device;
+  std::string name; // a test-name suffix
+};
+
+inline void PrintTo(const ModuleUnderTest &m, std::ostream *os) {
+  *os << m.name << " (" << m.path << ")";
+}
+
+inline std::vector<ModuleUnderTest> modulesUnderTest() {
+  std::vector<ModuleUnderTest> modules = {
+      {testPath(DGC_TINY_MODULE), dgc::runtime::Device::Host, "unfused"},
+      {testPath(DGC_TINY_FUSED_MODULE), dgc::runtime::Device::Host, "fused"}};
+  if (const char *cuda = std::getenv("DGC_TEST_CUDA_MODULE"); cuda && *cuda)
+    modules.push_back({cuda, dgc::runtime::Device::Cuda, "cuda"});
+  return modules;
+}
+
+inline std::string moduleName(
+    const testing::TestParamInfo<ModuleUnderTest> &info) {
+  return info.param.name;
+}
+
+#endif // DGC_TEST_E2E_MODULESUNDERTEST_H
