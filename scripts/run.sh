@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# The main job on the bundled default: build dgc, then import the bundled
-# tiny config and the 26B-A4B config and print a summary of their graphs.
+# The main job on the bundled default: build dgc, compile the bundled tiny
+# model for the host CPU, and generate with it from a text prompt, printing
+# every denoise step so the canvases can be seen converging.
+#
+# The tiny model (configs/tiny) has seeded random weights made by
+# transformers (test/fixtures/tiny/checkpoint): its text is not meaningful,
+# but every step of the sampler runs as it would on the real checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 build_dir=${DGC_BUILD_DIR:-build}
-ninja -C "$build_dir" dgc dgc-opt
-"$build_dir/bin/dgc" summary configs/tiny/config.json \
-  configs/diffusiongemma-26b-a4b/config.json
+ninja -C "$build_dir" dgc dgc-run
+echo "== dgc compile configs/tiny/config.json -o $build_dir/models/tiny.dgm"
+"$build_dir/bin/dgc" compile configs/tiny/config.json -o "$build_dir/models/tiny.dgm"
+echo "== dgc-run: 2 canvases of 16 tokens, up to 8 denoise steps each"
+"$build_dir/bin/dgc-run" "$build_dir/models/tiny.dgm" \
+  --weights test/fixtures/tiny/checkpoint \
+  --prompt "Why is the sky blue?" --seed 1 --show-steps "$@"

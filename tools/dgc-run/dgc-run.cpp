@@ -1,0 +1,378 @@
+//===- dgc-run.cpp - Generate with a compiled DiffusionGemma module -------===//
+//
+// Loads MODEL.dgm and a checkpoint, builds requests from the command line or
+// a batch file, and runs the runtime's Generator, streaming each committed
+// canvas. See `dgc-run --help`.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Options.h"
+
+#include "dgc/runtime/Generator.h"
+#include "dgc/runtime/Tokenizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+using namespace dgc::runtime;
+using nlohmann::json;
+
+namespace {
+
+int fail(const std::string &message, int status = 1) {
+  std::cerr << "dgc-run: " << message << "\n";
+  return status;
+}
+
+bool readFile(const std::string &path, std::string &out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  std::ostringstream text;
+  text << in.rdbuf();
+  out = text.str();
+  return true;
+}
+
+/// The command line's generation flags as a generation_config.json text.
+std::string overridesJson(const dgc::run::Options &o) {
+  json config = json::object();
+  for (const auto &[key, value] : o.generation) {
+    json v = json::parse(value);
+    if (key == "entropy_bound")
+      config["sampler_config"]["entropy_bound"] = v;
+    else
+      config[key] = v;
+  }
+  return config.dump();
+}
+
+/// One request as given, before tokenisation.
+struct Input {
+  std::string where; // for messages: "--prompt", "FILE:3"
+  std::optional<std::string> text;
+  std::vector<int32_t> ids;
+  std::optional<uint64_t> seed;
+  std::string generation = "{}"; // per-request generation_config keys
+};
+
+Result<std::vector<Input>> readInputs(const dgc::run::Options &o) {
+  std::vector<Input> inputs;
+  if (o.prompt) {
+    inputs.push_back({"--prompt", o.prompt, {}, {}, "{}"});
+    return inputs;
+  }
+  if (o.promptIds) {
+    Input in{"--prompt-ids", {}, {}, {}, "{}"};
+    std::string token;
+    for (char c : *o.promptIds + " ") {
+      if (c == ' ' || c == ',' || c == '\t' || c == '\n') {
+        if (token.empty())
+          continue;
+        char *end = nullptr;
+        long long v = std::strtoll(token.c_str(), &end, 10);
+        if (*end || v < 0 || v > INT32_MAX)
+          return Error{"--prompt-ids: '" + token + "' is not a token id"};
+        in.ids.push_back(static_cast<int32_t>(v));
+        token.clear();
+      } else {
+        token += c;
+      }
+    }
+    inputs.push_back(std::move(in));
+    return inputs;
+  }
+  std::string text;
+  if (!readFile(*o.batchFile, text))
+    return Error{"--batch-file: cannot read " + *o.batchFile};
+  std::istringstream lines(text);
+  std::string line;
+  for (int number = 1; std::getline(lines, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
+    std::string where = *o.batchFile + ":" + std::to_string(number);
+    json doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!doc.is_object())
+      return Error{where + ": expected a JSON object per line"};
+    Input in{where, {}, {}, {}, "{}"};
+    json generation = json::object();
+    for (auto &[key, value] : doc.items()) {
+      if (key == "prompt" && value.is_string()) {
+        in.text = value.get<std::string>();
+      } else if (key == "prompt_ids" && value.is_array()) {
+        for (const json &id : value) {
+          if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+              id.get<int64_t>() > INT32_MAX)
+            return Error{where + ": prompt_ids: expected token ids"};
+          in.ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+        }
+      } else if (key == "seed" && value.is_number_unsigned()) {
+        in.seed = value.get<uint64_t>();
+      } else if (key == "prompt" || key == "prompt_ids" || key == "seed") {
+        return Error{where + ": " + key + " has the wrong type"};
+      } else {
+        generation[key] = value;
+      }
+    }
+    if (!in.text == in.ids.empty())
+      return Error{where + ": expected one of \"prompt\" or \"prompt_ids\""};
+    in.generation = generation.dump();
+    inputs.push_back(std::move(in));
+  }
+  if (inputs.empty())
+    return Error{*o.batchFile + ": no requests in the file"};
+  return inputs;
+}
+
+std::string shortIds(const std::vector<int32_t> &ids, size_t most = 12) {
+  std::string out;
+  for (size_t i = 0; i < ids.size() && i < most; ++i)
+    out += (i ? " " : "") + std::to_string(ids[i]);
+  if (ids.size() > most)
+    out += " ...";
+  return out;
+}
+
+/// Tokens up to and including the first eos; the pad after it is not text.
+std::vector<int32_t> withoutTrailingPad(const std::vector<int32_t> &tokens,
+                                        const GenerationOptions &o) {
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (std::find(o.eosIds.begin(), o.eosIds.end(), tokens[i]) !=
+        o.eosIds.end())
+      return {tokens.begin(), tokens.begin() + i + 1};
+  return tokens;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string error;
+  bool help = false;
+  auto parsed = dgc::run::parseOptions(argc, argv, error, help);
+  if (help) {
+    std::cout << dgc::run::kUsage;
+    return 0;
+  }
+  if (!parsed)
+    return fail(error, 2);
+  const dgc::run::Options &o = *parsed;
+  auto device = parseDevice(o.device);
+  if (!device)
+    return fail("--device: " + device.error(), 2);
+
+  auto module = HostModule::load(o.module, *device);
+  if (!module)
+    return fail(module.error());
+  const Manifest &manifest = module->manifest();
+  auto checkpoint = Checkpoint::open(o.weights);
+  if (!checkpoint)
+    return fail(checkpoint.error());
+  if (Status s = module->bindWeights(*checkpoint); !s)
+    return fail(s.error());
+
+  // Generation defaults: compiled in, then the checkpoint's, then the flags.
+  GenerationOptions defaults;
+  if (!manifest.generationConfig.empty())
+    if (Status s = defaults.mergeGenerationConfig(
+            manifest.generationConfig, o.module + ": model.generation");
+        !s)
+      return fail(s.error());
+  std::string text;
+  std::string generationPath = o.weights + "/generation_config.json";
+  if (readFile(generationPath, text))
+    if (Status s = defaults.mergeGenerationConfig(text, generationPath); !s)
+      return fail(s.error());
+  if (Status s = defaults.mergeGenerationConfig(overridesJson(o),
+                                                "the command line");
+      !s)
+    return fail(s.error(), 2);
+  if (o.draw)
+    defaults.draw = *o.draw == "top64" ? DrawMode::TopK : DrawMode::Exact;
+
+  auto inputs = readInputs(o);
+  if (!inputs)
+    return fail(inputs.error(), 2);
+  std::optional<Tokenizer> tokenizer;
+  std::string tokenizerPath = o.weights + "/tokenizer.json";
+  if (std::ifstream(tokenizerPath).good()) {
+    auto loaded = Tokenizer::load(tokenizerPath);
+    if (!loaded)
+      return fail(loaded.error());
+    tokenizer = std::move(*loaded);
+    // The checkpoint's own chat template picks the prompt's form.
+    std::string jinjaPath = o.weights + "/chat_template.jinja";
+    if (readFile(jinjaPath, text))
+      if (Status s = tokenizer->useChatTemplate(text, jinjaPath); !s)
+        return fail(s.error());
+  }
+
+  std::vector<GenerationRequest> requests;
+  for (size_t i = 0; i < inputs->size(); ++i) {
+    Input &in = (*inputs)[i];
+    GenerationRequest request;
+    request.options = defaults;
+    if (Status s = request.options.mergeGenerationConfig(in.generation,
+                                                         in.where);
+        !s)
+      return fail(s.error(), 2);
+    request.seed = in.seed.value_or(o.seed + i);
+    if (in.text) {
+      if (!tokenizer)
+        return fail(in.where + ": a text prompt needs " + tokenizerPath +
+                        "; give token ids instead (--prompt-ids)",
+                    2);
+      if (o.chatTemplate) {
+        auto ids = tokenizer->encodeChat(*in.text);
+        if (!ids)
+          return fail(in.where + ": " + ids.error(), 2);
+        request.prompt = std::move(*ids);
+      } else {
+        if (auto bos = tokenizer->tokenId("<bos>"))
+          request.prompt.push_back(*bos);
+        std::vector<int32_t> ids = tokenizer->encode(*in.text);
+        request.prompt.insert(request.prompt.end(), ids.begin(), ids.end());
+      }
+    } else {
+      request.prompt = in.ids;
+    }
+    requests.push_back(std::move(request));
+  }
+
+  // The cache: by default room for the max-batch largest requests at once.
+  std::vector<PoolSpec> pools = module->poolSpecs();
+  std::vector<int64_t> pages(pools.size(), o.cachePages.value_or(0));
+  if (!o.cachePages) {
+    std::vector<std::vector<int64_t>> needs;
+    for (const GenerationRequest &r : requests)
+      needs.push_back(
+          pagesNeeded(pools, o.pageSize, manifest.canvasLength, r));
+    for (size_t p = 0; p < pools.size(); ++p) {
+      std::vector<int64_t> column;
+      for (const auto &n : needs)
+        column.push_back(n[p]);
+      std::sort(column.rbegin(), column.rend());
+      for (size_t i = 0; i < column.size() && int64_t(i) < o.maxBatch; ++i)
+        pages[p] += column[i];
+    }
+  }
+  auto cache = module->createCache(o.pageSize, pages);
+  if (!cache)
+    return fail(cache.error());
+
+  Generator generator(*module, *cache, o.maxBatch);
+  for (GenerationRequest &r : requests)
+    if (auto submitted = generator.submit(r); !submitted)
+      return fail(submitted.error(), 2);
+
+  const bool tty = !o.quiet && isatty(STDERR_FILENO);
+  const bool many = requests.size() > 1;
+  auto show = [&](const std::vector<int32_t> &tokens, bool skipSpecial) {
+    return tokenizer ? tokenizer->decode(tokens, skipSpecial)
+                     : shortIds(tokens, tokens.size());
+  };
+  GenerationEvents events;
+  events.onStep = [&](const StepReport &s) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "%scanvas %lld step %lld (T=%.3f): accepted %lld/%lld, mean "
+                  "entropy %.4f%s",
+                  many ? ("[" + std::to_string(s.request) + "] ").c_str() : "",
+                  static_cast<long long>(s.canvas),
+                  static_cast<long long>(s.step), s.temperature,
+                  static_cast<long long>(s.accepted),
+                  static_cast<long long>(manifest.canvasLength),
+                  s.meanEntropy, s.stopped ? ", done" : "");
+    if (o.showSteps && !o.quiet)
+      std::cerr << line << "  draft: " << shortIds(*s.argmax) << "\n";
+    else if (tty)
+      std::cerr << "\r\033[K" << line << std::flush;
+  };
+  events.onCanvas = [&](size_t request, int64_t canvas,
+                        const std::vector<int32_t> &tokens) {
+    if (tty && !o.showSteps)
+      std::cerr << "\r\033[K" << std::flush;
+    if (o.json)
+      return;
+    const GenerationOptions &opts = requests[request].options;
+    if (many)
+      std::cout << "[" << request << "] ";
+    if (!tokenizer || many || o.showSteps)
+      std::cout << "canvas " << canvas << ": ";
+    std::string text = show(withoutTrailingPad(tokens, opts), true);
+    // Requests interleave: one line per canvas, the text quoted.
+    if (many && tokenizer)
+      text = json(text).dump();
+    std::cout << text << (tokenizer && !many && !o.showSteps ? "" : "\n")
+              << std::flush;
+  };
+  events.onFinished = [&](size_t request, const GenerationResult &r) {
+    if (!r.error.empty())
+      std::cerr << (tty ? "\r\033[K" : "") << "dgc-run: " << r.error << "\n";
+  };
+
+  std::vector<GenerationResult> results = generator.run(events);
+  const GenerationStats &stats = generator.stats();
+  if (tokenizer && !many && !o.showSteps && !o.json)
+    std::cout << "\n";
+
+  int64_t canvases = 0, passes = 0, kept = 0, failed = 0;
+  json out = {{"requests", json::array()}};
+  for (size_t i = 0; i < results.size(); ++i) {
+    const GenerationResult &r = results[i];
+    const GenerationOptions &opts = requests[i].options;
+    canvases += r.canvases;
+    passes += r.decoderPasses;
+    kept += std::count_if(r.tokens.begin(), r.tokens.end(),
+                          [&](int32_t t) { return t != opts.padId; });
+    failed += !r.error.empty();
+    json entry = {{"prompt_tokens", requests[i].prompt.size()},
+                  {"tokens", r.tokens},
+                  {"canvases", r.canvases},
+                  {"decoder_passes", r.decoderPasses},
+                  {"steps_per_canvas", r.stepsPerCanvas},
+                  {"tokens_per_forward", r.tokensPerForward(opts.padId)},
+                  {"ended_on_eos", r.endedOnEos}};
+    if (tokenizer)
+      entry["text"] = tokenizer->decode(withoutTrailingPad(r.tokens, opts),
+                                        /*skipSpecial=*/true);
+    if (!r.error.empty())
+      entry["error"] = r.error;
+    out["requests"].push_back(entry);
+  }
+  double perForward = passes ? double(kept) / double(passes) : 0.0;
+  double perSecond = stats.seconds > 0 ? double(kept) / stats.seconds : 0.0;
+  out["stats"] = {{"requests", results.size()},
+                  {"failed", failed},
+                  {"canvases", canvases},
+                  {"decoder_passes", passes},
+                  {"decoder_calls", stats.decoderCalls},
+                  {"largest_batch", stats.largestBatch},
+                  {"tokens", kept},
+                  {"tokens_per_forward", perForward},
+                  {"seconds", stats.seconds},
+                  {"tokens_per_second", perSecond}};
+  if (o.json) {
+    std::cout << out.dump(1) << "\n";
+  } else if (!o.quiet) {
+    char line[320];
+    std::snprintf(
+        line, sizeof line,
+        "%zu request%s, %lld canvas%s, %lld decoder passes in %lld calls "
+        "(largest batch %lld): %.2f tokens per forward, %lld tokens in "
+        "%.2f s = %.1f tokens/s",
+        results.size(), results.size() == 1 ? "" : "s",
+        static_cast<long long>(canvases), canvases == 1 ? "" : "es",
+        static_cast<long long>(passes),
+        static_cast<long long>(stats.decoderCalls),
+        static_cast<long long>(stats.largestBatch), perForward,
+        static_cast<long long>(kept), stats.seconds, perSecond);
+    std::cerr << line << "\n";
+  }
+  return failed ? 1 : 0;
+}
