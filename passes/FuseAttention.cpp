@@ -213,7 +213,7 @@ struct FuseAttentionPattern : OpRewritePattern<dg::TransposeOp> {
         ke->norm.getInput(), vNorm.getInput(), qe->norm.getWeight(),
         ke->norm.getWeight(), positions, read ? read.getCache() : Value(),
         mask.getCommittedLengths(), read ? Value() : mask.getKeyPositions(),
-        read ? read.getLayerAttr() : rewriter.getI64IntegerAttr(0),
+        mask.getSpans(), read ? read.getLayerAttr() : rewriter.getI64IntegerAttr(0),
         dg::MaskKindAttr::get(getContext(), mask.getKind()),
         mask.getWindowAttr(), rewriter.getF64FloatAttr(scale),
         dg::RopeKindAttr::get(getContext(), qe->rope.getKind()),

@@ -10,10 +10,14 @@
 
 #include "dgc/runtime/Generator.h"
 
+#include "dgc/runtime/PromptImages.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <numeric>
+#include <map>
+#include <optional>
 
 namespace dgc::runtime {
 
@@ -84,6 +88,8 @@ Result<size_t> Generator::submit(GenerationRequest request) {
                    ")"};
   if (Status s = request.options.validate(); !s)
     return Error{name + ": " + s.error()};
+  if (!request.images.empty() && !module_.manifest().vision)
+    return Error{name + ": the module has no vision graph for its images"};
   requests_.push_back(std::move(request));
   results_.emplace_back();
   waiting_.push_back(index);
@@ -180,6 +186,22 @@ bool Generator::admit(const GenerationEvents &events) {
 
 void Generator::prefill(std::vector<Running *> &joined,
                         const GenerationEvents &events) {
+  // The vision graph runs first; a request whose images fail leaves alone.
+  std::map<Running *, Executor::EncoderImages> rows;
+  for (Running *r : joined) {
+    const GenerationRequest &request = requests_[r->index];
+    if (request.images.empty())
+      continue;
+    auto row = encoderImages(module_, request.prompt, request.images);
+    if (!row)
+      finish(*r, "request " + std::to_string(r->index) + ": " + row.error(),
+             events);
+    else
+      rows[r] = std::move(*row);
+  }
+  joined.erase(std::remove_if(joined.begin(), joined.end(),
+                              [](Running *r) { return r->done; }),
+               joined.end());
   // Prompts of equal length share one encoder call.
   std::stable_sort(joined.begin(), joined.end(), [&](Running *a, Running *b) {
     return requests_[a->index].prompt.size() <
@@ -198,7 +220,30 @@ void Generator::prefill(std::vector<Running *> &joined,
       for (size_t i = 0; i < len; ++i)
         positions.push_back(static_cast<int32_t>(i));
     }
-    auto encoded = executor_.encode(ids, tokens, positions);
+    // Images: each request's soft tokens and spans, row by row.
+    std::optional<Executor::EncoderImages> images;
+    for (size_t i = first; i < last; ++i)
+      if (rows.count(joined[i]))
+        images.emplace();
+    for (size_t i = first; images && i < last; ++i) {
+      Executor::EncoderImages &row = rows[joined[i]];
+      if (row.mask.empty()) { // no image: the neutral row
+        int64_t h = module_.manifest().hiddenSize;
+        row.softTokens.assign(len * h, 0.0f);
+        row.mask.assign(len, 0.0f);
+        row.spans.assign(2 * len, 0);
+        for (size_t j = 1; j < row.spans.size(); j += 2)
+          row.spans[j] = -1;
+      }
+      images->softTokens.insert(images->softTokens.end(),
+                                row.softTokens.begin(), row.softTokens.end());
+      images->mask.insert(images->mask.end(), row.mask.begin(),
+                          row.mask.end());
+      images->spans.insert(images->spans.end(), row.spans.begin(),
+                           row.spans.end());
+    }
+    auto encoded = executor_.encode(ids, tokens, positions,
+                                    images ? &*images : nullptr);
     ++stats_.encoderCalls;
     for (size_t i = first; i < last; ++i) {
       Running &r = *joined[i];

@@ -28,15 +28,6 @@ std::string shapeString(const std::vector<int64_t> &shape) {
   return s + "]";
 }
 
-uint16_t floatToBF16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if ((bits & 0x7fffffff) > 0x7f800000) // NaN stays NaN
-    return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7fff + ((bits >> 16) & 1); // round to nearest even
-  return static_cast<uint16_t>(bits >> 16);
-}
-
 using Entry = void (*)(void *, ...);
 
 /// Calls `fn(args[0], ..., args[n-1])` for a function of n pointer
@@ -349,113 +340,6 @@ HostModule::call(const std::string &graphName,
       return Error{"graph '" + graphName +
                    "' on the cuda device: " + s.error()};
   return outputs;
-}
-
-Result<std::vector<HostModule::Output>>
-Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
-              const std::vector<RequestId> &requests) {
-  const Manifest &m = module_.manifest();
-  const GraphSpec &spec = m.graphs.at(graph);
-  // The graph's inputs in manifest order: the given tensors in turn, and a
-  // binding of the named pool to this batch for each cache input.
-  std::vector<CacheBinding> bindings(m.pools.size());
-  std::vector<HostModule::Arg> inputs;
-  size_t nextTensor = 0;
-  for (size_t i = 1; i < spec.inputs.size(); ++i) {
-    if (!spec.inputs[i].isCache) {
-      if (nextTensor == tensors.size())
-        return Error{"graph '" + graph + "' takes more tensor inputs"};
-      inputs.push_back(std::move(tensors[nextTensor++]));
-      continue;
-    }
-    Result<int64_t> pool = cache_.poolIndex(spec.inputs[i].name);
-    if (!pool)
-      return Error{pool.error()};
-    CacheBinding &binding = bindings[*pool];
-    binding.cache = &cache_;
-    binding.pool = *pool;
-    binding.requests = requests;
-    HostModule::Arg arg;
-    arg.cache = &binding;
-    inputs.push_back(std::move(arg));
-  }
-  auto outputs = module_.call(graph, inputs);
-  for (const CacheBinding &binding : bindings)
-    if (!binding.error.empty())
-      return Error{"graph '" + graph + "': KV cache: " + binding.error};
-  return outputs;
-}
-
-Result<HostModule::Output>
-Executor::encode(const std::vector<RequestId> &requests,
-                 const std::vector<int32_t> &tokens,
-                 const std::vector<int32_t> &positions) {
-  int64_t batch = static_cast<int64_t>(requests.size());
-  if (batch == 0 || tokens.size() != positions.size() ||
-      tokens.size() % batch != 0)
-    return Error{"encode: tokens and positions must be [requests, T]"};
-  int64_t t = static_cast<int64_t>(tokens.size()) / batch;
-  auto outputs = run(
-      "encoder", {{tokens.data(), {batch, t}}, {positions.data(), {batch, t}}},
-      requests);
-  if (!outputs)
-    return Error{outputs.error()};
-  // The encoder's writes are commits: each request now ends at its last
-  // position.
-  for (int64_t b = 0; b < batch; ++b) {
-    int32_t last = *std::max_element(positions.begin() + b * t,
-                                     positions.begin() + (b + 1) * t);
-    Result<int64_t> committed = cache_.committedLength(requests[b]);
-    if (committed && last + 1 > *committed)
-      if (Status s = cache_.commit(requests[b], last + 1); !s)
-        return Error{s.error()};
-  }
-  return std::move((*outputs)[0]);
-}
-
-Result<Executor::Step> Executor::decode(
-    const std::vector<RequestId> &requests, const std::vector<int32_t> &canvas,
-    const std::vector<float> &scLogits, const std::vector<uint8_t> &scEnabled,
-    const std::vector<float> &temperatures) {
-  const Manifest &m = module_.manifest();
-  int64_t batch = static_cast<int64_t>(requests.size());
-  int64_t c = m.canvasLength, v = m.vocabSize;
-  if (batch == 0 || static_cast<int64_t>(canvas.size()) != batch * c ||
-      static_cast<int64_t>(scLogits.size()) != batch * c * v ||
-      static_cast<int64_t>(scEnabled.size()) != batch ||
-      static_cast<int64_t>(temperatures.size()) != batch)
-    return Error{"decode: expected canvas [B, " + std::to_string(c) +
-                 "], sc_logits [B, " + std::to_string(c) + ", " +
-                 std::to_string(v) + "], sc_enabled and temperature [B]"};
-  std::vector<int32_t> committed;
-  for (RequestId id : requests) {
-    Result<int64_t> length = cache_.committedLength(id);
-    if (!length)
-      return Error{length.error()};
-    committed.push_back(static_cast<int32_t>(*length));
-  }
-  // sc_logits in the graph's compute type.
-  const TensorSpec &scSpec = m.graphs.at("decoder").inputs[3];
-  std::vector<uint16_t> scBF16;
-  const void *scData = scLogits.data();
-  if (scSpec.dtype == DType::BF16) {
-    scBF16.resize(scLogits.size());
-    for (size_t i = 0; i < scLogits.size(); ++i)
-      scBF16[i] = floatToBF16(scLogits[i]);
-    scData = scBF16.data();
-  }
-  auto outputs = run("decoder",
-                     {{canvas.data(), {batch, c}},
-                      {committed.data(), {batch}},
-                      {scData, {batch, c, v}},
-                      {scEnabled.data(), {batch}},
-                      {temperatures.data(), {batch}}},
-                     requests);
-  if (!outputs)
-    return Error{outputs.error()};
-  auto &o = *outputs;
-  return Step{std::move(o[0]), std::move(o[1]), std::move(o[2]),
-              std::move(o[3]), std::move(o[4])};
 }
 
 } // namespace dgc::runtime

@@ -143,6 +143,26 @@ Manifest parse(std::string_view text, const std::string &path) {
     m.generationConfig = config.dump();
   }
 
+  // Images: the vision graph's patch geometry and the prompt's image ids.
+  if (auto v = model.find("vision"); v != model.end()) {
+    VisionManifest vision;
+    vision.patchSize = integer(member(*v, "patch_size", "model.vision"),
+                               "model.vision.patch_size", 1, 1 << 12);
+    vision.poolingKernel =
+        integer(member(*v, "pooling_kernel", "model.vision"),
+                "model.vision.pooling_kernel", 1, 1 << 8);
+    vision.softTokens = integer(member(*v, "soft_tokens", "model.vision"),
+                                "model.vision.soft_tokens", 1, 1 << 20);
+    const json &tokens = member(model, "tokens", "model");
+    for (auto [key, field] :
+         {std::pair{"image", &vision.imageTokenId},
+          std::pair{"boi", &vision.boiTokenId},
+          std::pair{"eoi", &vision.eoiTokenId}})
+      *field = integer(member(tokens, key, "model.tokens"),
+                       std::string("model.tokens.") + key, 0, m.vocabSize - 1);
+    m.vision = vision;
+  }
+
   const json &weights = member(doc, "weights", "");
   m.weightBytes = integer(member(weights, "bytes", "weights"), "weights.bytes",
                           0, int64_t(1) << 40);

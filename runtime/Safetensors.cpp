@@ -307,6 +307,15 @@ Result<SafetensorsHeader> parseSafetensorsHeader(const uint8_t *bytes,
   }
 }
 
+uint16_t floatToBF16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7fffffff) > 0x7f800000) // NaN stays NaN
+    return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7fff + ((bits >> 16) & 1); // round to nearest even
+  return static_cast<uint16_t>(bits >> 16);
+}
+
 float bf16ToFloat(uint16_t bits) {
   uint32_t word = static_cast<uint32_t>(bits) << 16;
   float value;

@@ -17,6 +17,7 @@ config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "I
 # %tiny_module: the tiny config compiled for host by the build (test/e2e);
 # %tiny_checkpoint: its transformers-made checkpoint.
 config.substitutions.append(("%tiny_module", os.path.join(config.dgc_obj_root, "test", "e2e", "tiny.dgm")))
+config.substitutions.append(("%images", os.path.join(config.test_source_root, "fixtures", "images")))
 config.substitutions.append(("%tiny_checkpoint", os.path.join(config.test_source_root, "fixtures", "tiny", "checkpoint")))
 
 llvm_config.use_default_substitutions()

@@ -371,6 +371,15 @@ LogicalResult MaskOp::verify() {
     if (failed(verifyShape(*this, "committed_lengths", {q.getDimSize(0)},
                            cast<ShapedType>(committed.getType()))))
       return failure();
+  if (Value spans = getSpans()) {
+    if (getKind() != MaskKind::causal)
+      return emitOpError() << "spans are meaningless for a "
+                           << stringifyMaskKind(getKind()) << " mask";
+    if (failed(verifyShape(*this, "spans",
+                           {q.getDimSize(0), q.getDimSize(1), 2},
+                           cast<ShapedType>(spans.getType()))))
+      return failure();
+  }
   return verifyShape(*this, "result",
                      {q.getDimSize(0), q.getDimSize(1), k.getDimSize(1)},
                      cast<ShapedType>(getResult().getType()));
@@ -655,6 +664,14 @@ LogicalResult AttentionOp::verify() {
     if (failed(verifyShape(*this, "key_positions",
                            {q.getDimSize(0), q.getDimSize(1)},
                            cast<ShapedType>(getKeyPositions().getType()))))
+      return failure();
+  }
+  if (Value spans = getSpans()) {
+    if (getMask() != MaskKind::causal)
+      return emitOpError("spans go with a causal mask only");
+    if (failed(verifyShape(*this, "spans",
+                           {q.getDimSize(0), q.getDimSize(1), 2},
+                           cast<ShapedType>(spans.getType()))))
       return failure();
   }
   return success();

@@ -277,7 +277,7 @@ def Dg_ScatterOp : Dg_Op<"scatter", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Dg_MaskOp : Dg_Op<"mask", [Pure]> {
+def Dg_MaskOp : Dg_Op<"mask", [Pure, AttrSizedOperandSegments]> {
   let summary = "Additive attention mask from query and key positions";
   let description = [{
     Builds `[B, T, S]` with `0` where query `t` may see key `s` of batch row
@@ -292,16 +292,24 @@ def Dg_MaskOp : Dg_Op<"mask", [Pure]> {
       visible when `k >= L - (W - 1)`, whatever the query: the reference
       decoder mask.
     * `bidirectional` (vision): every valid key.
+
+    A causal mask may take `spans` `[B, T, 2]`: query `t` also sees every key
+    `k` with `spans[b, t, 0] <= k <= spans[b, t, 1]`, window or not. An
+    image's tokens carry the first and last position of their image, so
+    they see each other in both directions; other tokens carry an empty
+    span such as `[0, -1]`.
   }];
   let arguments = (ins Dg_I32Tensor:$query_positions, Dg_I32Tensor:$key_positions,
                        Optional<Dg_I32Tensor>:$committed_lengths,
+                       Optional<Dg_I32Tensor>:$spans,
                        Dg_MaskKindAttr:$kind,
                        DefaultValuedAttr<I64Attr, "0">:$window);
   let results = (outs Dg_FloatTensor:$result);
   let assemblyFormat = [{
-    $query_positions `,` $key_positions (`,` $committed_lengths^)? attr-dict `:`
+    $query_positions `,` $key_positions (`,` $committed_lengths^)?
+    (`spans` $spans^)? attr-dict `:`
     type($query_positions) `,` type($key_positions) (`,` type($committed_lengths)^)?
-    `->` type($result)
+    (`spans` type($spans)^)? `->` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -546,7 +554,8 @@ def Dg_AttentionOp : Dg_Op<"attention",
 
     Without a cache (the vision tower), K and V are `k'` and `v'` themselves
     and the mask is `bidirectional` over the valid keys: `key_positions`
-    (`[B, T]`, negative for padding) says which.
+    (`[B, T]`, negative for padding) says which. A causal mask may carry
+    `spans` (`[B, T, 2]`), the keys each query also sees (see `dg.mask`).
 
     The result is `[B, T, heads, head_dim]`, before the output projection.
   }];
@@ -555,6 +564,7 @@ def Dg_AttentionOp : Dg_Op<"attention",
                        Dg_I32Tensor:$positions, Optional<Dg_KVCacheType>:$cache,
                        Optional<Dg_I32Tensor>:$committed_lengths,
                        Optional<Dg_I32Tensor>:$key_positions,
+                       Optional<Dg_I32Tensor>:$spans,
                        DefaultValuedAttr<I64Attr, "0">:$layer,
                        Dg_MaskKindAttr:$mask,
                        DefaultValuedAttr<I64Attr, "0">:$window, F64Attr:$scale,
@@ -565,11 +575,11 @@ def Dg_AttentionOp : Dg_Op<"attention",
   let assemblyFormat = [{
     $q `,` $k `,` $v `,` $q_norm `,` $k_norm `,` $positions
     (`cache` $cache^ `[` $layer `]`)? (`committed` $committed_lengths^)?
-    (`keys` $key_positions^)? attr-dict `:`
+    (`keys` $key_positions^)? (`spans` $spans^)? attr-dict `:`
     type($q) `,` type($k) `,` type($v) `,` type($q_norm) `,` type($k_norm) `,`
-    type($positions) (`,` qualified(type($cache))^)?
-    (`,` type($committed_lengths)^)? (`,` type($key_positions)^)?
-    `->` type($result)
+    type($positions) (`cache` qualified(type($cache))^)?
+    (`committed` type($committed_lengths)^)? (`keys` type($key_positions)^)?
+    (`spans` type($spans)^)? `->` type($result)
   }];
   let hasVerifier = 1;
 }

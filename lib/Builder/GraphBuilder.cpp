@@ -67,6 +67,16 @@ static void annotateModule(ModuleOp module, const ModelConfig &config,
                       b.getNamedAttr("eoi", i64(config.eoiTokenId)),
                       b.getNamedAttr("image", i64(config.imageTokenId)),
                   }));
+  // What the runtime needs to cut images into the vision graph's patches.
+  if (config.vision)
+    module->setAttr(
+        "dg.vision",
+        b.getDictionaryAttr({
+            b.getNamedAttr("patch_size", i64(config.vision->patchSize)),
+            b.getNamedAttr("pooling_kernel",
+                           i64(config.vision->poolingKernelSize)),
+            b.getNamedAttr("soft_tokens", i64(config.visionSoftTokensPerImage)),
+        }));
   module->setAttr(
       "dg.generation",
       b.getDictionaryAttr({

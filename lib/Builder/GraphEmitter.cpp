@@ -123,10 +123,11 @@ Value GraphEmitter::scatter(Value values, Value indices, int64_t size) {
 
 Value GraphEmitter::mask(Value queryPositions, Value keyPositions,
                          Value committedLengths, dg::MaskKind kind,
-                         int64_t window) {
+                         int64_t window, Value spans) {
   ArrayRef<int64_t> q = shapeOf(queryPositions), k = shapeOf(keyPositions);
   return dg::MaskOp::create(b, loc, tensor({q[0], q[1], k[1]}), queryPositions,
-                            keyPositions, committedLengths, kind, window);
+                            keyPositions, committedLengths, spans, kind,
+                            window);
 }
 
 Value GraphEmitter::iota(int64_t n) {

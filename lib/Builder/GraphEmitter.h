@@ -54,7 +54,7 @@ public:
   mlir::Value scatter(mlir::Value values, mlir::Value indices, int64_t size);
   mlir::Value mask(mlir::Value queryPositions, mlir::Value keyPositions,
                    mlir::Value committedLengths, dg::MaskKind kind,
-                   int64_t window);
+                   int64_t window, mlir::Value spans = {});
   mlir::Value iota(int64_t n);
   mlir::Value patchPool(mlir::Value x, mlir::Value positions, int64_t kernel,
                         int64_t outputLength);

@@ -52,6 +52,8 @@ public:
 
   /// Cache arguments of the graph, by layer type.
   Value caches[2];
+  /// Encoder only: the keys each token also sees (its image), `[B, T, 2]`.
+  Value spans;
 
 private:
   Value attention(int64_t index, Value x, Value positions, Value committed);
@@ -158,7 +160,7 @@ Value TextGraph::attention(int64_t index, Value x, Value positions,
                    ? e.mask(positions, keyPositions, committed,
                             MaskKind::canvas, g.window)
                    : e.mask(positions, keyPositions, Value(), MaskKind::causal,
-                            g.window);
+                            g.window, spans);
   ArrayRef<int64_t> ms = GraphEmitter::shapeOf(mask);
   scores = e.add(scores, e.reshape(mask, {ms[0], 1, ms[1], ms[2]}));
   Type f32 = e.builder().getF32Type();
@@ -259,13 +261,33 @@ void buildEncoderGraph(GraphEmitter &e, ModuleOp module,
       {"tokens", e.tensor({kDyn, kDyn}, i32)},
       {"positions", e.tensor({kDyn, kDyn}, i32)},
   };
+  // Prompts with images: the vision graph's soft tokens replace the
+  // embeddings where `soft_token_mask` is 1 (not scaled), and with
+  // bidirectional vision each image token also sees its whole image.
+  bool images = config.vision.has_value();
+  bool spans = images && t.bidirectionalVision;
+  if (images) {
+    inputs.push_back({"soft_tokens", e.tensor({kDyn, kDyn, t.hiddenSize})});
+    inputs.push_back({"soft_token_mask", e.tensor({kDyn, kDyn})});
+  }
+  if (spans)
+    inputs.push_back({"image_spans", e.tensor({kDyn, kDyn, 2}, i32)});
+  size_t firstCache = inputs.size();
   addCacheInputs(g, t, inputs);
   func::FuncOp func =
       createGraph(e, module, "encoder", inputs,
                   {{"hidden_states", e.tensor({kDyn, kDyn, t.hiddenSize})}});
-  bindCaches(g, func, 2);
+  bindCaches(g, func, firstCache);
   Value positions = func.getArgument(1);
   Value x = g.embed(func.getArgument(0));
+  if (images) {
+    // x * (1 - m) + soft * m: exact where m is 0 or 1.
+    Value m = e.reshape(func.getArgument(3), {kDyn, kDyn, 1});
+    Value keep = e.sub(e.scalar(1.0), m);
+    x = e.add(e.mul(x, keep), e.mul(func.getArgument(2), m));
+  }
+  if (spans)
+    g.spans = func.getArgument(4);
   for (int64_t i = 0; i < t.numLayers; ++i)
     x = g.layer(i, x, positions, Value());
   func::ReturnOp::create(e.builder(), module.getLoc(), g.finalNorm(x));

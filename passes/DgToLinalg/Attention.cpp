@@ -103,7 +103,8 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
     Value queryPositions = cache ? positions : keyPositions;
     Value mask = dg::MaskOp::create(rewriter, loc, type({b, t, keyCount}, dt),
                                     queryPositions, keyPositions, committed,
-                                    op.getMaskAttr(), op.getWindowAttr());
+                                    op.getSpans(), op.getMaskAttr(),
+                                    op.getWindowAttr());
     mask = dg::ReshapeOp::create(rewriter, loc, type({b, 1, t, keyCount}, dt),
                                  mask);
     scores = dg::AddOp::create(rewriter, loc, scoreType, scores, mask);

@@ -152,6 +152,15 @@ struct LowerMask : OpRewritePattern<dg::MaskOp> {
       inputs.push_back(committed);
       maps.push_back(AffineMap::get(3, 0, {d0}, ctx));
     }
+    // The first and last key of each query's span, read as two inputs.
+    Value spans = op.getSpans();
+    if (spans) {
+      inputs.append({spans, spans});
+      maps.push_back(AffineMap::get(
+          3, 0, {d0, d1, getAffineConstantExpr(0, ctx)}, ctx));
+      maps.push_back(AffineMap::get(
+          3, 0, {d0, d1, getAffineConstantExpr(1, ctx)}, ctx));
+    }
     maps.push_back(rewriter.getMultiDimIdentityMap(3));
     SmallVector<Value> sizes;
     if (type.isDynamicDim(0))
@@ -186,6 +195,11 @@ struct LowerMask : OpRewritePattern<dg::MaskOp> {
               visible = both(visible, cmp(CmpIPredicate::slt,
                                           arith::SubIOp::create(b, l, qp, kp),
                                           i32(window)));
+            if (spans) {
+              Value inSpan = both(cmp(CmpIPredicate::sge, kp, a[2]),
+                                  cmp(CmpIPredicate::sle, kp, a[3]));
+              visible = arith::OrIOp::create(b, l, visible, inSpan);
+            }
           } else if (kind == dg::MaskKind::canvas && window > 0) {
             // Canvas keys always; committed keys only in the last window-1.
             Value committed = a[2];

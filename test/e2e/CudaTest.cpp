@@ -120,15 +120,15 @@ TEST_F(CudaMatchesHost, EncoderThenDecoder) {
 }
 
 TEST_F(CudaMatchesHost, Vision) {
-  const int64_t patches = 36, width = 48;
+  const int64_t patches = 630, width = 48;
   std::uniform_real_distribution<float> pixel(0, 1);
   std::vector<float> pixels(patches * width);
   for (float &x : pixels)
     x = pixel(rng_);
   std::vector<int32_t> pos(patches * 2);
   for (int64_t i = 0; i < patches; ++i) {
-    pos[2 * i] = static_cast<int32_t>(i % 6);
-    pos[2 * i + 1] = static_cast<int32_t>(i / 6);
+    pos[2 * i] = static_cast<int32_t>(i % 30);
+    pos[2 * i + 1] = static_cast<int32_t>(i / 30);
   }
   std::vector<HostModule::Arg> args = {{pixels.data(), {1, patches, width}},
                                        {pos.data(), {1, patches, 2}}};

@@ -281,19 +281,19 @@ TEST(FusedModule, MatchesUnfused) {
 }
 
 /// The vision graph with its fused (uncached, bidirectional) attention
-/// computes what the unfused one does: a 6 x 6 patch image and padding.
+/// computes what the unfused one does: a 30 x 21 patch image and padding.
 TEST(FusedModule, VisionMatchesUnfused) {
   auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
   ASSERT_TRUE(checkpoint) << checkpoint.error();
-  const int64_t patches = 36, values = 48;
+  const int64_t patches = 630, values = 48;
   std::vector<float> pixels(2 * patches * values);
   std::vector<int32_t> positions(2 * patches * 2, -1);
   for (size_t i = 0; i < pixels.size(); ++i)
     pixels[i] = static_cast<float>((i * 7919) % 1000) / 1000.0f;
-  // Image 0: a full 6 x 6 grid. Image 1: a 3 x 3 grid, then padding.
+  // Image 0: a full 30 x 21 grid. Image 1: a 3 x 3 grid, then padding.
   for (int64_t p = 0; p < patches; ++p) {
-    positions[2 * p] = static_cast<int32_t>(p % 6);
-    positions[2 * p + 1] = static_cast<int32_t>(p / 6);
+    positions[2 * p] = static_cast<int32_t>(p % 30);
+    positions[2 * p + 1] = static_cast<int32_t>(p / 30);
     if (p < 9) {
       positions[2 * (patches + p)] = static_cast<int32_t>(p % 3);
       positions[2 * (patches + p) + 1] = static_cast<int32_t>(p / 3);

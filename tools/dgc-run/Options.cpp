@@ -20,9 +20,13 @@ Prompts:
   --prompt TEXT          text, tokenised with DIR/tokenizer.json and wrapped in
                          the Gemma chat template as one user turn
   --no-chat-template     tokenise --prompt as is (with <bos> first)
+  --image FILE           a PNG or JPEG in the prompt (repeatable): with
+                         --prompt, the images come before the text; with
+                         --prompt-ids, each image token id stands for one
   --prompt-ids "IDS"     token ids, separated by spaces or commas
   --batch-file FILE      one request per line, as JSON: {"prompt": TEXT} or
-                         {"prompt_ids": [IDS]}, optionally "seed" and any
+                         {"prompt_ids": [IDS]}, optionally "images": [FILES],
+                         "seed" and any
                          generation_config.json key ("max_new_tokens", ...)
 
 Generation (defaults: the module's compiled generation config, then
@@ -179,6 +183,9 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &error,
     } else if (arg == "--batch-file") {
       ok = next();
       o.batchFile = value;
+    } else if (arg == "--image") {
+      ok = next() && !value.empty();
+      o.images.push_back(value);
     } else if (arg == "--no-chat-template") {
       bool off = false;
       ok = flag(off);
@@ -247,6 +254,9 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &error,
     error = "expected --weights DIR: the checkpoint to run";
   else if (!!o.prompt + !!o.promptIds + !!o.batchFile != 1)
     error = "expected exactly one of --prompt, --prompt-ids, --batch-file";
+  else if (o.batchFile && !o.images.empty())
+    error = "--image goes with --prompt or --prompt-ids; a batch file names "
+            "its images per line (\"images\": [...])";
   if (!error.empty())
     return std::nullopt;
   return o;

@@ -20,6 +20,8 @@ struct Options {
   std::string weights;
   std::optional<std::string> promptIds, prompt, batchFile;
   bool chatTemplate = true;
+  /// --image, in order: one image token of the prompt each.
+  std::vector<std::string> images;
 
   /// Generation overrides, written as generation_config.json keys so that
   /// the runtime's one reader checks them.

@@ -9,6 +9,7 @@
 #include "Options.h"
 
 #include "dgc/runtime/Generator.h"
+#include "dgc/runtime/PromptImages.h"
 #include "dgc/runtime/Tokenizer.h"
 
 #include <nlohmann/json.hpp>
@@ -60,16 +61,17 @@ struct Input {
   std::vector<int32_t> ids;
   std::optional<uint64_t> seed;
   std::string generation = "{}"; // per-request generation_config keys
+  std::vector<std::string> images;
 };
 
 Result<std::vector<Input>> readInputs(const dgc::run::Options &o) {
   std::vector<Input> inputs;
   if (o.prompt) {
-    inputs.push_back({"--prompt", o.prompt, {}, {}, "{}"});
+    inputs.push_back({"--prompt", o.prompt, {}, {}, "{}", o.images});
     return inputs;
   }
   if (o.promptIds) {
-    Input in{"--prompt-ids", {}, {}, {}, "{}"};
+    Input in{"--prompt-ids", {}, {}, {}, "{}", o.images};
     std::string token;
     for (char c : *o.promptIds + " ") {
       if (c == ' ' || c == ',' || c == '\t' || c == '\n') {
@@ -112,9 +114,16 @@ Result<std::vector<Input>> readInputs(const dgc::run::Options &o) {
             return Error{where + ": prompt_ids: expected token ids"};
           in.ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
         }
+      } else if (key == "images" && value.is_array()) {
+        for (const json &file : value) {
+          if (!file.is_string())
+            return Error{where + ": images: expected file names"};
+          in.images.push_back(file.get<std::string>());
+        }
       } else if (key == "seed" && value.is_number_unsigned()) {
         in.seed = value.get<uint64_t>();
-      } else if (key == "prompt" || key == "prompt_ids" || key == "seed") {
+      } else if (key == "prompt" || key == "prompt_ids" || key == "seed" ||
+                 key == "images") {
         return Error{where + ": " + key + " has the wrong type"};
       } else {
         generation[key] = value;
@@ -222,6 +231,30 @@ int main(int argc, char **argv) {
         !s)
       return fail(s.error(), 2);
     request.seed = in.seed.value_or(o.seed + i);
+    // Images first: each becomes one image token of the prompt, expanded
+    // below into boi, its soft tokens and eoi.
+    std::vector<int64_t> softTokens;
+    for (const std::string &file : in.images) {
+      auto image = loadPromptImage(file, manifest);
+      if (!image)
+        return fail(in.where + ": " + image.error(), 2);
+      if (!o.quiet && !o.json)
+        std::cerr << "image " << file << ": resized to "
+                  << image->resizedWidth << "x" << image->resizedHeight
+                  << ", " << image->numPatches << " patches, "
+                  << image->softTokens << " soft tokens\n";
+      softTokens.push_back(image->softTokens);
+      request.images.push_back(std::move(*image));
+    }
+    if (in.text && !in.images.empty() && tokenizer) {
+      std::string marks;
+      for (size_t k = 0; k < in.images.size(); ++k)
+        marks += tokenizer
+                     ->tokenText(
+                         static_cast<int32_t>(manifest.vision->imageTokenId))
+                     .value_or("");
+      in.text = marks + *in.text;
+    }
     if (in.text) {
       if (!tokenizer)
         return fail(in.where + ": a text prompt needs " + tokenizerPath +
@@ -240,6 +273,13 @@ int main(int argc, char **argv) {
       }
     } else {
       request.prompt = in.ids;
+    }
+    if (!in.images.empty()) {
+      auto expanded =
+          expandImageTokens(request.prompt, *manifest.vision, softTokens);
+      if (!expanded)
+        return fail(in.where + ": " + expanded.error(), 2);
+      request.prompt = std::move(*expanded);
     }
     requests.push_back(std::move(request));
   }

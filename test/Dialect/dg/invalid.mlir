@@ -307,6 +307,22 @@ func.func @causal_mask_with_lengths(%q: tensor<?x16xi32>, %k: tensor<?x?xi32>, %
 
 // -----
 
+func.func @canvas_mask_with_spans(%q: tensor<?x16xi32>, %k: tensor<?x?xi32>, %l: tensor<?xi32>, %s: tensor<?x16x2xi32>) {
+  // expected-error @+1 {{spans are meaningless for a canvas mask}}
+  %m = dg.mask %q, %k, %l spans %s {kind = #dg<mask_kind canvas>} : tensor<?x16xi32>, tensor<?x?xi32>, tensor<?xi32> spans tensor<?x16x2xi32> -> tensor<?x16x?xf32>
+  return
+}
+
+// -----
+
+func.func @mask_spans_shape(%q: tensor<?x16xi32>, %k: tensor<?x?xi32>, %s: tensor<?x16x3xi32>) {
+  // expected-error @+1 {{spans}}
+  %m = dg.mask %q, %k spans %s {kind = #dg<mask_kind causal>} : tensor<?x16xi32>, tensor<?x?xi32> spans tensor<?x16x3xi32> -> tensor<?x16x?xf32>
+  return
+}
+
+// -----
+
 func.func @bidirectional_window(%q: tensor<?x16xi32>, %k: tensor<?x?xi32>) {
   // expected-error @+1 {{a bidirectional mask has no window}}
   %m = dg.mask %q, %k {kind = #dg<mask_kind bidirectional>, window = 4 : i64} : tensor<?x16xi32>, tensor<?x?xi32> -> tensor<?x16x?xf32>
@@ -470,5 +486,13 @@ func.func @sample_width(%h: tensor<?x16x32xf32>, %e: tensor<512x64xf32>, %t: ten
 func.func @sample_top_k(%h: tensor<?x16x64xf32>, %e: tensor<512x64xf32>, %t: tensor<?xf32>) {
   // expected-error @+1 {{top_k must lie in [1, 512], got 600}}
   %l, %a, %p, %i, %n = dg.sample %h, %e, %t {softcap = 3.0e+01 : f64, top_k = 600 : i64} : tensor<?x16x64xf32>, tensor<512x64xf32>, tensor<?xf32> -> tensor<?x16x512xf32>, tensor<?x16xi32>, tensor<?x16x600xf32>, tensor<?x16x600xi32>, tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_spans_not_causal(%q: tensor<?x16x4x8xf32>, %n: tensor<8xf32>, %pos: tensor<?x16x2xi32>, %kp: tensor<?x16xi32>, %s: tensor<?x16x2xi32>) {
+  // expected-error @+1 {{spans go with a causal mask only}}
+  %a = dg.attention %q, %q, %q, %n, %n, %pos keys %kp spans %s {epsilon = 1.0e-6 : f64, mask = #dg<mask_kind bidirectional>, rope = #dg<rope_kind two_d>, scale = 1.0 : f64, theta = 100.0 : f64} : tensor<?x16x4x8xf32>, tensor<?x16x4x8xf32>, tensor<?x16x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<?x16x2xi32> keys tensor<?x16xi32> spans tensor<?x16x2xi32> -> tensor<?x16x4x8xf32>
   return
 }

@@ -71,7 +71,8 @@ func.func @selection(%x: tensor<?x256x262144xf32>, %ids: tensor<?x256xi32>) {
 
 // CHECK-LABEL: func.func @gather_masks
 func.func @gather_masks(%ids: tensor<?x256xi32>, %kpos: tensor<?x?xi32>, %len: tensor<?xi32>,
-                        %h: tensor<?x2520x1152xbf16>, %ppos: tensor<?x2520x2xi32>) {
+                        %h: tensor<?x2520x1152xbf16>, %ppos: tensor<?x2520x2xi32>,
+                        %spans: tensor<?x256x2xi32>) {
   %e = dg.weight "model.decoder.embed_tokens.weight" : tensor<262144x2816xbf16>
   // CHECK: dg.gather %{{.*}}[%{{.*}}] : tensor<262144x2816xbf16>, tensor<?x256xi32> -> tensor<?x256x2816xbf16>
   %x = dg.gather %e[%ids] : tensor<262144x2816xbf16>, tensor<?x256xi32> -> tensor<?x256x2816xbf16>
@@ -79,6 +80,8 @@ func.func @gather_masks(%ids: tensor<?x256xi32>, %kpos: tensor<?x?xi32>, %len: t
   %mc = dg.mask %ids, %kpos, %len {kind = #dg<mask_kind canvas>, window = 1024 : i64} : tensor<?x256xi32>, tensor<?x?xi32>, tensor<?xi32> -> tensor<?x256x?xbf16>
   // CHECK: dg.mask {{.*}} {kind = #dg<mask_kind causal>} : tensor<?x256xi32>, tensor<?x?xi32> -> tensor<?x256x?xf32>
   %m = dg.mask %ids, %kpos {kind = #dg<mask_kind causal>} : tensor<?x256xi32>, tensor<?x?xi32> -> tensor<?x256x?xf32>
+  // CHECK: dg.mask %{{.*}}, %{{.*}} spans %{{.*}} {kind = #dg<mask_kind causal>, window = 1024 : i64} : tensor<?x256xi32>, tensor<?x?xi32> spans tensor<?x256x2xi32> -> tensor<?x256x?xf32>
+  %ms = dg.mask %ids, %kpos spans %spans {kind = #dg<mask_kind causal>, window = 1024 : i64} : tensor<?x256xi32>, tensor<?x?xi32> spans tensor<?x256x2xi32> -> tensor<?x256x?xf32>
   // CHECK: dg.iota : tensor<256xi32>
   %io = dg.iota : tensor<256xi32>
   // CHECK: dg.patch_pool {{.*}} {kernel = 3 : i64, output_length = 280 : i64} : tensor<?x2520x1152xbf16>, tensor<?x2520x2xi32> -> tensor<?x280x1152xbf16>

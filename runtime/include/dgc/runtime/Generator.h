@@ -24,6 +24,7 @@
 #define DGC_RUNTIME_GENERATOR_H
 
 #include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/ImageProcessor.h"
 #include "dgc/runtime/Sampler.h"
 
 #include <functional>
@@ -34,7 +35,11 @@
 namespace dgc::runtime {
 
 struct GenerationRequest {
+  /// Token ids; each image is boi, its soft tokens' image ids, eoi
+  /// (expandImageTokens).
   std::vector<int32_t> prompt;
+  /// The prompt's images, in order (loadPromptImage).
+  std::vector<ProcessedImage> images;
   GenerationOptions options;
   uint64_t seed = 0;
   /// Replaces the source seeded with `seed` (tests replay recorded draws).

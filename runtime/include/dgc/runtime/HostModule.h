@@ -102,12 +102,21 @@ public:
   Executor(const HostModule &module, KVCache &cache)
       : module_(module), cache_(cache) {}
 
+  /// What a batch's images add to an encoder pass: soft tokens [B, T, H]
+  /// (the vision graph's, where `mask` [B, T] is 1; they replace the token
+  /// embeddings there) and each token's image span [B, T, 2] (first and
+  /// last position of its image; [0, -1] outside images).
+  struct EncoderImages {
+    std::vector<float> softTokens, mask;
+    std::vector<int32_t> spans;
+  };
   /// Causal pass over `tokens` [B, T] at `positions` [B, T]: writes their K/V
   /// and commits each request up to its last position. Returns the final
   /// hidden states [B, T, H].
   Result<HostModule::Output> encode(const std::vector<RequestId> &requests,
                                     const std::vector<int32_t> &tokens,
-                                    const std::vector<int32_t> &positions);
+                                    const std::vector<int32_t> &positions,
+                                    const EncoderImages *images = nullptr);
 
   struct Step {
     HostModule::Output scLogits, argmax, topkProbs, topkIds, entropy;

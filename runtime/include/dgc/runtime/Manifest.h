@@ -12,6 +12,7 @@
 #include "dgc/runtime/Safetensors.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,15 @@ struct TargetManifest {
   std::string chip;
 };
 
+/// How the module's vision graph wants its images (docs/images.md).
+struct VisionManifest {
+  int64_t patchSize = 0, poolingKernel = 0;
+  /// Soft tokens per image at most: the vision graph takes
+  /// softTokens * poolingKernel^2 patches.
+  int64_t softTokens = 0;
+  int64_t imageTokenId = 0, boiTokenId = 0, eoiTokenId = 0;
+};
+
 struct Manifest {
   std::string path;
   int version = 0;
@@ -67,6 +77,8 @@ struct Manifest {
   /// The generation defaults compiled into the module, as the text of a
   /// generation_config.json; empty when the module has none.
   std::string generationConfig;
+  /// Present when the module has a vision graph.
+  std::optional<VisionManifest> vision;
   std::vector<WeightSpec> weights;
   std::vector<PoolManifest> pools;
   std::map<std::string, GraphSpec> graphs;

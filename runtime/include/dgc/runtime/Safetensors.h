@@ -173,6 +173,8 @@ private:
 
 /// Widens one bfloat16 / IEEE half (given as raw bits) to float.
 float bf16ToFloat(uint16_t bits);
+/// Rounds to the nearest bfloat16 (ties to even); NaN stays NaN.
+uint16_t floatToBF16(float value);
 float f16ToFloat(uint16_t bits);
 
 /// Copies an F32, BF16 or F16 tensor into `out`, which holds `capacity`
