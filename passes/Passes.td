@@ -158,4 +158,26 @@ def DgTileParallelLoopsForGpu
                            "mlir::arith::ArithDialect"];
 }
 
+def DgGpuTensorCoreContractions
+    : Pass<"dg-gpu-tensor-core-contractions", "mlir::func::FuncOp"> {
+  let summary = "bf16 contractions as tensor-core kernels (mma.sync)";
+  let description = [{
+    Replaces each `linalg.generic` on buffers that is a contraction of two
+    bf16 operands into an f32 accumulator (one N and one K loop, up to three
+    M loops and two batch loops, any layouts and broadcasts the indexing maps express)
+    by a `gpu.launch`: blocks of 128 threads own a 64 x 32 tile of the
+    result, stage 64 x 16 and 16 x 32 slices of the operands in shared
+    memory, and each warp multiplies its 16 rows with
+    `nvvm.mma.sync` m16n8k16 (bf16 in, f32 accumulate), adding to what the
+    output held. Bounds are checked, so any sizes work; several M loops (a
+    linear layer's batch and token loops) act as one row index.
+
+    Runs on buffers, before parallel loops are mapped to the GPU.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::NVVM::NVVMDialect",
+                           "mlir::LLVM::LLVMDialect", "mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
 #endif // DGC_PASSES_TD

@@ -2,11 +2,16 @@
 # One command for a machine with an NVIDIA GPU (H100/H200), run from the
 # repository root after building elsewhere and bringing the build along
 # (the GPU machine has no LLVM/MLIR): build/bin, build/lib and the compiled
-# tiny modules under build/test/e2e (tiny.dgm, tiny-fused.dgm, tiny-cuda.dgm).
+# tiny modules under build/test/e2e (tiny.dgm, tiny-fused.dgm, tiny-cuda.dgm,
+# tiny-bf16.dgm).
+# With the device tool: carry build/bin build/lib build/test/e2e/tiny.dgm
+# build/test/e2e/tiny-fused.dgm build/test/e2e/tiny-cuda.dgm
+# build/test/e2e/tiny-bf16.dgm (about 50 MiB).
 # Prints a table; finishes in a few minutes. Steps:
 #   1. the runtime's cuda device: driver, JIT of a hand-written PTX kernel;
 #   2. every graph of the tiny model on cuda against the host module, on
-#      random inputs (test/e2e/CudaTest.cpp);
+#      random inputs, in f32 and in bf16 (where the contractions run on
+#      tensor cores) (test/e2e/CudaTest.cpp);
 #   3. the tiny model end-to-end on cuda against the transformers fixtures,
 #      and whole generations replayed against transformers' recorded
 #      decisions (the e2e tests with DGC_TEST_CUDA_MODULE);
@@ -26,6 +31,7 @@ from=$(strings "$build/bin/dgc-e2e-tests" | grep -m1 -o '/[^ ]*/test/fixtures/ti
   sed 's|/test/fixtures/tiny$||')
 export DGC_RELOCATE_FROM="$from" DGC_RELOCATE_TO="$root"
 cuda_module="$root/$build/test/e2e/tiny-cuda.dgm"
+bf16_module="$root/$build/test/e2e/tiny-bf16.dgm"
 out=$(mktemp -d)
 rows=()
 row() { rows+=("$(printf '| %-46s | %-8s | %s |' "$1" "$2" "$3")"); }
@@ -43,8 +49,9 @@ else
 fi
 
 echo "== 2-3. tiny model on cuda: vs host, vs transformers"
-if DGC_TEST_CUDA_MODULE="$cuda_module" timeout 300 "$build/bin/dgc-e2e-tests" \
-  --gtest_filter='CudaMatchesHost.*:*/cuda' >"$out/2.txt" 2>&1; then
+if DGC_TEST_CUDA_MODULE="$cuda_module" DGC_TEST_CUDA_BF16_MODULE="$bf16_module" \
+  timeout 300 "$build/bin/dgc-e2e-tests" \
+  --gtest_filter='CudaMatchesHost*:*/cuda' >"$out/2.txt" 2>&1; then
   row "graphs cuda vs host, random inputs" PASS \
     "$(grep 'cuda-vs-host' "$out/2.txt" | sed 's/.*\] //' | paste -sd ';' | cut -c1-200)"
   row "tiny model on cuda vs transformers fixtures" PASS \

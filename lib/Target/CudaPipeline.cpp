@@ -47,7 +47,8 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
   case CudaStage::Gpu:
     return llvm::formatv(
         "dg-gpu-managed-memory,"
-        "func.func(convert-linalg-to-parallel-loops,"
+        "func.func(dg-gpu-tensor-core-contractions,"
+        "convert-linalg-to-parallel-loops,"
         "dg-tile-parallel-loops-for-gpu{{threads={0}},"
         "gpu-map-parallel-loops,convert-parallel-loops-to-gpu),"
         "gpu-kernel-outlining,canonicalize",
