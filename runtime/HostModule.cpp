@@ -108,6 +108,21 @@ const char *deviceName(Device device) {
   return device == Device::Cuda ? "cuda" : "host";
 }
 
+std::vector<float> HostModule::Output::floats() const {
+  size_t n = bytes.size() / dtypeSize(dtype);
+  std::vector<float> values(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (dtype == DType::BF16) {
+      uint16_t bits;
+      std::memcpy(&bits, bytes.data() + 2 * i, 2);
+      values[i] = bf16ToFloat(bits);
+    } else {
+      values[i] = f32()[i];
+    }
+  }
+  return values;
+}
+
 Result<HostModule> HostModule::load(const std::string &directory,
                                     Device device) {
   std::string manifestPath = directory + "/manifest.json";

@@ -80,17 +80,7 @@ Result<std::vector<float>> runVision(const HostModule &module,
                                          {1, patches, 2}}});
   if (!outputs)
     return Error{"vision graph: " + outputs.error()};
-  const HostModule::Output &soft = (*outputs)[0];
-  std::vector<float> values(soft.bytes.size() / dtypeSize(soft.dtype));
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (soft.dtype == DType::BF16) {
-      uint16_t bits;
-      std::memcpy(&bits, soft.bytes.data() + 2 * i, 2);
-      values[i] = bf16ToFloat(bits);
-    } else {
-      values[i] = soft.f32()[i];
-    }
-  }
+  std::vector<float> values = (*outputs)[0].floats();
   return values;
 }
 } // namespace

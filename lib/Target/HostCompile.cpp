@@ -36,19 +36,8 @@ LogicalResult compileForHost(ModuleOp module, const std::string &outputDir,
     return failure();
   clock.done("to-llvm");
 
-  llvm::LLVMContext llvmContext;
-  auto llvmModule = translateToLLVMIR(module, llvmContext);
-  if (!llvmModule) {
-    error = "translation to LLVM IR failed";
-    return failure();
-  }
-  SmallString<256> library(outputDir);
-  llvm::sys::path::append(library, "host.so");
-  if (failed(linkSharedObject(*llvmModule, std::string(library), error, clock)))
-    return failure();
-  SmallString<256> manifestPath(outputDir);
-  llvm::sys::path::append(manifestPath, "manifest.json");
-  return writeTextFile(std::string(manifestPath), manifest, error);
+  return writeModuleDirectory(module, outputDir, "host.so", manifest, error,
+                              clock);
 }
 
 } // namespace dgc

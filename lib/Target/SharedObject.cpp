@@ -9,6 +9,7 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
@@ -104,6 +105,27 @@ LogicalResult linkSharedObject(llvm::Module &module, const std::string &library,
   }
   clock.done("link");
   return success();
+}
+
+LogicalResult writeModuleDirectory(ModuleOp module,
+                                   const std::string &outputDir,
+                                   const std::string &library,
+                                   const std::string &manifest,
+                                   std::string &error, StageClock &clock) {
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = translateToLLVMIR(module, llvmContext);
+  if (!llvmModule) {
+    error = "translation to LLVM IR failed";
+    return failure();
+  }
+  SmallString<256> libraryPath(outputDir);
+  llvm::sys::path::append(libraryPath, library);
+  if (failed(linkSharedObject(*llvmModule, std::string(libraryPath), error,
+                              clock)))
+    return failure();
+  SmallString<256> manifestPath(outputDir);
+  llvm::sys::path::append(manifestPath, "manifest.json");
+  return writeTextFile(std::string(manifestPath), manifest, error);
 }
 
 LogicalResult writeTextFile(const std::string &path, const std::string &text,

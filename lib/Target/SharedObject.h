@@ -41,6 +41,15 @@ mlir::LogicalResult linkSharedObject(llvm::Module &module,
                                      const std::string &library,
                                      std::string &error, StageClock &clock);
 
+/// Ends a target's compilation of `module` (in the LLVM dialect): translates
+/// it, links `outputDir/library` and writes `outputDir/manifest.json`.
+mlir::LogicalResult writeModuleDirectory(mlir::ModuleOp module,
+                                         const std::string &outputDir,
+                                         const std::string &library,
+                                         const std::string &manifest,
+                                         std::string &error,
+                                         StageClock &clock);
+
 /// Writes `text` to `path`.
 mlir::LogicalResult writeTextFile(const std::string &path,
                                   const std::string &text, std::string &error);

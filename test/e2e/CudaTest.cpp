@@ -51,22 +51,6 @@ Loaded load(const std::string &dir, Device device) {
   return l;
 }
 
-/// An output as floats (f32 or bf16).
-std::vector<float> floatsOf(const HostModule::Output &out) {
-  size_t n = out.bytes.size() / dtypeSize(out.dtype);
-  std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (out.dtype == DType::BF16) {
-      uint16_t bits;
-      std::memcpy(&bits, out.bytes.data() + 2 * i, 2);
-      v[i] = bf16ToFloat(bits);
-    } else {
-      v[i] = out.f32()[i];
-    }
-  }
-  return v;
-}
-
 /// Largest |a - b| over two float outputs (relative to the largest |a| when
 /// `relative`), or the count of differing ids against `tolerance` ids.
 void compare(const char *what, const HostModule::Output &host,
@@ -83,7 +67,7 @@ void compare(const char *what, const HostModule::Output &host,
     EXPECT_LE(differ, static_cast<size_t>(tolerance)) << what;
     return;
   }
-  std::vector<float> h = floatsOf(host), g = floatsOf(cuda);
+  std::vector<float> h = host.floats(), g = cuda.floats();
   double worst = 0, scale = 0;
   for (size_t i = 0; i < h.size(); ++i) {
     worst = std::max(worst, std::abs(double(h[i]) - g[i]));

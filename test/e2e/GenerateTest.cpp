@@ -93,13 +93,8 @@ GenerationOptions optionsOf(const json &o) {
 class Generation : public testing::TestWithParam<ModuleUnderTest> {
 protected:
   void SetUp() override {
-    auto module = HostModule::load(GetParam().path, GetParam().device);
-    ASSERT_TRUE(module) << module.error();
-    auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
-    ASSERT_TRUE(checkpoint) << checkpoint.error();
-    Status bound = module->bindWeights(*checkpoint);
-    ASSERT_TRUE(bound) << bound.error();
-    module_ = std::make_unique<HostModule>(std::move(*module));
+    module_ = loadWithWeights(GetParam());
+    ASSERT_TRUE(module_);
   }
   KVCache cache(int64_t pages) {
     auto c = module_->createCache(/*pageSize=*/16, pages);

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -47,6 +48,25 @@ inline std::vector<ModuleUnderTest> modulesUnderTest() {
   if (const char *cuda = std::getenv("DGC_TEST_CUDA_MODULE"); cuda && *cuda)
     modules.push_back({cuda, dgc::runtime::Device::Cuda, "cuda"});
   return modules;
+}
+
+/// `m` loaded with the tiny fixture checkpoint's weights bound; null after a
+/// test failure naming the problem.
+inline std::unique_ptr<dgc::runtime::HostModule>
+loadWithWeights(const ModuleUnderTest &m) {
+  using namespace dgc::runtime;
+  auto module = HostModule::load(m.path, m.device);
+  EXPECT_TRUE(module) << module.error();
+  auto checkpoint =
+      Checkpoint::open(testPath(DGC_TINY_FIXTURES) + "/checkpoint");
+  EXPECT_TRUE(checkpoint) << checkpoint.error();
+  if (!module || !checkpoint)
+    return nullptr;
+  Status bound = module->bindWeights(*checkpoint);
+  EXPECT_TRUE(bound) << bound.error();
+  if (!bound)
+    return nullptr;
+  return std::make_unique<HostModule>(std::move(*module));
 }
 
 inline std::string moduleName(

@@ -85,13 +85,8 @@ std::vector<int32_t> range(int32_t from, int32_t count) {
 class TinyModel : public testing::TestWithParam<ModuleUnderTest> {
 protected:
   void SetUp() override {
-    auto module = HostModule::load(GetParam().path, GetParam().device);
-    ASSERT_TRUE(module) << module.error();
-    auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
-    ASSERT_TRUE(checkpoint) << checkpoint.error();
-    Status bound = module->bindWeights(*checkpoint);
-    ASSERT_TRUE(bound) << bound.error();
-    module_ = std::make_unique<HostModule>(std::move(*module));
+    module_ = loadWithWeights(GetParam());
+    ASSERT_TRUE(module_);
     auto cache = module_->createCache(/*pageSize=*/16, /*pagesPerPool=*/16);
     ASSERT_TRUE(cache) << cache.error();
     cache_ = std::make_unique<KVCache>(std::move(*cache));

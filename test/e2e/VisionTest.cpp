@@ -35,13 +35,8 @@ constexpr double kHiddenTolerance = 1e-3;
 class Vision : public testing::TestWithParam<ModuleUnderTest> {
 protected:
   void SetUp() override {
-    auto module = HostModule::load(GetParam().path, GetParam().device);
-    ASSERT_TRUE(module) << module.error();
-    auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
-    ASSERT_TRUE(checkpoint) << checkpoint.error();
-    Status bound = module->bindWeights(*checkpoint);
-    ASSERT_TRUE(bound) << bound.error();
-    module_ = std::make_unique<HostModule>(std::move(*module));
+    module_ = loadWithWeights(GetParam());
+    ASSERT_TRUE(module_);
     auto file = SafetensorsFile::open(kFixtures + "/vision.safetensors");
     ASSERT_TRUE(file) << file.error();
     fixtures_ = std::make_unique<SafetensorsFile>(std::move(*file));

@@ -102,7 +102,7 @@ Result<std::vector<Input>> readInputs(const dgc::run::Options &o) {
     json doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (!doc.is_object())
       return Error{where + ": expected a JSON object per line"};
-    Input in{where, {}, {}, {}, "{}"};
+    Input in{where, {}, {}, {}, "{}", {}};
     json generation = json::object();
     for (auto &[key, value] : doc.items()) {
       if (key == "prompt" && value.is_string()) {

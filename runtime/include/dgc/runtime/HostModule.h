@@ -79,6 +79,8 @@ public:
     const int32_t *i32() const {
       return reinterpret_cast<const int32_t *>(bytes.data());
     }
+    /// The values widened to float (f32 or bf16 outputs).
+    std::vector<float> floats() const;
   };
   /// Calls `graph` with the inputs after the weight arena, in manifest order.
   Result<std::vector<Output>> call(const std::string &graph,
