@@ -30,6 +30,33 @@ func.func @linear(%a: memref<?x16x512xbf16>, %b: memref<64x512xbf16>, %c: memref
 
 // -----
 
+// Attention scores q k^T per request and head: the two batch loops become
+// the grid's z (requests x heads), each block reading its own q and k rows.
+#q = affine_map<(b, h, t, s, d) -> (b, h, t, d)>
+#k = affine_map<(b, h, t, s, d) -> (b, h, s, d)>
+#o = affine_map<(b, h, t, s, d) -> (b, h, t, s)>
+// CHECK-LABEL: func.func @attention_scores
+// CHECK: %[[B:.*]] = memref.dim %arg0, %c0
+// CHECK: %[[H:.*]] = memref.dim %arg0, %c1
+// CHECK: %[[Z:.*]] = arith.muli %{{.*}}, %[[B]]
+// CHECK: %[[ZH:.*]] = arith.muli %[[Z]], %[[H]]
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}}, {{.*}}, %{{.*}} = %[[ZH]])
+// CHECK-COUNT-4: nvvm.mma.sync
+func.func @attention_scores(%q: memref<?x4x16x32xbf16>, %k: memref<?x4x?x32xbf16>, %s: memref<?x4x16x?xf32>) {
+  linalg.generic {indexing_maps = [#q, #k, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : memref<?x4x16x32xbf16>, memref<?x4x?x32xbf16>) outs(%s : memref<?x4x16x?xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  return
+}
+
+// -----
+
 // f32 operands stay for the general kernels (tensor cores would round them).
 #x = affine_map<(d0, d1, d2) -> (d0, d2)>
 #w = affine_map<(d0, d1, d2) -> (d2, d1)>
