@@ -34,7 +34,9 @@ cuda_module="$root/$build/test/e2e/tiny-cuda.dgm"
 bf16_module="$root/$build/test/e2e/tiny-bf16.dgm"
 out=$(mktemp -d)
 rows=()
-row() { rows+=("$(printf '| %-46s | %-8s | %s |' "$1" "$2" "$3")"); }
+row() { # one table row; the detail on one line, without table bars
+  rows+=("$(printf '| %-46s | %-8s | %s |' "$1" "$2" "$(printf '%s' "$3" | tr '\n|' '  ')")")
+}
 
 echo "== GPU"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
