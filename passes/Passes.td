@@ -180,4 +180,27 @@ def DgGpuTensorCoreContractions
                            "mlir::memref::MemRefDialect"];
 }
 
+def DgGpuBlockReductions
+    : Pass<"dg-gpu-block-reductions", "mlir::func::FuncOp"> {
+  let summary = "Reductions over a row as one thread block per row";
+  let description = [{
+    Replaces each `linalg.generic` on buffers that reduces its last loop
+    into an f32 output with `out = out + f(inputs)` or
+    `out = max(out, f(inputs))` (norms' sums of squares, softmax maxima and
+    sums, entropy terms) by a `gpu.launch` with one block per output
+    element: the block's threads stride over the row, each folding its
+    elements, then a tree in shared memory combines the threads, and the
+    result is combined with what the output held. Without it a row is one
+    thread's sequential loop. Contractions are left to the tensor-core and
+    general kernels.
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"256",
+           "Threads per block (a power of two) at most">
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
 #endif // DGC_PASSES_TD

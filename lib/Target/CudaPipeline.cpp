@@ -47,7 +47,7 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
   case CudaStage::Gpu:
     return llvm::formatv(
         "dg-gpu-managed-memory,"
-        "func.func(dg-gpu-tensor-core-contractions,"
+        "func.func(dg-gpu-tensor-core-contractions,dg-gpu-block-reductions,"
         "convert-linalg-to-parallel-loops,"
         "dg-tile-parallel-loops-for-gpu{{threads={0}},"
         "gpu-map-parallel-loops,convert-parallel-loops-to-gpu),"

@@ -1,0 +1,96 @@
+// RUN: dgc-opt %s --pass-pipeline="builtin.module(func.func(dg-gpu-block-reductions))" --split-input-file | FileCheck %s
+
+// A softmax's row maximum: one block per row, 256 threads striding over the
+// 512 values of the row from -inf, a shared-memory tree of maximumf, and
+// thread 0 folding the total into the output.
+#in = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#out = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @row_max
+// CHECK-NOT: linalg.generic
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c256{{.*}}, {{.*}}) workgroup(%[[SMEM:.*]] : memref<256xf32, #gpu.address_space<workgroup>>)
+// CHECK: %[[NEG:.*]] = arith.constant 0xFF800000 : f32
+// CHECK: %[[PART:.*]] = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c256{{.*}} iter_args(%[[ACC:.*]] = %[[NEG]]) -> (f32)
+// CHECK:   %[[X:.*]] = memref.load %arg0[
+// CHECK:   %[[M:.*]] = arith.maximumf %[[ACC]], %[[X]] : f32
+// CHECK:   scf.yield %[[M]] : f32
+// CHECK: memref.store %[[PART]], %[[SMEM]]
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: arith.maximumf
+// CHECK: memref.store %{{.*}}, %arg1[
+func.func @row_max(%x: memref<?x16x512xf32>, %m: memref<?x16xf32>) {
+  linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<?x16x512xf32>) outs(%m : memref<?x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.maximumf %out, %in : f32
+    linalg.yield %0 : f32
+  }
+  return
+}
+
+// -----
+
+// A norm's sum of squares over a short row: the body's map part (the
+// square) runs per element, and 64 threads suffice for 64 values.
+#in = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @sum_of_squares
+// CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c64{{.*}}, {{.*}}) workgroup(%{{.*}} : memref<64xf32, #gpu.address_space<workgroup>>)
+// CHECK: scf.for
+// CHECK:   arith.mulf
+// CHECK:   arith.addf
+// CHECK-COUNT-6: arith.addf
+func.func @sum_of_squares(%x: memref<?x64xf32>, %s: memref<?xf32>) {
+  linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%s : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.mulf %in, %in : f32
+    %1 = arith.addf %out, %0 : f32
+    linalg.yield %1 : f32
+  }
+  return
+}
+
+// -----
+
+// Left alone: a contraction, a reduction that is not the last loop, a bf16
+// accumulator, and a body that reads the accumulator twice.
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d2, d1)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+#first = affine_map<(d0, d1) -> (d1)>
+#all = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @left_alone
+// CHECK-COUNT-4: linalg.generic
+// CHECK-NOT: gpu.launch
+func.func @left_alone(%a: memref<8x16xf32>, %b: memref<16x8xf32>, %c: memref<8x8xf32>,
+                      %x: memref<8x16xf32>, %y: memref<16xf32>, %h: memref<8x16xbf16>,
+                      %z: memref<8xbf16>, %w: memref<8xf32>) {
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<8x16xf32>, memref<16x8xf32>) outs(%c : memref<8x8xf32>) {
+  ^bb0(%i: f32, %j: f32, %o: f32):
+    %0 = arith.mulf %i, %j : f32
+    %1 = arith.addf %o, %0 : f32
+    linalg.yield %1 : f32
+  }
+  linalg.generic {indexing_maps = [#all, #first], iterator_types = ["reduction", "parallel"]}
+      ins(%x : memref<8x16xf32>) outs(%y : memref<16xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    %0 = arith.addf %o, %i : f32
+    linalg.yield %0 : f32
+  }
+  linalg.generic {indexing_maps = [#all, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%h : memref<8x16xbf16>) outs(%z : memref<8xbf16>) {
+  ^bb0(%i: bf16, %o: bf16):
+    %0 = arith.addf %o, %i : bf16
+    linalg.yield %0 : bf16
+  }
+  linalg.generic {indexing_maps = [#all, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<8x16xf32>) outs(%w : memref<8xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    %0 = arith.mulf %o, %i : f32
+    %1 = arith.addf %o, %0 : f32
+    linalg.yield %1 : f32
+  }
+  return
+}
