@@ -11,7 +11,8 @@
 //
 // which needs the body to be `combine(out, f(inputs))` with an associative,
 // commutative combine of known identity: addf (0) or maximumf / maxnumf
-// (-inf).
+// (-inf); or a best-of-rows (argmax, a top-k step), whose (value, index)
+// pairs combine in (value descending, index ascending) order.
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,23 +40,43 @@ using namespace mlir;
 namespace dgc {
 namespace {
 
-/// The combine of a reduction body `yield combine(out, f(...))`, or null.
-Operation *matchCombine(linalg::GenericOp op) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
-      op.getNumLoops() < 2 || linalg::isaContractionOpInterface(op))
-    return nullptr;
+/// A row reduction over the last loop with projected-permutation maps.
+bool isRowReduction(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumLoops() < 2 ||
+      linalg::isaContractionOpInterface(op))
+    return false;
   auto iterators = op.getIteratorTypesArray();
   for (size_t i = 0; i + 1 < iterators.size(); ++i)
     if (iterators[i] != utils::IteratorType::parallel)
-      return nullptr;
+      return false;
   if (iterators.back() != utils::IteratorType::reduction)
+    return false;
+  for (AffineMap map : op.getIndexingMapsArray())
+    if (!map.isProjectedPermutation())
+      return false;
+  return true;
+}
+
+/// argmax and top-k steps: (f32 value, i32 index) outputs combined in
+/// (value descending, index ascending) order, as the marking says.
+bool isBestOfRows(linalg::GenericOp op) {
+  if (!op->hasAttr(kBestOfRowsAttr) || op.getNumDpsInits() != 2 ||
+      !isRowReduction(op))
+    return false;
+  auto elementOf = [](Value v) {
+    return cast<MemRefType>(v.getType()).getElementType();
+  };
+  return elementOf(op.getDpsInits()[0]).isF32() &&
+         elementOf(op.getDpsInits()[1]).isInteger(32);
+}
+
+/// The combine of a reduction body `yield combine(out, f(...))`, or null.
+Operation *matchCombine(linalg::GenericOp op) {
+  if (op.getNumDpsInits() != 1 || !isRowReduction(op))
     return nullptr;
   Value out = op.getDpsInits()[0];
   if (!cast<MemRefType>(out.getType()).getElementType().isF32())
     return nullptr;
-  for (AffineMap map : op.getIndexingMapsArray())
-    if (!map.isProjectedPermutation())
-      return nullptr;
   Block &body = op.getRegion().front();
   BlockArgument acc = body.getArguments().back();
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
@@ -86,6 +107,39 @@ Value combineWith(OpBuilder &b, Location loc, Operation *combine, Value x,
   return b.create(state)->getResult(0);
 }
 
+/// How partial results combine: one f32 under an arith combine, or the
+/// (value, index) pair of a best-of-rows.
+struct Combiner {
+  Operation *combine = nullptr; // null: best of rows
+
+  SmallVector<Value> identity(OpBuilder &b, Location loc) const {
+    if (combine)
+      return {identityOf(b, loc, combine)};
+    return {arith::ConstantOp::create(
+                b, loc,
+                b.getF32FloatAttr(-std::numeric_limits<float>::infinity())),
+            arith::ConstantOp::create(
+                b, loc,
+                b.getI32IntegerAttr(std::numeric_limits<int32_t>::max()))};
+  }
+  SmallVector<Value> apply(OpBuilder &b, Location loc, ValueRange x,
+                           ValueRange y) const {
+    if (combine)
+      return {combineWith(b, loc, combine, x[0], y[0])};
+    // y wins with a larger value, or an equal one at a lower index.
+    using arith::CmpFPredicate;
+    using arith::CmpIPredicate;
+    Value greater =
+        arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, y[0], x[0]);
+    Value equal = arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, y[0], x[0]);
+    Value lower = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, y[1], x[1]);
+    Value better = arith::OrIOp::create(
+        b, loc, greater, arith::AndIOp::create(b, loc, equal, lower));
+    return {arith::SelectOp::create(b, loc, better, y[0], x[0]),
+            arith::SelectOp::create(b, loc, better, y[1], x[1])};
+  }
+};
+
 struct GpuBlockReductions
     : impl::DgGpuBlockReductionsBase<GpuBlockReductions> {
   using Base::Base;
@@ -95,24 +149,27 @@ struct GpuBlockReductions
       getOperation().emitError("threads must be a power of two in [32, 1024]");
       return signalPassFailure();
     }
-    SmallVector<std::pair<linalg::GenericOp, Operation *>> found;
+    SmallVector<std::pair<linalg::GenericOp, Combiner>> found;
     getOperation().walk([&](linalg::GenericOp op) {
       if (op->getParentOfType<gpu::LaunchOp>())
         return;
-      if (Operation *combine = matchCombine(op))
-        found.push_back({op, combine});
+      if (isBestOfRows(op))
+        found.push_back({op, Combiner{}});
+      else if (Operation *combine = matchCombine(op))
+        found.push_back({op, Combiner{combine}});
     });
-    for (auto [op, combine] : found)
-      rewrite(op, combine);
+    for (auto &[op, combiner] : found)
+      rewrite(op, combiner);
   }
 
-  void rewrite(linalg::GenericOp op, Operation *combine) {
+  void rewrite(linalg::GenericOp op, const Combiner &combiner) {
     OpBuilder b(op);
     Location loc = op.getLoc();
     auto c = [&](int64_t v) {
       return arith::ConstantIndexOp::create(b, loc, v).getResult();
     };
     unsigned loops = op.getNumLoops();
+    unsigned outputs = op.getNumDpsInits();
     // Each loop's trip count: the size of an operand dimension it indexes.
     SmallVector<Value> sizes(loops);
     for (auto [operand, map] :
@@ -136,14 +193,17 @@ struct GpuBlockReductions
 
     auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
                                                 gpu::AddressSpace::Workgroup);
-    auto scratch =
-        MemRefType::get({blockSize}, b.getF32Type(), AffineMap(), workgroup);
+    SmallVector<Type> scratch;
+    for (Value out : op.getDpsInits())
+      scratch.push_back(MemRefType::get(
+          {blockSize}, cast<MemRefType>(out.getType()).getElementType(),
+          AffineMap(), workgroup));
     auto launch = gpu::LaunchOp::create(b, loc, rows, c(1), c(1), c(blockSize),
                                         c(1), c(1), nullptr, nullptr,
-                                        ValueRange(), TypeRange{scratch});
+                                        ValueRange(), scratch);
     b.setInsertionPointToStart(&launch.getBody().front());
     Value tid = launch.getThreadIds().x;
-    Value smem = launch.getWorkgroupAttributions()[0];
+    ArrayRef<BlockArgument> smem = launch.getWorkgroupAttributions();
 
     // This block's row: the parallel loop indices, the last fastest.
     SmallVector<Value> iv(loops);
@@ -162,27 +222,44 @@ struct GpuBlockReductions
 
     // Each thread folds its strided share of the row with the body.
     Block &body = op.getRegion().front();
+    unsigned inputs = op.getNumDpsInputs();
     auto walk = scf::ForOp::create(b, loc, tid, sizes.back(), c(blockSize),
-                                   ValueRange{identityOf(b, loc, combine)});
+                                   combiner.identity(b, loc));
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(walk.getBody());
       iv.back() = walk.getInductionVar();
       IRMapping map;
-      for (unsigned i = 0; i < op.getNumDpsInputs(); ++i)
+      for (unsigned i = 0; i < inputs; ++i)
         map.map(body.getArgument(i),
                 memref::LoadOp::create(b, loc, op.getDpsInputs()[i],
                                        indicesOf(i)));
-      map.map(body.getArguments().back(), walk.getRegionIterArgs()[0]);
-      for (Operation &inner : body.without_terminator())
+      for (unsigned i = 0; i < outputs; ++i)
+        map.map(body.getArgument(inputs + i), walk.getRegionIterArgs()[i]);
+      for (Operation &inner : body.without_terminator()) {
+        if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+          map.map(index.getResult(), iv[index.getDim()]);
+          continue;
+        }
         b.clone(inner, map);
-      scf::YieldOp::create(
-          b, loc, map.lookup(body.getTerminator()->getOperand(0)));
+      }
+      SmallVector<Value> next;
+      for (Value v : body.getTerminator()->getOperands())
+        next.push_back(map.lookup(v));
+      scf::YieldOp::create(b, loc, next);
     }
 
     // Combine the threads' partials in shared memory.
-    memref::StoreOp::create(b, loc, walk.getResult(0), smem, ValueRange{tid});
+    for (unsigned i = 0; i < outputs; ++i)
+      memref::StoreOp::create(b, loc, walk.getResult(i), smem[i],
+                              ValueRange{tid});
     gpu::BarrierOp::create(b, loc);
+    auto loadAll = [&](Value at) {
+      SmallVector<Value> values;
+      for (unsigned i = 0; i < outputs; ++i)
+        values.push_back(memref::LoadOp::create(b, loc, smem[i], at));
+      return values;
+    };
     for (int64_t stride = blockSize / 2; stride >= 1; stride /= 2) {
       Value active = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                            tid, c(stride));
@@ -191,26 +268,28 @@ struct GpuBlockReductions
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(&step.getThenRegion().front());
         Value other = arith::AddIOp::create(b, loc, tid, c(stride));
-        Value x = memref::LoadOp::create(b, loc, smem, ValueRange{tid});
-        Value y = memref::LoadOp::create(b, loc, smem, ValueRange{other});
-        memref::StoreOp::create(b, loc, combineWith(b, loc, combine, x, y),
-                                smem, ValueRange{tid});
+        SmallVector<Value> merged =
+            combiner.apply(b, loc, loadAll(tid), loadAll(other));
+        for (unsigned i = 0; i < outputs; ++i)
+          memref::StoreOp::create(b, loc, merged[i], smem[i], ValueRange{tid});
       }
       gpu::BarrierOp::create(b, loc);
     }
-    // Thread 0 adds the row's total to what the output held.
+    // Thread 0 folds the row's result into what the outputs held.
     Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid,
                                         c(0));
     auto store = scf::IfOp::create(b, loc, first);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&store.getThenRegion().front());
-      unsigned outIndex = op.getNumDpsInputs();
-      Value out = op.getDpsInits()[0];
-      Value old = memref::LoadOp::create(b, loc, out, indicesOf(outIndex));
-      Value total = memref::LoadOp::create(b, loc, smem, ValueRange{c(0)});
-      memref::StoreOp::create(b, loc, combineWith(b, loc, combine, old, total),
-                              out, indicesOf(outIndex));
+      SmallVector<Value> old;
+      for (unsigned i = 0; i < outputs; ++i)
+        old.push_back(memref::LoadOp::create(b, loc, op.getDpsInits()[i],
+                                             indicesOf(inputs + i)));
+      SmallVector<Value> total = combiner.apply(b, loc, old, loadAll(c(0)));
+      for (unsigned i = 0; i < outputs; ++i)
+        memref::StoreOp::create(b, loc, total[i], op.getDpsInits()[i],
+                                indicesOf(inputs + i));
     }
     gpu::TerminatorOp::create(b, loc);
     op.erase();

@@ -190,9 +190,11 @@ def DgGpuBlockReductions
     sums, entropy terms) by a `gpu.launch` with one block per output
     element: the block's threads stride over the row, each folding its
     elements, then a tree in shared memory combines the threads, and the
-    result is combined with what the output held. Without it a row is one
-    thread's sequential loop. Contractions are left to the tensor-core and
-    general kernels.
+    result is combined with what the output held. Argmax and each top-k step
+    (marked `dg.best_of_rows` by convert-dg-to-linalg) reduce the same way,
+    their (value, index) pairs combined in (value descending, index
+    ascending) order. Without it a row is one thread's sequential loop.
+    Contractions are left to the tensor-core and general kernels.
   }];
   let options = [
     Option<"threads", "threads", "int64_t", /*default=*/"256",

@@ -11,6 +11,8 @@
 #include "LoweringUtils.h"
 #include "Patterns.h"
 
+#include "passes/Passes.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -95,6 +97,9 @@ std::pair<Value, Value> bestOfRows(OpBuilder &b, Location loc, Value x,
             ValueRange{arith::SelectOp::create(nb, nl, better, v, bv),
                        arith::SelectOp::create(nb, nl, better, i, bi)});
       });
+  // Names the pair order (value descending, index ascending), which lets a
+  // GPU lowering combine partial results (dg-gpu-block-reductions).
+  generic->setAttr(kBestOfRowsAttr, b.getUnitAttr());
   return {generic.getResult(0), generic.getResult(1)};
 }
 

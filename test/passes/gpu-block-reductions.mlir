@@ -94,3 +94,41 @@ func.func @left_alone(%a: memref<8x16xf32>, %b: memref<16x8xf32>, %c: memref<8x8
   }
   return
 }
+
+// -----
+
+// An argmax as convert-dg-to-linalg writes it (marked dg.best_of_rows):
+// each thread keeps its best (value, index) from (-inf, INT_MAX), the tree
+// keeps the larger value or, on a tie, the lower index.
+#in = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+// The element's index is the loop's: no linalg.index is left.
+// CHECK-LABEL: func.func @argmax
+// CHECK-NOT: linalg.index
+// CHECK: gpu.launch {{.*}} workgroup(%[[V:.*]] : memref<256xf32, #gpu.address_space<workgroup>>, %[[I:.*]] : memref<256xi32, #gpu.address_space<workgroup>>)
+// CHECK: %{{.*}}:2 = scf.for %[[R:.*]] = {{.*}} iter_args(%{{.*}} = %cst{{.*}}, %{{.*}} = %c2147483647_i32) -> (f32, i32)
+// CHECK:   arith.index_cast %[[R]] : index to i32
+// CHECK-NOT: linalg.index
+// CHECK: gpu.barrier
+// CHECK: arith.cmpf ogt
+// CHECK: arith.cmpf oeq
+// CHECK: arith.cmpi slt
+// CHECK: memref.store %{{.*}}, %[[I]]
+// CHECK: memref.store %{{.*}}, %arg2[
+func.func @argmax(%x: memref<?x512xf32>, %v: memref<?xf32>, %i: memref<?xi32>) {
+  linalg.generic {indexing_maps = [#in, #out, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x512xf32>) outs(%v, %i : memref<?xf32>, memref<?xi32>) attrs = {dg.best_of_rows} {
+  ^bb0(%in: f32, %bv: f32, %bi: i32):
+    %idx = linalg.index 1 : index
+    %j = arith.index_cast %idx : index to i32
+    %gt = arith.cmpf ogt, %in, %bv : f32
+    %eq = arith.cmpf oeq, %in, %bv : f32
+    %lt = arith.cmpi slt, %j, %bi : i32
+    %tie = arith.andi %eq, %lt : i1
+    %better = arith.ori %gt, %tie : i1
+    %nv = arith.select %better, %in, %bv : f32
+    %ni = arith.select %better, %j, %bi : i32
+    linalg.yield %nv, %ni : f32, i32
+  }
+  return
+}
