@@ -17,3 +17,10 @@ echo "== dgc-run: 2 canvases of 16 tokens, up to 8 denoise steps each"
 "$build_dir/bin/dgc-run" "$build_dir/models/tiny.dgm" \
   --weights test/fixtures/tiny/checkpoint \
   --prompt "Why is the sky blue?" --seed 1 --show-steps "$@"
+# Random weights keep every entropy high at the default temperatures; a
+# cold schedule lets the canvases converge and stop before their last step.
+echo "== dgc-run, cold schedule (T 0.1 to 0.05, stop once mean entropy < 0.1)"
+"$build_dir/bin/dgc-run" "$build_dir/models/tiny.dgm" \
+  --weights test/fixtures/tiny/checkpoint \
+  --prompt "Why is the sky blue?" --seed 1 --show-steps \
+  --t-min 0.05 --t-max 0.1 --stability-threshold 0 --confidence-threshold 0.1
