@@ -21,12 +21,12 @@ mkdir -p "$out"
 [ -f "$out/checkpoint/model.safetensors" ] ||
   python3 bench/make_checkpoint.py "$config" "$out/checkpoint"
 build/bin/dgc compile "$config/config.json" -o "$out/model.dgm" 2>/dev/null
-dgc=$(build/bin/dgc-bench "$out/model.dgm" "$out/checkpoint" "$prompt" "$runs")
+dgc=$(build/bin/dgc-bench "$out/model.dgm" --weights "$out/checkpoint" --prompt "$prompt" --runs "$runs" 2>/dev/null)
 fused=null
 if [ -n "${FUSE:-}" ]; then
   build/bin/dgc compile "$config/config.json" --fuse --graphs=encoder,decoder \
     -o "$out/model-fused.dgm" 2>/dev/null
-  fused=$(build/bin/dgc-bench "$out/model-fused.dgm" "$out/checkpoint" "$prompt" "$runs")
+  fused=$(build/bin/dgc-bench "$out/model-fused.dgm" --weights "$out/checkpoint" --prompt "$prompt" --runs "$runs" 2>/dev/null)
 fi
 torch=$(python3 bench/torch_step.py "$out/checkpoint" "$prompt" "$runs" 1 2>/dev/null | tail -1)
 python3 - "$dgc" "$torch" "$config" "$prompt" "$fused" <<'PY'

@@ -14,16 +14,7 @@ import time
 import torch
 from transformers import DiffusionGemmaConfig, DiffusionGemmaForBlockDiffusion, DynamicCache
 
-# Peak HBM bandwidth by device name, bytes/s (public datasheets).
-PEAK_BW = {"H100": 3.35e12, "H200": 4.8e12}
-
-
-def peak_bandwidth():
-    name = torch.cuda.get_device_name()
-    for key, bw in PEAK_BW.items():
-        if key in name:
-            return name, bw
-    return name, None
+from hbm import peak_bandwidth
 
 
 def time_ms(fn, runs=5):
@@ -49,7 +40,8 @@ def main():
     text = model.config.text_config
     C, V = model.config.canvas_length, text.vocab_size
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-    device, bw = peak_bandwidth()
+    device = torch.cuda.get_device_name()
+    bw = peak_bandwidth(device)
     floor_ms = weight_bytes / bw * 1e3 if bw else None
     for b in batches:
         prompt = torch.randint(3, V - 8, (b, context), device="cuda")

@@ -189,6 +189,7 @@ Status CudaDevice::initialise() {
   need("cuMemAlloc_v2", api_.cuMemAlloc);
   need("cuMemAllocManaged", api_.cuMemAllocManaged);
   need("cuMemFree_v2", api_.cuMemFree);
+  resolve(handle_, "cuMemPrefetchAsync_v2", api_.cuMemPrefetchAsync);
   resolve(handle_, "cuGetErrorName", api_.cuGetErrorName);
   resolve(handle_, "cuGetErrorString", api_.cuGetErrorString);
   if (!missing.empty())
@@ -299,6 +300,22 @@ void CudaDevice::freeManaged(void *pointer) {
     return;
   makeCurrent();
   api_.cuMemFree(reinterpret_cast<CUdeviceptr>(pointer));
+}
+
+Status CudaDevice::prefetchToDevice(const void *pointer, size_t bytes) {
+  if (!api_.cuMemPrefetchAsync || !pointer || !bytes)
+    return Status();
+  makeCurrent();
+  CUmemLocation device{/*CU_MEM_LOCATION_TYPE_DEVICE=*/1, ordinal_};
+  CUresult r = api_.cuMemPrefetchAsync(reinterpret_cast<CUdeviceptr>(pointer),
+                                       bytes, device, 0, stream_);
+  if (r == kSuccess)
+    r = api_.cuStreamSynchronize(stream_);
+  if (r != kSuccess)
+    return Error{"cannot move " + std::to_string(bytes) +
+                 " bytes of managed memory to the GPU: " +
+                 describeCudaFailure({"cuMemPrefetchAsync", r, "", ""}, &api_)};
+  return Status();
 }
 
 std::string CudaDevice::chipProblem(const std::string &chip) const {

@@ -34,6 +34,11 @@ using CUcontext = struct CUctx_st *;
 using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
+/// cuda.h's CUmemLocation: a type (1: a device) and the device's ordinal.
+struct CUmemLocation {
+  int type;
+  int id;
+};
 
 // CUresult values.
 constexpr CUresult kSuccess = 0;
@@ -85,6 +90,9 @@ struct DriverApi {
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
   CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
   CUresult (*cuMemFree)(CUdeviceptr);
+  /// Optional (drivers for CUDA 12.2 and later): moves managed memory.
+  CUresult (*cuMemPrefetchAsync)(CUdeviceptr, size_t, CUmemLocation, unsigned,
+                                 CUstream);
   // Optional: messages fall back to the runtime's own names without them.
   CUresult (*cuGetErrorName)(CUresult, const char **);
   CUresult (*cuGetErrorString)(CUresult, const char **);
@@ -138,6 +146,9 @@ public:
   /// Managed memory for the runtime's own buffers (weight arena, inputs).
   Result<void *> allocManaged(size_t bytes, const std::string &what);
   void freeManaged(void *pointer);
+  /// Migrates managed memory to the GPU ahead of the kernels that read it
+  /// and waits; without the driver call, the first kernels fault it in.
+  Status prefetchToDevice(const void *pointer, size_t bytes);
 
   // The mgpu* ABI (CudaABI.cpp).
   void *loadModule(const void *ptx, int optLevel);

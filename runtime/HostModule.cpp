@@ -230,7 +230,7 @@ Status HostModule::bindWeights(const Checkpoint &checkpoint) {
     }
   }
   weightsBound_ = true;
-  return Status();
+  return placeArenaOnDevice();
 }
 
 std::vector<PoolSpec> HostModule::poolSpecs() const {

@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
 # One command for a machine with an NVIDIA GPU (H100/H200), run from the
-# repository root after building elsewhere and bringing the build along
-# (the GPU machine has no LLVM/MLIR): build/bin, build/lib and the compiled
-# tiny modules under build/test/e2e (tiny.dgm, tiny-fused.dgm, tiny-cuda.dgm,
-# tiny-bf16.dgm).
-# With the device tool: carry build/bin build/lib build/test/e2e/tiny.dgm
-# build/test/e2e/tiny-fused.dgm build/test/e2e/tiny-cuda.dgm
-# build/test/e2e/tiny-bf16.dgm (about 50 MiB).
-# Prints a table; finishes in a few minutes. Steps:
+# repository root. That machine has no LLVM/MLIR: build here first with
+# scripts/gpu-prepare.sh, which packs the runtime, the tools, the tiny
+# modules and the 26B-A4B decoder module into build/gpu-check.tar.xz; carry
+# that one file (the device tool's carry), and this script unpacks it.
+# Prints a table; finishes in about 6 minutes. Steps:
 #   1. the runtime's cuda device: driver, JIT of a hand-written PTX kernel;
 #   2. every graph of the tiny model on cuda against the host module, on
 #      random inputs, in f32 and in bf16 (where the contractions run on
@@ -16,15 +13,21 @@
 #      and whole generations replayed against transformers' recorded
 #      decisions (the e2e tests with DGC_TEST_CUDA_MODULE);
 #   4. dgc-run --device cuda on the tiny model: tokens/s;
-#   5. the peer: transformers' DiffusionGemma 26B-A4B shape, one denoise step
-#      at a 4096-token context, batch 1 and 4, eager and torch.compile, with
-#      the % of the HBM bandwidth floor (bench/torch_gpu_step.py).
-# The dgc 26B-A4B denoise step is not part of it yet: the cuda target has
-# no fast kernels for it (docs/cuda-target.md).
+#   5. dgc's 26B-A4B denoise step at a 4096-token context (random K/V),
+#      batch 1 and 4, random bf16 weights (dgc-bench --device cuda):
+#      milliseconds, % of the HBM bandwidth floor, and the ratio against
+#      each peer row of step 6 (bench/gpu_step_rows.py);
+#   6. the peer: transformers' DiffusionGemma 26B-A4B shape, the same step
+#      after a 4096-token prefill, eager and torch.compile
+#      (bench/torch_gpu_step.py).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 build=${DGC_BUILD_DIR:-build}
+if [ -f "$build/gpu-check.tar.xz" ] && [ ! -x "$build/bin/dgc-run" ]; then
+  echo "== unpacking $build/gpu-check.tar.xz"
+  tar -xJf "$build/gpu-check.tar.xz" || exit 1
+fi
 export LD_LIBRARY_PATH="$root/$build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # The tests were built elsewhere: their compiled-in paths move here.
 from=$(strings "$build/bin/dgc-e2e-tests" | grep -m1 -o '/[^ ]*/test/fixtures/tiny$' |
@@ -72,18 +75,21 @@ else
   row "dgc-run --device cuda (tiny, 2 canvases)" FAIL "$(head -c 200 "$out/4.err")"
 fi
 
-echo "== 5. peer: transformers 26B-A4B shape, one denoise step"
-if timeout 420 python3 bench/torch_gpu_step.py configs/diffusiongemma-26b-a4b 4096 1 4 \
-  >"$out/5.jsonl" 2>"$out/5.err"; then
-  while read -r line; do
-    row "$(python3 -c "import json;d=json.loads('$line');print(f\"peer {d['mode']} step, batch {d['batch']}, ctx {d['context']}\")")" \
-      "$(python3 -c "import json;print(json.loads('$line')['ms'], 'ms')")" \
-      "$(python3 -c "import json;d=json.loads('$line');print(f\"{d['pct_of_floor']}% of the {d['floor_ms']} ms floor ({d['weight_gb']} GB bf16, {d['device']})\")")"
-  done <"$out/5.jsonl"
-else
-  row "peer transformers 26B-A4B step" FAIL "$(tail -c 300 "$out/5.err")"
-fi
-row "dgc 26B-A4B step (cuda)" "n/a" "not measured: no fast kernels yet"
+# dgc first: the peer's torch.compile may take long.
+echo "== 5. dgc 26B-A4B denoise step on cuda"
+big="$build/gpu/diffusiongemma-26b-a4b-decoder.dgm"
+timeout 240 "$build/bin/dgc-bench" "$big" --device cuda --random-weights \
+  --context 4096 --batch 1,4 --runs 3 >"$out/5.jsonl" 2>"$out/5.err" ||
+  row "dgc 26B-A4B step (cuda)" FAIL "$(tail -c 300 "$out/5.err")"
+
+echo "== 6. peer: transformers 26B-A4B shape, one denoise step"
+timeout 300 python3 bench/torch_gpu_step.py configs/diffusiongemma-26b-a4b 4096 1 4 \
+  >"$out/6.jsonl" 2>"$out/6.err" ||
+  row "peer transformers 26B-A4B step" FAIL "$(tail -c 300 "$out/6.err")"
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+while IFS='|' read -r label result detail; do
+  row "$label" "$result" "$detail"
+done < <(python3 bench/gpu_step_rows.py "$gpu" "$out/6.jsonl" "$out/5.jsonl")
 
 echo
 printf '| %-46s | %-8s | %s |\n' check result detail

@@ -22,4 +22,4 @@ config.substitutions.append(("%tiny_checkpoint", os.path.join(config.test_source
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.add_tool_substitutions(["dgc", "dgc-opt", "dgc-run"], [config.dgc_tools_dir])
+llvm_config.add_tool_substitutions(["dgc", "dgc-opt", "dgc-run", "dgc-bench"], [config.dgc_tools_dir])

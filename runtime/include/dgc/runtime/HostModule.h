@@ -53,6 +53,10 @@ public:
   /// names must exist with its shape; f32, bf16 and f16 convert to the
   /// arena's type. Errors name the tensor.
   Status bindWeights(const Checkpoint &checkpoint);
+  /// Fills the weight arena with uniform values in [-scale, scale] from
+  /// `seed` (on every core): a model's cost without its checkpoint, for
+  /// benchmarks. Outputs are meaningless.
+  Status bindRandomWeights(uint64_t seed, float scale = 0.03f);
 
   /// The module's KV-cache pools.
   std::vector<PoolSpec> poolSpecs() const;
@@ -88,6 +92,9 @@ public:
 
 private:
   HostModule() = default;
+  /// On the cuda device, moves the bound weights to GPU memory now rather
+  /// than page by page on the first kernels that read them.
+  Status placeArenaOnDevice() const;
   Manifest manifest_;
   void *library_ = nullptr;
   std::map<std::string, void *> entries_; // graph name -> C entry point
