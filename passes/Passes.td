@@ -20,7 +20,19 @@ def ConvertDgToLinalg : Pass<"convert-dg-to-linalg", "mlir::ModuleOp"> {
 
     Broadcasting is decided statically: a dimension stretches only when it
     is a static 1 and the result's is not.
+
+    `dg.moe` runs its experts as grouped GEMMs: the (token, choice) slots
+    are sorted by expert into a padded layout where every tile of
+    `moe-group-rows` rows belongs to one expert (counts, offsets and the
+    permutation are `linalg.generic` reductions), each tile is multiplied by
+    its expert's weights (a generic marked `dg.grouped_by_expert`), and the
+    weighted combine gathers each token's k rows.
   }];
+  let options = [
+    Option<"moeGroupRows", "moe-group-rows", "int64_t", /*default=*/"1",
+           "Rows per expert tile of the grouped MoE GEMMs (the CUDA target "
+           "uses its tensor-core tile height)">
+  ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
     "mlir::math::MathDialect", "mlir::scf::SCFDialect",

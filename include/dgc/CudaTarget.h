@@ -30,6 +30,9 @@ struct CudaOptions {
   int optLevel = 3;
   /// Threads per block of the mapped parallel loops.
   int64_t threads = 256;
+  /// Rows per expert tile of the grouped MoE GEMMs: the tensor-core
+  /// kernel's tile height, so that a tile never spans two experts.
+  int64_t moeGroupRows = 16;
   /// The CUDA toolkit, for libdevice (nvvm/libdevice/libdevice.10.bc).
   std::string toolkitPath;
 };

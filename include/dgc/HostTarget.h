@@ -31,11 +31,18 @@ enum class HostStage {
 /// Parses a stage name ("linalg", "abi", "buffers", "loops", "llvm",
 /// "llvm-ir").
 bool parseHostStage(llvm::StringRef name, HostStage &stage);
+
+struct HostOptions {
+  /// Rows per expert tile of the grouped MoE GEMMs: 1 wastes nothing on a
+  /// CPU (larger values exist to test the GPU layout on the host).
+  int64_t moeGroupRows = 1;
+};
 const char *hostStageNames();
 
 /// Runs the stages `first` to `last` of the pipeline on `module`, in place.
 mlir::LogicalResult runHostPipeline(mlir::ModuleOp module, HostStage first,
-                                    HostStage last);
+                                    HostStage last,
+                                    const HostOptions &options = {});
 
 /// A target a module directory holds code for: "host" (host.so) or "cuda"
 /// (cuda.so, for `chip`).
@@ -53,7 +60,8 @@ std::string buildManifest(mlir::ModuleOp module,
 mlir::LogicalResult compileForHost(mlir::ModuleOp module,
                                    const std::string &outputDir,
                                    std::string &error,
-                                   llvm::raw_ostream *progress = nullptr);
+                                   llvm::raw_ostream *progress = nullptr,
+                                   const HostOptions &options = {});
 
 /// The fusion passes that have landed, in order (`dgc compile --fuse`).
 mlir::LogicalResult runFusion(mlir::ModuleOp module);

@@ -29,15 +29,17 @@ struct Stage {
   const char *name;
 };
 const Stage kStages[] = {
-    {CudaStage::Linalg, "linalg"},   {CudaStage::RuntimeAbi, "abi"},
-    {CudaStage::Buffers, "buffers"}, {CudaStage::Gpu, "gpu"},
+    {CudaStage::Linalg, "linalg"},    {CudaStage::RuntimeAbi, "abi"},
+    {CudaStage::Buffers, "buffers"},  {CudaStage::Gpu, "gpu"},
     {CudaStage::LLVMDialect, "llvm"}, {CudaStage::Ptx, "ptx"},
 };
 
 std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
   switch (stage) {
   case CudaStage::Linalg:
-    return "convert-dg-to-linalg,canonicalize,cse";
+    return llvm::formatv(
+        "convert-dg-to-linalg{{moe-group-rows={0}},canonicalize,cse",
+        o.moeGroupRows);
   case CudaStage::RuntimeAbi:
     return "lower-dg-runtime-interface";
   case CudaStage::Buffers:
@@ -88,9 +90,10 @@ std::string findCudaToolkit(const std::string &requested, std::string &error) {
   for (const std::string &dir : candidates)
     if (llvm::sys::fs::exists(dir + "/nvvm/libdevice/libdevice.10.bc"))
       return dir;
-  error = "no CUDA toolkit with libdevice (nvvm/libdevice/libdevice.10.bc) in " +
-          llvm::join(candidates, ", ") +
-          ": install the CUDA toolkit or pass --cuda-path";
+  error =
+      "no CUDA toolkit with libdevice (nvvm/libdevice/libdevice.10.bc) in " +
+      llvm::join(candidates, ", ") +
+      ": install the CUDA toolkit or pass --cuda-path";
   return "";
 }
 

@@ -21,9 +21,11 @@ LogicalResult printLLVMIR(ModuleOp module, llvm::raw_ostream &os) {
 }
 
 LogicalResult compileForHost(ModuleOp module, const std::string &outputDir,
-                             std::string &error, llvm::raw_ostream *progress) {
+                             std::string &error, llvm::raw_ostream *progress,
+                             const HostOptions &options) {
   StageClock clock(progress);
-  if (failed(runHostPipeline(module, HostStage::Linalg, HostStage::RuntimeAbi)))
+  if (failed(runHostPipeline(module, HostStage::Linalg, HostStage::RuntimeAbi,
+                             options)))
     return failure();
   clock.done("linalg+abi");
   if (std::error_code ec = llvm::sys::fs::create_directories(outputDir)) {

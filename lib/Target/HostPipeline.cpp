@@ -23,7 +23,8 @@ struct Stage {
 // Each stage is ordinary textual pass pipeline, so any step can be replayed
 // with dgc-opt.
 const Stage kStages[] = {
-    {HostStage::Linalg, "linalg", "convert-dg-to-linalg,canonicalize,cse"},
+    {HostStage::Linalg, "linalg",
+     "convert-dg-to-linalg{moe-group-rows=%d},canonicalize,cse"},
     {HostStage::RuntimeAbi, "abi", "lower-dg-runtime-interface"},
     {HostStage::Buffers, "buffers",
      "one-shot-bufferize{bufferize-function-boundaries "
@@ -65,13 +66,16 @@ const char *hostStageNames() {
   return "linalg, abi, buffers, loops, llvm, llvm-ir";
 }
 
-LogicalResult runHostPipeline(ModuleOp module, HostStage first,
-                              HostStage last) {
+LogicalResult runHostPipeline(ModuleOp module, HostStage first, HostStage last,
+                              const HostOptions &options) {
   PassManager pm(module.getContext());
   for (const Stage &s : kStages) {
     if (s.stage < first)
       continue;
-    if (failed(parsePassPipeline(s.pipeline, pm)))
+    std::string pipeline = s.pipeline;
+    if (size_t at = pipeline.find("%d"); at != std::string::npos)
+      pipeline.replace(at, 2, std::to_string(options.moeGroupRows));
+    if (failed(parsePassPipeline(pipeline, pm)))
       return module.emitError() << "bad pipeline of stage " << s.name;
     if (s.stage == last)
       break;

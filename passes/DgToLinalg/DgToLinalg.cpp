@@ -25,6 +25,7 @@ namespace {
 
 struct ConvertDgToLinalgPass
     : impl::ConvertDgToLinalgBase<ConvertDgToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
@@ -34,7 +35,7 @@ struct ConvertDgToLinalgPass
     lowering::populateSelectionPatterns(patterns);
     lowering::populatePositionPatterns(patterns);
     lowering::populateShapePatterns(patterns);
-    lowering::populateMoEPatterns(patterns);
+    lowering::populateMoEPatterns(patterns, moeGroupRows);
     lowering::populateSamplingPatterns(patterns);
     lowering::populateSoftEmbeddingPatterns(patterns);
     lowering::populateAttentionPatterns(patterns);

@@ -11,11 +11,14 @@
 //===----------------------------------------------------------------------===//
 
 #include "LoweringUtils.h"
+#include "MoEDispatch.h"
 #include "Patterns.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 #include <cmath>
 
@@ -24,13 +27,9 @@ using namespace mlir;
 namespace dgc::lowering {
 namespace {
 
-RankedTensorType withShape(RankedTensorType t, ArrayRef<int64_t> shape,
-                           Type element = {}) {
-  return RankedTensorType::get(shape, element ? element : t.getElementType());
-}
-
 struct LowerMoE : OpRewritePattern<dg::MoEOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerMoE(MLIRContext *ctx, int64_t groupRows)
+      : OpRewritePattern(ctx), groupRows(groupRows) {}
 
   LogicalResult matchAndRewrite(dg::MoEOp op,
                                 PatternRewriter &rewriter) const override {
@@ -42,147 +41,142 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
     RankedTensorType xt = tensorType(x);
     RankedTensorType gut = tensorType(op.getGateUp());
     Type dt = xt.getElementType(), f32 = rewriter.getF32Type();
-    int64_t lead = xt.getRank() - 1, k = op.getTopK();
-    int64_t hidden = gut.getDimSize(2), width = gut.getDimSize(1) / 2;
-    SmallVector<int64_t> leadShape(xt.getShape().drop_back());
-    SmallVector<Value> leadSizes;
-    for (int64_t i = 0; i < lead; ++i)
-      if (xt.isDynamicDim(i))
-        leadSizes.push_back(tensor::DimOp::create(rewriter, loc, x, i));
+    int64_t lead = xt.getRank() - 1;
+    int64_t numExperts = gut.getDimSize(0), hidden = gut.getDimSize(2);
+    int64_t width = gut.getDimSize(1) / 2, g = groupRows;
 
-    auto dims = [&](int64_t n) {
-      SmallVector<AffineExpr> e;
-      for (int64_t i = 0; i < n; ++i)
-        e.push_back(getAffineDimExpr(i, ctx));
-      return e;
+    // Tokens as one dimension: [T, H], and [T, k] choices and weights.
+    // (tensor.reshape: memref.collapse_shape of dynamic sizes trips
+    // expand-strided-metadata.)
+    auto reshape = [&](Value v, ArrayRef<OpFoldResult> sizes) -> Value {
+      SmallVector<Value> values;
+      SmallVector<int64_t> shape;
+      for (OpFoldResult size : sizes) {
+        values.push_back(getValueOrCreateConstantIndexOp(rewriter, loc, size));
+        std::optional<int64_t> c = getConstantIntValue(size);
+        shape.push_back(c ? *c : ShapedType::kDynamic);
+      }
+      Value shapeTensor = tensor::FromElementsOp::create(rewriter, loc, values);
+      return tensor::ReshapeOp::create(
+          rewriter, loc,
+          RankedTensorType::get(shape, tensorType(v).getElementType()), v,
+          shapeTensor);
     };
-    auto map = [&](int64_t loops, ArrayRef<AffineExpr> exprs) {
-      return AffineMap::get(loops, 0, exprs, ctx);
+    SmallVector<OpFoldResult> leadSizes;
+    OpFoldResult tokens = rewriter.getIndexAttr(1);
+    for (int64_t i = 0; i < lead; ++i) {
+      OpFoldResult size =
+          xt.isDynamicDim(i)
+              ? OpFoldResult(
+                    tensor::DimOp::create(rewriter, loc, x, i).getResult())
+              : rewriter.getIndexAttr(xt.getDimSize(i));
+      leadSizes.push_back(size);
+      std::optional<int64_t> a = getConstantIntValue(tokens),
+                             c = getConstantIntValue(size);
+      tokens =
+          a && c
+              ? OpFoldResult(rewriter.getIndexAttr(*a * *c))
+              : OpFoldResult(
+                    arith::MulIOp::create(
+                        rewriter, loc,
+                        getValueOrCreateConstantIndexOp(rewriter, loc, tokens),
+                        getValueOrCreateConstantIndexOp(rewriter, loc, size))
+                        .getResult());
+    }
+    auto collapseLead = [&](Value v) -> Value {
+      if (lead == 1)
+        return v;
+      return reshape(
+          v, {tokens, rewriter.getIndexAttr(tensorType(v).getShape().back())});
     };
-    auto shapeWith = [&](ArrayRef<int64_t> tail) {
-      SmallVector<int64_t> s = leadShape;
-      s.append(tail.begin(), tail.end());
-      return s;
-    };
-    auto iterators = [&](int64_t parallel, int64_t reduction) {
-      SmallVector<utils::IteratorType> it = parallelLoops(parallel);
-      it.append(reduction, utils::IteratorType::reduction);
-      return it;
-    };
+    Value x2 = collapseLead(x), w2 = collapseLead(weights);
+    ExpertGroups groups =
+        groupSlotsByExpert(rewriter, loc, collapseLead(experts), numExperts, g);
+
     auto rounded = [&](Value f32Tensor) -> Value {
       if (dt == f32)
         return f32Tensor;
-      auto type = withShape(tensorType(f32Tensor),
-                            tensorType(f32Tensor).getShape(), dt);
+      RankedTensorType t = tensorType(f32Tensor);
       return *elementwise(
-          rewriter, loc, type, f32Tensor,
+          rewriter, loc, RankedTensorType::get(t.getShape(), dt), f32Tensor,
           [](OpBuilder &, Location, ValueRange a) { return a[0]; });
     };
-    auto zeros = [&](ArrayRef<int64_t> shape) {
-      return filledTensor(rewriter, loc, RankedTensorType::get(shape, f32),
-                          leadSizes, rewriter.getF32FloatAttr(0));
-    };
-    auto fast = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
-    auto expertIndex = [&](OpBuilder &b, Location l, Value e) -> Value {
-      return arith::IndexCastOp::create(b, l, b.getIndexType(), e);
-    };
 
-    // out[lead, j, o] = sum_r in[lead, (j,) r] * weight[e[lead, j], o, r]:
-    // one chosen expert's projection per slot, loops (lead, j, o, r).
-    auto chosenExpertProjection = [&](Value input, bool perSlot, Value weight,
-                                      int64_t outWidth) -> Value {
-      int64_t n = lead + 3;
-      SmallVector<AffineExpr> d = dims(n);
-      SmallVector<AffineExpr> slot(d.begin(), d.begin() + lead + 1);
-      SmallVector<AffineExpr> in(d.begin(), d.begin() + lead + perSlot);
-      SmallVector<AffineExpr> out = slot;
-      in.push_back(d[lead + 2]);
-      out.push_back(d[lead + 1]);
-      SmallVector<int64_t> shape = shapeWith({k, outWidth});
-      return linalg::GenericOp::create(
-                 rewriter, loc, TypeRange{RankedTensorType::get(shape, f32)},
-                 ValueRange{input, experts}, ValueRange{zeros(shape)},
-                 ArrayRef<AffineMap>{map(n, in), map(n, slot), map(n, out)},
-                 iterators(n - 1, 1),
-                 [&](OpBuilder &b, Location l, ValueRange a) {
-                   Value w = tensor::ExtractOp::create(
-                       b, l, weight,
-                       ValueRange{expertIndex(b, l, a[1]),
-                                  linalg::IndexOp::create(b, l, lead + 1),
-                                  linalg::IndexOp::create(b, l, lead + 2)});
-                   Value p = arith::MulFOp::create(b, l, toF32(b, l, a[0]),
-                                                   toF32(b, l, w), fast);
-                   linalg::YieldOp::create(
-                       b, l, Value(arith::AddFOp::create(b, l, a[2], p, fast)));
-                 })
-          .getResult(0);
-    };
-
-    // gate and up of each chosen expert, then its activation and down
+    // gate and up of each tile's expert, then the activation and the down
     // projection, each rounded to the element type like the unfused graph.
-    Value projected =
-        chosenExpertProjection(x, /*perSlot=*/false, op.getGateUp(), 2 * width);
-    projected = rounded(projected);
-
-    // gelu_tanh(gate) * up over the two halves: loops (lead, j, i). The
-    // halves are slices so that every operand spans the loops exactly.
+    Value rows = gatherRows(rewriter, loc, x2, groups, g);
+    Value projected = rounded(groupedProjection(
+        rewriter, loc, rows, groups.tileExpert, op.getGateUp()));
     auto half = [&](int64_t start) -> Value {
-      RankedTensorType t = tensorType(projected);
-      SmallVector<OpFoldResult> offsets(t.getRank(), rewriter.getIndexAttr(0));
-      SmallVector<OpFoldResult> strides(t.getRank(), rewriter.getIndexAttr(1));
-      SmallVector<OpFoldResult> sizes;
-      for (int64_t a = 0; a < t.getRank(); ++a)
-        sizes.push_back(t.isDynamicDim(a)
-                            ? OpFoldResult(tensor::DimOp::create(rewriter, loc,
-                                                                 projected, a)
-                                               .getResult())
-                            : rewriter.getIndexAttr(t.getDimSize(a)));
-      offsets.back() = rewriter.getIndexAttr(start);
-      sizes.back() = rewriter.getIndexAttr(width);
-      return tensor::ExtractSliceOp::create(rewriter, loc,
-                                            withShape(t, shapeWith({k, width})),
-                                            projected, offsets, sizes, strides);
+      SmallVector<OpFoldResult> offsets = {rewriter.getIndexAttr(0),
+                                           rewriter.getIndexAttr(0),
+                                           rewriter.getIndexAttr(start)};
+      SmallVector<OpFoldResult> sizes = {OpFoldResult(groups.numTiles),
+                                         rewriter.getIndexAttr(g),
+                                         rewriter.getIndexAttr(width)};
+      SmallVector<OpFoldResult> strides(3, rewriter.getIndexAttr(1));
+      return tensor::ExtractSliceOp::create(
+          rewriter, loc,
+          RankedTensorType::get({ShapedType::kDynamic, g, width}, dt),
+          projected, offsets, sizes, strides);
     };
-    int64_t n = lead + 2;
-    auto actType = RankedTensorType::get(shapeWith({k, width}), dt);
-    AffineMap identity = rewriter.getMultiDimIdentityMap(n);
+    auto actType = RankedTensorType::get({ShapedType::kDynamic, g, width}, dt);
+    AffineMap identity = rewriter.getMultiDimIdentityMap(3);
     Value act =
         linalg::GenericOp::create(
             rewriter, loc, TypeRange{actType}, ValueRange{half(0), half(width)},
-            ValueRange{emptyTensor(rewriter, loc, actType, leadSizes)},
-            ArrayRef<AffineMap>{identity, identity, identity}, parallelLoops(n),
+            ValueRange{emptyTensor(rewriter, loc, actType, groups.numTiles)},
+            ArrayRef<AffineMap>{identity, identity, identity}, parallelLoops(3),
             [&](OpBuilder &b, Location l, ValueRange a) {
               Value y =
                   gatedGeluF32(b, l, toF32(b, l, a[0]), toF32(b, l, a[1]));
               linalg::YieldOp::create(b, l, fromF32(b, l, y, dt));
             })
             .getResult(0);
+    Value down = rounded(
+        groupedProjection(rewriter, loc, act, groups.tileExpert, op.getDown()));
 
-    Value slots =
-        chosenExpertProjection(act, /*perSlot=*/true, op.getDown(), hidden);
-    slots = rounded(slots);
-
-    // The weighted sum over the k slots, in f32: loops (lead, hh, j).
-    SmallVector<AffineExpr> d = dims(n);
-    SmallVector<AffineExpr> lead0(d.begin(), d.begin() + lead);
-    SmallVector<AffineExpr> ySlot = lead0, wSlot = lead0, out = lead0;
-    ySlot.append({d[lead + 1], d[lead]});
-    wSlot.push_back(d[lead + 1]);
-    out.push_back(d[lead]);
+    // The weighted sum over each token's k slots, in f32: loops (t, h, j).
+    SmallVector<Value> tokenSizes;
+    if (tensorType(x2).isDynamicDim(0))
+      tokenSizes.push_back(tensor::DimOp::create(rewriter, loc, x2, 0));
+    auto sumType =
+        RankedTensorType::get({tensorType(x2).getDimSize(0), hidden}, f32);
+    auto map = [&](ArrayRef<unsigned> d) {
+      SmallVector<AffineExpr> e;
+      for (unsigned i : d)
+        e.push_back(getAffineDimExpr(i, ctx));
+      return AffineMap::get(3, 0, e, ctx);
+    };
     Value sum =
         linalg::GenericOp::create(
-            rewriter, loc,
-            TypeRange{RankedTensorType::get(shapeWith({hidden}), f32)},
-            ValueRange{slots, weights}, ValueRange{zeros(shapeWith({hidden}))},
-            ArrayRef<AffineMap>{map(n, ySlot), map(n, wSlot), map(n, out)},
-            iterators(n - 1, 1),
+            rewriter, loc, TypeRange{sumType}, ValueRange{w2, groups.rowOfSlot},
+            ValueRange{filledTensor(rewriter, loc, sumType, tokenSizes,
+                                    rewriter.getF32FloatAttr(0))},
+            ArrayRef<AffineMap>{map({0, 2}), map({0, 2}), map({0, 1})},
+            {utils::IteratorType::parallel, utils::IteratorType::parallel,
+             utils::IteratorType::reduction},
             [&](OpBuilder &b, Location l, ValueRange a) {
-              Value p = arith::MulFOp::create(b, l, toF32(b, l, a[0]), a[1]);
+              Value row =
+                  arith::IndexCastOp::create(b, l, b.getIndexType(), a[1]);
+              Value gc = arith::ConstantIndexOp::create(b, l, g);
+              Value y = tensor::ExtractOp::create(
+                  b, l, down,
+                  ValueRange{arith::DivUIOp::create(b, l, row, gc),
+                             arith::RemUIOp::create(b, l, row, gc),
+                             linalg::IndexOp::create(b, l, 1)});
+              Value p = arith::MulFOp::create(b, l, toF32(b, l, y), a[0]);
               linalg::YieldOp::create(
                   b, l, Value(arith::AddFOp::create(b, l, a[2], p)));
             })
             .getResult(0);
-    rewriter.replaceOp(op, rounded(sum));
+    Value result = rounded(sum);
+    if (lead != 1) {
+      SmallVector<OpFoldResult> shape = leadSizes;
+      shape.push_back(rewriter.getIndexAttr(hidden));
+      result = reshape(result, shape);
+    }
+    rewriter.replaceOp(op, result);
     return success();
   }
 
@@ -242,12 +236,14 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
     w = dg::MulOp::create(rewriter, loc, w.getType(), w, perExpert);
     return {w, top.getIndices()};
   }
+
+  int64_t groupRows;
 };
 
 } // namespace
 
-void populateMoEPatterns(RewritePatternSet &patterns) {
-  patterns.add<LowerMoE>(patterns.getContext());
+void populateMoEPatterns(RewritePatternSet &patterns, int64_t groupRows) {
+  patterns.add<LowerMoE>(patterns.getContext(), groupRows);
 }
 
 } // namespace dgc::lowering

@@ -13,7 +13,9 @@ void populateNormalizationPatterns(mlir::RewritePatternSet &patterns);
 void populateSelectionPatterns(mlir::RewritePatternSet &patterns);
 void populatePositionPatterns(mlir::RewritePatternSet &patterns);
 void populateShapePatterns(mlir::RewritePatternSet &patterns);
-void populateMoEPatterns(mlir::RewritePatternSet &patterns);
+/// `groupRows`: the rows of a tile of the grouped expert GEMMs (1 on the
+/// host, where padding only costs; a tensor-core tile height on GPUs).
+void populateMoEPatterns(mlir::RewritePatternSet &patterns, int64_t groupRows);
 void populateSamplingPatterns(mlir::RewritePatternSet &patterns);
 void populateSoftEmbeddingPatterns(mlir::RewritePatternSet &patterns);
 void populateAttentionPatterns(mlir::RewritePatternSet &patterns);

@@ -1,7 +1,7 @@
 //===- ModulesUnderTest.h - Which compiled forms the e2e tests run --------===//
 //
-// Every end-to-end test runs on the tiny model compiled for host, unfused and
-// fused; with DGC_TEST_CUDA_MODULE=DIR (a module compiled with --target cuda
+// Every end-to-end test runs on the tiny model compiled for host, unfused,
+// fused, and fused with the experts in 16-row tiles as on cuda; with DGC_TEST_CUDA_MODULE=DIR (a module compiled with --target cuda
 // or all) also on the cuda device, which needs a GPU and its driver
 // (scripts/gpu-check.sh sets it).
 //
@@ -44,7 +44,9 @@ inline void PrintTo(const ModuleUnderTest &m, std::ostream *os) {
 inline std::vector<ModuleUnderTest> modulesUnderTest() {
   std::vector<ModuleUnderTest> modules = {
       {testPath(DGC_TINY_MODULE), dgc::runtime::Device::Host, "unfused"},
-      {testPath(DGC_TINY_FUSED_MODULE), dgc::runtime::Device::Host, "fused"}};
+      {testPath(DGC_TINY_FUSED_MODULE), dgc::runtime::Device::Host, "fused"},
+      {testPath(DGC_TINY_GROUPED_MODULE), dgc::runtime::Device::Host,
+       "fused_g16"}};
   if (const char *cuda = std::getenv("DGC_TEST_CUDA_MODULE"); cuda && *cuda)
     modules.push_back({cuda, dgc::runtime::Device::Cuda, "cuda"});
   return modules;

@@ -6,10 +6,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "dgc/Config.h"
-#include "dgc/GraphBuilder.h"
 #include "dgc/CudaTarget.h"
-#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "dgc/GraphBuilder.h"
 #include "dgc/HostTarget.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "passes/Passes.h"
 
 #include "mlir/InitAllDialects.h"
@@ -76,8 +76,15 @@ cl::opt<std::string> emitOpt(
     cl::value_desc("stage"), cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::opt<bool> fuseOpt("fuse",
                       cl::desc("Run the fusion passes before lowering "
-                               "(so far: dg-fuse-moe, dg-fuse-sampling)"),
+                               "(dg-fuse-attention, dg-fuse-moe, "
+                               "dg-fuse-sampling)"),
                       cl::sub(compileCmd), cl::cat(dgcCategory));
+cl::opt<int64_t> moeGroupRowsOpt(
+    "moe-group-rows",
+    cl::desc("Rows per expert tile of the grouped MoE GEMMs (default: 1 on "
+             "host, 16 on cuda, the tensor-core tile height)"),
+    cl::init(0), cl::value_desc("n"), cl::sub(compileCmd),
+    cl::cat(dgcCategory));
 cl::list<std::string> summaryConfigs(cl::Positional, cl::OneOrMore,
                                      cl::desc("<config.json>..."),
                                      cl::sub(summaryCmd), cl::cat(dgcCategory));
@@ -216,8 +223,8 @@ int emitCuda(mlir::ModuleOp module, const dgc::CudaOptions &options) {
     return fail("--emit: unknown stage '" + emitOpt +
                 "' of the cuda target; expected one of " +
                 dgc::cudaStageNames());
-  if (failed(dgc::runCudaPipeline(module, dgc::CudaStage::Linalg, stage,
-                                  options)))
+  if (failed(
+          dgc::runCudaPipeline(module, dgc::CudaStage::Linalg, stage, options)))
     return 1;
   return writeOutput(
       moduleOutput.empty() ? std::string("-") : std::string(moduleOutput),
@@ -247,8 +254,15 @@ int runCompile() {
     return fail("compile needs -o MODEL.dgm (or --emit STAGE to print IR)");
   if (chipOpt.getValue().rfind("sm_", 0) != 0)
     return fail("--chip: '" + chipOpt + "' is not an NVIDIA GPU (sm_XY)");
+  if (moeGroupRowsOpt.getNumOccurrences() &&
+      (moeGroupRowsOpt < 1 || moeGroupRowsOpt > 4096))
+    return fail("--moe-group-rows: " + std::to_string(moeGroupRowsOpt) +
+                " is not in [1, 4096]");
   dgc::CudaOptions cudaOptions;
   cudaOptions.chip = chipOpt;
+  dgc::HostOptions hostOptions;
+  if (moeGroupRowsOpt > 0)
+    hostOptions.moeGroupRows = cudaOptions.moeGroupRows = moeGroupRowsOpt;
   if (cuda) {
     std::string error;
     cudaOptions.toolkitPath = dgc::findCudaToolkit(cudaPathOpt, error);
@@ -277,7 +291,8 @@ int runCompile() {
   if (!emitOpt.empty()) {
     dgc::HostStage last =
         stage == dgc::HostStage::LLVMIR ? dgc::HostStage::LLVMDialect : stage;
-    if (failed(dgc::runHostPipeline(*module, dgc::HostStage::Linalg, last)))
+    if (failed(dgc::runHostPipeline(*module, dgc::HostStage::Linalg, last,
+                                    hostOptions)))
       return 1;
     return writeOutput(moduleOutput.empty() ? std::string("-")
                                             : std::string(moduleOutput),
@@ -294,7 +309,8 @@ int runCompile() {
     // The cuda target lowers the same graphs: it gets its own copy.
     mlir::OwningOpRef<mlir::ModuleOp> hostModule(
         cuda ? cast<mlir::ModuleOp>((*module)->clone()) : module.release());
-    if (failed(dgc::compileForHost(*hostModule, moduleOutput, error, &errs())))
+    if (failed(dgc::compileForHost(*hostModule, moduleOutput, error, &errs(),
+                                   hostOptions)))
       return fail(error.empty() ? "compilation failed" : error);
     written = "host.so";
     if (!cuda)
