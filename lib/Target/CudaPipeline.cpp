@@ -52,7 +52,8 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
         "func.func(dg-gpu-tensor-core-contractions,dg-gpu-block-reductions,"
         "convert-linalg-to-parallel-loops,"
         "dg-tile-parallel-loops-for-gpu{{threads={0}},"
-        "gpu-map-parallel-loops,convert-parallel-loops-to-gpu),"
+        "gpu-map-parallel-loops,convert-parallel-loops-to-gpu,"
+        "gpu-launch-sink-index-computations),"
         "gpu-kernel-outlining,canonicalize",
         o.threads);
   case CudaStage::LLVMDialect:

@@ -27,6 +27,11 @@ struct ConvertDgToLinalgPass
     : impl::ConvertDgToLinalgBase<ConvertDgToLinalgPass> {
   using Base::Base;
   void runOnOperation() override {
+    if (moeGroupRows < 1) {
+      getOperation().emitError() << "moe-group-rows must be at least 1, got "
+                                 << static_cast<int64_t>(moeGroupRows);
+      return signalPassFailure();
+    }
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
     lowering::populateElementwisePatterns(patterns);

@@ -2,17 +2,19 @@
 
 // A linear layer as the host lowering writes it: bf16 x bf16 into f32, the
 // weight read transposed through its map. It becomes one launch of 128
-// threads per 64 x 32 tile, staging both operands in shared memory and
-// multiplying with m16n8k16 bf16 mma.sync.
+// threads per 64 x 32 tile, staging 32 of K of both operands in shared
+// memory (rows padded by 8 against bank conflicts; B with k fastest, as the
+// weight is stored) and multiplying with m16n8k16 bf16 mma.sync, two rounds
+// of four per stage.
 #x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 #w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
 #y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
 // CHECK-LABEL: func.func @linear
 // CHECK-NOT: linalg.generic
-// CHECK: gpu.launch blocks({{.*}}) in ({{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}) workgroup(%{{.*}} : memref<64x16xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<16x32xbf16, #gpu.address_space<workgroup>>)
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}) workgroup(%{{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x40xbf16, #gpu.address_space<workgroup>>)
 // CHECK: scf.for
 // CHECK: gpu.barrier
-// CHECK-COUNT-4: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK-COUNT-8: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: gpu.barrier
 // CHECK: memref.store %{{.*}}, %arg2[
 func.func @linear(%a: memref<?x16x512xbf16>, %b: memref<64x512xbf16>, %c: memref<?x16x64xf32>) {
@@ -41,7 +43,7 @@ func.func @linear(%a: memref<?x16x512xbf16>, %b: memref<64x512xbf16>, %c: memref
 // CHECK: %[[Z:.*]] = arith.muli %{{.*}}, %[[B]]
 // CHECK: %[[ZH:.*]] = arith.muli %[[Z]], %[[H]]
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}}, {{.*}}, %{{.*}} = %[[ZH]])
-// CHECK-COUNT-4: nvvm.mma.sync
+// CHECK-COUNT-8: nvvm.mma.sync
 func.func @attention_scores(%q: memref<?x4x16x32xbf16>, %k: memref<?x4x?x32xbf16>, %s: memref<?x4x16x?xf32>) {
   linalg.generic {indexing_maps = [#q, #k, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
       ins(%q, %k : memref<?x4x16x32xbf16>, memref<?x4x?x32xbf16>) outs(%s : memref<?x4x16x?xf32>) {
@@ -113,6 +115,77 @@ func.func @not_a_contraction(%a: memref<8x16xbf16>, %c: memref<8xf32>) {
     %1 = arith.mulf %0, %0 : f32
     %2 = arith.addf %out, %1 : f32
     linalg.yield %2 : f32
+  }
+  return
+}
+
+// -----
+
+// A grouped expert projection from convert-dg-to-linalg: one block per 16
+// rows (one expert's tile) with 4 warps along N, 16 x 128 of C. The block
+// reads its tile's expert once, returns at once for unused tiles (-1), and
+// stages that expert's weights with k fastest.
+#rows = affine_map<(m, i, n, k) -> (m, i, k)>
+#tile = affine_map<(m, i, n, k) -> (m)>
+#out = affine_map<(m, i, n, k) -> (m, i, n)>
+// CHECK-LABEL: func.func @grouped
+// CHECK-NOT: linalg.generic
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}) workgroup(%{{.*}} : memref<16x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK: %[[E:.*]] = memref.load %arg1[%{{.*}}] : memref<?xi32>
+// CHECK: %[[USED:.*]] = arith.cmpi sge, %[[E]], %{{.*}} : i32
+// CHECK: scf.if %[[USED]] {
+// CHECK: %[[EI:.*]] = arith.index_cast %[[E]] : i32 to index
+// CHECK: scf.for
+// CHECK: memref.load %arg0[
+// CHECK: memref.load %arg2[%[[EI]], %{{.*}}, %{{.*}}] : memref<8x96x64xbf16>
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK: memref.store %{{.*}}, %arg3[
+// CHECK-NOT: linalg.generic
+func.func @grouped(%rows: memref<?x16x64xbf16>, %tile_expert: memref<?xi32>, %w: memref<8x96x64xbf16>, %out: memref<?x16x96xf32>) {
+  linalg.generic {indexing_maps = [#rows, #tile, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%rows, %tile_expert : memref<?x16x64xbf16>, memref<?xi32>) outs(%out : memref<?x16x96xf32>) attrs = {dg.grouped_by_expert} {
+  ^bb0(%in: bf16, %e: i32, %acc: f32):
+    %c0 = arith.constant 0 : i32
+    %0 = arith.maxsi %e, %c0 : i32
+    %1 = arith.index_cast %0 : i32 to index
+    %2 = linalg.index 2 : index
+    %3 = linalg.index 3 : index
+    %4 = memref.load %w[%1, %2, %3] : memref<8x96x64xbf16>
+    %5 = arith.extf %4 : bf16 to f32
+    %6 = arith.extf %in : bf16 to f32
+    %7 = arith.mulf %6, %5 : f32
+    %8 = arith.addf %acc, %7 : f32
+    linalg.yield %8 : f32
+  }
+  return
+}
+
+// -----
+
+// Tiles of 8 rows cannot be 16-row blocks of one expert: left to the
+// general kernels.
+#rows = affine_map<(m, i, n, k) -> (m, i, k)>
+#tile = affine_map<(m, i, n, k) -> (m)>
+#out = affine_map<(m, i, n, k) -> (m, i, n)>
+// CHECK-LABEL: func.func @grouped_by_eight
+// CHECK: linalg.generic
+// CHECK-NOT: gpu.launch
+func.func @grouped_by_eight(%rows: memref<?x8x64xbf16>, %tile_expert: memref<?xi32>, %w: memref<8x96x64xbf16>, %out: memref<?x8x96xf32>) {
+  linalg.generic {indexing_maps = [#rows, #tile, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%rows, %tile_expert : memref<?x8x64xbf16>, memref<?xi32>) outs(%out : memref<?x8x96xf32>) attrs = {dg.grouped_by_expert} {
+  ^bb0(%in: bf16, %e: i32, %acc: f32):
+    %c0 = arith.constant 0 : i32
+    %0 = arith.maxsi %e, %c0 : i32
+    %1 = arith.index_cast %0 : i32 to index
+    %2 = linalg.index 2 : index
+    %3 = linalg.index 3 : index
+    %4 = memref.load %w[%1, %2, %3] : memref<8x96x64xbf16>
+    %5 = arith.extf %4 : bf16 to f32
+    %6 = arith.extf %in : bf16 to f32
+    %7 = arith.mulf %6, %5 : f32
+    %8 = arith.addf %acc, %7 : f32
+    linalg.yield %8 : f32
   }
   return
 }

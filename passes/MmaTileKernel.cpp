@@ -1,0 +1,235 @@
+//===- MmaTileKernel.cpp - One tile of C on tensor cores ------------------===//
+//
+// Warp w sits at (w / warpsN, w % warpsN) of the block's warp grid. Per
+// stage of K, all threads copy A[tileM x tileK] and B[tileK x tileN] into
+// shared memory (zero outside the operands), consecutive threads taking
+// consecutive elements so global reads coalesce; then each warp runs
+// tileK / 16 rounds of four m16n8k16 mma.sync, one per 8 of its columns.
+//
+// Fragments follow the PTX ISA's layout for mma.m16n8k16 with .bf16, with
+// g = lane / 4 and t = lane % 4:
+//   A (row major): {A[g][2t..2t+1]}, {A[g+8][2t..]}, {A[g][2t+8..]},
+//                  {A[g+8][2t+8..]}, two bf16 per 32-bit register;
+//   B (column major): {B[2t..2t+1][g]}, {B[2t+8..2t+9][g]};
+//   C/D: C[g][2t], C[g][2t+1], C[g+8][2t], C[g+8][2t+1].
+// Shared rows are padded by 8 elements so that the eight g of a fragment
+// load fall in different banks.
+//
+//===----------------------------------------------------------------------===//
+
+#include "MmaTileKernel.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+
+namespace dgc {
+namespace {
+
+constexpr int64_t kPad = 8;
+/// m16n8 accumulators per warp, along N.
+constexpr int kFragsN = 4;
+
+MemRefType sharedTile(MLIRContext *ctx, int64_t rows, int64_t cols) {
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  return MemRefType::get({rows, cols + kPad}, BFloat16Type::get(ctx),
+                         AffineMap(), workgroup);
+}
+
+class TileBuilder {
+public:
+  TileBuilder(OpBuilder &b, Location loc, const MmaTileShape &shape,
+              const MmaProblem &problem)
+      : b(b), loc(loc), shape(shape), problem(problem) {}
+
+  void build(gpu::LaunchOp launch);
+
+private:
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value div(Value x, int64_t y) {
+    return arith::DivUIOp::create(b, loc, x, c(y));
+  }
+  Value rem(Value x, int64_t y) {
+    return arith::RemUIOp::create(b, loc, x, c(y));
+  }
+  Value below(Value x, Value bound) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, bound);
+  }
+  Value both(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+
+  /// The element at `at` when `inBounds`, else zero of its element type.
+  Value guardedLoad(const MmaAccess &at, Value inBounds) {
+    Type type = cast<MemRefType>(at.memref.getType()).getElementType();
+    auto branch = scf::IfOp::create(b, loc, type, inBounds, true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&branch.getThenRegion().front());
+    scf::YieldOp::create(
+        b, loc,
+        memref::LoadOp::create(b, loc, at.memref, at.indices).getResult());
+    b.setInsertionPointToStart(&branch.getElseRegion().front());
+    scf::YieldOp::create(
+        b, loc,
+        arith::ConstantOp::create(b, loc, b.getZeroAttr(type)).getResult());
+    return branch.getResult(0);
+  }
+  /// Two bf16 as one 32-bit register, `lo` in the low half.
+  Value pack(Value lo, Value hi) {
+    Type i16 = b.getI16Type(), i32 = b.getI32Type();
+    auto widen = [&](Value v) {
+      return arith::ExtUIOp::create(b, loc, i32,
+                                    arith::BitcastOp::create(b, loc, i16, v));
+    };
+    Value high = arith::ShLIOp::create(
+        b, loc, widen(hi),
+        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(16)));
+    return arith::OrIOp::create(b, loc, widen(lo), high);
+  }
+  Value lds(Value tile, Value row, Value col) {
+    return memref::LoadOp::create(b, loc, tile, ValueRange{row, col});
+  }
+  /// Copies `count` elements into shared memory in a loop (unrolled, the
+  /// addresses of every load stay live across the K loop and the kernel
+  /// runs out of registers); element s * threads + tid goes to this thread.
+  void staged(int64_t count, function_ref<void(Value)> body) {
+    int64_t perThread = count / shape.threads();
+    auto stage = scf::ForOp::create(b, loc, c(0), c(perThread), c(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(stage.getBody());
+    body(add(mul(stage.getInductionVar(), c(shape.threads())), tid));
+  }
+
+  OpBuilder &b;
+  Location loc;
+  const MmaTileShape &shape;
+  const MmaProblem &problem;
+  Value tid;
+};
+
+void TileBuilder::build(gpu::LaunchOp launch) {
+  tid = launch.getThreadIds().x;
+  gpu::KernelDim3 block = launch.getBlockIds();
+  Value warp = div(tid, 32), lane = rem(tid, 32);
+  Value warpRow = mul(div(warp, shape.warpsN), c(16));
+  Value warpCol = mul(rem(warp, shape.warpsN), c(32));
+  Value g = div(lane, 4), t = rem(lane, 4);
+  Value m0 = mul(block.y, c(shape.tileM())),
+        n0 = mul(block.x, c(shape.tileN()));
+  Value M = problem.rows, N = problem.cols, K = problem.depth;
+  Value sA = launch.getWorkgroupAttributions()[0];
+  Value sB = launch.getWorkgroupAttributions()[1];
+
+  // This lane's accumulators: rows r0, r0 + 8; columns 8j + 2t, 8j + 2t + 1
+  // of the warp's 32 for each m16n8 tile j.
+  Value r0 = add(m0, add(warpRow, g)), r1 = add(r0, c(8));
+  auto position = [&](int index, int j, Value &row, Value &col) {
+    row = index < 2 ? r0 : r1;
+    col = add(add(n0, warpCol), add(c(8 * j + index % 2), mul(t, c(2))));
+  };
+  SmallVector<Value> acc;
+  for (int j = 0; j < kFragsN; ++j)
+    for (int e = 0; e < 4; ++e) {
+      Value row, col;
+      position(e, j, row, col);
+      acc.push_back(guardedLoad(problem.c(b, row, col),
+                                both(below(row, M), below(col, N))));
+    }
+
+  int64_t tileK = shape.tileK;
+  auto loop = scf::ForOp::create(b, loc, c(0), K, c(tileK), acc);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value k0 = loop.getInductionVar();
+    staged(shape.tileM() * tileK, [&](Value idx) {
+      Value r = div(idx, tileK), col = rem(idx, tileK);
+      Value gm = add(m0, r), gk = add(k0, col);
+      Value a =
+          guardedLoad(problem.a(b, gm, gk), both(below(gm, M), below(gk, K)));
+      memref::StoreOp::create(b, loc, a, sA, ValueRange{r, col});
+    });
+    // sB is [n][k] when k is fastest, else [k][n].
+    staged(tileK * shape.tileN(), [&](Value idx) {
+      Value kr = shape.bKFastest ? rem(idx, tileK) : div(idx, shape.tileN());
+      Value nc = shape.bKFastest ? div(idx, tileK) : rem(idx, shape.tileN());
+      Value bk = add(k0, kr), bn = add(n0, nc);
+      Value v =
+          guardedLoad(problem.b(b, bk, bn), both(below(bk, K), below(bn, N)));
+      memref::StoreOp::create(b, loc, v, sB,
+                              shape.bKFastest ? ValueRange{nc, kr}
+                                              : ValueRange{kr, nc});
+    });
+    gpu::BarrierOp::create(b, loc);
+
+    auto ldsB = [&](Value k, Value n) {
+      return shape.bKFastest ? lds(sB, n, k) : lds(sB, k, n);
+    };
+    Value ra = add(warpRow, g), ra8 = add(ra, c(8));
+    Type f32 = b.getF32Type();
+    Type result =
+        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    SmallVector<Value> fragC(loop.getRegionIterArgs());
+    for (int64_t kk = 0; kk < tileK; kk += 16) {
+      Value t2 = add(mul(t, c(2)), c(kk)), t21 = add(t2, c(1));
+      Value t28 = add(t2, c(8)), t29 = add(t2, c(9));
+      SmallVector<Value> fragA = {pack(lds(sA, ra, t2), lds(sA, ra, t21)),
+                                  pack(lds(sA, ra8, t2), lds(sA, ra8, t21)),
+                                  pack(lds(sA, ra, t28), lds(sA, ra, t29)),
+                                  pack(lds(sA, ra8, t28), lds(sA, ra8, t29))};
+      for (int j = 0; j < kFragsN; ++j) {
+        Value cb = add(warpCol, add(c(8 * j), g));
+        SmallVector<Value> fragB = {pack(ldsB(t2, cb), ldsB(t21, cb)),
+                                    pack(ldsB(t28, cb), ldsB(t29, cb))};
+        auto mma = NVVM::MmaOp::create(
+            b, loc, result, fragA, fragB,
+            ArrayRef<Value>(fragC).slice(4 * j, 4), {16, 8, 16}, std::nullopt,
+            std::nullopt,
+            std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
+                                          NVVM::MMATypes::bf16},
+            std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                           NVVM::MMALayout::col});
+        for (int64_t e = 0; e < 4; ++e)
+          fragC[4 * j + e] = LLVM::ExtractValueOp::create(b, loc, mma, e);
+      }
+    }
+    gpu::BarrierOp::create(b, loc);
+    scf::YieldOp::create(b, loc, fragC);
+  }
+
+  for (int j = 0; j < kFragsN; ++j)
+    for (int e = 0; e < 4; ++e) {
+      Value row, col;
+      position(e, j, row, col);
+      auto store =
+          scf::IfOp::create(b, loc, both(below(row, M), below(col, N)));
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&store.getThenRegion().front());
+      MmaAccess at = problem.c(b, row, col);
+      memref::StoreOp::create(b, loc, loop.getResult(4 * j + e), at.memref,
+                              at.indices);
+    }
+}
+
+} // namespace
+
+MemRefType MmaTileShape::sharedA(MLIRContext *ctx) const {
+  return sharedTile(ctx, tileM(), tileK);
+}
+
+MemRefType MmaTileShape::sharedB(MLIRContext *ctx) const {
+  return bKFastest ? sharedTile(ctx, tileN(), tileK)
+                   : sharedTile(ctx, tileK, tileN());
+}
+
+void buildMmaTile(OpBuilder &b, Location loc, gpu::LaunchOp launch,
+                  const MmaTileShape &shape, const MmaProblem &problem) {
+  TileBuilder(b, loc, shape, problem).build(launch);
+}
+
+} // namespace dgc

@@ -1,0 +1,64 @@
+//===- MmaTileKernel.h - One tile of C on tensor cores ----------*- C++ -*-===//
+//
+// The body of a tensor-core GEMM kernel, shared by the contractions and the
+// grouped expert GEMMs: a block of warps owns one tile of C, stages slices
+// of A and B in shared memory and multiplies them with bf16 mma.sync
+// m16n8k16, accumulating in f32 onto what C held. The caller says how rows,
+// columns and depth map onto its operands, so layouts, batches and expert
+// indirection stay outside this file.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DGC_PASSES_MMATILEKERNEL_H
+#define DGC_PASSES_MMATILEKERNEL_H
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+
+#include <functional>
+
+namespace dgc {
+
+/// The block's tile: warpsM x warpsN warps, each owning 16 rows x 32
+/// columns of C (four m16n8 accumulators), and tileK of K per stage.
+struct MmaTileShape {
+  int64_t warpsM = 4, warpsN = 1, tileK = 32;
+  /// Stage B with k fastest, the order of weights stored [N, K], so that
+  /// neighbouring threads read neighbouring addresses.
+  bool bKFastest = true;
+
+  int64_t tileM() const { return 16 * warpsM; }
+  int64_t tileN() const { return 32 * warpsN; }
+  int64_t threads() const { return 32 * warpsM * warpsN; }
+  /// The shared-memory tiles, in the order the launch must attribute them.
+  mlir::MemRefType sharedA(mlir::MLIRContext *ctx) const;
+  mlir::MemRefType sharedB(mlir::MLIRContext *ctx) const;
+};
+
+/// Where one element of an operand lives.
+struct MmaAccess {
+  mlir::Value memref;
+  llvm::SmallVector<mlir::Value> indices;
+};
+
+/// The problem, as rows x cols x depth (M x N x K), and where A[row, k],
+/// B[k, col] and C[row, col] are; the callbacks build index arithmetic at
+/// the builder's insertion point.
+struct MmaProblem {
+  mlir::Value rows, cols, depth;
+  std::function<MmaAccess(mlir::OpBuilder &, mlir::Value row, mlir::Value k)> a;
+  std::function<MmaAccess(mlir::OpBuilder &, mlir::Value k, mlir::Value col)> b;
+  std::function<MmaAccess(mlir::OpBuilder &, mlir::Value row, mlir::Value col)>
+      c;
+};
+
+/// Builds, at the insertion point inside `launch`, the code with which
+/// block (x, y) computes C[y * tileM.., x * tileN..] += A B. The launch has
+/// shape.threads() threads and the workgroup attributions sharedA, sharedB.
+void buildMmaTile(mlir::OpBuilder &b, mlir::Location loc,
+                  mlir::gpu::LaunchOp launch, const MmaTileShape &shape,
+                  const MmaProblem &problem);
+
+} // namespace dgc
+
+#endif // DGC_PASSES_MMATILEKERNEL_H
