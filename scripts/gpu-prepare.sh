@@ -2,7 +2,7 @@
 # Builds everything scripts/gpu-check.sh needs into one archive, here, for a
 # GPU machine that has no LLVM/MLIR: the runtime and tools, the tiny modules
 # of the end-to-end tests (host, fused, cuda, bf16), and the 26B-A4B
-# decoder compiled for cuda (fused; about 80 s on 2 cores).
+# decoder compiled for cuda (fused; about 4 minutes on 2 cores).
 #
 #   scripts/gpu-prepare.sh            writes build/gpu-check.tar.xz (a few MB)
 #
