@@ -24,6 +24,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 
@@ -105,6 +106,9 @@ private:
     body(add(mul(stage.getInductionVar(), c(shape.threads())), tid));
   }
 
+  void stageB(Value k0, Value n0, Value sB);
+  void stageBVectors(Value k0, Value n0, Value sB);
+
   OpBuilder &b;
   Location loc;
   const MmaTileShape &shape;
@@ -154,17 +158,10 @@ void TileBuilder::build(gpu::LaunchOp launch) {
           guardedLoad(problem.a(b, gm, gk), both(below(gm, M), below(gk, K)));
       memref::StoreOp::create(b, loc, a, sA, ValueRange{r, col});
     });
-    // sB is [n][k] when k is fastest, else [k][n].
-    staged(tileK * shape.tileN(), [&](Value idx) {
-      Value kr = shape.bKFastest ? rem(idx, tileK) : div(idx, shape.tileN());
-      Value nc = shape.bKFastest ? div(idx, tileK) : rem(idx, shape.tileN());
-      Value bk = add(k0, kr), bn = add(n0, nc);
-      Value v =
-          guardedLoad(problem.b(b, bk, bn), both(below(bk, K), below(bn, N)));
-      memref::StoreOp::create(b, loc, v, sB,
-                              shape.bKFastest ? ValueRange{nc, kr}
-                                              : ValueRange{kr, nc});
-    });
+    if (problem.bVectors)
+      stageBVectors(k0, n0, sB);
+    else
+      stageB(k0, n0, sB);
     gpu::BarrierOp::create(b, loc);
 
     auto ldsB = [&](Value k, Value n) {
@@ -214,6 +211,55 @@ void TileBuilder::build(gpu::LaunchOp launch) {
       memref::StoreOp::create(b, loc, loop.getResult(4 * j + e), at.memref,
                               at.indices);
     }
+}
+
+/// B element by element; sB is [n][k] when k is fastest, else [k][n].
+void TileBuilder::stageB(Value k0, Value n0, Value sB) {
+  int64_t tileK = shape.tileK;
+  Value K = problem.depth, N = problem.cols;
+  staged(tileK * shape.tileN(), [&](Value idx) {
+    Value kr = shape.bKFastest ? rem(idx, tileK) : div(idx, shape.tileN());
+    Value nc = shape.bKFastest ? div(idx, tileK) : rem(idx, shape.tileN());
+    Value bk = add(k0, kr), bn = add(n0, nc);
+    Value v =
+        guardedLoad(problem.b(b, bk, bn), both(below(bk, K), below(bn, N)));
+    memref::StoreOp::create(b, loc, v, sB,
+                            shape.bKFastest ? ValueRange{nc, kr}
+                                            : ValueRange{kr, nc});
+  });
+}
+
+/// B as 16-byte vectors of 8 consecutive k into sB [n][k]: the loads that
+/// let a memory-bound GEMM approach the bandwidth. K is a multiple of 8, so
+/// a vector is wholly inside or outside B.
+void TileBuilder::stageBVectors(Value k0, Value n0, Value sB) {
+  int64_t perRow = shape.tileK / 8;
+  Value K = problem.depth, N = problem.cols;
+  auto vectorType = VectorType::get({8}, b.getBF16Type());
+  staged(shape.tileK * shape.tileN() / 8, [&](Value idx) {
+    Value kr = mul(rem(idx, perRow), c(8)), nc = div(idx, perRow);
+    Value bk = add(k0, kr), bn = add(n0, nc);
+    auto branch = scf::IfOp::create(b, loc, vectorType,
+                                    both(below(bk, K), below(bn, N)), true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&branch.getThenRegion().front());
+      MmaAccess at = problem.b(b, bk, bn);
+      Value v =
+          vector::LoadOp::create(b, loc, vectorType, at.memref, at.indices,
+                                 /*nontemporal=*/false, llvm::MaybeAlign(16));
+      scf::YieldOp::create(b, loc, v);
+      b.setInsertionPointToStart(&branch.getElseRegion().front());
+      Value zero = arith::ConstantOp::create(
+          b, loc,
+          DenseElementsAttr::get(vectorType, b.getZeroAttr(b.getBF16Type())));
+      scf::YieldOp::create(b, loc, zero);
+    }
+    // Shared tiles are declared 2-byte aligned: a plain store, which the
+    // backend splits as far as their alignment requires.
+    vector::StoreOp::create(b, loc, branch.getResult(0), sB,
+                            ValueRange{nc, kr});
+  });
 }
 
 } // namespace

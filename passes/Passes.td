@@ -172,24 +172,36 @@ def DgTileParallelLoopsForGpu
 
 def DgGpuTensorCoreContractions
     : Pass<"dg-gpu-tensor-core-contractions", "mlir::func::FuncOp"> {
-  let summary = "bf16 contractions as tensor-core kernels (mma.sync)";
+  let summary = "bf16 contractions and grouped expert GEMMs as tensor-core "
+                "kernels (mma.sync)";
   let description = [{
     Replaces each `linalg.generic` on buffers that is a contraction of two
     bf16 operands into an f32 accumulator (one N and one K loop, up to three
-    M loops and two batch loops, any layouts and broadcasts the indexing maps express)
-    by a `gpu.launch`: blocks of 128 threads own a 64 x 32 tile of the
-    result, stage 64 x 16 and 16 x 32 slices of the operands in shared
-    memory, and each warp multiplies its 16 rows with
-    `nvvm.mma.sync` m16n8k16 (bf16 in, f32 accumulate), adding to what the
-    output held. Bounds are checked, so any sizes work; several M loops (a
-    linear layer's batch and token loops) act as one row index.
+    M loops and two batch loops, any layouts and broadcasts the indexing
+    maps express) by a `gpu.launch`: blocks of 128 threads own a 64 x 32
+    tile of the result, stage 32 of K of both operands in shared memory,
+    and each warp multiplies its 16 rows with `nvvm.mma.sync` m16n8k16
+    (bf16 in, f32 accumulate), adding to what the output held. Bounds are
+    checked, so any sizes work; several M loops (a linear layer's batch and
+    token loops) act as one row index.
+
+    The grouped expert projections convert-dg-to-linalg marks
+    `dg.grouped_by_expert` (tiles of a multiple of 16 rows) become one
+    block per 16 rows with 4 warps along N (16 x 128 tiles): the block
+    reads its tile's expert, does nothing for unused tiles (-1), and
+    multiplies its rows by that expert's weights.
+
+    B operands that are weights viewed from the arena at offsets that are
+    multiples of 16 bytes, with K a multiple of 8, are staged with 16-byte
+    vector loads.
 
     Runs on buffers, before parallel loops are mapped to the GPU.
   }];
   let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::NVVM::NVVMDialect",
                            "mlir::LLVM::LLVMDialect", "mlir::scf::SCFDialect",
                            "mlir::arith::ArithDialect",
-                           "mlir::memref::MemRefDialect"];
+                           "mlir::memref::MemRefDialect",
+                           "mlir::vector::VectorDialect"];
 }
 
 def DgGpuBlockReductions

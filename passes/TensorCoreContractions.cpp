@@ -25,6 +25,8 @@
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
 
 namespace dgc {
 #define GEN_PASS_DEF_DGGPUTENSORCORECONTRACTIONS
@@ -87,6 +89,23 @@ SmallVector<Value> loopSizes(OpBuilder &b, Location loc, linalg::GenericOp op) {
 Value ceilDiv(OpBuilder &b, Location loc, Value x, int64_t d) {
   return arith::CeilDivUIOp::create(b, loc, x,
                                     arith::ConstantIndexOp::create(b, loc, d));
+}
+
+/// Whether every 8 consecutive elements of `memref` along its last dimension
+/// that start at a multiple of 8 are 16-byte aligned: a bf16 weight viewed
+/// from the arena (a 64-byte aligned argument) at a constant offset that is
+/// a multiple of 16, with an identity layout and a last dimension that is a
+/// multiple of 8.
+bool hasAlignedVectorsOfEight(Value memref) {
+  auto type = cast<MemRefType>(memref.getType());
+  auto view = memref.getDefiningOp<memref::ViewOp>();
+  int64_t last = type.getRank() - 1;
+  APInt shift;
+  return view && isa<BlockArgument>(view.getSource()) &&
+         type.getLayout().isIdentity() && type.getElementType().isBF16() &&
+         !type.isDynamicDim(last) && type.getDimSize(last) % 8 == 0 &&
+         matchPattern(view.getByteShift(), m_ConstantInt(&shift)) &&
+         shift.urem(16) == 0;
 }
 
 gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value gridX, Value gridY,
@@ -166,6 +185,8 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops) {
       [&](OpBuilder &nb, Value row, Value col) {
         return cOperand(nb, row, col, zero);
       }};
+  problem.bVectors =
+      shape.bKFastest && hasAlignedVectorsOfEight(op.getDpsInputs()[1]);
   buildMmaTile(b, loc, launch, shape, problem);
   gpu::TerminatorOp::create(b, loc);
   op.erase();
@@ -256,6 +277,7 @@ void lowerGrouped(linalg::GenericOp op, const Grouped &g) {
                        [&](OpBuilder &nb, Value row, Value col) {
                          return rowAt(nb, g.out, row, col);
                        }};
+    problem.bVectors = hasAlignedVectorsOfEight(g.weight);
     buildMmaTile(b, loc, launch, shape, problem);
   }
   gpu::TerminatorOp::create(b, loc);

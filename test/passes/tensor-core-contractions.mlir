@@ -189,3 +189,92 @@ func.func @grouped_by_eight(%rows: memref<?x8x64xbf16>, %tile_expert: memref<?xi
   }
   return
 }
+
+// -----
+
+// Weights viewed from the arena at an offset that is a multiple of 16 bytes
+// (K a multiple of 8) are staged with 16-byte vector loads; at another
+// offset, element by element.
+#rows = affine_map<(m, i, n, k) -> (m, i, k)>
+#tile = affine_map<(m, i, n, k) -> (m)>
+#out = affine_map<(m, i, n, k) -> (m, i, n)>
+// CHECK-LABEL: func.func @grouped_from_the_arena
+// CHECK: %[[W:.*]] = memref.view %arg0[%c4096][]
+// CHECK: gpu.launch
+// CHECK: vector.load %[[W]][%{{.*}}, %{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<8x96x64xbf16>, vector<8xbf16>
+// CHECK: vector.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] : memref<128x40xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+// CHECK-COUNT-8: nvvm.mma.sync
+func.func @grouped_from_the_arena(%arena: memref<?xi8>, %rows: memref<?x16x64xbf16>, %tile_expert: memref<?xi32>, %out: memref<?x16x96xf32>) {
+  %c4096 = arith.constant 4096 : index
+  %w = memref.view %arena[%c4096][] : memref<?xi8> to memref<8x96x64xbf16>
+  linalg.generic {indexing_maps = [#rows, #tile, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%rows, %tile_expert : memref<?x16x64xbf16>, memref<?xi32>) outs(%out : memref<?x16x96xf32>) attrs = {dg.grouped_by_expert} {
+  ^bb0(%in: bf16, %e: i32, %acc: f32):
+    %c0 = arith.constant 0 : i32
+    %0 = arith.maxsi %e, %c0 : i32
+    %1 = arith.index_cast %0 : i32 to index
+    %2 = linalg.index 2 : index
+    %3 = linalg.index 3 : index
+    %4 = memref.load %w[%1, %2, %3] : memref<8x96x64xbf16>
+    %5 = arith.extf %4 : bf16 to f32
+    %6 = arith.extf %in : bf16 to f32
+    %7 = arith.mulf %6, %5 : f32
+    %8 = arith.addf %acc, %7 : f32
+    linalg.yield %8 : f32
+  }
+  return
+}
+
+// CHECK-LABEL: func.func @grouped_misaligned
+// CHECK: gpu.launch
+// CHECK-NOT: vector.load
+// CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] : memref<8x96x64xbf16>
+// CHECK-NOT: vector.load
+// CHECK: return
+func.func @grouped_misaligned(%arena: memref<?xi8>, %rows: memref<?x16x64xbf16>, %tile_expert: memref<?xi32>, %out: memref<?x16x96xf32>) {
+  %c4104 = arith.constant 4104 : index
+  %w = memref.view %arena[%c4104][] : memref<?xi8> to memref<8x96x64xbf16>
+  linalg.generic {indexing_maps = [#rows, #tile, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%rows, %tile_expert : memref<?x16x64xbf16>, memref<?xi32>) outs(%out : memref<?x16x96xf32>) attrs = {dg.grouped_by_expert} {
+  ^bb0(%in: bf16, %e: i32, %acc: f32):
+    %c0 = arith.constant 0 : i32
+    %0 = arith.maxsi %e, %c0 : i32
+    %1 = arith.index_cast %0 : i32 to index
+    %2 = linalg.index 2 : index
+    %3 = linalg.index 3 : index
+    %4 = memref.load %w[%1, %2, %3] : memref<8x96x64xbf16>
+    %5 = arith.extf %4 : bf16 to f32
+    %6 = arith.extf %in : bf16 to f32
+    %7 = arith.mulf %6, %5 : f32
+    %8 = arith.addf %acc, %7 : f32
+    linalg.yield %8 : f32
+  }
+  return
+}
+
+// -----
+
+// A linear layer whose weight is in the arena: the weight ([N, K], k
+// fastest) is staged with vector loads, the activations element by element.
+#x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#w = affine_map<(d0, d1, d2) -> (d1, d2)>
+#y = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @linear_from_the_arena
+// CHECK: gpu.launch
+// CHECK: memref.load %arg1[
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<96x64xbf16>, vector<8xbf16>
+// CHECK-COUNT-8: nvvm.mma.sync
+func.func @linear_from_the_arena(%arena: memref<?xi8>, %a: memref<?x64xbf16>, %c: memref<?x96xf32>) {
+  %c64 = arith.constant 64 : index
+  %b = memref.view %arena[%c64][] : memref<?xi8> to memref<96x64xbf16>
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<?x64xbf16>, memref<96x64xbf16>) outs(%c : memref<?x96xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  return
+}
