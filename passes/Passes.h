@@ -18,6 +18,11 @@ namespace dgc {
 /// writes argmax and each top-k step.
 inline constexpr const char kBestOfRowsAttr[] = "dg.best_of_rows";
 
+/// Marks the `scf.for` of k best-of-rows passes that convert-dg-to-linalg
+/// writes for a top-k; its value is k. A GPU lowering replaces the whole
+/// loop by one selection kernel (dg-gpu-top-k).
+inline constexpr const char kTopKLoopAttr[] = "dg.top_k";
+
 /// The fusion passes that have landed, in order (dgc-opt --dg-fuse,
 /// dgc compile --fuse).
 void buildFusionPipeline(mlir::OpPassManager &pm);

@@ -229,4 +229,59 @@ def DgGpuBlockReductions
                            "mlir::memref::MemRefDialect"];
 }
 
+def DgGpuTopK : Pass<"dg-gpu-top-k", "mlir::func::FuncOp"> {
+  let summary = "Top-k of each row as one radix-select kernel";
+  let description = [{
+    Replaces the loop convert-dg-to-linalg writes for a top-k (k passes of
+    a best-of-rows over the whole row, marked `dg.top_k`) by one
+    `gpu.launch` with a block per row. Each element becomes a 64-bit key,
+    its value's order-preserving bits above the complement of its index, so
+    keys are distinct and their order is (value descending, index
+    ascending), the order the op specifies for ties. A radix select over
+    the keys, eight bits per pass from the top with a shared-memory
+    histogram, finds the k-th largest key, stopping as soon as the bin it
+    lands in holds exactly the keys still needed (after four passes unless
+    values tie); one more pass collects the k selected keys into shared
+    memory, and each of them finds its output position by counting the
+    larger ones. The row is read a few times instead of k times. -0 counts
+    as +0, and NaN is below every number, as in the loop it replaces.
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"256",
+           "Threads per block (a power of two) at most">
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::NVVM::NVVMDialect",
+                           "mlir::scf::SCFDialect", "mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
+def DgGpuDeviceCopies : Pass<"dg-gpu-device-copies", "mlir::func::FuncOp"> {
+  let summary = "Copies between GPU buffers as linalg.copy, for a kernel";
+  let description = [{
+    Rewrites each `memref.copy` outside kernels whose source and target are
+    views of `gpu.alloc` buffers or of the function's arguments into
+    `linalg.copy`, which the GPU passes map to a kernel. On the host such a
+    copy would wait for every queued kernel and pull managed pages to host
+    memory. Copies from host memory (constant globals) stay.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
+def DgGpuAsyncLaunches : Pass<"dg-gpu-async-launches", "mlir::func::FuncOp"> {
+  let summary = "Queue kernels on one stream; wait only where the host must";
+  let description = [{
+    Makes each synchronous `gpu.launch_func` of host code asynchronous,
+    chained after the previous GPU operation of its block, and puts one
+    `gpu.wait` before the first op that may touch what the kernels use:
+    anything with memory effects on buffers other than host allocations and
+    constant globals (copies, loads and stores of GPU buffers, calls such
+    as the KV-cache functions), ops with regions and terminators. Waits
+    that only ended an asynchronous dealloc move down to that point, and a
+    fresh stream (`gpu.wait async`) continues the pending chain. Without it
+    gpu-to-llvm synchronises after every launch.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect"];
+}
+
 #endif // DGC_PASSES_TD

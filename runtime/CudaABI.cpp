@@ -1,10 +1,12 @@
 //===- CudaABI.cpp - The mgpu* functions a cuda module calls --------------===//
 //
 // MLIR's gpu-to-llvm runtime ABI over the process's CudaDevice. The compiled
-// host code loads the module, looks the kernel up, creates a stream, launches,
-// synchronises and unloads around every single launch, so modules and
-// functions are cached, unloading waits for the device to go, and one
-// persistent stream serves every launch.
+// host code loads the module and looks the kernel up around every launch,
+// queues runs of launches on a "new" stream and synchronises it only where
+// host code needs the results (dg-gpu-async-launches), so modules and
+// functions are cached, unloading waits for the device to go, one
+// persistent stream serves every launch, and a buffer freed while kernels
+// are queued is freed at the next synchronisation.
 //
 // These functions cannot return errors into compiled code: the first one is
 // recorded, later launches are skipped, and HostModule::call reports it. A
@@ -173,18 +175,31 @@ void CudaDevice::launch(void *function, const int64_t grid[3],
              "cuFuncSetAttribute", name))
     return;
   lastKernel_ = name;
-  check(api_.cuLaunchKernel(f, dims[0], dims[1], dims[2], dims[3], dims[4],
-                            dims[5], static_cast<unsigned>(sharedMemBytes),
-                            stream_, params, extra),
-        "cuLaunchKernel", name);
+  queued_ = true;
+  if (!check(api_.cuLaunchKernel(f, dims[0], dims[1], dims[2], dims[3],
+                                 dims[4], dims[5],
+                                 static_cast<unsigned>(sharedMemBytes),
+                                 stream_, params, extra),
+             "cuLaunchKernel", name))
+    return;
+  if (syncEachLaunch_)
+    synchronizeLocked();
 }
 
 void CudaDevice::synchronize() {
   std::lock_guard<std::mutex> lock(mutex_);
+  synchronizeLocked();
+}
+
+void CudaDevice::synchronizeLocked() {
   makeCurrent();
-  // Faults surface here; every launch is synchronised, so the last kernel
-  // launched is the one at fault.
+  // Faults surface here, named after the last kernel queued; with
+  // DGC_CUDA_SYNC=1 every launch is synchronised, so that is the one.
   check(api_.cuStreamSynchronize(stream_), "cuStreamSynchronize", lastKernel_);
+  queued_ = false;
+  for (void *pointer : deferredFrees_)
+    check(api_.cuMemFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
+  deferredFrees_.clear();
 }
 
 void *CudaDevice::allocate(size_t bytes, bool managed) {
@@ -198,6 +213,11 @@ void *CudaDevice::allocate(size_t bytes, bool managed) {
 }
 
 void CudaDevice::free(void *pointer) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (queued_) {
+    deferredFrees_.push_back(pointer);
+    return;
+  }
   makeCurrent();
   check(api_.cuMemFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
 }

@@ -237,6 +237,8 @@ Status CudaDevice::initialise() {
     return fail("cuDevicePrimaryCtxRetain", r);
   if (CUresult r = api_.cuCtxSetCurrent(context_); r != kSuccess)
     return fail("cuCtxSetCurrent", r);
+  if (const char *env = std::getenv("DGC_CUDA_SYNC"); env && *env == '1')
+    syncEachLaunch_ = true;
   // Non-blocking: no implicit ordering with the legacy default stream.
   if (CUresult r = api_.cuStreamCreate(&stream_, kStreamNonBlocking);
       r != kSuccess)
@@ -268,6 +270,10 @@ Result<CudaDevice *> CudaDevice::get() {
 
 CudaDevice::~CudaDevice() {
   if (context_ && makeCurrent()) {
+    if (stream_)
+      api_.cuStreamSynchronize(stream_);
+    for (void *pointer : deferredFrees_)
+      api_.cuMemFree(reinterpret_cast<CUdeviceptr>(pointer));
     if (stream_)
       api_.cuStreamDestroy(stream_);
     for (const auto &[ptx, module] : modules_)

@@ -160,6 +160,8 @@ public:
   /// Managed (or device) memory for mgpuMemAlloc; null after recording the
   /// failure.
   void *allocate(size_t bytes, bool managed);
+  /// Frees at once when nothing is queued, else at the next synchronize():
+  /// compiled code frees a buffer right after queueing its last reader.
   void free(void *pointer);
 
   /// Records the first error of the process's CUDA calls; launches are
@@ -177,6 +179,7 @@ private:
   /// Records a failed call (see recordError); true on success.
   bool check(cuda::CUresult code, const char *call,
              const std::string &kernel = "", const std::string &log = "");
+  void synchronizeLocked(); // with mutex_ held
 
   void *handle_ = nullptr; // the dlopen handle
   std::string library_;
@@ -192,6 +195,10 @@ private:
   std::map<std::pair<cuda::CUmodule, std::string>, cuda::CUfunction> functions_;
   std::map<cuda::CUfunction, std::string> kernelNames_;
   std::string lastKernel_; // names the kernel an asynchronous fault hit
+  bool queued_ = false;     // launches since the last synchronize()
+  bool syncEachLaunch_ = false; // DGC_CUDA_SYNC=1
+  // Buffers freed while kernels that may use them were queued.
+  std::vector<void *> deferredFrees_;
 };
 
 /// Managed copies of host buffers, freed with it: a graph call's inputs.

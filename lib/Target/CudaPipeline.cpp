@@ -49,12 +49,13 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
   case CudaStage::Gpu:
     return llvm::formatv(
         "dg-gpu-managed-memory,"
-        "func.func(dg-gpu-tensor-core-contractions,dg-gpu-block-reductions,"
+        "func.func(dg-gpu-top-k,dg-gpu-device-copies,"
+        "dg-gpu-tensor-core-contractions,dg-gpu-block-reductions,"
         "convert-linalg-to-parallel-loops,"
         "dg-tile-parallel-loops-for-gpu{{threads={0}},"
         "gpu-map-parallel-loops,convert-parallel-loops-to-gpu,"
         "gpu-launch-sink-index-computations),"
-        "gpu-kernel-outlining,canonicalize",
+        "gpu-kernel-outlining,canonicalize,func.func(dg-gpu-async-launches)",
         o.threads);
   case CudaStage::LLVMDialect:
     // Host loops as on the host target; kernels through NVVM to PTX

@@ -3,8 +3,8 @@
 // Top-k is k passes of an argmax over the last axis, each restricted to the
 // elements after the previous pick in (value descending, index ascending)
 // order: no scratch copy of the row and no sort, and ties resolve to the
-// lower index as the op specifies. The sampling fusion replaces this on the
-// hot path.
+// lower index as the op specifies. The loop is marked (dg.top_k) so that
+// the CUDA target can replace it by one selection kernel (dg-gpu-top-k).
 //
 //===----------------------------------------------------------------------===//
 
@@ -169,6 +169,7 @@ struct LowerTopK : OpRewritePattern<dg::TopKOp> {
               b, l, bestI, iter[1], column(j), extents, strides);
           scf::YieldOp::create(b, l, ValueRange{newValues, newIndices});
         });
+    loop->setAttr(kTopKLoopAttr, rewriter.getI64IntegerAttr(op.getK()));
     rewriter.replaceOp(op, {loop.getResult(0), loop.getResult(1)});
     return success();
   }

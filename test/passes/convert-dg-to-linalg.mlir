@@ -78,7 +78,7 @@ func.func @softmax(%x: tensor<?x4x8xf32>) -> tensor<?x4x8xf32> {
 // -----
 
 // Top-k: k passes of a restricted argmax in an scf.for, each inserted as a
-// column.
+// column; the loop is marked with k for the GPU's selection kernel.
 // CHECK-LABEL: func.func @top_k
 func.func @top_k(%x: tensor<?x512xf32>) -> (tensor<?x4xf32>, tensor<?x4xi32>) {
   // CHECK: %[[K:.*]] = arith.constant 4 : index
@@ -86,6 +86,7 @@ func.func @top_k(%x: tensor<?x512xf32>) -> (tensor<?x4xf32>, tensor<?x4xi32>) {
   // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
   // CHECK: tensor.insert_slice
   // CHECK: tensor.insert_slice
+  // CHECK: } {dg.top_k = 4 : i64}
   %v, %i = dg.top_k %x {k = 4 : i64} : tensor<?x512xf32> -> tensor<?x4xf32>, tensor<?x4xi32>
   return %v, %i : tensor<?x4xf32>, tensor<?x4xi32>
 }
