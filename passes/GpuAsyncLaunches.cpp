@@ -40,7 +40,8 @@ bool hostOnly(Value v) {
   while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
     v = view.getViewSource();
   Operation *def = v.getDefiningOp();
-  return def && isa<memref::AllocOp, memref::AllocaOp, memref::GetGlobalOp>(def);
+  return def &&
+         isa<memref::AllocOp, memref::AllocaOp, memref::GetGlobalOp>(def);
 }
 
 /// Whether the host may run `op` while kernels are still queued.

@@ -4,8 +4,8 @@
 // whole row: 64 reads of a 262144-wide vocabulary row for the sampler. Here
 // the marked loop becomes one block per row that reads the row a few times:
 //
-//   key(i)  = orderable(x[i]) << 32 | ~i       distinct, (value desc, index asc)
-//   for 8 bits at a time from the top, while not done:
+//   key(i)  = orderable(x[i]) << 32 | ~i       distinct, (value desc, index
+//   asc) for 8 bits at a time from the top, while not done:
 //     histogram the next digit of the keys that match the prefix so far
 //     thread 0: the digit whose bin holds the k-th largest key; done when
 //               that bin holds exactly the keys still needed
@@ -91,8 +91,8 @@ FailureOr<TopKLoop> matchTopKLoop(scf::ForOp loop) {
   if (!loop.isDefinedOutsideOfLoop(m.x))
     return failure();
   auto xType = dyn_cast<MemRefType>(m.x.getType());
-  if (!xType || !(xType.getElementType().isF32() ||
-                  xType.getElementType().isBF16()))
+  if (!xType ||
+      !(xType.getElementType().isF32() || xType.getElementType().isBF16()))
     return failure();
   int64_t rank = xType.getRank();
   // Every row must hold at least k elements.
@@ -102,8 +102,7 @@ FailureOr<TopKLoop> matchTopKLoop(scf::ForOp loop) {
     return failure();
   for (Value buffer : written) {
     auto type = dyn_cast<MemRefType>(buffer.getType());
-    if (!type || type.getRank() != rank ||
-        type.getDimSize(rank - 1) != m.k)
+    if (!type || type.getRank() != rank || type.getDimSize(rank - 1) != m.k)
       return failure();
     if (type.getElementType().isInteger(32))
       m.indices = buffer;
@@ -178,18 +177,17 @@ private:
     memref::StoreOp::create(b, v, memref, ValueRange{index(at)});
   }
   void atomicAdd(Value v, Value memref, Value at) {
-    memref::AtomicRMWOp::create(
-        b, arith::AtomicRMWKindAttr::get(b.getContext(),
-                                         arith::AtomicRMWKind::addi),
-        v, memref, ValueRange{at});
+    memref::AtomicRMWOp::create(b,
+                                arith::AtomicRMWKindAttr::get(
+                                    b.getContext(), arith::AtomicRMWKind::addi),
+                                v, memref, ValueRange{at});
   }
   SmallVector<Value> rowAt(Value column) {
     SmallVector<Value> at(rowIndices);
     at.push_back(column);
     return at;
   }
-  void loop(Value from, Value to, Value step,
-            function_ref<void(Value)> body) {
+  void loop(Value from, Value to, Value step, function_ref<void(Value)> body) {
     auto forOp = scf::ForOp::create(b, from, to, step);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(forOp.getBody()->getTerminator());
@@ -213,9 +211,9 @@ private:
     if (!v.getType().isF32())
       v = arith::ExtFOp::create(b, b.getF32Type(), v);
     Value bits = arith::BitcastOp::create(b, b.getI32Type(), v);
-    Value zero = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, v,
-                                       arith::ConstantOp::create(
-                                           b, b.getF32FloatAttr(0.0)));
+    Value zero = arith::CmpFOp::create(
+        b, arith::CmpFPredicate::OEQ, v,
+        arith::ConstantOp::create(b, b.getF32FloatAttr(0.0)));
     bits = arith::SelectOp::create(b, zero, i32(0), bits); // -0 is +0
     Value negative =
         arith::CmpIOp::create(b, arith::CmpIPredicate::slt, bits, i32(0));
@@ -242,15 +240,16 @@ private:
         arith::MulIOp::create(
             b, arith::IndexCastUIOp::create(b, b.getI64Type(), pass),
             i64(kDigitBits)));
-    loop(tid, index(kBins), index(blockSize),
-         [&](Value bin) { memref::StoreOp::create(b, i32(0), histogram, bin); });
+    loop(tid, index(kBins), index(blockSize), [&](Value bin) {
+      memref::StoreOp::create(b, i32(0), histogram, bin);
+    });
     gpu::BarrierOp::create(b);
     // Warp-uniform trips, so every lane reaches match.any.sync; lanes past
     // the row or off the prefix carry the digit kBins, which is not counted.
     loop(index(0), index(length), index(blockSize), [&](Value start) {
       Value i = arith::AddIOp::create(b, start, tid);
-      Value inRow = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, i,
-                                          index(length));
+      Value inRow =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, i, index(length));
       Value safe = arith::SelectOp::create(b, inRow, i, index(0));
       Value key = keyAt(safe);
       Value matches = arith::AndIOp::create(
@@ -262,15 +261,15 @@ private:
           arith::AndIOp::create(b, arith::ShRUIOp::create(b, key, shift),
                                 i64(kBins - 1)));
       digit = arith::SelectOp::create(b, matches, digit, i32(kBins));
-      Value peers = NVVM::MatchSyncOp::create(b, b.getI32Type(), i32(-1),
-                                              digit, NVVM::MatchSyncKind::any);
+      Value peers = NVVM::MatchSyncOp::create(b, b.getI32Type(), i32(-1), digit,
+                                              NVVM::MatchSyncKind::any);
       Value lane = arith::AndIOp::create(
           b, arith::IndexCastUIOp::create(b, b.getI32Type(), tid), i32(31));
       Value below = arith::SubIOp::create(
           b, arith::ShLIOp::create(b, i32(1), lane), i32(1));
-      Value leader = arith::CmpIOp::create(
-          b, arith::CmpIPredicate::eq, arith::AndIOp::create(b, peers, below),
-          i32(0));
+      Value leader =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                arith::AndIOp::create(b, peers, below), i32(0));
       ifThen(arith::AndIOp::create(b, leader, matches), [&] {
         atomicAdd(math::CtPopOp::create(b, peers), histogram,
                   arith::IndexCastUIOp::create(b, b.getIndexType(), digit));
@@ -285,32 +284,32 @@ private:
   void narrow(Value prefix, Value mask, Value shift) {
     Value needed = load(narrowState, 0);
     Value f = arith::ConstantOp::create(b, b.getBoolAttr(false));
-    auto scan = scf::ForOp::create(
-        b, index(0), index(kBins), index(1),
-        ValueRange{i32(0), f, i32(0), i32(0), i32(0)});
+    auto scan =
+        scf::ForOp::create(b, index(0), index(kBins), index(1),
+                           ValueRange{i32(0), f, i32(0), i32(0), i32(0)});
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(scan.getBody());
-      Value above = scan.getRegionIterArgs()[0], found = scan.getRegionIterArgs()[1];
-      Value bin = arith::SubIOp::create(b, index(kBins - 1),
-                                        scan.getInductionVar());
+      Value above = scan.getRegionIterArgs()[0],
+            found = scan.getRegionIterArgs()[1];
+      Value bin =
+          arith::SubIOp::create(b, index(kBins - 1), scan.getInductionVar());
       Value count = memref::LoadOp::create(b, histogram, ValueRange{bin});
       Value through = arith::AddIOp::create(b, above, count);
       Value hit = arith::AndIOp::create(
-          b, arith::XOrIOp::create(b, found, arith::ConstantOp::create(
-                                                 b, b.getBoolAttr(true))),
-          arith::CmpIOp::create(b, arith::CmpIPredicate::sge, through,
-                                needed));
+          b,
+          arith::XOrIOp::create(
+              b, found, arith::ConstantOp::create(b, b.getBoolAttr(true))),
+          arith::CmpIOp::create(b, arith::CmpIPredicate::sge, through, needed));
       auto pick = [&](Value now, unsigned arg) -> Value {
         return arith::SelectOp::create(b, hit, now,
                                        scan.getRegionIterArgs()[arg]);
       };
       scf::YieldOp::create(
-          b, ValueRange{through, arith::OrIOp::create(b, found, hit),
-                        pick(arith::IndexCastUIOp::create(b, b.getI32Type(),
-                                                          bin),
-                             2),
-                        pick(above, 3), pick(count, 4)});
+          b, ValueRange{
+                 through, arith::OrIOp::create(b, found, hit),
+                 pick(arith::IndexCastUIOp::create(b, b.getI32Type(), bin), 2),
+                 pick(above, 3), pick(count, 4)});
     }
     Value digit = scan.getResult(2), before = scan.getResult(3),
           inBin = scan.getResult(4);
@@ -324,8 +323,8 @@ private:
                                arith::ShLIOp::create(b, i64(kBins - 1), shift)),
           wideState, 1);
     store(stillNeeded, narrowState, 0);
-    Value done = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, inBin,
-                                       stillNeeded);
+    Value done =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, inBin, stillNeeded);
     store(arith::ExtUIOp::create(b, b.getI32Type(), done), narrowState, 1);
   }
 
@@ -339,13 +338,14 @@ private:
                                 arith::AndIOp::create(b, key, mask), prefix);
       ifThen(chosen, [&] {
         Value slot = memref::AtomicRMWOp::create(
-            b, arith::AtomicRMWKindAttr::get(b.getContext(),
-                                             arith::AtomicRMWKind::addi),
+            b,
+            arith::AtomicRMWKindAttr::get(b.getContext(),
+                                          arith::AtomicRMWKind::addi),
             i32(1), narrowState, ValueRange{index(2)});
         Value at = arith::IndexCastUIOp::create(b, b.getIndexType(), slot);
-        ifThen(arith::CmpIOp::create(b, arith::CmpIPredicate::ult, at,
-                                     index(m.k)),
-               [&] { memref::StoreOp::create(b, key, selected, at); });
+        ifThen(
+            arith::CmpIOp::create(b, arith::CmpIPredicate::ult, at, index(m.k)),
+            [&] { memref::StoreOp::create(b, key, selected, at); });
       });
     });
   }
@@ -419,10 +419,9 @@ struct GpuTopK : impl::DgGpuTopKBase<GpuTopK> {
     auto shared = [&](int64_t size, Type element) -> Type {
       return MemRefType::get({size}, element, AffineMap(), workgroup);
     };
-    SmallVector<Type> scratch = {shared(kBins, b.getI32Type()),
-                                 shared(m.k, b.getI64Type()),
-                                 shared(2, b.getI64Type()),
-                                 shared(3, b.getI32Type())};
+    SmallVector<Type> scratch = {
+        shared(kBins, b.getI32Type()), shared(m.k, b.getI64Type()),
+        shared(2, b.getI64Type()), shared(3, b.getI32Type())};
     Value one = arith::ConstantIndexOp::create(b, 1);
     auto launch = gpu::LaunchOp::create(
         b, rows, one, one, arith::ConstantIndexOp::create(b, blockSize), one,

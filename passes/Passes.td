@@ -284,4 +284,21 @@ def DgGpuAsyncLaunches : Pass<"dg-gpu-async-launches", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::gpu::GPUDialect"];
 }
 
+def DgFuseElementwise : Pass<"dg-fuse-elementwise"> {
+  let summary = "Merge chains of elementwise linalg.generic ops";
+  let description = [{
+    Fuses an all-parallel `linalg.generic` into the all-parallel generic
+    that reads it (upstream's elementwise fusion), so that a chain such as
+    a softcap, a temperature or a gated GELU is one loop nest: one kernel
+    and one pass over memory on the GPU instead of one per op. Reductions,
+    contractions and generics marked for later passes (`dg.best_of_rows`,
+    `dg.grouped_by_expert`) are neither fused into nor fused away, so the
+    GPU passes still find them whole, and a producer that has other readers
+    stays, so nothing is computed twice. Runs on tensors, after
+    convert-dg-to-linalg.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
 #endif // DGC_PASSES_TD

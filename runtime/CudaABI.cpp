@@ -176,9 +176,8 @@ void CudaDevice::launch(void *function, const int64_t grid[3],
     return;
   lastKernel_ = name;
   queued_ = true;
-  if (!check(api_.cuLaunchKernel(f, dims[0], dims[1], dims[2], dims[3],
-                                 dims[4], dims[5],
-                                 static_cast<unsigned>(sharedMemBytes),
+  if (!check(api_.cuLaunchKernel(f, dims[0], dims[1], dims[2], dims[3], dims[4],
+                                 dims[5], static_cast<unsigned>(sharedMemBytes),
                                  stream_, params, extra),
              "cuLaunchKernel", name))
     return;

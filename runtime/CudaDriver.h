@@ -194,8 +194,8 @@ private:
   std::map<const void *, cuda::CUmodule> modules_;
   std::map<std::pair<cuda::CUmodule, std::string>, cuda::CUfunction> functions_;
   std::map<cuda::CUfunction, std::string> kernelNames_;
-  std::string lastKernel_; // names the kernel an asynchronous fault hit
-  bool queued_ = false;     // launches since the last synchronize()
+  std::string lastKernel_;      // names the kernel an asynchronous fault hit
+  bool queued_ = false;         // launches since the last synchronize()
   bool syncEachLaunch_ = false; // DGC_CUDA_SYNC=1
   // Buffers freed while kernels that may use them were queued.
   std::vector<void *> deferredFrees_;

@@ -64,6 +64,12 @@ if DGC_TEST_CUDA_MODULE="$cuda_module" DGC_TEST_CUDA_BF16_MODULE="$bf16_module" 
 else
   row "tiny model on cuda (vs host, vs fixtures)" FAIL "see below"
   grep -E 'Failure|Expected|Which is|error|FAILED|cuda-vs-host' "$out/2.txt" | head -40
+  # Kernels are queued without waits; a wait after each names a faulting one.
+  echo "-- again with DGC_CUDA_SYNC=1 (a wait after every launch):"
+  DGC_CUDA_SYNC=1 DGC_TEST_CUDA_MODULE="$cuda_module" \
+    DGC_TEST_CUDA_BF16_MODULE="$bf16_module" timeout 120 \
+    "$build/bin/dgc-e2e-tests" --gtest_filter='CudaMatchesHost*:*/cuda' 2>&1 |
+    grep -E "kernel '|FAILED" | head -10 || true
 fi
 
 echo "== 4. dgc-run --device cuda"

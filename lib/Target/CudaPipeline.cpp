@@ -38,7 +38,8 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
   switch (stage) {
   case CudaStage::Linalg:
     return llvm::formatv(
-        "convert-dg-to-linalg{{moe-group-rows={0}},canonicalize,cse",
+        "convert-dg-to-linalg{{moe-group-rows={0}},canonicalize,cse,"
+        "dg-fuse-elementwise,canonicalize",
         o.moeGroupRows);
   case CudaStage::RuntimeAbi:
     return "lower-dg-runtime-interface";

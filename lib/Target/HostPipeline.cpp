@@ -24,7 +24,8 @@ struct Stage {
 // with dgc-opt.
 const Stage kStages[] = {
     {HostStage::Linalg, "linalg",
-     "convert-dg-to-linalg{moe-group-rows=%d},canonicalize,cse"},
+     "convert-dg-to-linalg{moe-group-rows=%d},canonicalize,cse,"
+     "dg-fuse-elementwise,canonicalize"},
     {HostStage::RuntimeAbi, "abi", "lower-dg-runtime-interface"},
     {HostStage::Buffers, "buffers",
      "one-shot-bufferize{bufferize-function-boundaries "
