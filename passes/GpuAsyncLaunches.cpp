@@ -16,13 +16,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/BufferUtils.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace dgc {
 #define GEN_PASS_DEF_DGGPUASYNCLAUNCHES
@@ -37,8 +37,7 @@ namespace {
 /// Whether `v` lives in host memory that no kernel touches: a view of a
 /// memref.alloc / alloca (shape operands) or of a constant global.
 bool hostOnly(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
+  v = viewRoot(v);
   Operation *def = v.getDefiningOp();
   return def &&
          isa<memref::AllocOp, memref::AllocaOp, memref::GetGlobalOp>(def);

@@ -8,13 +8,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/BufferUtils.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace dgc {
 #define GEN_PASS_DEF_DGGPUDEVICECOPIES
@@ -29,8 +29,7 @@ namespace {
 /// Whether kernels can read and write `v`: a view of a gpu.alloc or of an
 /// argument of the function (the runtime passes device-visible buffers).
 bool onDevice(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
+  v = viewRoot(v);
   if (auto arg = dyn_cast<BlockArgument>(v))
     return isa<func::FuncOp>(arg.getOwner()->getParentOp());
   return v.getDefiningOp<gpu::AllocOp>() != nullptr;

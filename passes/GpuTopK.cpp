@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/BufferUtils.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -29,7 +30,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/SetVector.h"
 
 #include <limits>
@@ -55,13 +55,6 @@ struct TopKLoop {
   int64_t k;
 };
 
-/// The buffer a view of `v` (subviews, casts) was cut from.
-Value rootOf(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
-
 FailureOr<TopKLoop> matchTopKLoop(scf::ForOp loop) {
   auto k = loop->getAttrOfType<IntegerAttr>(kTopKLoopAttr);
   if (!k || k.getInt() < 1)
@@ -82,7 +75,7 @@ FailureOr<TopKLoop> matchTopKLoop(scf::ForOp loop) {
     else if (auto store = dyn_cast<memref::StoreOp>(op))
       targets.push_back(store.getMemRef());
     for (Value target : targets)
-      if (Value root = rootOf(target); loop.isDefinedOutsideOfLoop(root))
+      if (Value root = viewRoot(target); loop.isDefinedOutsideOfLoop(root))
         written.insert(root);
   });
   if (steps.size() != 1 || written.size() != 2)

@@ -34,10 +34,17 @@ LogicalResult compileForCuda(ModuleOp module, const std::string &outputDir,
     targets.push_back({"host", "host.so", ""});
   targets.push_back({"cuda", "cuda.so", options.chip});
   std::string manifest = buildManifest(module, targets);
-  if (failed(runCudaPipeline(module, CudaStage::Buffers,
-                             CudaStage::LLVMDialect, options)))
+  if (failed(runCudaPipeline(module, CudaStage::Buffers, CudaStage::LLVMDialect,
+                             options)))
     return failure();
   clock.done("to-ptx");
+  // The kernels of an earlier compile into this directory are not this
+  // module's: ptxas-check.sh would assemble them too.
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(ptxDir, ec), end; it != end && !ec;
+       it.increment(ec))
+    if (llvm::sys::path::extension(it->path()) == ".ptx")
+      llvm::sys::fs::remove(it->path());
   for (const auto &[name, ptx] : collectKernelPtx(module)) {
     SmallString<256> path(ptxDir);
     llvm::sys::path::append(path, name + ".ptx");
