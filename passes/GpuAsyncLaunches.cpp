@@ -58,6 +58,15 @@ bool mayOverlapKernels(Operation *op) {
   });
 }
 
+/// Whether `token` is `pending` or comes from an op queued after it (or
+/// nothing is pending), so that waiting for it later waits for both.
+bool continuesChain(Value token, Value pending) {
+  if (!pending || token == pending)
+    return true;
+  auto async = token.getDefiningOp<gpu::AsyncOpInterface>();
+  return async && llvm::is_contained(async.getAsyncDependencies(), pending);
+}
+
 struct GpuAsyncLaunches : impl::DgGpuAsyncLaunchesBase<GpuAsyncLaunches> {
   void runOnOperation() override {
     getOperation().walk([&](Block *block) {
@@ -82,7 +91,8 @@ struct GpuAsyncLaunches : impl::DgGpuAsyncLaunchesBase<GpuAsyncLaunches> {
           }
           continue;
         }
-        if (!wait.getAsyncToken() && wait.getAsyncDependencies().size() == 1) {
+        if (!wait.getAsyncToken() && wait.getAsyncDependencies().size() == 1 &&
+            continuesChain(wait.getAsyncDependencies().front(), pending)) {
           // The host need not wait yet: the next op that needs it will.
           pending = wait.getAsyncDependencies().front();
           wait.erase();
@@ -110,6 +120,10 @@ struct GpuAsyncLaunches : impl::DgGpuAsyncLaunchesBase<GpuAsyncLaunches> {
       }
       if (auto async = dyn_cast<gpu::AsyncOpInterface>(op);
           async && async.getAsyncToken()) {
+        // Queued after another chain: that one is waited for first.
+        if (pending &&
+            !llvm::is_contained(async.getAsyncDependencies(), pending))
+          gpu::WaitOp::create(b, op.getLoc(), Type(), ValueRange{pending});
         pending = async.getAsyncToken();
         continue;
       }

@@ -65,4 +65,21 @@ module attributes {gpu.container_module} {
     gpu.launch_func @kernels::@k blocks in (%c1, %c1, %c1) threads in (%c4, %c1, %c1) args(%out : memref<4xf32>)
     return
   }
+
+  // An operation queued after another chain waits for the pending one
+  // first.
+  // CHECK-LABEL: func.func @other_chain
+  // CHECK: %[[T:.*]] = gpu.launch_func async
+  // CHECK-NEXT: gpu.wait [%[[T]]]
+  // CHECK-NEXT: %[[O:.*]] = gpu.dealloc async [%arg2]
+  // CHECK-NEXT: gpu.wait [%[[O]]]
+  // CHECK-NEXT: return
+  func.func @other_chain(%a: memref<4xf32>, %b: memref<4xf32>, %other: !gpu.async.token) {
+    %c1 = arith.constant 1 : index
+    %c4 = arith.constant 4 : index
+    gpu.launch_func @kernels::@k blocks in (%c1, %c1, %c1) threads in (%c4, %c1, %c1) args(%a : memref<4xf32>)
+    %o = gpu.dealloc async [%other] %b : memref<4xf32>
+    gpu.wait [%o]
+    return
+  }
 }
