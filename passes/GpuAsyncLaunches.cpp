@@ -58,15 +58,6 @@ bool mayOverlapKernels(Operation *op) {
   });
 }
 
-/// Whether `token` is `pending` or comes from an op queued after it (or
-/// nothing is pending), so that waiting for it later waits for both.
-bool continuesChain(Value token, Value pending) {
-  if (!pending || token == pending)
-    return true;
-  auto async = token.getDefiningOp<gpu::AsyncOpInterface>();
-  return async && llvm::is_contained(async.getAsyncDependencies(), pending);
-}
-
 struct GpuAsyncLaunches : impl::DgGpuAsyncLaunchesBase<GpuAsyncLaunches> {
   void runOnOperation() override {
     getOperation().walk([&](Block *block) {
@@ -92,8 +83,9 @@ struct GpuAsyncLaunches : impl::DgGpuAsyncLaunchesBase<GpuAsyncLaunches> {
           continue;
         }
         if (!wait.getAsyncToken() && wait.getAsyncDependencies().size() == 1 &&
-            continuesChain(wait.getAsyncDependencies().front(), pending)) {
-          // The host need not wait yet: the next op that needs it will.
+            (!pending || wait.getAsyncDependencies().front() == pending)) {
+          // It ends the pending chain (or the only one): the host need not
+          // wait yet, the next op that needs it will.
           pending = wait.getAsyncDependencies().front();
           wait.erase();
           continue;

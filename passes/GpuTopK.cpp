@@ -169,11 +169,13 @@ private:
   void store(Value v, Value memref, int64_t at) {
     memref::StoreOp::create(b, v, memref, ValueRange{index(at)});
   }
-  void atomicAdd(Value v, Value memref, Value at) {
-    memref::AtomicRMWOp::create(b,
-                                arith::AtomicRMWKindAttr::get(
-                                    b.getContext(), arith::AtomicRMWKind::addi),
-                                v, memref, ValueRange{at});
+  /// Adds `v` to memref[at]; returns the value it held.
+  Value atomicAdd(Value v, Value memref, Value at) {
+    return memref::AtomicRMWOp::create(
+        b,
+        arith::AtomicRMWKindAttr::get(b.getContext(),
+                                      arith::AtomicRMWKind::addi),
+        v, memref, ValueRange{at});
   }
   SmallVector<Value> rowAt(Value column) {
     SmallVector<Value> at(rowIndices);
@@ -330,11 +332,7 @@ private:
           arith::CmpIOp::create(b, arith::CmpIPredicate::uge,
                                 arith::AndIOp::create(b, key, mask), prefix);
       ifThen(chosen, [&] {
-        Value slot = memref::AtomicRMWOp::create(
-            b,
-            arith::AtomicRMWKindAttr::get(b.getContext(),
-                                          arith::AtomicRMWKind::addi),
-            i32(1), narrowState, ValueRange{index(2)});
+        Value slot = atomicAdd(i32(1), narrowState, index(2));
         Value at = arith::IndexCastUIOp::create(b, b.getIndexType(), slot);
         ifThen(
             arith::CmpIOp::create(b, arith::CmpIPredicate::ult, at, index(m.k)),

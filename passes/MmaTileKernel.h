@@ -49,7 +49,8 @@ struct MmaProblem {
   std::function<MmaAccess(mlir::OpBuilder &, mlir::Value row, mlir::Value k)> a;
   std::function<MmaAccess(mlir::OpBuilder &, mlir::Value k, mlir::Value col)> b;
   std::function<MmaAccess(mlir::OpBuilder &, mlir::Value row, mlir::Value col)>
-      c; /// B[k..k+7, col] are contiguous and 16-byte aligned whenever k is a
+      c;
+  /// B[k..k+7, col] are contiguous and 16-byte aligned whenever k is a
   /// multiple of 8 (weights in the arena, K a multiple of 8, k fastest):
   /// B is then staged with 16-byte loads.
   bool bVectors = false;
