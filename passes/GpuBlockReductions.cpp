@@ -11,12 +11,15 @@
 //
 // which needs the body to be `combine(out, f(inputs))` with an associative,
 // commutative combine of known identity: addf (0) or maximumf / maxnumf
-// (-inf); or a best-of-rows (argmax, a top-k step), whose (value, index)
-// pairs combine in (value descending, index ascending) order.
+// (-inf); a best-of-rows (argmax, a top-k step), whose (value, index)
+// pairs combine in (value descending, index ascending) order; or the
+// sampler's row statistics, whose states merge by rescaling to the larger
+// max (RowStatistics.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/RowStatistics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -70,6 +73,20 @@ bool isBestOfRows(linalg::GenericOp op) {
          elementOf(op.getDpsInits()[1]).isInteger(32);
 }
 
+/// The sampler's one-pass statistics: (f32 max, f32 sum, f32 sum, i32
+/// argmax), as the marking says.
+bool isRowStatistics(linalg::GenericOp op) {
+  if (!op->hasAttr(kRowStatisticsAttr) || op.getNumDpsInits() != 4 ||
+      !isRowReduction(op))
+    return false;
+  auto elementOf = [](Value v) {
+    return cast<MemRefType>(v.getType()).getElementType();
+  };
+  ValueRange outs = op.getDpsInits();
+  return elementOf(outs[0]).isF32() && elementOf(outs[1]).isF32() &&
+         elementOf(outs[2]).isF32() && elementOf(outs[3]).isInteger(32);
+}
+
 /// The combine of a reduction body `yield combine(out, f(...))`, or null.
 Operation *matchCombine(linalg::GenericOp op) {
   if (op.getNumDpsInits() != 1 || !isRowReduction(op))
@@ -107,14 +124,17 @@ Value combineWith(OpBuilder &b, Location loc, Operation *combine, Value x,
   return b.create(state)->getResult(0);
 }
 
-/// How partial results combine: one f32 under an arith combine, or the
-/// (value, index) pair of a best-of-rows.
+/// How partial results combine: one f32 under an arith combine, the
+/// (value, index) pair of a best-of-rows, or row statistics.
 struct Combiner {
-  Operation *combine = nullptr; // null: best of rows
+  Operation *combine = nullptr; // null: best of rows or row statistics
+  bool rowStatistics = false;
 
   SmallVector<Value> identity(OpBuilder &b, Location loc) const {
     if (combine)
       return {identityOf(b, loc, combine)};
+    if (rowStatistics)
+      return rowStatisticsIdentity(b, loc);
     return {arith::ConstantOp::create(
                 b, loc,
                 b.getF32FloatAttr(-std::numeric_limits<float>::infinity())),
@@ -126,6 +146,8 @@ struct Combiner {
                            ValueRange y) const {
     if (combine)
       return {combineWith(b, loc, combine, x[0], y[0])};
+    if (rowStatistics)
+      return combineRowStatistics(b, loc, x, y);
     // y wins with a larger value, or an equal one at a lower index.
     using arith::CmpFPredicate;
     using arith::CmpIPredicate;
@@ -155,6 +177,8 @@ struct GpuBlockReductions
         return;
       if (isBestOfRows(op))
         found.push_back({op, Combiner{}});
+      else if (isRowStatistics(op))
+        found.push_back({op, Combiner{nullptr, /*rowStatistics=*/true}});
       else if (Operation *combine = matchCombine(op))
         found.push_back({op, Combiner{combine}});
     });

@@ -23,6 +23,12 @@ inline constexpr const char kBestOfRowsAttr[] = "dg.best_of_rows";
 /// loop by one selection kernel (dg-gpu-top-k).
 inline constexpr const char kTopKLoopAttr[] = "dg.top_k";
 
+/// Marks the one-pass `linalg.generic` that folds each row into its softmax
+/// statistics (max, sum of exponentials, sum of exp * shifted value, argmax;
+/// see RowStatistics.h), which a GPU lowering merges across a thread block
+/// (dg-gpu-block-reductions).
+inline constexpr const char kRowStatisticsAttr[] = "dg.row_statistics";
+
 /// The fusion passes that have landed, in order (dgc-opt --dg-fuse,
 /// dgc compile --fuse).
 void buildFusionPipeline(mlir::OpPassManager &pm);

@@ -2,9 +2,14 @@
 
 #include "LoweringUtils.h"
 
+#include "passes/Passes.h"
+#include "passes/RowStatistics.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <limits>
 
 using namespace mlir;
 
@@ -182,6 +187,71 @@ reduceAxis(OpBuilder &b, Location loc, Value input, int64_t axis, double init,
             nb, nl, combine(nb, nl, args[1], toF32(nb, nl, args[0])));
       });
   return generic.getResult(0);
+}
+
+SmallVector<Value> rowStatistics(OpBuilder &b, Location loc, Value x) {
+  MLIRContext *ctx = b.getContext();
+  RankedTensorType t = tensorType(x);
+  int64_t rank = t.getRank();
+  SmallVector<int64_t> rowShape(t.getShape().drop_back());
+  SmallVector<Value> sizes = dynamicSizesWithout(b, loc, x, rank - 1);
+  auto f32Row = RankedTensorType::get(rowShape, b.getF32Type());
+  auto i32Row = RankedTensorType::get(rowShape, b.getI32Type());
+  auto f32 = [&](double v) -> TypedAttr { return b.getF32FloatAttr(v); };
+  SmallVector<Value> inits = {
+      filledTensor(b, loc, f32Row, sizes,
+                   f32(-std::numeric_limits<double>::infinity())),
+      filledTensor(b, loc, f32Row, sizes, f32(0)),
+      filledTensor(b, loc, f32Row, sizes, f32(0)),
+      filledTensor(b, loc, i32Row, sizes,
+                   b.getI32IntegerAttr(std::numeric_limits<int32_t>::max()))};
+  AffineMap rowMap =
+      AffineMap::getMultiDimIdentityMap(rank, ctx).dropResult(rank - 1);
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank), rowMap,
+                                 rowMap, rowMap, rowMap};
+  SmallVector<utils::IteratorType> iterators = parallelLoops(rank);
+  iterators.back() = utils::IteratorType::reduction;
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{f32Row, f32Row, f32Row, i32Row}, ValueRange{x}, inits,
+      maps, iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value index = arith::IndexCastOp::create(
+            nb, nl, nb.getI32Type(), linalg::IndexOp::create(nb, nl, rank - 1));
+        linalg::YieldOp::create(
+            nb, nl,
+            addToRowStatistics(nb, nl, args.drop_front().take_front(4),
+                               toF32(nb, nl, args[0]), index));
+      });
+  generic->setAttr(kRowStatisticsAttr, b.getUnitAttr());
+  return generic.getResults();
+}
+
+Value withRowValues(
+    OpBuilder &b, Location loc, RankedTensorType resultType, Value perElement,
+    ValueRange perRow,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  MLIRContext *ctx = b.getContext();
+  int64_t rank = resultType.getRank();
+  AffineMap all = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  SmallVector<Value> inputs = {perElement};
+  inputs.append(perRow.begin(), perRow.end());
+  SmallVector<AffineMap> maps = {all};
+  maps.append(perRow.size(), all.dropResult(rank - 1));
+  maps.push_back(all);
+  Value init = emptyTensor(b, loc, resultType,
+                           dynamicSizesWithout(b, loc, perElement, -1));
+  Type elementType = resultType.getElementType();
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{resultType}, inputs, ValueRange{init}, maps,
+             parallelLoops(rank),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               SmallVector<Value> f32Args;
+               for (Value arg : args.drop_back())
+                 f32Args.push_back(toF32(nb, nl, arg));
+               linalg::YieldOp::create(
+                   nb, nl,
+                   fromF32(nb, nl, body(nb, nl, f32Args), elementType));
+             })
+      .getResult(0);
 }
 
 } // namespace dgc::lowering

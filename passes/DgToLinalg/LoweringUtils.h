@@ -73,6 +73,20 @@ reduceAxis(OpBuilder &b, Location loc, Value input, int64_t axis, double init,
            llvm::function_ref<Value(OpBuilder &, Location, Value acc, Value x)>
                combine);
 
+/// The softmax statistics of each row of `x` along its last axis, in one
+/// pass: (max, sum of exponentials, sum of exp * shifted value, argmax) as
+/// f32, f32, f32 and i32 tensors without that axis (RowStatistics.h). The
+/// generic is marked for the GPU (dg-gpu-block-reductions).
+llvm::SmallVector<Value> rowStatistics(OpBuilder &b, Location loc, Value x);
+
+/// A generic over `resultType` reading `perElement` (of that shape) and
+/// `perRow` (that shape without its last axis), yielding `body(f32 values)`
+/// rounded to the result's element type.
+Value withRowValues(
+    OpBuilder &b, Location loc, RankedTensorType resultType, Value perElement,
+    mlir::ValueRange perRow,
+    llvm::function_ref<Value(OpBuilder &, Location, mlir::ValueRange)> body);
+
 } // namespace dgc::lowering
 
 #endif // DGC_PASSES_DGTOLINALG_LOWERINGUTILS_H

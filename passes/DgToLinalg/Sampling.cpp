@@ -1,8 +1,12 @@
-//===- Sampling.cpp - dg.sample on the host: its primitives ---------------===//
+//===- Sampling.cpp - dg.sample: the head and one pass of statistics ------===//
 //
-// The host lowers dg.sample by re-emitting the primitives it stands for,
-// which the conversion then lowers: the same numbers as the unfused graph.
-// (A one-pass kernel over logits tiles is the GPU target's business.)
+// dg.sample becomes the LM head (a matmul, then softcap and temperature as
+// elementwise ops), one pass over each row of the logits for its softmax
+// statistics (max, sum of exponentials, entropy, argmax; RowStatistics.h),
+// and a top-k over the logits themselves, whose probabilities come from
+// those statistics. No [positions x vocabulary] probabilities are made: the
+// unfused graph's softmax, log-sum-exp, p * x and argmax are four more
+// passes over the logits and two more such temporaries.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,6 +14,7 @@
 #include "Patterns.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 
 using namespace mlir;
 
@@ -44,24 +49,37 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
         rewriter, loc, RankedTensorType::get({batch, 1, 1}, f32),
         op.getTemperature());
     x = dg::DivOp::create(rewriter, loc, f32Type, x, temperature);
-    Value probs = dg::SoftmaxOp::create(rewriter, loc, x, 2);
-    auto rowType = tensorType(op.getEntropy());
-    Value lse = dg::ReduceOp::create(rewriter, loc, rowType, x,
-                                     dg::ReduceKind::logsumexp, 2);
-    Value px = dg::MulOp::create(rewriter, loc, f32Type, probs, x);
-    Value sum = dg::ReduceOp::create(rewriter, loc, rowType, px,
-                                     dg::ReduceKind::sum, 2);
-    Value entropy = dg::SubOp::create(rewriter, loc, rowType, lse, sum);
-    auto top =
-        dg::TopKOp::create(rewriter, loc, op.getTopkProbs().getType(),
-                           op.getTopkIds().getType(), probs, op.getTopK());
-    Value argmax =
-        dg::ArgmaxOp::create(rewriter, loc, op.getArgmax().getType(), x);
+    SmallVector<Value> stats = rowStatistics(rewriter, loc, x);
+    Value max = stats[0], sumExp = stats[1], sumShifted = stats[2];
+    // entropy = logsumexp(x) - sum p x = log s - u / s.
+    auto entropyType = tensorType(op.getEntropy());
+    FailureOr<Value> entropy = elementwise(
+        rewriter, loc, entropyType, {sumExp, sumShifted},
+        [](OpBuilder &b, Location l, ValueRange a) -> Value {
+          return arith::SubFOp::create(b, l, math::LogOp::create(b, l, a[0]),
+                                       arith::DivFOp::create(b, l, a[1], a[0]));
+        });
+    if (failed(entropy))
+      return failure();
+    // The k largest logits are the k largest probabilities; ties still go
+    // to the lower id.
+    auto probsType = tensorType(op.getTopkProbs());
+    auto top = dg::TopKOp::create(
+        rewriter, loc,
+        RankedTensorType::get(probsType.getShape(), f32),
+        op.getTopkIds().getType(), x, op.getTopK());
+    Value topkProbs = withRowValues(
+        rewriter, loc, probsType, top.getValues(), {max, sumExp},
+        [](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value shifted = arith::SubFOp::create(b, l, a[0], a[1]);
+          return arith::DivFOp::create(b, l, math::ExpOp::create(b, l, shifted),
+                                       a[2]);
+        });
     Value logits = x;
     if (out.getElementType() != f32)
       logits = dg::CastOp::create(rewriter, loc, out, x);
     rewriter.replaceOp(
-        op, {logits, argmax, top.getValues(), top.getIndices(), entropy});
+        op, {logits, stats[3], topkProbs, top.getIndices(), *entropy});
     return success();
   }
 };

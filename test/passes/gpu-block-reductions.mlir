@@ -132,3 +132,59 @@ func.func @argmax(%x: memref<?x512xf32>, %v: memref<?xf32>, %i: memref<?xi32>) {
   }
   return
 }
+
+// -----
+
+// The sampler's row statistics (marked dg.row_statistics): four partials
+// per thread from the empty row's (-inf, 0, 0, INT_MAX), merged in the tree
+// by rescaling to the larger max (an empty side adds nothing), the argmax
+// keeping the lower index on a tie.
+#in = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @row_statistics
+// CHECK: gpu.launch {{.*}} workgroup(%[[M:.*]] : memref<256xf32, #gpu.address_space<workgroup>>, %[[S:.*]] : memref<256xf32, #gpu.address_space<workgroup>>, %[[U:.*]] : memref<256xf32, #gpu.address_space<workgroup>>, %[[I:.*]] : memref<256xi32, #gpu.address_space<workgroup>>)
+// CHECK: %{{.*}}:4 = scf.for {{.*}} iter_args(%{{.*}} = %cst{{.*}}, %{{.*}} = %cst{{.*}}, %{{.*}} = %cst{{.*}}, %{{.*}} = %c2147483647_i32) -> (f32, f32, f32, i32)
+// CHECK: gpu.barrier
+// CHECK: arith.maximumf
+// CHECK: arith.cmpf oeq, %{{.*}}, %cst
+// CHECK: math.exp
+// CHECK: arith.select
+// CHECK: math.exp
+// CHECK: arith.cmpi slt
+// CHECK: memref.store %{{.*}}, %[[U]]
+// CHECK: memref.store %{{.*}}, %[[I]]
+// CHECK: memref.store %{{.*}}, %arg1[
+// CHECK: memref.store %{{.*}}, %arg2[
+// CHECK: memref.store %{{.*}}, %arg3[
+// CHECK: memref.store %{{.*}}, %arg4[
+func.func @row_statistics(%x: memref<?x512xf32>, %m: memref<?xf32>, %s: memref<?xf32>, %u: memref<?xf32>, %i: memref<?xi32>) {
+  linalg.generic {indexing_maps = [#in, #out, #out, #out, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x512xf32>) outs(%m, %s, %u, %i : memref<?xf32>, memref<?xf32>, memref<?xf32>, memref<?xi32>) attrs = {dg.row_statistics} {
+  ^bb0(%in: f32, %om: f32, %os: f32, %ou: f32, %oi: i32):
+    // A stand-in body; the pass folds with whatever the body says.
+    %idx = linalg.index 1 : index
+    %j = arith.index_cast %idx : index to i32
+    %nm = arith.maximumf %om, %in : f32
+    %ns = arith.addf %os, %in : f32
+    linalg.yield %nm, %ns, %ou, %j : f32, f32, f32, i32
+  }
+  return
+}
+
+// -----
+
+// Marked, but not four outputs of the statistics' types: left alone.
+#in = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @not_row_statistics
+// CHECK-NOT: gpu.launch
+// CHECK: linalg.generic
+func.func @not_row_statistics(%x: memref<?x512xf32>, %m: memref<?xf32>, %s: memref<?xf32>, %u: memref<?xf32>, %i: memref<?xf32>) {
+  linalg.generic {indexing_maps = [#in, #out, #out, #out, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x512xf32>) outs(%m, %s, %u, %i : memref<?xf32>, memref<?xf32>, memref<?xf32>, memref<?xf32>) attrs = {dg.row_statistics} {
+  ^bb0(%in: f32, %om: f32, %os: f32, %ou: f32, %oi: f32):
+    %nm = arith.maximumf %om, %in : f32
+    linalg.yield %nm, %os, %ou, %oi : f32, f32, f32, f32
+  }
+  return
+}

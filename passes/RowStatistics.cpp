@@ -1,0 +1,69 @@
+//===- RowStatistics.cpp - One-pass softmax statistics of a row -----------===//
+
+#include "passes/RowStatistics.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include <limits>
+
+using namespace mlir;
+
+namespace dgc {
+
+SmallVector<Value> rowStatisticsIdentity(OpBuilder &b, Location loc) {
+  auto f32 = [&](double v) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  };
+  return {f32(-std::numeric_limits<double>::infinity()), f32(0), f32(0),
+          arith::ConstantOp::create(
+              b, loc, b.getI32IntegerAttr(std::numeric_limits<int32_t>::max()))};
+}
+
+SmallVector<Value> combineRowStatistics(OpBuilder &b, Location loc,
+                                        ValueRange x, ValueRange y) {
+  using arith::CmpFPredicate;
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+  Value minusInf = arith::ConstantOp::create(
+      b, loc, b.getF32FloatAttr(-std::numeric_limits<double>::infinity()));
+  Value m = arith::MaximumFOp::create(b, loc, x[0], y[0]);
+  // One side's (s, u) moved to the common max m. An empty side (max -inf)
+  // adds nothing; without the selects it would add 0 * inf = NaN.
+  auto rescaled = [&](ValueRange side) -> std::pair<Value, Value> {
+    Value empty =
+        arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, side[0], minusInf);
+    Value shift = arith::SubFOp::create(b, loc, side[0], m);
+    Value scale = arith::SelectOp::create(
+        b, loc, empty, zero, math::ExpOp::create(b, loc, shift));
+    Value s = arith::MulFOp::create(b, loc, side[1], scale);
+    // sum e^(x-m)(x-m) = scale * (u + shift * s) over this side's elements.
+    Value u = arith::MulFOp::create(
+        b, loc, scale,
+        arith::AddFOp::create(b, loc, side[2],
+                              arith::MulFOp::create(b, loc, shift, side[1])));
+    return {s, arith::SelectOp::create(b, loc, empty, zero, u)};
+  };
+  auto [sx, ux] = rescaled(x);
+  auto [sy, uy] = rescaled(y);
+  // y's argmax wins with a larger max, or an equal one at a lower index.
+  Value greater =
+      arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, y[0], x[0]);
+  Value equal = arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, y[0], x[0]);
+  Value lower =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, y[3], x[3]);
+  Value better = arith::OrIOp::create(
+      b, loc, greater, arith::AndIOp::create(b, loc, equal, lower));
+  return {m, arith::AddFOp::create(b, loc, sx, sy),
+          arith::AddFOp::create(b, loc, ux, uy),
+          arith::SelectOp::create(b, loc, better, y[3], x[3])};
+}
+
+SmallVector<Value> addToRowStatistics(OpBuilder &b, Location loc,
+                                      ValueRange state, Value value,
+                                      Value index) {
+  Value one = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1));
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+  return combineRowStatistics(b, loc, state, {value, one, zero, index});
+}
+
+} // namespace dgc
