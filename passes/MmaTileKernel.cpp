@@ -141,8 +141,12 @@ void TileBuilder::build(gpu::LaunchOp launch) {
     for (int e = 0; e < 4; ++e) {
       Value row, col;
       position(e, j, row, col);
-      acc.push_back(guardedLoad(problem.c(b, row, col),
-                                both(below(row, M), below(col, N))));
+      acc.push_back(problem.initialC
+                        ? arith::ConstantOp::create(
+                              b, loc, b.getF32FloatAttr(*problem.initialC))
+                              .getResult()
+                        : guardedLoad(problem.c(b, row, col),
+                                      both(below(row, M), below(col, N))));
     }
 
   int64_t tileK = shape.tileK;
@@ -207,9 +211,13 @@ void TileBuilder::build(gpu::LaunchOp launch) {
           scf::IfOp::create(b, loc, both(below(row, M), below(col, N)));
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&store.getThenRegion().front());
+      Value result = loop.getResult(4 * j + e);
+      if (problem.storeC) {
+        problem.storeC(b, row, col, result);
+        continue;
+      }
       MmaAccess at = problem.c(b, row, col);
-      memref::StoreOp::create(b, loc, loop.getResult(4 * j + e), at.memref,
-                              at.indices);
+      memref::StoreOp::create(b, loc, result, at.memref, at.indices);
     }
 }
 

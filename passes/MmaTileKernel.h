@@ -16,6 +16,7 @@
 #include "mlir/IR/Builders.h"
 
 #include <functional>
+#include <optional>
 
 namespace dgc {
 
@@ -54,10 +55,19 @@ struct MmaProblem {
   /// multiple of 8 (weights in the arena, K a multiple of 8, k fastest):
   /// B is then staged with 16-byte loads.
   bool bVectors = false;
+  /// What C holds before the product when that is a known constant (a fill
+  /// folded in): the accumulators start from it and C is not read.
+  std::optional<double> initialC;
+  /// Stores the finished accumulator `acc` of C[row, col]; when unset, it
+  /// is stored to problem.c. Lets a caller fuse an elementwise epilogue.
+  std::function<void(mlir::OpBuilder &, mlir::Value row, mlir::Value col,
+                      mlir::Value acc)>
+      storeC;
 };
 
 /// Builds, at the insertion point inside `launch`, the code with which
-/// block (x, y) computes C[y * tileM.., x * tileN..] += A B. The launch has
+/// block (x, y) computes C[y * tileM.., x * tileN..] += A B (or
+/// C = initialC + A B, then storeC). The launch has
 /// shape.threads() threads and the workgroup attributions sharedA, sharedB.
 void buildMmaTile(mlir::OpBuilder &b, mlir::Location loc,
                   mlir::gpu::LaunchOp launch, const MmaTileShape &shape,

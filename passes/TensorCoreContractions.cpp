@@ -4,13 +4,17 @@
 //  - bf16 contractions into f32 (linear layers, attention scores and
 //    values): blocks of 4 warps stacked along M own 64 x 32 of C. Operands
 //    are read through their indexing maps, so transposed weights, broadcast
-//    batches and strided views need no special case.
+//    batches and strided views need no special case. A constant fill of C
+//    becomes the accumulators' start, and an elementwise reader of C alone
+//    (rounding to bf16, softcap, scale) runs in the kernel's store
+//    (ContractionEpilogue.h).
 //  - grouped expert projections (dg.grouped_by_expert): one block per 16
 //    rows of one expert, 4 warps side by side along N (16 x 128), each
 //    block reading its expert's weights through the tile's expert index.
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/ContractionEpilogue.h"
 #include "passes/Passes.h"
 
 #include "DgToLinalg/MoEDispatch.h"
@@ -122,7 +126,10 @@ gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value gridX, Value gridY,
 /// (a 64-wide N tile doubles the accumulators and spills); batch loops
 /// become the grid's z.
 void lowerContraction(linalg::GenericOp op, const Loops &loops) {
-  OpBuilder b(op);
+  std::optional<double> initialC = foldConstantInit(op);
+  // With an epilogue, the kernel replaces both ops where the second was.
+  linalg::GenericOp epilogue = findEpilogue(op);
+  OpBuilder b(epilogue ? epilogue.getOperation() : op.getOperation());
   Location loc = op.getLoc();
   SmallVector<Value> sizes = loopSizes(b, loc, op);
   // B staged k-fastest when k is its innermost dimension (weights [N, K]).
@@ -187,9 +194,17 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops) {
       }};
   problem.bVectors =
       shape.bKFastest && hasAlignedVectorsOfEight(op.getDpsInputs()[1]);
+  problem.initialC = initialC;
+  if (epilogue)
+    problem.storeC = [&](OpBuilder &nb, Value row, Value col, Value acc) {
+      emitEpilogueElement(nb, loc, epilogue, op.getDpsInits()[0],
+                          cOperand(nb, row, col, zero).indices, acc);
+    };
   buildMmaTile(b, loc, launch, shape, problem);
   gpu::TerminatorOp::create(b, loc);
   op.erase();
+  if (epilogue)
+    epilogue.erase();
 }
 
 /// A grouped expert projection from convert-dg-to-linalg:

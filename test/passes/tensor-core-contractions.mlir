@@ -278,3 +278,175 @@ func.func @linear_from_the_arena(%arena: memref<?xi8>, %a: memref<?x64xbf16>, %c
   }
   return
 }
+
+// -----
+
+// A linear layer as the bf16 graphs bufferize: C zero-filled, the product,
+// then the rounding to bf16 as the only reader of C. The kernel starts its
+// accumulators at zero (no fill, no read of C) and stores the rounded value
+// straight to the bf16 result, where the rounding was.
+#x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#e = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @linear_epilogue
+// CHECK-SAME: (%[[A:.*]]: memref<?x16x512xbf16>, %[[B:.*]]: memref<64x512xbf16>)
+// CHECK-NOT: linalg.fill
+// CHECK: %[[C:.*]] = memref.alloc
+// CHECK: %[[D:.*]] = memref.alloc
+// CHECK: gpu.launch
+// CHECK-NOT: memref.load %[[C]][
+// CHECK: arith.constant 0.000000e+00 : f32
+// CHECK: nvvm.mma.sync
+// CHECK-NOT: memref.store %{{.*}}, %[[C]][
+// CHECK: %[[R:.*]] = arith.truncf %{{.*}} : f32 to bf16
+// CHECK-NEXT: memref.store %[[R]], %[[D]][
+// CHECK-NOT: memref.store %{{.*}}, %[[C]][
+// CHECK: gpu.terminator
+// CHECK-NOT: linalg.generic
+// CHECK: memref.dealloc %[[C]] :
+// CHECK: return %[[D]]
+func.func @linear_epilogue(%a: memref<?x16x512xbf16>, %b: memref<64x512xbf16>) -> memref<?x16x64xbf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %a, %c0 : memref<?x16x512xbf16>
+  %c = memref.alloc(%n) : memref<?x16x64xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16x64xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<?x16x512xbf16>, memref<64x512xbf16>) outs(%c : memref<?x16x64xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  %d = memref.alloc(%n) : memref<?x16x64xbf16>
+  linalg.generic {indexing_maps = [#e, #e], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%c : memref<?x16x64xf32>) outs(%d : memref<?x16x64xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %0 = arith.truncf %in : f32 to bf16
+    linalg.yield %0 : bf16
+  }
+  memref.dealloc %c : memref<?x16x64xf32>
+  return %d : memref<?x16x64xbf16>
+}
+
+// -----
+
+// Zeros copied from a shared zero-filled buffer (as bufferization reuses
+// one fill for several products): the copy goes, and the fill with it once
+// nothing else reads it. A reader of C besides the elementwise one keeps C
+// written and the epilogue out; the read of a per-row value through a
+// broadcast map does not matter.
+#x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#w = affine_map<(d0, d1, d2) -> (d1, d2)>
+#y = affine_map<(d0, d1, d2) -> (d0, d1)>
+#e = affine_map<(d0, d1) -> (d0, d1)>
+#r = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @copied_zeros
+// CHECK-NOT: linalg.fill
+// CHECK-NOT: linalg.copy
+// CHECK: gpu.launch
+// CHECK-NOT: memref.load %alloc_0[
+// CHECK: nvvm.mma.sync
+// CHECK: memref.store %{{.*}}, %alloc_0[
+// CHECK: gpu.terminator
+// CHECK: linalg.generic {{.*}} ins(%alloc_0, %arg2 : memref<32x64xf32>, memref<32xf32>)
+// CHECK: linalg.generic {{.*}} ins(%alloc_0 : memref<32x64xf32>)
+func.func @copied_zeros(%a: memref<32x128xbf16>, %b: memref<64x128xbf16>, %s: memref<32xf32>, %d: memref<32x64xf32>, %t: memref<32x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %z = memref.alloc() : memref<32x64xf32>
+  linalg.fill ins(%zero : f32) outs(%z : memref<32x64xf32>)
+  %c = memref.alloc() : memref<32x64xf32>
+  linalg.copy ins(%z : memref<32x64xf32>) outs(%c : memref<32x64xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<32x128xbf16>, memref<64x128xbf16>) outs(%c : memref<32x64xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.generic {indexing_maps = [#e, #r, #e], iterator_types = ["parallel", "parallel"]}
+      ins(%c, %s : memref<32x64xf32>, memref<32xf32>) outs(%d : memref<32x64xf32>) {
+  ^bb0(%in: f32, %in_0: f32, %out: f32):
+    %0 = arith.mulf %in, %in_0 : f32
+    linalg.yield %0 : f32
+  }
+  linalg.generic {indexing_maps = [#e, #e], iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<32x64xf32>) outs(%t : memref<32x64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.negf %in : f32
+    linalg.yield %0 : f32
+  }
+  memref.dealloc %c : memref<32x64xf32>
+  memref.dealloc %z : memref<32x64xf32>
+  return
+}
+
+// -----
+
+// What C held is not known (the caller's buffer, no fill in sight): the
+// kernel reads it and adds the product onto it.
+#x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#w = affine_map<(d0, d1, d2) -> (d1, d2)>
+#y = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @accumulates_onto_c
+// CHECK: gpu.launch
+// CHECK: memref.load %arg2[
+// CHECK: nvvm.mma.sync
+// CHECK: memref.store %{{.*}}, %arg2[
+func.func @accumulates_onto_c(%a: memref<32x128xbf16>, %b: memref<64x128xbf16>, %c: memref<32x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<32x64xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<32x128xbf16>, memref<64x128xbf16>) outs(%c : memref<32x64xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  return
+}
+
+// -----
+
+// The elementwise reader writes over the product's own input: other blocks
+// may still be reading that input, so it stays a kernel of its own (the
+// zero fill still folds).
+#x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#w = affine_map<(d0, d1, d2) -> (d1, d2)>
+#y = affine_map<(d0, d1, d2) -> (d0, d1)>
+#e = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @writes_over_its_input
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.launch
+// CHECK: memref.store %{{.*}}, %alloc[
+// CHECK: gpu.terminator
+// CHECK: linalg.generic {{.*}} ins(%alloc : memref<64x64xf32>) outs(%arg0 : memref<64x64xbf16>)
+func.func @writes_over_its_input(%a: memref<64x64xbf16>, %b: memref<64x64xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<64x64xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<64x64xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<64x64xbf16>, memref<64x64xbf16>) outs(%c : memref<64x64xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.generic {indexing_maps = [#e, #e], iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<64x64xf32>) outs(%a : memref<64x64xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %0 = arith.truncf %in : f32 to bf16
+    linalg.yield %0 : bf16
+  }
+  memref.dealloc %c : memref<64x64xf32>
+  return
+}

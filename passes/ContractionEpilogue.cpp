@@ -1,0 +1,197 @@
+//===- ContractionEpilogue.cpp - What a GEMM kernel can absorb ------------===//
+
+#include "passes/ContractionEpilogue.h"
+
+#include "passes/BufferUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+using namespace mlir;
+
+namespace dgc {
+namespace {
+
+bool isAllocation(Value v) {
+  return v.getDefiningOp<memref::AllocOp>() || v.getDefiningOp<gpu::AllocOp>();
+}
+
+bool isDealloc(Operation *op) {
+  return isa<memref::DeallocOp, gpu::DeallocOp>(op);
+}
+
+/// Whether `op` or an op nested in it has an operand cut from `root`.
+bool touches(Operation *op, Value root) {
+  bool found = false;
+  op->walk([&](Operation *inner) {
+    for (Value operand : inner->getOperands())
+      if (isa<MemRefType>(operand.getType()) && viewRoot(operand) == root) {
+        found = true;
+        return WalkResult::interrupt();
+      }
+    return WalkResult::advance();
+  });
+  return found;
+}
+
+struct KnownConstant {
+  double value;
+  Operation *initializer; // the fill or copy that made it
+};
+
+/// What the allocation `target` holds just before `before`, when the last
+/// op to touch it is a constant fill of it or a copy into it from such a
+/// buffer.
+std::optional<KnownConstant> constantBefore(Operation *before, Value target) {
+  if (viewRoot(target) != target || !isAllocation(target))
+    return std::nullopt;
+  for (Operation *it = before->getPrevNode(); it; it = it->getPrevNode()) {
+    if (!touches(it, target))
+      continue;
+    if (auto fill = dyn_cast<linalg::FillOp>(it)) {
+      FloatAttr value;
+      if (fill.getDpsInits()[0] != target ||
+          !matchPattern(fill.getDpsInputs()[0], m_Constant(&value)))
+        return std::nullopt;
+      return KnownConstant{value.getValueAsDouble(), fill};
+    }
+    Value source;
+    if (auto copy = dyn_cast<linalg::CopyOp>(it);
+        copy && copy.getDpsInits()[0] == target)
+      source = copy.getDpsInputs()[0];
+    if (auto copy = dyn_cast<memref::CopyOp>(it);
+        copy && copy.getTarget() == target)
+      source = copy.getSource();
+    if (!source)
+      return std::nullopt;
+    std::optional<KnownConstant> known = constantBefore(it, source);
+    if (!known)
+      return std::nullopt;
+    return KnownConstant{known->value, it};
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+std::optional<double> foldConstantInit(linalg::GenericOp op) {
+  std::optional<KnownConstant> known =
+      constantBefore(op, op.getDpsInits()[0]);
+  if (!known)
+    return std::nullopt;
+  // Nothing read C between the initializer and op, and op writes all of it.
+  Operation *initializer = known->initializer;
+  Value source;
+  if (auto copy = dyn_cast<linalg::CopyOp>(initializer))
+    source = copy.getDpsInputs()[0];
+  else if (auto copy = dyn_cast<memref::CopyOp>(initializer))
+    source = copy.getSource();
+  initializer->erase();
+  // A fill that only fed copies folded away is dead too.
+  if (source && isAllocation(source)) {
+    SmallVector<Operation *> fills;
+    for (Operation *user : source.getUsers()) {
+      if (isa<linalg::FillOp>(user))
+        fills.push_back(user);
+      else if (!isDealloc(user))
+        return known->value;
+    }
+    for (Operation *fill : fills)
+      fill->erase();
+  }
+  return known->value;
+}
+
+linalg::GenericOp findEpilogue(linalg::GenericOp op) {
+  Value c = op.getDpsInits()[0];
+  if (viewRoot(c) != c || !isAllocation(c))
+    return {};
+  auto cType = cast<MemRefType>(c.getType());
+  Operation *next = op->getNextNode();
+  while (next && next->getNumRegions() == 0 &&
+         (isMemoryEffectFree(next) ||
+          isa<memref::AllocOp, gpu::AllocOp>(next)))
+    next = next->getNextNode();
+  auto consumer = dyn_cast_or_null<linalg::GenericOp>(next);
+  if (!consumer || !consumer.hasPureBufferSemantics() ||
+      consumer.getNumDpsInits() != 1 ||
+      consumer.getNumLoops() != static_cast<unsigned>(cType.getRank()) ||
+      consumer.getNumParallelLoops() != consumer.getNumLoops())
+    return {};
+  Value out = consumer.getDpsInits()[0];
+  Block &body = consumer.getRegion().front();
+  // The output must not be an operand the other blocks are still reading.
+  for (Value operand : op.getDpsInputs())
+    if (viewRoot(operand) == viewRoot(out))
+      return {};
+  if (viewRoot(out) == c || !body.getArguments().back().use_empty() ||
+      !consumer.getMatchingIndexingMap(consumer.getDpsInitOperand(0))
+           .isIdentity())
+    return {};
+  unsigned readsOfC = 0;
+  for (OpOperand *input : consumer.getDpsInputOperands()) {
+    AffineMap map = consumer.getMatchingIndexingMap(input);
+    if (input->get() == c) {
+      ++readsOfC;
+      if (!map.isIdentity())
+        return {};
+      continue;
+    }
+    for (AffineExpr e : map.getResults())
+      if (!isa<AffineDimExpr, AffineConstantExpr>(e))
+        return {};
+    // Another element of the output read while this one is written would
+    // race across threads.
+    if (isa<MemRefType>(input->get().getType()) &&
+        viewRoot(input->get()) == viewRoot(out) && !map.isIdentity())
+      return {};
+  }
+  if (readsOfC != 1)
+    return {};
+  for (Operation *user : c.getUsers())
+    if (user != op && user != consumer && !isDealloc(user))
+      return {};
+  return consumer;
+}
+
+void emitEpilogueElement(OpBuilder &b, Location loc,
+                         linalg::GenericOp epilogue, Value c,
+                         ValueRange indices, Value value) {
+  Block &body = epilogue.getRegion().front();
+  IRMapping map;
+  for (OpOperand *input : epilogue.getDpsInputOperands()) {
+    BlockArgument arg = body.getArgument(input->getOperandNumber());
+    if (input->get() == c) {
+      map.map(arg, value);
+      continue;
+    }
+    if (!isa<MemRefType>(input->get().getType())) {
+      map.map(arg, input->get());
+      continue;
+    }
+    SmallVector<Value> at;
+    for (AffineExpr e : epilogue.getMatchingIndexingMap(input).getResults()) {
+      if (auto dim = dyn_cast<AffineDimExpr>(e))
+        at.push_back(indices[dim.getPosition()]);
+      else
+        at.push_back(arith::ConstantIndexOp::create(
+            b, loc, cast<AffineConstantExpr>(e).getValue()));
+    }
+    map.map(arg, memref::LoadOp::create(b, loc, input->get(), at));
+  }
+  for (Operation &inner : body.without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+      map.map(index.getResult(), indices[index.getDim()]);
+      continue;
+    }
+    b.clone(inner, map);
+  }
+  Value result = map.lookupOrDefault(body.getTerminator()->getOperand(0));
+  memref::StoreOp::create(b, loc, result, epilogue.getDpsInits()[0], indices);
+}
+
+} // namespace dgc

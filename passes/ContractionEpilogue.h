@@ -1,0 +1,44 @@
+//===- ContractionEpilogue.h - What a GEMM kernel can absorb ----*- C++ -*-===//
+//
+// A contraction lowered to a tile kernel reads C, adds A B and writes C; in
+// the buffers convert-dg-to-linalg leaves, C was just filled with zeros (or
+// copied from a zero-filled buffer), and the one reader of the result is an
+// elementwise generic (the rounding to bf16, a softcap, a scale, a residual
+// add). Folding both in saves, per element of C, the fill's write, the
+// kernel's read, and a write and read of f32: the GEMM writes the final
+// value once.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DGC_PASSES_CONTRACTIONEPILOGUE_H
+#define DGC_PASSES_CONTRACTIONEPILOGUE_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+#include <optional>
+
+namespace dgc {
+
+/// The constant C holds when `op` starts, if the last op to touch C's
+/// buffer is a linalg.fill of C with a constant, or a copy into C from a
+/// buffer in that state; that fill or copy is then erased (`op` overwrites
+/// every element of C, and nothing reads C in between).
+std::optional<double> foldConstantInit(mlir::linalg::GenericOp op);
+
+/// The all-parallel generic that is the only other reader or writer of the
+/// contraction `op`'s result C, reading it element for element (identity
+/// map, over C's own loops) into an output that aliases neither C nor the
+/// contraction's operands, with only pure ops and allocations between the
+/// two; or null.
+mlir::linalg::GenericOp findEpilogue(mlir::linalg::GenericOp op);
+
+/// Emits `epilogue` for one element: its body with C's element replaced by
+/// `value` and the other inputs read at `indices` (C's indices) through
+/// their maps, stored to its output at `indices`.
+void emitEpilogueElement(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::linalg::GenericOp epilogue, mlir::Value c,
+                         mlir::ValueRange indices, mlir::Value value);
+
+} // namespace dgc
+
+#endif // DGC_PASSES_CONTRACTIONEPILOGUE_H
