@@ -111,10 +111,38 @@ linalg::GenericOp findEpilogue(linalg::GenericOp op) {
   if (viewRoot(c) != c || !isAllocation(c))
     return {};
   auto cType = cast<MemRefType>(c.getType());
+  // The kernel runs where the consumer is, so the product moves past the
+  // ops in between: pure ops, allocations, and stores or linalg ops that
+  // write neither its operands nor C (the shape of a reshape, the
+  // consumer's other inputs).
+  auto movablePast = [&](Operation *it) {
+    if (isMemoryEffectFree(it) && it->getNumRegions() == 0)
+      return true;
+    // Allocations, and views (memref.reshape also reads its shape buffer,
+    // which the product does not write).
+    if (isa<memref::AllocOp, gpu::AllocOp, ViewLikeOpInterface>(it) &&
+        it->getNumRegions() == 0)
+      return true;
+    SmallVector<Value> written;
+    if (auto store = dyn_cast<memref::StoreOp>(it))
+      written.push_back(store.getMemRef());
+    else if (auto structured = dyn_cast<linalg::LinalgOp>(it);
+             structured && structured.hasPureBufferSemantics())
+      written.append(structured.getDpsInits().begin(),
+                     structured.getDpsInits().end());
+    else
+      return false;
+    if (touches(it, c))
+      return false;
+    for (Value w : written)
+      for (Value operand : op.getDpsInputs())
+        if (viewRoot(w) == viewRoot(operand))
+          return false;
+    return true;
+  };
   Operation *next = op->getNextNode();
-  while (next && next->getNumRegions() == 0 &&
-         (isMemoryEffectFree(next) ||
-          isa<memref::AllocOp, gpu::AllocOp>(next)))
+  while (next && !llvm::is_contained(next->getOperands(), c) &&
+         movablePast(next))
     next = next->getNextNode();
   auto consumer = dyn_cast_or_null<linalg::GenericOp>(next);
   if (!consumer || !consumer.hasPureBufferSemantics() ||
@@ -128,7 +156,12 @@ linalg::GenericOp findEpilogue(linalg::GenericOp op) {
   for (Value operand : op.getDpsInputs())
     if (viewRoot(operand) == viewRoot(out))
       return {};
-  if (viewRoot(out) == c || !body.getArguments().back().use_empty() ||
+  // In place (the reader overwrites C, as bufferization often arranges),
+  // C's later readers see the epilogue's values; into another buffer, C
+  // must have no later readers.
+  bool inPlace = out == c;
+  if ((!inPlace && viewRoot(out) == c) ||
+      !body.getArguments().back().use_empty() ||
       !consumer.getMatchingIndexingMap(consumer.getDpsInitOperand(0))
            .isIdentity())
     return {};
@@ -152,9 +185,13 @@ linalg::GenericOp findEpilogue(linalg::GenericOp op) {
   }
   if (readsOfC != 1)
     return {};
-  for (Operation *user : c.getUsers())
-    if (user != op && user != consumer && !isDealloc(user))
+  for (Operation *user : c.getUsers()) {
+    if (user == op || user == consumer || isDealloc(user))
+      continue;
+    Operation *at = consumer->getBlock()->findAncestorOpInBlock(*user);
+    if (!inPlace || !at || !consumer->isBeforeInBlock(at))
       return {};
+  }
   return consumer;
 }
 

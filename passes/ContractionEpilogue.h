@@ -25,11 +25,12 @@ namespace dgc {
 /// every element of C, and nothing reads C in between).
 std::optional<double> foldConstantInit(mlir::linalg::GenericOp op);
 
-/// The all-parallel generic that is the only other reader or writer of the
-/// contraction `op`'s result C, reading it element for element (identity
-/// map, over C's own loops) into an output that aliases neither C nor the
-/// contraction's operands, with only pure ops and allocations between the
-/// two; or null.
+/// The all-parallel generic that reads the contraction `op`'s result C
+/// next, element for element (identity map, over C's own loops), writing
+/// either C itself (then C may have later readers) or a buffer that
+/// aliases neither C nor the contraction's operands (then C has none). The
+/// ops between the two must not write the contraction's operands, as the
+/// kernel goes after them. Null if there is no such reader.
 mlir::linalg::GenericOp findEpilogue(mlir::linalg::GenericOp op);
 
 /// Emits `epilogue` for one element: its body with C's element replaced by

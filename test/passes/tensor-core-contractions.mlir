@@ -450,3 +450,149 @@ func.func @writes_over_its_input(%a: memref<64x64xbf16>, %b: memref<64x64xbf16>)
   memref.dealloc %c : memref<64x64xf32>
   return
 }
+
+// -----
+
+// Between the product and its reader, the reader's other input is made (a
+// per-row flag cast to f32, reshaped through a shape buffer): the kernel
+// goes after those ops, the epilogue multiplies by the flag.
+#x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#w = affine_map<(d0, d1, d2) -> (d1, d2)>
+#y = affine_map<(d0, d1, d2) -> (d0, d1)>
+#e = affine_map<(d0, d1) -> (d0, d1)>
+#v = affine_map<(d0) -> (d0)>
+#r = affine_map<(d0, d1) -> (d0, 0)>
+// CHECK-LABEL: func.func @epilogue_after_its_inputs
+// CHECK: linalg.generic {{.*}} ins(%arg2 : memref<32xi1>) outs(%[[F:.*]] : memref<32xf32>)
+// CHECK: %[[S:.*]] = memref.reshape %[[F]]
+// CHECK: gpu.launch
+// CHECK: nvvm.mma.sync
+// CHECK: memref.load %[[S]][%{{.*}}, %c0{{.*}}] : memref<32x1xf32>
+// CHECK: arith.mulf
+// CHECK: memref.store %{{.*}}, %arg3[
+// CHECK: gpu.terminator
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @epilogue_after_its_inputs(%a: memref<32x128xbf16>, %b: memref<64x128xbf16>, %flag: memref<32xi1>, %d: memref<32x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  %c = memref.alloc() : memref<32x64xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<32x64xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<32x128xbf16>, memref<64x128xbf16>) outs(%c : memref<32x64xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  %f = memref.alloc() : memref<32xf32>
+  linalg.generic {indexing_maps = [#v, #v], iterator_types = ["parallel"]}
+      ins(%flag : memref<32xi1>) outs(%f : memref<32xf32>) {
+  ^bb0(%in: i1, %out: f32):
+    %0 = arith.select %in, %one, %zero : f32
+    linalg.yield %0 : f32
+  }
+  %shape = memref.alloc() : memref<2xindex>
+  memref.store %c32, %shape[%c0] : memref<2xindex>
+  memref.store %c1, %shape[%c1] : memref<2xindex>
+  %s = memref.reshape %f(%shape) : (memref<32xf32>, memref<2xindex>) -> memref<32x1xf32>
+  linalg.generic {indexing_maps = [#e, #r, #e], iterator_types = ["parallel", "parallel"]}
+      ins(%c, %s : memref<32x64xf32>, memref<32x1xf32>) outs(%d : memref<32x64xf32>) {
+  ^bb0(%in: f32, %in_0: f32, %out: f32):
+    %0 = arith.mulf %in, %in_0 : f32
+    linalg.yield %0 : f32
+  }
+  memref.dealloc %c : memref<32x64xf32>
+  return
+}
+
+// -----
+
+// An op between the product and its reader writes the product's operand:
+// the product cannot wait for it, so the reader stays a kernel.
+#x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#w = affine_map<(d0, d1, d2) -> (d1, d2)>
+#y = affine_map<(d0, d1, d2) -> (d0, d1)>
+#e = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @operand_written_between
+// CHECK: gpu.launch
+// CHECK: memref.store %{{.*}}, %alloc[
+// CHECK: gpu.terminator
+// CHECK: linalg.fill ins(%{{.*}} : bf16) outs(%arg0 : memref<32x128xbf16>)
+// CHECK: linalg.generic {{.*}} ins(%alloc : memref<32x64xf32>)
+func.func @operand_written_between(%a: memref<32x128xbf16>, %b: memref<64x128xbf16>, %d: memref<32x64xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  %zb = arith.constant 0.0 : bf16
+  %c = memref.alloc() : memref<32x64xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<32x64xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<32x128xbf16>, memref<64x128xbf16>) outs(%c : memref<32x64xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.fill ins(%zb : bf16) outs(%a : memref<32x128xbf16>)
+  linalg.generic {indexing_maps = [#e, #e], iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<32x64xf32>) outs(%d : memref<32x64xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %0 = arith.truncf %in : f32 to bf16
+    linalg.yield %0 : bf16
+  }
+  memref.dealloc %c : memref<32x64xf32>
+  return
+}
+
+// -----
+
+// The LM head as bufferization leaves it: the softcap overwrites C in place,
+// and C is read again afterwards (statistics, top-k). The kernel stores the
+// softcapped value into C; the later reader is untouched.
+#x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#w = affine_map<(d0, d1, d2) -> (d1, d2)>
+#y = affine_map<(d0, d1, d2) -> (d0, d1)>
+#e = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @in_place_epilogue
+// CHECK: gpu.launch
+// CHECK: nvvm.mma.sync
+// CHECK: math.tanh
+// CHECK: memref.store %{{.*}}, %alloc[
+// CHECK: gpu.terminator
+// CHECK-NOT: math.tanh
+// CHECK: linalg.generic {{.*}} ins(%alloc : memref<32x64xf32>) outs(%arg2 : memref<32x64xf32>)
+// CHECK-NOT: math.tanh
+func.func @in_place_epilogue(%a: memref<32x128xbf16>, %b: memref<64x128xbf16>, %t: memref<32x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<32x64xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<32x64xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<32x128xbf16>, memref<64x128xbf16>) outs(%c : memref<32x64xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.generic {indexing_maps = [#e, #e], iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<32x64xf32>) outs(%c : memref<32x64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = math.tanh %in : f32
+    linalg.yield %0 : f32
+  }
+  linalg.generic {indexing_maps = [#e, #e], iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<32x64xf32>) outs(%t : memref<32x64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.negf %in : f32
+    linalg.yield %0 : f32
+  }
+  memref.dealloc %c : memref<32x64xf32>
+  return
+}
