@@ -225,31 +225,45 @@ SmallVector<Value> rowStatistics(OpBuilder &b, Location loc, Value x) {
   return generic.getResults();
 }
 
-Value withRowValues(
-    OpBuilder &b, Location loc, RankedTensorType resultType, Value perElement,
-    ValueRange perRow,
-    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+AffineMap droppedAxisMap(MLIRContext *ctx, int64_t rank, int64_t axis) {
+  SmallVector<AffineExpr> exprs;
+  for (int64_t i = 0; i < rank; ++i)
+    if (i != axis)
+      exprs.push_back(getAffineDimExpr(i, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+Value mapRows(OpBuilder &b, Location loc, Value x, ValueRange perRow,
+              ValueRange perColumn, int64_t axis, RankedTensorType resultType,
+              function_ref<Value(OpBuilder &, Location, ValueRange)> f) {
   MLIRContext *ctx = b.getContext();
   int64_t rank = resultType.getRank();
-  AffineMap all = AffineMap::getMultiDimIdentityMap(rank, ctx);
-  SmallVector<Value> inputs = {perElement};
-  inputs.append(perRow.begin(), perRow.end());
-  SmallVector<AffineMap> maps = {all};
-  maps.append(perRow.size(), all.dropResult(rank - 1));
-  maps.push_back(all);
-  Value init = emptyTensor(b, loc, resultType,
-                           dynamicSizesWithout(b, loc, perElement, -1));
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
+  SmallVector<Value> inputs = {x};
+  for (Value s : perRow) {
+    maps.push_back(droppedAxisMap(ctx, rank, axis));
+    inputs.push_back(s);
+  }
+  for (Value c : perColumn) {
+    maps.push_back(AffineMap::get(rank, 0, getAffineDimExpr(axis, ctx)));
+    inputs.push_back(c);
+  }
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < rank; ++i)
+    if (resultType.isDynamicDim(i))
+      sizes.push_back(tensor::DimOp::create(b, loc, x, i));
   Type elementType = resultType.getElementType();
   return linalg::GenericOp::create(
-             b, loc, TypeRange{resultType}, inputs, ValueRange{init}, maps,
+             b, loc, TypeRange{resultType}, inputs,
+             ValueRange{emptyTensor(b, loc, resultType, sizes)}, maps,
              parallelLoops(rank),
-             [&](OpBuilder &nb, Location nl, ValueRange args) {
+             [&](OpBuilder &nb, Location nl, ValueRange a) {
                SmallVector<Value> f32Args;
-               for (Value arg : args.drop_back())
+               for (Value arg : a.drop_back())
                  f32Args.push_back(toF32(nb, nl, arg));
                linalg::YieldOp::create(
-                   nb, nl,
-                   fromF32(nb, nl, body(nb, nl, f32Args), elementType));
+                   nb, nl, fromF32(nb, nl, f(nb, nl, f32Args), elementType));
              })
       .getResult(0);
 }

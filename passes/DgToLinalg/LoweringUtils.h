@@ -79,13 +79,18 @@ reduceAxis(OpBuilder &b, Location loc, Value input, int64_t axis, double init,
 /// generic is marked for the GPU (dg-gpu-block-reductions).
 llvm::SmallVector<Value> rowStatistics(OpBuilder &b, Location loc, Value x);
 
-/// A generic over `resultType` reading `perElement` (of that shape) and
-/// `perRow` (that shape without its last axis), yielding `body(f32 values)`
-/// rounded to the result's element type.
-Value withRowValues(
-    OpBuilder &b, Location loc, RankedTensorType resultType, Value perElement,
-    mlir::ValueRange perRow,
-    llvm::function_ref<Value(OpBuilder &, Location, mlir::ValueRange)> body);
+/// The map from an input's loops to a per-row statistic without `axis`.
+mlir::AffineMap droppedAxisMap(mlir::MLIRContext *ctx, int64_t rank,
+                               int64_t axis);
+
+/// A generic over `resultType` (x's shape) reading `x`, `perRow` values
+/// (without `axis`) and `perColumn` values (only `axis`), yielding
+/// `f(f32 values)` rounded to the result's element type.
+Value mapRows(OpBuilder &b, Location loc, Value x, mlir::ValueRange perRow,
+              mlir::ValueRange perColumn, int64_t axis,
+              RankedTensorType resultType,
+              llvm::function_ref<Value(OpBuilder &, Location, mlir::ValueRange)>
+                  f);
 
 } // namespace dgc::lowering
 

@@ -20,15 +20,6 @@ using namespace mlir;
 namespace dgc::lowering {
 namespace {
 
-/// The map from the input's loops to a per-row statistic without `axis`.
-AffineMap droppedAxisMap(MLIRContext *ctx, int64_t rank, int64_t axis) {
-  SmallVector<AffineExpr> exprs;
-  for (int64_t i = 0; i < rank; ++i)
-    if (i != axis)
-      exprs.push_back(getAffineDimExpr(i, ctx));
-  return AffineMap::get(rank, 0, exprs, ctx);
-}
-
 /// sum over `axis` of f(x, stats...) in f32, stats read per row.
 Value rowSum(OpBuilder &b, Location loc, Value x, ValueRange stats,
              int64_t axis,
@@ -72,42 +63,6 @@ Value rowMax(OpBuilder &b, Location loc, Value x, int64_t axis) {
                      [](OpBuilder &nb, Location nl, Value acc, Value v) {
                        return Value(arith::MaximumFOp::create(nb, nl, acc, v));
                      });
-}
-
-/// Elementwise over x's shape with per-row statistics.
-Value mapRows(OpBuilder &b, Location loc, Value x, ValueRange perRow,
-              ValueRange perColumn, int64_t axis, RankedTensorType resultType,
-              function_ref<Value(OpBuilder &, Location, ValueRange)> f) {
-  MLIRContext *ctx = b.getContext();
-  int64_t rank = resultType.getRank();
-  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
-  SmallVector<Value> inputs = {x};
-  for (Value s : perRow) {
-    maps.push_back(droppedAxisMap(ctx, rank, axis));
-    inputs.push_back(s);
-  }
-  for (Value c : perColumn) {
-    maps.push_back(AffineMap::get(rank, 0, getAffineDimExpr(axis, ctx)));
-    inputs.push_back(c);
-  }
-  maps.push_back(b.getMultiDimIdentityMap(rank));
-  SmallVector<Value> sizes;
-  for (int64_t i = 0; i < rank; ++i)
-    if (resultType.isDynamicDim(i))
-      sizes.push_back(tensor::DimOp::create(b, loc, x, i));
-  Type elementType = resultType.getElementType();
-  return linalg::GenericOp::create(
-             b, loc, TypeRange{resultType}, inputs,
-             ValueRange{emptyTensor(b, loc, resultType, sizes)}, maps,
-             parallelLoops(rank),
-             [&](OpBuilder &nb, Location nl, ValueRange a) {
-               SmallVector<Value> f32Args;
-               for (Value arg : a.drop_back())
-                 f32Args.push_back(toF32(nb, nl, arg));
-               linalg::YieldOp::create(
-                   nb, nl, fromF32(nb, nl, f(nb, nl, f32Args), elementType));
-             })
-      .getResult(0);
 }
 
 struct LowerRMSNorm : OpRewritePattern<dg::RMSNormOp> {

@@ -68,8 +68,9 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
         rewriter, loc,
         RankedTensorType::get(probsType.getShape(), f32),
         op.getTopkIds().getType(), x, op.getTopK());
-    Value topkProbs = withRowValues(
-        rewriter, loc, probsType, top.getValues(), {max, sumExp},
+    Value topkProbs = mapRows(
+        rewriter, loc, top.getValues(), {max, sumExp}, {},
+        probsType.getRank() - 1, probsType,
         [](OpBuilder &b, Location l, ValueRange a) -> Value {
           Value shifted = arith::SubFOp::create(b, l, a[0], a[1]);
           return arith::DivFOp::create(b, l, math::ExpOp::create(b, l, shifted),
