@@ -79,8 +79,7 @@ std::optional<KnownConstant> constantBefore(Operation *before, Value target) {
 } // namespace
 
 std::optional<double> foldConstantInit(linalg::GenericOp op) {
-  std::optional<KnownConstant> known =
-      constantBefore(op, op.getDpsInits()[0]);
+  std::optional<KnownConstant> known = constantBefore(op, op.getDpsInits()[0]);
   if (!known)
     return std::nullopt;
   // Nothing read C between the initializer and op, and op writes all of it.
@@ -195,9 +194,8 @@ linalg::GenericOp findEpilogue(linalg::GenericOp op) {
   return consumer;
 }
 
-void emitEpilogueElement(OpBuilder &b, Location loc,
-                         linalg::GenericOp epilogue, Value c,
-                         ValueRange indices, Value value) {
+void emitEpilogueElement(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
+                         Value c, ValueRange indices, Value value) {
   Block &body = epilogue.getRegion().front();
   IRMapping map;
   for (OpOperand *input : epilogue.getDpsInputOperands()) {

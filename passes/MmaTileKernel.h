@@ -61,7 +61,7 @@ struct MmaProblem {
   /// Stores the finished accumulator `acc` of C[row, col]; when unset, it
   /// is stored to problem.c. Lets a caller fuse an elementwise epilogue.
   std::function<void(mlir::OpBuilder &, mlir::Value row, mlir::Value col,
-                      mlir::Value acc)>
+                     mlir::Value acc)>
       storeC;
 };
 

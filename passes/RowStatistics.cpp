@@ -15,9 +15,10 @@ SmallVector<Value> rowStatisticsIdentity(OpBuilder &b, Location loc) {
   auto f32 = [&](double v) -> Value {
     return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
   };
-  return {f32(-std::numeric_limits<double>::infinity()), f32(0), f32(0),
-          arith::ConstantOp::create(
-              b, loc, b.getI32IntegerAttr(std::numeric_limits<int32_t>::max()))};
+  return {
+      f32(-std::numeric_limits<double>::infinity()), f32(0), f32(0),
+      arith::ConstantOp::create(
+          b, loc, b.getI32IntegerAttr(std::numeric_limits<int32_t>::max()))};
 }
 
 SmallVector<Value> combineRowStatistics(OpBuilder &b, Location loc,
@@ -33,8 +34,8 @@ SmallVector<Value> combineRowStatistics(OpBuilder &b, Location loc,
     Value empty =
         arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, side[0], minusInf);
     Value shift = arith::SubFOp::create(b, loc, side[0], m);
-    Value scale = arith::SelectOp::create(
-        b, loc, empty, zero, math::ExpOp::create(b, loc, shift));
+    Value scale = arith::SelectOp::create(b, loc, empty, zero,
+                                          math::ExpOp::create(b, loc, shift));
     Value s = arith::MulFOp::create(b, loc, side[1], scale);
     // sum e^(x-m)(x-m) = scale * (u + shift * s) over this side's elements.
     Value u = arith::MulFOp::create(
@@ -46,8 +47,7 @@ SmallVector<Value> combineRowStatistics(OpBuilder &b, Location loc,
   auto [sx, ux] = rescaled(x);
   auto [sy, uy] = rescaled(y);
   // y's argmax wins with a larger max, or an equal one at a lower index.
-  Value greater =
-      arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, y[0], x[0]);
+  Value greater = arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, y[0], x[0]);
   Value equal = arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, y[0], x[0]);
   Value lower =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, y[3], x[3]);

@@ -31,10 +31,11 @@ llvm::SmallVector<mlir::Value> combineRowStatistics(mlir::OpBuilder &b,
                                                     mlir::ValueRange y);
 
 /// `state` with one more element `value` (f32) at `index` (i32).
-llvm::SmallVector<mlir::Value>
-addToRowStatistics(mlir::OpBuilder &b, mlir::Location loc,
-                   mlir::ValueRange state, mlir::Value value,
-                   mlir::Value index);
+llvm::SmallVector<mlir::Value> addToRowStatistics(mlir::OpBuilder &b,
+                                                  mlir::Location loc,
+                                                  mlir::ValueRange state,
+                                                  mlir::Value value,
+                                                  mlir::Value index);
 
 } // namespace dgc
 

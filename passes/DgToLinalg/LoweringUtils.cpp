@@ -207,8 +207,8 @@ SmallVector<Value> rowStatistics(OpBuilder &b, Location loc, Value x) {
                    b.getI32IntegerAttr(std::numeric_limits<int32_t>::max()))};
   AffineMap rowMap =
       AffineMap::getMultiDimIdentityMap(rank, ctx).dropResult(rank - 1);
-  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank), rowMap,
-                                 rowMap, rowMap, rowMap};
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank), rowMap, rowMap,
+                                 rowMap, rowMap};
   SmallVector<utils::IteratorType> iterators = parallelLoops(rank);
   iterators.back() = utils::IteratorType::reduction;
   auto generic = linalg::GenericOp::create(

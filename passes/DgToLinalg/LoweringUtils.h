@@ -86,11 +86,10 @@ mlir::AffineMap droppedAxisMap(mlir::MLIRContext *ctx, int64_t rank,
 /// A generic over `resultType` (x's shape) reading `x`, `perRow` values
 /// (without `axis`) and `perColumn` values (only `axis`), yielding
 /// `f(f32 values)` rounded to the result's element type.
-Value mapRows(OpBuilder &b, Location loc, Value x, mlir::ValueRange perRow,
-              mlir::ValueRange perColumn, int64_t axis,
-              RankedTensorType resultType,
-              llvm::function_ref<Value(OpBuilder &, Location, mlir::ValueRange)>
-                  f);
+Value mapRows(
+    OpBuilder &b, Location loc, Value x, mlir::ValueRange perRow,
+    mlir::ValueRange perColumn, int64_t axis, RankedTensorType resultType,
+    llvm::function_ref<Value(OpBuilder &, Location, mlir::ValueRange)> f);
 
 } // namespace dgc::lowering
 

@@ -65,17 +65,16 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
     // to the lower id.
     auto probsType = tensorType(op.getTopkProbs());
     auto top = dg::TopKOp::create(
-        rewriter, loc,
-        RankedTensorType::get(probsType.getShape(), f32),
+        rewriter, loc, RankedTensorType::get(probsType.getShape(), f32),
         op.getTopkIds().getType(), x, op.getTopK());
-    Value topkProbs = mapRows(
-        rewriter, loc, top.getValues(), {max, sumExp}, {},
-        probsType.getRank() - 1, probsType,
-        [](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value shifted = arith::SubFOp::create(b, l, a[0], a[1]);
-          return arith::DivFOp::create(b, l, math::ExpOp::create(b, l, shifted),
-                                       a[2]);
-        });
+    Value topkProbs =
+        mapRows(rewriter, loc, top.getValues(), {max, sumExp}, {},
+                probsType.getRank() - 1, probsType,
+                [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                  Value shifted = arith::SubFOp::create(b, l, a[0], a[1]);
+                  return arith::DivFOp::create(
+                      b, l, math::ExpOp::create(b, l, shifted), a[2]);
+                });
     Value logits = x;
     if (out.getElementType() != f32)
       logits = dg::CastOp::create(rewriter, loc, out, x);
