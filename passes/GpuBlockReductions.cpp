@@ -60,31 +60,30 @@ bool isRowReduction(linalg::GenericOp op) {
   return true;
 }
 
+/// A row reduction marked `mark` whose outputs are f32 but for a last i32
+/// (an index).
+bool isMarkedWithIndex(linalg::GenericOp op, StringRef mark, unsigned outputs) {
+  if (!op->hasAttr(mark) || op.getNumDpsInits() != outputs ||
+      !isRowReduction(op))
+    return false;
+  for (auto [i, out] : llvm::enumerate(op.getDpsInits())) {
+    Type element = cast<MemRefType>(out.getType()).getElementType();
+    if (i + 1 < outputs ? !element.isF32() : !element.isInteger(32))
+      return false;
+  }
+  return true;
+}
+
 /// argmax and top-k steps: (f32 value, i32 index) outputs combined in
 /// (value descending, index ascending) order, as the marking says.
 bool isBestOfRows(linalg::GenericOp op) {
-  if (!op->hasAttr(kBestOfRowsAttr) || op.getNumDpsInits() != 2 ||
-      !isRowReduction(op))
-    return false;
-  auto elementOf = [](Value v) {
-    return cast<MemRefType>(v.getType()).getElementType();
-  };
-  return elementOf(op.getDpsInits()[0]).isF32() &&
-         elementOf(op.getDpsInits()[1]).isInteger(32);
+  return isMarkedWithIndex(op, kBestOfRowsAttr, 2);
 }
 
 /// The sampler's one-pass statistics: (f32 max, f32 sum, f32 sum, i32
 /// argmax), as the marking says.
 bool isRowStatistics(linalg::GenericOp op) {
-  if (!op->hasAttr(kRowStatisticsAttr) || op.getNumDpsInits() != 4 ||
-      !isRowReduction(op))
-    return false;
-  auto elementOf = [](Value v) {
-    return cast<MemRefType>(v.getType()).getElementType();
-  };
-  ValueRange outs = op.getDpsInits();
-  return elementOf(outs[0]).isF32() && elementOf(outs[1]).isF32() &&
-         elementOf(outs[2]).isF32() && elementOf(outs[3]).isInteger(32);
+  return isMarkedWithIndex(op, kRowStatisticsAttr, 4);
 }
 
 /// The combine of a reduction body `yield combine(out, f(...))`, or null.
