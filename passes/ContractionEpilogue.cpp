@@ -41,6 +41,7 @@ bool touches(Operation *op, Value root) {
 struct KnownConstant {
   double value;
   Operation *initializer; // the fill or copy that made it
+  Value copiedFrom;       // the copy's source, if a copy
 };
 
 /// What the allocation `target` holds just before `before`, when the last
@@ -57,7 +58,7 @@ std::optional<KnownConstant> constantBefore(Operation *before, Value target) {
       if (fill.getDpsInits()[0] != target ||
           !matchPattern(fill.getDpsInputs()[0], m_Constant(&value)))
         return std::nullopt;
-      return KnownConstant{value.getValueAsDouble(), fill};
+      return KnownConstant{value.getValueAsDouble(), fill, Value()};
     }
     Value source;
     if (auto copy = dyn_cast<linalg::CopyOp>(it);
@@ -71,7 +72,7 @@ std::optional<KnownConstant> constantBefore(Operation *before, Value target) {
     std::optional<KnownConstant> known = constantBefore(it, source);
     if (!known)
       return std::nullopt;
-    return KnownConstant{known->value, it};
+    return KnownConstant{known->value, it, source};
   }
   return std::nullopt;
 }
@@ -83,13 +84,8 @@ std::optional<double> foldConstantInit(linalg::GenericOp op) {
   if (!known)
     return std::nullopt;
   // Nothing read C between the initializer and op, and op writes all of it.
-  Operation *initializer = known->initializer;
-  Value source;
-  if (auto copy = dyn_cast<linalg::CopyOp>(initializer))
-    source = copy.getDpsInputs()[0];
-  else if (auto copy = dyn_cast<memref::CopyOp>(initializer))
-    source = copy.getSource();
-  initializer->erase();
+  known->initializer->erase();
+  Value source = known->copiedFrom;
   // A fill that only fed copies folded away is dead too.
   if (source && isAllocation(source)) {
     SmallVector<Operation *> fills;

@@ -133,7 +133,10 @@ struct Combiner {
     if (combine)
       return {identityOf(b, loc, combine)};
     if (rowStatistics)
-      return rowStatisticsIdentity(b, loc);
+      return llvm::map_to_vector(
+          rowStatisticsIdentity(b), [&](TypedAttr value) -> Value {
+            return arith::ConstantOp::create(b, loc, value);
+          });
     return {arith::ConstantOp::create(
                 b, loc,
                 b.getF32FloatAttr(-std::numeric_limits<float>::infinity())),
@@ -147,15 +150,7 @@ struct Combiner {
       return {combineWith(b, loc, combine, x[0], y[0])};
     if (rowStatistics)
       return combineRowStatistics(b, loc, x, y);
-    // y wins with a larger value, or an equal one at a lower index.
-    using arith::CmpFPredicate;
-    using arith::CmpIPredicate;
-    Value greater =
-        arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, y[0], x[0]);
-    Value equal = arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, y[0], x[0]);
-    Value lower = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, y[1], x[1]);
-    Value better = arith::OrIOp::create(
-        b, loc, greater, arith::AndIOp::create(b, loc, equal, lower));
+    Value better = isBetterPick(b, loc, x[0], x[1], y[0], y[1]);
     return {arith::SelectOp::create(b, loc, better, y[0], x[0]),
             arith::SelectOp::create(b, loc, better, y[1], x[1])};
   }

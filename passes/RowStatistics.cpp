@@ -11,14 +11,23 @@ using namespace mlir;
 
 namespace dgc {
 
-SmallVector<Value> rowStatisticsIdentity(OpBuilder &b, Location loc) {
-  auto f32 = [&](double v) -> Value {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-  };
-  return {
-      f32(-std::numeric_limits<double>::infinity()), f32(0), f32(0),
-      arith::ConstantOp::create(
-          b, loc, b.getI32IntegerAttr(std::numeric_limits<int32_t>::max()))};
+SmallVector<TypedAttr> rowStatisticsIdentity(Builder &b) {
+  return {b.getF32FloatAttr(-std::numeric_limits<double>::infinity()),
+          b.getF32FloatAttr(0), b.getF32FloatAttr(0),
+          b.getI32IntegerAttr(std::numeric_limits<int32_t>::max())};
+}
+
+Value isBetterPick(OpBuilder &b, Location loc, Value xValue, Value xIndex,
+                   Value yValue, Value yIndex) {
+  using arith::CmpFPredicate;
+  Value greater =
+      arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, yValue, xValue);
+  Value equal =
+      arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, yValue, xValue);
+  Value lower =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, yIndex, xIndex);
+  return arith::OrIOp::create(b, loc, greater,
+                              arith::AndIOp::create(b, loc, equal, lower));
 }
 
 SmallVector<Value> combineRowStatistics(OpBuilder &b, Location loc,
@@ -46,13 +55,7 @@ SmallVector<Value> combineRowStatistics(OpBuilder &b, Location loc,
   };
   auto [sx, ux] = rescaled(x);
   auto [sy, uy] = rescaled(y);
-  // y's argmax wins with a larger max, or an equal one at a lower index.
-  Value greater = arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, y[0], x[0]);
-  Value equal = arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, y[0], x[0]);
-  Value lower =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, y[3], x[3]);
-  Value better = arith::OrIOp::create(
-      b, loc, greater, arith::AndIOp::create(b, loc, equal, lower));
+  Value better = isBetterPick(b, loc, x[0], x[3], y[0], y[3]);
   return {m, arith::AddFOp::create(b, loc, sx, sy),
           arith::AddFOp::create(b, loc, ux, uy),
           arith::SelectOp::create(b, loc, better, y[3], x[3])};

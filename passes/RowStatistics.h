@@ -20,8 +20,13 @@
 namespace dgc {
 
 /// The state of an empty row: (-inf, 0, 0, INT32_MAX) as (f32, f32, f32, i32).
-llvm::SmallVector<mlir::Value> rowStatisticsIdentity(mlir::OpBuilder &b,
-                                                     mlir::Location loc);
+llvm::SmallVector<mlir::TypedAttr> rowStatisticsIdentity(mlir::Builder &b);
+
+/// Whether the pick (yValue, yIndex) comes before (xValue, xIndex) in the
+/// order of argmax and top-k: value descending, then index ascending.
+mlir::Value isBetterPick(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::Value xValue, mlir::Value xIndex,
+                         mlir::Value yValue, mlir::Value yIndex);
 
 /// The state of the union of two partial rows. Associative and commutative
 /// up to rounding; the argmax keeps the lower index among equal maxima.

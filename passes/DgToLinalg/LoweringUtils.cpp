@@ -9,8 +9,6 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
-#include <limits>
-
 using namespace mlir;
 
 namespace dgc::lowering {
@@ -197,23 +195,19 @@ SmallVector<Value> rowStatistics(OpBuilder &b, Location loc, Value x) {
   SmallVector<Value> sizes = dynamicSizesWithout(b, loc, x, rank - 1);
   auto f32Row = RankedTensorType::get(rowShape, b.getF32Type());
   auto i32Row = RankedTensorType::get(rowShape, b.getI32Type());
-  auto f32 = [&](double v) -> TypedAttr { return b.getF32FloatAttr(v); };
-  SmallVector<Value> inits = {
-      filledTensor(b, loc, f32Row, sizes,
-                   f32(-std::numeric_limits<double>::infinity())),
-      filledTensor(b, loc, f32Row, sizes, f32(0)),
-      filledTensor(b, loc, f32Row, sizes, f32(0)),
-      filledTensor(b, loc, i32Row, sizes,
-                   b.getI32IntegerAttr(std::numeric_limits<int32_t>::max()))};
-  AffineMap rowMap =
-      AffineMap::getMultiDimIdentityMap(rank, ctx).dropResult(rank - 1);
+  SmallVector<Type> types = {f32Row, f32Row, f32Row, i32Row};
+  SmallVector<Value> inits;
+  for (auto [attr, type] : llvm::zip(rowStatisticsIdentity(b), types))
+    inits.push_back(
+        filledTensor(b, loc, cast<RankedTensorType>(type), sizes, attr));
+  AffineMap rowMap = droppedAxisMap(ctx, rank, rank - 1);
   SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank), rowMap, rowMap,
                                  rowMap, rowMap};
   SmallVector<utils::IteratorType> iterators = parallelLoops(rank);
   iterators.back() = utils::IteratorType::reduction;
   auto generic = linalg::GenericOp::create(
-      b, loc, TypeRange{f32Row, f32Row, f32Row, i32Row}, ValueRange{x}, inits,
-      maps, iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
+      b, loc, types, ValueRange{x}, inits, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
         Value index = arith::IndexCastOp::create(
             nb, nl, nb.getI32Type(), linalg::IndexOp::create(nb, nl, rank - 1));
         linalg::YieldOp::create(
