@@ -65,33 +65,10 @@ private:
   }
   Value both(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
 
-  /// The element at `at` when `inBounds`, else zero of its element type.
   Value guardedLoad(const MmaAccess &at, Value inBounds) {
-    Type type = cast<MemRefType>(at.memref.getType()).getElementType();
-    auto branch = scf::IfOp::create(b, loc, type, inBounds, true);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&branch.getThenRegion().front());
-    scf::YieldOp::create(
-        b, loc,
-        memref::LoadOp::create(b, loc, at.memref, at.indices).getResult());
-    b.setInsertionPointToStart(&branch.getElseRegion().front());
-    scf::YieldOp::create(
-        b, loc,
-        arith::ConstantOp::create(b, loc, b.getZeroAttr(type)).getResult());
-    return branch.getResult(0);
+    return loadOrZero(b, loc, at, inBounds);
   }
-  /// Two bf16 as one 32-bit register, `lo` in the low half.
-  Value pack(Value lo, Value hi) {
-    Type i16 = b.getI16Type(), i32 = b.getI32Type();
-    auto widen = [&](Value v) {
-      return arith::ExtUIOp::create(b, loc, i32,
-                                    arith::BitcastOp::create(b, loc, i16, v));
-    };
-    Value high = arith::ShLIOp::create(
-        b, loc, widen(hi),
-        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(16)));
-    return arith::OrIOp::create(b, loc, widen(lo), high);
-  }
+  Value pack(Value lo, Value hi) { return packBf16Pair(b, loc, lo, hi); }
   Value lds(Value tile, Value row, Value col) {
     return memref::LoadOp::create(b, loc, tile, ValueRange{row, col});
   }
@@ -172,9 +149,6 @@ void TileBuilder::build(gpu::LaunchOp launch) {
       return shape.bKFastest ? lds(sB, n, k) : lds(sB, k, n);
     };
     Value ra = add(warpRow, g), ra8 = add(ra, c(8));
-    Type f32 = b.getF32Type();
-    Type result =
-        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
     SmallVector<Value> fragC(loop.getRegionIterArgs());
     for (int64_t kk = 0; kk < tileK; kk += 16) {
       Value t2 = add(mul(t, c(2)), c(kk)), t21 = add(t2, c(1));
@@ -187,16 +161,9 @@ void TileBuilder::build(gpu::LaunchOp launch) {
         Value cb = add(warpCol, add(c(8 * j), g));
         SmallVector<Value> fragB = {pack(ldsB(t2, cb), ldsB(t21, cb)),
                                     pack(ldsB(t28, cb), ldsB(t29, cb))};
-        auto mma = NVVM::MmaOp::create(
-            b, loc, result, fragA, fragB,
-            ArrayRef<Value>(fragC).slice(4 * j, 4), {16, 8, 16}, std::nullopt,
-            std::nullopt,
-            std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
-                                          NVVM::MMATypes::bf16},
-            std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                           NVVM::MMALayout::col});
-        for (int64_t e = 0; e < 4; ++e)
-          fragC[4 * j + e] = LLVM::ExtractValueOp::create(b, loc, mma, e);
+        SmallVector<Value, 4> d = mmaBf16(
+            b, loc, fragA, fragB, ArrayRef<Value>(fragC).slice(4 * j, 4));
+        llvm::copy(d, fragC.begin() + 4 * j);
       }
     }
     gpu::BarrierOp::create(b, loc);
@@ -243,34 +210,84 @@ void TileBuilder::stageB(Value k0, Value n0, Value sB) {
 void TileBuilder::stageBVectors(Value k0, Value n0, Value sB) {
   int64_t perRow = shape.tileK / 8;
   Value K = problem.depth, N = problem.cols;
-  auto vectorType = VectorType::get({8}, b.getBF16Type());
   staged(shape.tileK * shape.tileN() / 8, [&](Value idx) {
     Value kr = mul(rem(idx, perRow), c(8)), nc = div(idx, perRow);
     Value bk = add(k0, kr), bn = add(n0, nc);
-    auto branch = scf::IfOp::create(b, loc, vectorType,
-                                    both(below(bk, K), below(bn, N)), true);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&branch.getThenRegion().front());
-      MmaAccess at = problem.b(b, bk, bn);
-      Value v =
-          vector::LoadOp::create(b, loc, vectorType, at.memref, at.indices,
-                                 /*nontemporal=*/false, llvm::MaybeAlign(16));
-      scf::YieldOp::create(b, loc, v);
-      b.setInsertionPointToStart(&branch.getElseRegion().front());
-      Value zero = arith::ConstantOp::create(
-          b, loc,
-          DenseElementsAttr::get(vectorType, b.getZeroAttr(b.getBF16Type())));
-      scf::YieldOp::create(b, loc, zero);
-    }
+    Value v = loadEightOrZeros(b, loc, problem.b(b, bk, bn),
+                               both(below(bk, K), below(bn, N)));
     // Shared tiles are declared 2-byte aligned: a plain store, which the
     // backend splits as far as their alignment requires.
-    vector::StoreOp::create(b, loc, branch.getResult(0), sB,
-                            ValueRange{nc, kr});
+    vector::StoreOp::create(b, loc, v, sB, ValueRange{nc, kr});
   });
 }
 
 } // namespace
+
+Value loadOrZero(OpBuilder &b, Location loc, const MmaAccess &at,
+                 Value inBounds) {
+  Type type = cast<MemRefType>(at.memref.getType()).getElementType();
+  auto branch = scf::IfOp::create(b, loc, type, inBounds, true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&branch.getThenRegion().front());
+  scf::YieldOp::create(
+      b, loc,
+      memref::LoadOp::create(b, loc, at.memref, at.indices).getResult());
+  b.setInsertionPointToStart(&branch.getElseRegion().front());
+  scf::YieldOp::create(
+      b, loc,
+      arith::ConstantOp::create(b, loc, b.getZeroAttr(type)).getResult());
+  return branch.getResult(0);
+}
+
+Value loadEightOrZeros(OpBuilder &b, Location loc, const MmaAccess &at,
+                       Value inBounds) {
+  auto vectorType = VectorType::get({8}, b.getBF16Type());
+  auto branch = scf::IfOp::create(b, loc, vectorType, inBounds, true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&branch.getThenRegion().front());
+  scf::YieldOp::create(
+      b, loc,
+      vector::LoadOp::create(b, loc, vectorType, at.memref, at.indices,
+                             /*nontemporal=*/false, llvm::MaybeAlign(16))
+          .getResult());
+  b.setInsertionPointToStart(&branch.getElseRegion().front());
+  scf::YieldOp::create(
+      b, loc,
+      arith::ConstantOp::create(
+          b, loc,
+          DenseElementsAttr::get(vectorType, b.getZeroAttr(b.getBF16Type())))
+          .getResult());
+  return branch.getResult(0);
+}
+
+Value packBf16Pair(OpBuilder &b, Location loc, Value lo, Value hi) {
+  Type i16 = b.getI16Type(), i32 = b.getI32Type();
+  auto widen = [&](Value v) {
+    return arith::ExtUIOp::create(b, loc, i32,
+                                  arith::BitcastOp::create(b, loc, i16, v));
+  };
+  Value high = arith::ShLIOp::create(
+      b, loc, widen(hi),
+      arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(16)));
+  return arith::OrIOp::create(b, loc, widen(lo), high);
+}
+
+SmallVector<Value, 4> mmaBf16(OpBuilder &b, Location loc, ValueRange fragA,
+                              ValueRange fragB, ValueRange fragC) {
+  Type f32 = b.getF32Type();
+  Type result =
+      LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  auto mma = NVVM::MmaOp::create(
+      b, loc, result, fragA, fragB, fragC, {16, 8, 16}, std::nullopt,
+      std::nullopt,
+      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  SmallVector<Value, 4> d;
+  for (int64_t e = 0; e < 4; ++e)
+    d.push_back(LLVM::ExtractValueOp::create(b, loc, mma, e));
+  return d;
+}
 
 MemRefType MmaTileShape::sharedA(MLIRContext *ctx) const {
   return sharedTile(ctx, tileM(), tileK);

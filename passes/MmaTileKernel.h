@@ -65,6 +65,25 @@ struct MmaProblem {
       storeC;
 };
 
+/// The element at `at` when `inBounds`, else zero of its element type.
+mlir::Value loadOrZero(mlir::OpBuilder &b, mlir::Location loc,
+                       const MmaAccess &at, mlir::Value inBounds);
+
+/// The 8 bf16 from `at` as one 16-byte load when `inBounds`, else zeros;
+/// `at` must be 16-byte aligned.
+mlir::Value loadEightOrZeros(mlir::OpBuilder &b, mlir::Location loc,
+                             const MmaAccess &at, mlir::Value inBounds);
+
+/// Two bf16 as one 32-bit fragment register, `lo` in the low half.
+mlir::Value packBf16Pair(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lo,
+                         mlir::Value hi);
+
+/// One warp-wide bf16 mma.sync m16n8k16 accumulating in f32: the four
+/// registers of D = A B + C, from A's four, B's two and C's four.
+llvm::SmallVector<mlir::Value, 4>
+mmaBf16(mlir::OpBuilder &b, mlir::Location loc, mlir::ValueRange fragA,
+        mlir::ValueRange fragB, mlir::ValueRange fragC);
+
 /// Builds, at the insertion point inside `launch`, the code with which
 /// block (x, y) computes C[y * tileM.., x * tileN..] += A B (or
 /// C = initialC + A B, then storeC). The launch has

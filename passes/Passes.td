@@ -27,11 +27,20 @@ def ConvertDgToLinalg : Pass<"convert-dg-to-linalg", "mlir::ModuleOp"> {
     permutation are `linalg.generic` reductions), each tile is multiplied by
     its expert's weights (a generic marked `dg.grouped_by_expert`), and the
     weighted combine gathers each token's k rows.
+
+    `dg.attention` becomes its norms, RoPE, cache access and mask around a
+    `dg.masked_attention`, which is expanded in turn into GQA, the two
+    products and the masked softmax. With `flash-attention`, bf16
+    `dg.masked_attention` ops stay whole: they bufferize as themselves and
+    `dg-gpu-flash-attention` turns each into one kernel.
   }];
   let options = [
     Option<"moeGroupRows", "moe-group-rows", "int64_t", /*default=*/"1",
            "Rows per expert tile of the grouped MoE GEMMs (the CUDA target "
-           "uses its tensor-core tile height)">
+           "uses its tensor-core tile height)">,
+    Option<"flashAttention", "flash-attention", "bool", /*default=*/"false",
+           "Leave bf16 dg.masked_attention whole for a flash kernel (the "
+           "CUDA target)">
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
@@ -168,6 +177,37 @@ def DgTileParallelLoopsForGpu
   ];
   let dependentDialects = ["mlir::scf::SCFDialect",
                            "mlir::arith::ArithDialect"];
+}
+
+def DgGpuFlashAttention
+    : Pass<"dg-gpu-flash-attention", "mlir::func::FuncOp"> {
+  let summary = "dg.masked_attention on buffers as one flash-attention "
+                "kernel on tensor cores";
+  let description = [{
+    Replaces each bf16 `dg.masked_attention` on buffers by a `gpu.launch`
+    that never materialises the scores: a block of 4 warps owns 64 query
+    rows of one head (16 per warp) and 128 columns of the head dimension.
+    Per tile of 32 keys it stages the queries and the keys 64 dimensions at
+    a time in shared memory and multiplies them with `nvvm.mma.sync`
+    m16n8k16 (bf16 in, f32 accumulate); rounds, scales and masks the
+    scores as the op specifies; keeps each row's running maximum and sum
+    of exponentials (a quad of lanes shares a row, combined with
+    shuffles), rescales its output accumulators, and multiplies the
+    probabilities, rounded to bf16 and repacked from the accumulators as
+    the next product's A fragments, by the value tile staged in shared
+    memory. Query head `h` reads K/V head `h / (heads / kv_heads)`, so GQA
+    needs no copies, and the keys and values are read where the cache read
+    left them, token-major. Fresh buffers whose rows are a multiple of 8
+    elements are staged with 16-byte loads, others element by element.
+    Bounds are checked: any lengths and head dimensions work.
+
+    Runs on buffers, before parallel loops are mapped to the GPU.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::NVVM::NVVMDialect",
+                           "mlir::LLVM::LLVMDialect", "mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect", "mlir::math::MathDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::vector::VectorDialect"];
 }
 
 def DgGpuTensorCoreContractions

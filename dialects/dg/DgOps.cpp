@@ -677,5 +677,91 @@ LogicalResult AttentionOp::verify() {
   return success();
 }
 
+LogicalResult MaskedAttentionOp::verify() {
+  auto q = cast<ShapedType>(getQ().getType());
+  auto keys = cast<ShapedType>(getKeys().getType());
+  bool onTensors = isa<RankedTensorType>(q);
+  for (Value operand : {getQ(), getKeys(), getValues(), getMask(), getInit()}) {
+    Type type = operand.getType();
+    if (onTensors ? !isa<RankedTensorType>(type) : !isa<MemRefType>(type))
+      return emitOpError("operands are all ranked tensors or all memrefs");
+  }
+  if (onTensors != static_cast<bool>(getResult()))
+    return emitOpError(onTensors ? "on tensors the op has a result"
+                                 : "on memrefs the op writes init and has "
+                                   "no result");
+  if (failed(verifyRank(*this, "q", q, 4)) ||
+      failed(verifyRank(*this, "keys", keys, 4)) ||
+      failed(verifyShape(*this, "values", keys.getShape(),
+                         cast<ShapedType>(getValues().getType()))) ||
+      failed(verifyShape(*this, "mask",
+                         {q.getDimSize(0), q.getDimSize(1), keys.getDimSize(1)},
+                         cast<ShapedType>(getMask().getType()))) ||
+      failed(verifyShape(*this, "init", q.getShape(),
+                         cast<ShapedType>(getInit().getType()))))
+    return failure();
+  if (getResult() && getResult().getType() != getInit().getType())
+    return emitOpError("result type differs from init's");
+  int64_t heads = q.getDimSize(2), kvHeads = keys.getDimSize(2);
+  if (ShapedType::isDynamic(heads) || ShapedType::isDynamic(kvHeads) ||
+      !dimsAgree(q.getDimSize(3), keys.getDimSize(3)) || kvHeads == 0 ||
+      heads % kvHeads != 0)
+    return emitOpError() << "queries " << shapeStr(q.getShape())
+                         << " do not group over the keys "
+                         << shapeStr(keys.getShape());
+  return success();
+}
+
+// On tensors the op is pure; on memrefs it reads its inputs and writes init.
+void MaskedAttentionOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  if (getResult())
+    return;
+  for (OpOperand *input : {&getQMutable(), &getKeysMutable(),
+                           &getValuesMutable(), &getMaskMutable()})
+    effects.emplace_back(MemoryEffects::Read::get(), input,
+                         SideEffects::DefaultResource::get());
+  effects.emplace_back(MemoryEffects::Write::get(), &getInitMutable(),
+                       SideEffects::DefaultResource::get());
+}
+
+// Bufferization: reads its inputs, writes init in place.
+bool MaskedAttentionOp::bufferizesToMemoryRead(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return &operand != &getInitMutable();
+}
+
+bool MaskedAttentionOp::bufferizesToMemoryWrite(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return &operand == &getInitMutable();
+}
+
+bufferization::AliasingValueList
+MaskedAttentionOp::getAliasingValues(OpOperand &operand,
+                                     const bufferization::AnalysisState &) {
+  if (&operand != &getInitMutable())
+    return {};
+  return {{getResult(), bufferization::BufferRelation::Equivalent}};
+}
+
+LogicalResult
+MaskedAttentionOp::bufferize(RewriterBase &rewriter,
+                             const bufferization::BufferizationOptions &options,
+                             bufferization::BufferizationState &state) {
+  SmallVector<Value> buffers;
+  for (Value operand : {getQ(), getKeys(), getValues(), getMask(), getInit()}) {
+    FailureOr<Value> buffer =
+        bufferization::getBuffer(rewriter, operand, options, state);
+    if (failed(buffer))
+      return failure();
+    buffers.push_back(*buffer);
+  }
+  MaskedAttentionOp::create(rewriter, getLoc(), Type(), buffers[0], buffers[1],
+                            buffers[2], buffers[3], buffers[4], getScaleAttr());
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, buffers[4]);
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "dg/DgOps.cpp.inc"

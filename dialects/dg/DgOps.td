@@ -5,6 +5,7 @@
 
 include "DgBase.td"
 include "DgTypes.td"
+include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/BuiltinAttributes.td"
@@ -580,6 +581,45 @@ def Dg_AttentionOp : Dg_Op<"attention",
     type($positions) (`cache` qualified(type($cache))^)?
     (`committed` type($committed_lengths)^)? (`keys` type($key_positions)^)?
     (`spans` type($spans)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Dg_MaskedAttentionOp : Dg_Op<"masked_attention",
+    [DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues", "bufferize"]>,
+     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "softmax(q K^T * scale + mask) V over grouped K/V heads";
+  let description = [{
+    The core of `dg.attention` once the queries are normed and rotated and
+    the keys read from the cache, kept whole for targets that compute it in
+    one kernel (the CUDA target's flash attention). With `q`
+    `[B, T, heads, D]`, `keys` and `values` `[B, S, kv_heads, D]` and the
+    additive `mask` `[B, T, S]` (see `dg.mask`), query head `h` reads K/V
+    head `h / (heads / kv_heads)` and
+
+        out[b, t, h] = softmax_s(q[b, t, h] . keys[b, s] * scale
+                                 + mask[b, t, s]) values[b, s]
+
+    with the products accumulated in f32 and the scores, scaled scores and
+    masked scores each rounded to the element type, the softmax in f32 and
+    its probabilities rounded to the element type before the second
+    product (what `convert-dg-to-linalg` emits when it expands the op). A
+    flash kernel computes the same sum one tile of keys at a time with a
+    running maximum, so it rounds the probabilities before normalising
+    them: the results agree to the element type's precision, not bitwise.
+
+    Destination-passing: on tensors the result takes `init`'s type; after
+    bufferization the op writes into `init`, a memref, and has no result.
+  }];
+  let arguments = (ins AnyShaped:$q, AnyShaped:$keys, AnyShaped:$values,
+                       AnyShaped:$mask, AnyShaped:$init, F64Attr:$scale);
+  let results = (outs Optional<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    $q `,` $keys `,` $values `,` $mask `into` $init attr-dict `:`
+    type($q) `,` type($keys) `,` type($values) `,` type($mask) `into`
+    type($init) (`->` type($result)^)?
   }];
   let hasVerifier = 1;
 }

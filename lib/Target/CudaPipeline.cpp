@@ -38,7 +38,8 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
   switch (stage) {
   case CudaStage::Linalg:
     return llvm::formatv(
-        "convert-dg-to-linalg{{moe-group-rows={0}},canonicalize,cse,"
+        "convert-dg-to-linalg{{moe-group-rows={0} flash-attention=true},"
+        "canonicalize,cse,"
         "dg-fuse-elementwise,canonicalize",
         o.moeGroupRows);
   case CudaStage::RuntimeAbi:
@@ -50,7 +51,7 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
   case CudaStage::Gpu:
     return llvm::formatv(
         "dg-gpu-managed-memory,"
-        "func.func(dg-gpu-top-k,dg-gpu-device-copies,"
+        "func.func(dg-gpu-flash-attention,dg-gpu-top-k,dg-gpu-device-copies,"
         "dg-gpu-tensor-core-contractions,dg-gpu-block-reductions,"
         "convert-linalg-to-parallel-loops,"
         "dg-tile-parallel-loops-for-gpu{{threads={0}},"

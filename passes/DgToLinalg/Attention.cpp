@@ -1,9 +1,10 @@
 //===- Attention.cpp - dg.attention on the host: its primitives -----------===//
 //
 // Re-emitted as the primitives it stands for (norms, RoPE, the cache write
-// and read, GQA, the masked softmax in f32), which the conversion then
-// lowers: the unfused graph's numbers. A flash-style kernel over K/V tiles
-// is the GPU target's business.
+// and read, the mask) around dg.masked_attention, whose own pattern expands
+// it into GQA, both products and the masked softmax in f32: the unfused
+// graph's numbers. With flash attention asked for, bf16 cores stay whole
+// for the CUDA target's kernel.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +12,8 @@
 #include "Patterns.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/TypeUtilities.h"
 
 using namespace mlir;
 
@@ -74,6 +77,51 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
       keyPositions = read.getPositions();
       keyCount = dyn;
     }
+    // Uncached: every valid key of the chunk (the mask's query side is the
+    // same positions, as the vision graph writes it).
+    Value queryPositions = cache ? positions : keyPositions;
+    Value mask = dg::MaskOp::create(
+        rewriter, loc, type({b, t, keyCount}, dt), queryPositions, keyPositions,
+        committed, op.getSpans(), op.getMaskAttr(), op.getWindowAttr());
+    SmallVector<Value> sizes;
+    for (auto [i, size] : llvm::enumerate(qt.getShape()))
+      if (ShapedType::isDynamic(size))
+        sizes.push_back(tensor::DimOp::create(rewriter, loc, q, i));
+    Value init =
+        tensor::EmptyOp::create(rewriter, loc, qt.getShape(), dt, sizes);
+    rewriter.replaceOpWithNewOp<dg::MaskedAttentionOp>(
+        op, qt, q, keys, values, mask, init, op.getScaleAttr());
+    return success();
+  }
+};
+
+/// The core as the unfused primitives: GQA by repeating K/V heads, both
+/// products through head-major copies, the masked softmax in f32.
+/// Whether the conversion leaves `op` whole, for a flash kernel: bf16 cores
+/// when the target asks for it.
+bool keepsWhole(dg::MaskedAttentionOp op, bool keepBf16) {
+  return keepBf16 && getElementTypeOrSelf(op.getQ().getType()).isBF16();
+}
+
+struct LowerMaskedAttention : OpRewritePattern<dg::MaskedAttentionOp> {
+  LowerMaskedAttention(MLIRContext *ctx, bool keepBf16)
+      : OpRewritePattern(ctx), keepBf16(keepBf16) {}
+
+  LogicalResult matchAndRewrite(dg::MaskedAttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getResult() || keepsWhole(op, keepBf16))
+      return failure();
+    Location loc = op.getLoc();
+    RankedTensorType qt = tensorType(op.getQ());
+    RankedTensorType kt = tensorType(op.getKeys());
+    Type dt = qt.getElementType(), f32 = rewriter.getF32Type();
+    int64_t b = qt.getDimSize(0), t = qt.getDimSize(1);
+    int64_t heads = qt.getDimSize(2), hd = qt.getDimSize(3);
+    int64_t keyCount = kt.getDimSize(1), kvHeads = kt.getDimSize(2);
+    Value q = op.getQ(), keys = op.getKeys(), values = op.getValues();
+    auto type = [](ArrayRef<int64_t> shape, Type e) {
+      return RankedTensorType::get(shape, e);
+    };
     auto headMajor = [&](Value x) -> Value {
       ArrayRef<int64_t> s = tensorType(x).getShape();
       return dg::TransposeOp::create(rewriter, loc,
@@ -98,15 +146,8 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
           arith::ConstantOp::create(
               rewriter, loc,
               DenseElementsAttr::get(type({}, dt), FloatAttr::get(dt, scale))));
-    // Uncached: every valid key of the chunk (the mask's query side is the
-    // same positions, as the vision graph writes it).
-    Value queryPositions = cache ? positions : keyPositions;
-    Value mask = dg::MaskOp::create(rewriter, loc, type({b, t, keyCount}, dt),
-                                    queryPositions, keyPositions, committed,
-                                    op.getSpans(), op.getMaskAttr(),
-                                    op.getWindowAttr());
-    mask = dg::ReshapeOp::create(rewriter, loc, type({b, 1, t, keyCount}, dt),
-                                 mask);
+    Value mask = dg::ReshapeOp::create(
+        rewriter, loc, type({b, 1, t, keyCount}, dt), op.getMask());
     scores = dg::AddOp::create(rewriter, loc, scoreType, scores, mask);
     Value probs = scores;
     if (dt != f32)
@@ -120,12 +161,20 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
     rewriter.replaceOp(op, headMajor(out));
     return success();
   }
+
+  bool keepBf16;
 };
 
 } // namespace
 
-void populateAttentionPatterns(RewritePatternSet &patterns) {
+void populateAttentionPatterns(RewritePatternSet &patterns,
+                               bool flashAttention) {
   patterns.add<LowerAttention>(patterns.getContext());
+  patterns.add<LowerMaskedAttention>(patterns.getContext(), flashAttention);
+}
+
+bool isLeftWhole(dg::MaskedAttentionOp op, bool flashAttention) {
+  return keepsWhole(op, flashAttention);
 }
 
 } // namespace dgc::lowering

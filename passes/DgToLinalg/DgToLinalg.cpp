@@ -43,7 +43,7 @@ struct ConvertDgToLinalgPass
     lowering::populateMoEPatterns(patterns, moeGroupRows);
     lowering::populateSamplingPatterns(patterns);
     lowering::populateSoftEmbeddingPatterns(patterns);
-    lowering::populateAttentionPatterns(patterns);
+    lowering::populateAttentionPatterns(patterns, flashAttention);
 
     ConversionTarget target(*ctx);
     target.addLegalDialect<arith::ArithDialect, func::FuncDialect,
@@ -52,6 +52,10 @@ struct ConvertDgToLinalgPass
     target.addIllegalDialect<dg::DgDialect>();
     // The runtime interface stays for its own lowering.
     target.addLegalOp<dg::WeightOp, dg::KVCacheReadOp, dg::KVCacheWriteOp>();
+    target.addDynamicallyLegalOp<dg::MaskedAttentionOp>(
+        [&](dg::MaskedAttentionOp op) {
+          return lowering::isLeftWhole(op, flashAttention);
+        });
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

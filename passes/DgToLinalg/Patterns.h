@@ -3,6 +3,8 @@
 #ifndef DGC_PASSES_DGTOLINALG_PATTERNS_H
 #define DGC_PASSES_DGTOLINALG_PATTERNS_H
 
+#include "dg/DgDialect.h"
+
 #include "mlir/IR/PatternMatch.h"
 
 namespace dgc::lowering {
@@ -18,7 +20,11 @@ void populateShapePatterns(mlir::RewritePatternSet &patterns);
 void populateMoEPatterns(mlir::RewritePatternSet &patterns, int64_t groupRows);
 void populateSamplingPatterns(mlir::RewritePatternSet &patterns);
 void populateSoftEmbeddingPatterns(mlir::RewritePatternSet &patterns);
-void populateAttentionPatterns(mlir::RewritePatternSet &patterns);
+/// `flashAttention`: leave bf16 `dg.masked_attention` whole (see
+/// isLeftWhole) for a target that runs it as one kernel.
+void populateAttentionPatterns(mlir::RewritePatternSet &patterns,
+                               bool flashAttention);
+bool isLeftWhole(dg::MaskedAttentionOp op, bool flashAttention);
 
 } // namespace dgc::lowering
 

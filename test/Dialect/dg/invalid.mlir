@@ -496,3 +496,35 @@ func.func @attention_spans_not_causal(%q: tensor<?x16x4x8xf32>, %n: tensor<8xf32
   %a = dg.attention %q, %q, %q, %n, %n, %pos keys %kp spans %s {epsilon = 1.0e-6 : f64, mask = #dg<mask_kind bidirectional>, rope = #dg<rope_kind two_d>, scale = 1.0 : f64, theta = 100.0 : f64} : tensor<?x16x4x8xf32>, tensor<?x16x4x8xf32>, tensor<?x16x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<?x16x2xi32> keys tensor<?x16xi32> spans tensor<?x16x2xi32> -> tensor<?x16x4x8xf32>
   return
 }
+
+// -----
+
+func.func @masked_attention_mixed(%q: tensor<?x16x4x32xbf16>, %k: memref<?x?x2x32xbf16>, %m: tensor<?x16x?xbf16>) {
+  // expected-error @+1 {{operands are all ranked tensors or all memrefs}}
+  %a = dg.masked_attention %q, %k, %k, %m into %q {scale = 1.0 : f64} : tensor<?x16x4x32xbf16>, memref<?x?x2x32xbf16>, memref<?x?x2x32xbf16>, tensor<?x16x?xbf16> into tensor<?x16x4x32xbf16> -> tensor<?x16x4x32xbf16>
+  return
+}
+
+// -----
+
+func.func @masked_attention_no_result(%q: tensor<?x16x4x32xbf16>, %k: tensor<?x?x2x32xbf16>, %m: tensor<?x16x?xbf16>) {
+  // expected-error @+1 {{on tensors the op has a result}}
+  dg.masked_attention %q, %k, %k, %m into %q {scale = 1.0 : f64} : tensor<?x16x4x32xbf16>, tensor<?x?x2x32xbf16>, tensor<?x?x2x32xbf16>, tensor<?x16x?xbf16> into tensor<?x16x4x32xbf16>
+  return
+}
+
+// -----
+
+func.func @masked_attention_mask(%q: tensor<?x16x4x32xbf16>, %k: tensor<?x?x2x32xbf16>, %m: tensor<?x8x?xbf16>) {
+  // expected-error @+1 {{mask}}
+  %a = dg.masked_attention %q, %k, %k, %m into %q {scale = 1.0 : f64} : tensor<?x16x4x32xbf16>, tensor<?x?x2x32xbf16>, tensor<?x?x2x32xbf16>, tensor<?x8x?xbf16> into tensor<?x16x4x32xbf16> -> tensor<?x16x4x32xbf16>
+  return
+}
+
+// -----
+
+func.func @masked_attention_groups(%q: tensor<?x16x4x32xbf16>, %k: tensor<?x?x3x32xbf16>, %m: tensor<?x16x?xbf16>) {
+  // expected-error @+1 {{queries [?x16x4x32] do not group over the keys [?x?x3x32]}}
+  %a = dg.masked_attention %q, %k, %k, %m into %q {scale = 1.0 : f64} : tensor<?x16x4x32xbf16>, tensor<?x?x3x32xbf16>, tensor<?x?x3x32xbf16>, tensor<?x16x?xbf16> into tensor<?x16x4x32xbf16> -> tensor<?x16x4x32xbf16>
+  return
+}

@@ -118,3 +118,14 @@ func.func @shapes_and_arith(%x: tensor<?x256x16x256xbf16>, %l: tensor<?x256x2621
   %lg = dg.log %ex : tensor<?x256x262144xf32>
   return
 }
+
+// The attention core, on tensors and, after bufferization, on memrefs.
+// CHECK-LABEL: func.func @masked_attention
+func.func @masked_attention(%q: tensor<?x256x16x512xbf16>, %k: tensor<?x?x2x512xbf16>, %m: tensor<?x256x?xbf16>, %o: tensor<?x256x16x512xbf16>, %qb: memref<?x256x16x512xbf16>, %kb: memref<?x?x2x512xbf16>, %mb: memref<?x256x?xbf16>) -> tensor<?x256x16x512xbf16> {
+  // CHECK: dg.masked_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}} {scale = 1.000000e+00 : f64} : tensor<?x256x16x512xbf16>, tensor<?x?x2x512xbf16>, tensor<?x?x2x512xbf16>, tensor<?x256x?xbf16> into tensor<?x256x16x512xbf16> -> tensor<?x256x16x512xbf16>
+  %a = dg.masked_attention %q, %k, %k, %m into %o {scale = 1.0 : f64} : tensor<?x256x16x512xbf16>, tensor<?x?x2x512xbf16>, tensor<?x?x2x512xbf16>, tensor<?x256x?xbf16> into tensor<?x256x16x512xbf16> -> tensor<?x256x16x512xbf16>
+  // CHECK: dg.masked_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}} {scale = 1.000000e+00 : f64} : memref<?x256x16x512xbf16>, memref<?x?x2x512xbf16>, memref<?x?x2x512xbf16>, memref<?x256x?xbf16> into memref<?x256x16x512xbf16>
+  // CHECK-NOT: ->
+  dg.masked_attention %qb, %kb, %kb, %mb into %qb {scale = 1.0 : f64} : memref<?x256x16x512xbf16>, memref<?x?x2x512xbf16>, memref<?x?x2x512xbf16>, memref<?x256x?xbf16> into memref<?x256x16x512xbf16>
+  return %a : tensor<?x256x16x512xbf16>
+}

@@ -1,0 +1,93 @@
+// RUN: dgc-opt %s --pass-pipeline="builtin.module(func.func(dg-gpu-flash-attention))" --split-input-file | FileCheck %s
+
+// The decoder's core after bufferization: 16 canvas queries of 4 heads over
+// the keys the cache read returned, 2 K/V heads. It becomes one launch:
+// per 64 queries and 128 output columns of a head a block of 128 threads,
+// with the query and key slices and the value tile in shared memory. The
+// key loop runs over the dynamic key count with the running maximum and
+// sum beside 64 accumulators; both products are mma.sync; the row maximum
+// and sum combine over a quad of lanes.
+// CHECK-LABEL: func.func @decoder
+// CHECK-SAME: (%[[Q:[^:]*]]: memref<?x16x4x32xbf16>, %[[K:[^:]*]]: memref<?x?x2x32xbf16>, %[[V:[^:]*]]: memref<?x?x2x32xbf16>, %[[M:[^:]*]]: memref<?x16x?xbf16>, %[[O:[^:]*]]: memref<?x16x4x32xbf16>)
+// CHECK-NOT: dg.masked_attention
+// CHECK-DAG: %[[B:.*]] = memref.dim %[[Q]], %c0
+// CHECK-DAG: %[[S:.*]] = memref.dim %[[K]], %c1
+// CHECK: gpu.launch blocks(%{{[^,]*}}, %[[HEAD:[^,]*]], %[[ROW:[^)]*]]) in ({{[^,]*}}, {{[^,]*}} = %c4, {{[^)]*}} = %[[B]])
+// CHECK-SAME: threads({{[^)]*}}) in ({{[^,]*}} = %c128, {{[^)]*}})
+// CHECK-SAME: workgroup(%[[SQ:.*]] : memref<64x72xbf16, #gpu.address_space<workgroup>>, %[[SK:.*]] : memref<32x72xbf16, #gpu.address_space<workgroup>>, %[[SV:.*]] : memref<32x136xbf16, #gpu.address_space<workgroup>>)
+// GQA: K/V head = head / 2, read in place.
+// CHECK: %[[KVH:.*]] = arith.divui %[[HEAD]], %c2
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %[[S]] step %c32{{.*}} iter_args(
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c32{{.*}} step %c64{{.*}} iter_args(
+// CHECK: memref.load %[[Q]][%[[ROW]], %{{.*}}, %[[HEAD]], %{{.*}}]
+// CHECK: memref.load %[[K]][%[[ROW]], %{{.*}}, %[[KVH]], %{{.*}}]
+// CHECK: gpu.barrier
+// CHECK-COUNT-16: nvvm.mma.sync
+// CHECK: gpu.barrier
+// Rounded, scaled (0.5 in bf16) and masked scores.
+// CHECK: arith.constant 5.000000e-01 : bf16
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: arith.mulf
+// CHECK: memref.load %[[M]][%[[ROW]],
+// CHECK: gpu.shuffle xor %{{.*}}, %c1_i32, %c32_i32
+// CHECK: gpu.shuffle xor %{{.*}}, %c2_i32, %c32_i32
+// CHECK: math.exp
+// CHECK: memref.load %[[V]][%[[ROW]], %{{.*}}, %[[KVH]], %{{.*}}]
+// CHECK: gpu.barrier
+// CHECK-COUNT-32: nvvm.mma.sync
+// CHECK: scf.yield
+// CHECK: arith.divf
+// CHECK: memref.store %{{.*}}, %[[O]][%[[ROW]], %{{.*}}, %[[HEAD]], %{{.*}}]
+// CHECK: gpu.terminator
+func.func @decoder(%q: memref<?x16x4x32xbf16>, %k: memref<?x?x2x32xbf16>, %v: memref<?x?x2x32xbf16>, %m: memref<?x16x?xbf16>, %o: memref<?x16x4x32xbf16>) {
+  dg.masked_attention %q, %k, %v, %m into %o {scale = 0.5 : f64} : memref<?x16x4x32xbf16>, memref<?x?x2x32xbf16>, memref<?x?x2x32xbf16>, memref<?x16x?xbf16> into memref<?x16x4x32xbf16>
+  return
+}
+
+// -----
+
+// Head dimension 512 (the global layers): four column slices per query
+// tile, so x = ceil(T / 64) * 4; the score product steps through 512
+// dimensions 64 at a time. A scale of 1 is not multiplied.
+// CHECK-LABEL: func.func @global_layer
+// CHECK: %[[TILES:.*]] = arith.ceildivui %{{.*}}, %c64
+// CHECK: %[[X:.*]] = arith.muli %[[TILES]], %c4
+// CHECK: gpu.launch blocks({{[^)]*}}) in ({{[^,]*}} = %[[X]], {{[^,]*}} = %c16, {{[^)]*}})
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c512{{.*}} step %c64
+// CHECK-NOT: arith.mulf
+// CHECK: gpu.shuffle
+func.func @global_layer(%q: memref<1x256x16x512xbf16>, %k: memref<1x?x2x512xbf16>, %m: memref<1x256x?xbf16>, %o: memref<1x256x16x512xbf16>) {
+  dg.masked_attention %q, %k, %k, %m into %o {scale = 1.0 : f64} : memref<1x256x16x512xbf16>, memref<1x?x2x512xbf16>, memref<1x?x2x512xbf16>, memref<1x256x?xbf16> into memref<1x256x16x512xbf16>
+  return
+}
+
+// -----
+
+// Fresh buffers with rows of a multiple of 8 elements (the roped queries,
+// the rows the cache read returned) are staged 16 bytes at a time; a
+// function argument's alignment is unknown, so the mask and the output
+// stay element by element.
+// CHECK-LABEL: func.func @aligned
+// CHECK: gpu.launch
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<1x256x16x256xbf16>, vector<8xbf16>
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<1x?x8x256xbf16>, vector<8xbf16>
+// CHECK: nvvm.mma.sync
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<1x?x8x256xbf16>, vector<8xbf16>
+// CHECK: memref.store %{{.*}} : memref<1x256x16x256xbf16>
+func.func @aligned(%s: index, %m: memref<1x256x?xbf16>, %o: memref<1x256x16x256xbf16>) {
+  %q = memref.alloc() : memref<1x256x16x256xbf16>
+  %k = gpu.alloc host_shared (%s) : memref<1x?x8x256xbf16>
+  dg.masked_attention %q, %k, %k, %m into %o {scale = 1.0 : f64} : memref<1x256x16x256xbf16>, memref<1x?x8x256xbf16>, memref<1x?x8x256xbf16>, memref<1x256x?xbf16> into memref<1x256x16x256xbf16>
+  return
+}
+
+// -----
+
+// On tensors the op is not this pass's: it waits for bufferization.
+// CHECK-LABEL: func.func @tensors
+// CHECK: dg.masked_attention
+// CHECK-NOT: gpu.launch
+func.func @tensors(%q: tensor<?x16x4x32xbf16>, %k: tensor<?x?x2x32xbf16>, %m: tensor<?x16x?xbf16>, %o: tensor<?x16x4x32xbf16>) -> tensor<?x16x4x32xbf16> {
+  %a = dg.masked_attention %q, %k, %k, %m into %o {scale = 1.0 : f64} : tensor<?x16x4x32xbf16>, tensor<?x?x2x32xbf16>, tensor<?x?x2x32xbf16>, tensor<?x16x?xbf16> into tensor<?x16x4x32xbf16> -> tensor<?x16x4x32xbf16>
+  return %a : tensor<?x16x4x32xbf16>
+}
