@@ -1,29 +1,11 @@
 //===- GpuFlashAttention.cpp - dg.masked_attention as one flash kernel ----===//
 //
-// Block (x, y, z) computes output columns [128 s, 128 s + 128) of query
-// rows [64 r, 64 r + 64) of head y of batch row z, with x = r * slices + s.
-// Warp w owns rows 16 w .. 16 w + 15 of the block's; with g = lane / 4 and
-// t = lane % 4 a lane holds rows g and g + 8 of them (the mma.sync C
-// layout, see MmaTileKernel.cpp), so the four lanes of a quad share a row
-// and its statistics combine with two xor shuffles.
-//
-// Per tile of 32 keys:
-//   1. S = Q K^T, 64 dimensions at a time: the block stages Q[64 x 64] and
-//      K[32 x 64] in shared memory and each warp runs 4 x 4 mma.sync;
-//   2. the scores are rounded, scaled and masked as dg.masked_attention
-//      specifies, the running maximum m and sum l of each row updated, the
-//      output accumulators rescaled by exp(m_old - m_new);
-//   3. P = exp(S - m) is rounded to bf16; the accumulator layout of two
-//      neighbouring n8 tiles is the A layout of one k16 step, so P feeds
-//      the next product from registers;
-//   4. O += P V with V[32 x 128] staged in shared memory.
-// The output is O / l, rounded. A block recomputes S for each of its head's
-// column slices (twice for head dimension 256, four times for 512), which
-// keeps a lane's accumulators at 64 registers.
+// Each bf16 dg.masked_attention on buffers becomes one gpu.launch whose
+// body FlashAttentionKernel.cpp builds.
 //
 //===----------------------------------------------------------------------===//
 
-#include "MmaTileKernel.h"
+#include "FlashAttentionKernel.h"
 #include "passes/Passes.h"
 
 #include "dg/DgDialect.h"
@@ -31,14 +13,13 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/TypeUtilities.h"
-
-#include <limits>
 
 namespace dgc {
 #define GEN_PASS_DEF_DGGPUFLASHATTENTION
@@ -49,20 +30,6 @@ using namespace mlir;
 
 namespace dgc {
 namespace {
-
-constexpr int64_t kThreads = 128, kTileRows = 64, kTileKeys = 32;
-/// Dimensions of Q and K staged per step of the score product.
-constexpr int64_t kDepthStep = 64;
-/// Output columns per block: 16 n8 tiles, 64 accumulators a lane.
-constexpr int64_t kSlice = 128;
-constexpr int64_t kPad = 8;
-
-MemRefType sharedTile(MLIRContext *ctx, int64_t rows, int64_t cols) {
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  return MemRefType::get({rows, cols + kPad}, BFloat16Type::get(ctx),
-                         AffineMap(), workgroup);
-}
 
 /// Whether every 8 consecutive elements of a row of `memref`, starting at a
 /// multiple of 8, can be read as one aligned 16-byte vector: a fresh
@@ -75,287 +42,6 @@ bool hasAlignedRowsOfEight(Value memref) {
              memref.getDefiningOp()) &&
          type.getLayout().isIdentity() && !type.isDynamicDim(last) &&
          type.getDimSize(last) % 8 == 0;
-}
-
-class FlashKernelBuilder {
-public:
-  FlashKernelBuilder(OpBuilder &b, Location loc, dg::MaskedAttentionOp op,
-                     Value queryCount, Value keyCount)
-      : b(b), loc(loc), op(op), T(queryCount), S(keyCount) {
-    auto q = cast<MemRefType>(op.getQ().getType());
-    heads = q.getDimSize(2);
-    headDim = q.getDimSize(3);
-    groups = heads / cast<MemRefType>(op.getKeys().getType()).getDimSize(2);
-    vectors[0] = hasAlignedRowsOfEight(op.getQ());
-    vectors[1] = hasAlignedRowsOfEight(op.getKeys());
-    vectors[2] = hasAlignedRowsOfEight(op.getValues());
-  }
-
-  int64_t slices() const { return llvm::divideCeil(headDim, kSlice); }
-  void build(gpu::LaunchOp launch);
-
-private:
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value f32(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-  }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value div(Value x, int64_t y) {
-    return arith::DivUIOp::create(b, loc, x, c(y));
-  }
-  Value rem(Value x, int64_t y) {
-    return arith::RemUIOp::create(b, loc, x, c(y));
-  }
-  Value below(Value x, Value bound) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, bound);
-  }
-  Value both(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
-  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value fmax(Value x, Value y) {
-    return arith::MaximumFOp::create(b, loc, x, y);
-  }
-  Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
-  Value toBf16(Value x) {
-    return arith::TruncFOp::create(b, loc, b.getBF16Type(), x);
-  }
-  Value toF32(Value x) {
-    return arith::ExtFOp::create(b, loc, b.getF32Type(), x);
-  }
-  /// What storing x as bf16 and reading it back gives.
-  Value roundTrip(Value x) { return toF32(toBf16(x)); }
-  Value lds(Value tile, Value row, Value col) {
-    return memref::LoadOp::create(b, loc, tile, ValueRange{row, col});
-  }
-  /// The row's combination over the quad of lanes that holds it.
-  Value acrossQuad(Value x, function_ref<Value(Value, Value)> combine) {
-    for (int32_t offset : {1, 2})
-      x = combine(x, gpu::ShuffleOp::create(b, loc, x, offset, 32,
-                                            gpu::ShuffleMode::XOR)
-                         .getShuffleResult());
-    return x;
-  }
-  /// Copies rows x cols elements of `source` into `tile`, consecutive
-  /// threads taking consecutive columns, 8 at a time as one 16-byte load
-  /// when `vectors`; at(row, col) gives the element's indices in `source`
-  /// and whether they lie inside it.
-  void
-  stage(Value tile, int64_t rows, int64_t cols, Value source, bool vectors,
-        function_ref<std::pair<SmallVector<Value>, Value>(Value, Value)> at) {
-    int64_t width = vectors ? 8 : 1, perRow = cols / width;
-    auto loop =
-        scf::ForOp::create(b, loc, c(0), c(rows * perRow / kThreads), c(1));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value idx = add(mul(loop.getInductionVar(), c(kThreads)), tid);
-    Value row = div(idx, perRow), col = mul(rem(idx, perRow), c(width));
-    auto [indices, inBounds] = at(row, col);
-    MmaAccess from{source, indices};
-    if (!vectors) {
-      memref::StoreOp::create(b, loc, loadOrZero(b, loc, from, inBounds), tile,
-                              ValueRange{row, col});
-      return;
-    }
-    // Shared tiles are declared 2-byte aligned: a plain store, which the
-    // backend splits as far as their alignment requires.
-    vector::StoreOp::create(b, loc, loadEightOrZeros(b, loc, from, inBounds),
-                            tile, ValueRange{row, col});
-  }
-
-  SmallVector<Value> scores(Value k0, Value sQ, Value sK);
-
-  OpBuilder &b;
-  Location loc;
-  dg::MaskedAttentionOp op;
-  Value T, S;
-  int64_t heads, headDim, groups;
-  /// Whether Q, K and V are staged 16 bytes at a time.
-  bool vectors[3];
-  Value tid, g, t, batch, head, kvHead, q0, warpRow;
-};
-
-/// This warp's 16 x 32 scores of the key tile at k0, as four m16n8
-/// accumulators.
-SmallVector<Value> FlashKernelBuilder::scores(Value k0, Value sQ, Value sK) {
-  Value D = c(headDim);
-  SmallVector<Value> zeros(16, f32(0.0));
-  auto depth = scf::ForOp::create(b, loc, c(0), D, c(kDepthStep), zeros);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(depth.getBody());
-  Value d0 = depth.getInductionVar();
-  stage(sQ, kTileRows, kDepthStep, op.getQ(), vectors[0],
-        [&](Value row, Value col) {
-          Value qRow = add(q0, row), dim = add(d0, col);
-          return std::make_pair(SmallVector<Value>{batch, qRow, head, dim},
-                                both(below(qRow, T), below(dim, D)));
-        });
-  stage(sK, kTileKeys, kDepthStep, op.getKeys(), vectors[1],
-        [&](Value row, Value col) {
-          Value key = add(k0, row), dim = add(d0, col);
-          return std::make_pair(SmallVector<Value>{batch, key, kvHead, dim},
-                                both(below(key, S), below(dim, D)));
-        });
-  gpu::BarrierOp::create(b, loc);
-  SmallVector<Value> acc(depth.getRegionIterArgs());
-  Value ra = add(warpRow, g), ra8 = add(ra, c(8));
-  for (int64_t kk = 0; kk < kDepthStep; kk += 16) {
-    Value t2 = add(mul(t, c(2)), c(kk)), t21 = add(t2, c(1));
-    Value t28 = add(t2, c(8)), t29 = add(t2, c(9));
-    auto pair = [&](Value row, Value col, Value next) {
-      return packBf16Pair(b, loc, lds(sQ, row, col), lds(sQ, row, next));
-    };
-    SmallVector<Value> fragA = {pair(ra, t2, t21), pair(ra8, t2, t21),
-                                pair(ra, t28, t29), pair(ra8, t28, t29)};
-    for (int64_t j = 0; j < 4; ++j) {
-      Value key = add(c(8 * j), g);
-      SmallVector<Value> fragB = {
-          packBf16Pair(b, loc, lds(sK, key, t2), lds(sK, key, t21)),
-          packBf16Pair(b, loc, lds(sK, key, t28), lds(sK, key, t29))};
-      llvm::copy(
-          mmaBf16(b, loc, fragA, fragB, ArrayRef<Value>(acc).slice(4 * j, 4)),
-          acc.begin() + 4 * j);
-    }
-  }
-  gpu::BarrierOp::create(b, loc);
-  scf::YieldOp::create(b, loc, acc);
-  return SmallVector<Value>(depth.getResults());
-}
-
-void FlashKernelBuilder::build(gpu::LaunchOp launch) {
-  tid = launch.getThreadIds().x;
-  gpu::KernelDim3 block = launch.getBlockIds();
-  Value lane = rem(tid, 32);
-  warpRow = mul(div(tid, 32), c(16));
-  g = div(lane, 4);
-  t = rem(lane, 4);
-  q0 = mul(div(block.x, slices()), c(kTileRows));
-  Value d0 = mul(rem(block.x, slices()), c(kSlice));
-  head = block.y;
-  batch = block.z;
-  kvHead = div(head, groups);
-  ValueRange shared = launch.getWorkgroupAttributions();
-  Value sV = shared[2];
-  Value D = c(headDim);
-  Value qa = add(q0, add(warpRow, g)), qb = add(qa, c(8));
-  Value minusInf = f32(-std::numeric_limits<double>::infinity());
-
-  // Iteration state: the output accumulators (16 n8 tiles of 4), then the
-  // running maximum and sum of rows qa and qb.
-  constexpr int64_t kAcc = 4 * kSlice / 8;
-  SmallVector<Value> init(kAcc, f32(0.0));
-  init.append({minusInf, minusInf, f32(0.0), f32(0.0)});
-  auto keys = scf::ForOp::create(b, loc, c(0), S, c(kTileKeys), init);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(keys.getBody());
-    Value k0 = keys.getInductionVar();
-    ValueRange state = keys.getRegionIterArgs();
-    SmallVector<Value> acc(state.take_front(kAcc));
-    Value oldMax[2] = {state[kAcc], state[kAcc + 1]};
-    Value oldSum[2] = {state[kAcc + 2], state[kAcc + 3]};
-
-    // Scores as the op rounds them: the product, the scaled product and
-    // the masked sum each in bf16; keys past the end are masked out.
-    SmallVector<Value> s = scores(k0, shared[0], shared[1]);
-    double scale = op.getScale().convertToDouble();
-    Value scaleBf16 =
-        scale == 1.0 ? Value()
-                     : toF32(arith::ConstantOp::create(
-                           b, loc, b.getFloatAttr(b.getBF16Type(), scale)));
-    Value rowMax[2] = {minusInf, minusInf};
-    for (int64_t i = 0; i < 16; ++i) {
-      Value row = i % 4 < 2 ? qa : qb;
-      Value key = add(k0, add(mul(t, c(2)), c(8 * (i / 4) + i % 2)));
-      Value x = roundTrip(s[i]);
-      if (scaleBf16)
-        x = roundTrip(fmul(x, scaleBf16));
-      Type bf16 = b.getBF16Type();
-      auto masked = scf::IfOp::create(b, loc, bf16,
-                                      both(below(key, S), below(row, T)), true);
-      {
-        OpBuilder::InsertionGuard inner(b);
-        b.setInsertionPointToStart(&masked.getThenRegion().front());
-        scf::YieldOp::create(b, loc,
-                             memref::LoadOp::create(b, loc, op.getMask(),
-                                                    ValueRange{batch, row, key})
-                                 .getResult());
-        b.setInsertionPointToStart(&masked.getElseRegion().front());
-        scf::YieldOp::create(b, loc, toBf16(minusInf));
-      }
-      s[i] = roundTrip(fadd(x, toF32(masked.getResult(0))));
-      rowMax[i % 4 / 2] = fmax(rowMax[i % 4 / 2], s[i]);
-    }
-
-    // Online softmax: shift by the new maximum (0 while a row has seen only
-    // masked keys, so that exp never sees -inf - -inf) and rescale.
-    Value newMax[2], shift[2], alpha[2], rowSum[2] = {f32(0.0), f32(0.0)};
-    for (int r = 0; r < 2; ++r) {
-      newMax[r] = fmax(oldMax[r], acrossQuad(rowMax[r], [&](Value x, Value y) {
-                         return fmax(x, y);
-                       }));
-      Value none = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
-                                         newMax[r], minusInf);
-      shift[r] = arith::SelectOp::create(b, loc, none, f32(0.0), newMax[r]);
-      alpha[r] = exp(arith::SubFOp::create(b, loc, oldMax[r], shift[r]));
-    }
-    SmallVector<Value> p(16);
-    for (int64_t i = 0; i < 16; ++i) {
-      int r = i % 4 / 2;
-      p[i] = exp(arith::SubFOp::create(b, loc, s[i], shift[r]));
-      rowSum[r] = fadd(rowSum[r], p[i]);
-    }
-    Value newSum[2];
-    for (int r = 0; r < 2; ++r)
-      newSum[r] = fadd(
-          fmul(oldSum[r], alpha[r]),
-          acrossQuad(rowSum[r], [&](Value x, Value y) { return fadd(x, y); }));
-    for (int64_t i = 0; i < kAcc; ++i)
-      acc[i] = fmul(acc[i], alpha[i % 4 / 2]);
-
-    // P as the A fragments of two k16 steps: tiles 2k and 2k + 1.
-    SmallVector<Value> packed;
-    for (int64_t i = 0; i < 16; i += 2)
-      packed.push_back(packBf16Pair(b, loc, toBf16(p[i]), toBf16(p[i + 1])));
-
-    stage(sV, kTileKeys, kSlice, op.getValues(), vectors[2],
-          [&](Value row, Value col) {
-            Value key = add(k0, row), dim = add(d0, col);
-            return std::make_pair(SmallVector<Value>{batch, key, kvHead, dim},
-                                  both(below(key, S), below(dim, D)));
-          });
-    gpu::BarrierOp::create(b, loc);
-    for (int64_t step = 0; step < 2; ++step) {
-      ArrayRef<Value> fragA = ArrayRef<Value>(packed).slice(4 * step, 4);
-      Value k = add(mul(t, c(2)), c(16 * step));
-      Value k1 = add(k, c(1)), k8 = add(k, c(8)), k9 = add(k, c(9));
-      for (int64_t j = 0; j < kSlice / 8; ++j) {
-        Value n = add(c(8 * j), g);
-        SmallVector<Value> fragB = {
-            packBf16Pair(b, loc, lds(sV, k, n), lds(sV, k1, n)),
-            packBf16Pair(b, loc, lds(sV, k8, n), lds(sV, k9, n))};
-        llvm::copy(
-            mmaBf16(b, loc, fragA, fragB, ArrayRef<Value>(acc).slice(4 * j, 4)),
-            acc.begin() + 4 * j);
-      }
-    }
-    acc.append({newMax[0], newMax[1], newSum[0], newSum[1]});
-    scf::YieldOp::create(b, loc, acc);
-  }
-
-  ValueRange result = keys.getResults();
-  Value sum[2] = {result[kAcc + 2], result[kAcc + 3]};
-  for (int64_t i = 0; i < kAcc; ++i) {
-    Value row = i % 4 < 2 ? qa : qb;
-    Value col = add(d0, add(mul(t, c(2)), c(8 * (i / 4) + i % 2)));
-    auto store = scf::IfOp::create(b, loc, both(below(row, T), below(col, D)));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&store.getThenRegion().front());
-    Value out =
-        toBf16(arith::DivFOp::create(b, loc, result[i], sum[i % 4 / 2]));
-    memref::StoreOp::create(b, loc, out, op.getInit(),
-                            ValueRange{batch, row, head, col});
-  }
 }
 
 LogicalResult lowerToKernel(dg::MaskedAttentionOp op) {
@@ -373,20 +59,19 @@ LogicalResult lowerToKernel(dg::MaskedAttentionOp op) {
     return memref::DimOp::create(b, loc, v, i);
   };
   Value T = dim(op.getQ(), 1), S = dim(op.getKeys(), 1);
-  FlashKernelBuilder kernel(b, loc, op, T, S);
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
-  Value rowTiles = arith::CeilDivUIOp::create(b, loc, T, c(kTileRows));
-  MLIRContext *ctx = b.getContext();
+  Value rowTiles = arith::CeilDivUIOp::create(b, loc, T, c(kFlashRows));
+  Value slices = c(flashAttentionSlices(q.getDimSize(3)));
   auto launch = gpu::LaunchOp::create(
-      b, loc, arith::MulIOp::create(b, loc, rowTiles, c(kernel.slices())),
-      c(q.getDimSize(2)), dim(op.getQ(), 0), c(kThreads), c(1), c(1),
+      b, loc, arith::MulIOp::create(b, loc, rowTiles, slices),
+      c(q.getDimSize(2)), dim(op.getQ(), 0), c(kFlashThreads), c(1), c(1),
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
-      ValueRange(),
-      TypeRange{sharedTile(ctx, kTileRows, kDepthStep),
-                sharedTile(ctx, kTileKeys, kDepthStep),
-                sharedTile(ctx, kTileKeys, kSlice)});
+      ValueRange(), flashAttentionSharedTiles(b.getContext()));
   b.setInsertionPointToStart(&launch.getBody().front());
-  kernel.build(launch);
+  buildFlashAttention(b, loc, launch, op, T, S,
+                      {hasAlignedRowsOfEight(op.getQ()),
+                       hasAlignedRowsOfEight(op.getKeys()),
+                       hasAlignedRowsOfEight(op.getValues())});
   gpu::TerminatorOp::create(b, loc);
   op.erase();
   return success();

@@ -197,8 +197,10 @@ def DgGpuFlashAttention
     the next product's A fragments, by the value tile staged in shared
     memory. Query head `h` reads K/V head `h / (heads / kv_heads)`, so GQA
     needs no copies, and the keys and values are read where the cache read
-    left them, token-major. Fresh buffers whose rows are a multiple of 8
-    elements are staged with 16-byte loads, others element by element.
+    left them, token-major. A key tile that no query of the block sees
+    (outside a sliding window, past the causal diagonal) is skipped after
+    a block-wide vote on the mask. Fresh buffers whose rows are a multiple
+    of 8 elements are staged with 16-byte loads, others element by element.
     Bounds are checked: any lengths and head dimensions work.
 
     Runs on buffers, before parallel loops are mapped to the GPU.

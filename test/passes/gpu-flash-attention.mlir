@@ -18,6 +18,12 @@
 // GQA: K/V head = head / 2, read in place.
 // CHECK: %[[KVH:.*]] = arith.divui %[[HEAD]], %c2
 // CHECK: scf.for %{{.*}} = %c0{{.*}} to %[[S]] step %c32{{.*}} iter_args(
+// A tile no query of the block sees is skipped: the block votes on the
+// mask (bar.red.or) and the state passes through unchanged.
+// CHECK-COUNT-16: memref.load %[[M]]
+// CHECK: %[[VOTE:.*]] = nvvm.barrier #nvvm.reduction<or> %{{.*}} -> i32
+// CHECK: %[[SEEN:.*]] = arith.cmpi ne, %[[VOTE]], %c0_i32
+// CHECK: scf.if %[[SEEN]] -> (f32,
 // CHECK: scf.for %{{.*}} = %c0{{.*}} to %c32{{.*}} step %c64{{.*}} iter_args(
 // CHECK: memref.load %[[Q]][%[[ROW]], %{{.*}}, %[[HEAD]], %{{.*}}]
 // CHECK: memref.load %[[K]][%[[ROW]], %{{.*}}, %[[KVH]], %{{.*}}]
@@ -36,6 +42,8 @@
 // CHECK: gpu.barrier
 // CHECK-COUNT-32: nvvm.mma.sync
 // CHECK: scf.yield
+// CHECK: } else {
+// CHECK-NEXT: scf.yield %{{.*}}, %{{.*}}
 // CHECK: arith.divf
 // CHECK: memref.store %{{.*}}, %[[O]][%[[ROW]], %{{.*}}, %[[HEAD]], %{{.*}}]
 // CHECK: gpu.terminator
