@@ -169,7 +169,7 @@ private:
   }
 
   SmallVector<Value> scores(Value k0, Value sQ, Value sK);
-  SmallVector<Value> keyTile(Value k0, ValueRange state);
+  SmallVector<Value> keyTile(Value k0, ValueRange state, ValueRange mask);
 
   OpBuilder &b;
   Location loc;
@@ -231,9 +231,11 @@ SmallVector<Value> FlashKernelBuilder::scores(Value k0, Value sQ, Value sK) {
   return SmallVector<Value>(depth.getResults());
 }
 
-/// One tile of 32 keys at k0: the scores, the online softmax update and
-/// O += P V; returns the iteration state after it.
-SmallVector<Value> FlashKernelBuilder::keyTile(Value k0, ValueRange state) {
+/// One tile of 32 keys at k0, whose mask values for this lane's 16 scores
+/// are `mask`: the scores, the online softmax update and O += P V; returns
+/// the iteration state after it.
+SmallVector<Value> FlashKernelBuilder::keyTile(Value k0, ValueRange state,
+                                               ValueRange mask) {
   SmallVector<Value> acc(state.take_front(kAcc));
   Value oldMax[2] = {state[kAcc], state[kAcc + 1]};
   Value oldSum[2] = {state[kAcc + 2], state[kAcc + 3]};
@@ -251,7 +253,7 @@ SmallVector<Value> FlashKernelBuilder::keyTile(Value k0, ValueRange state) {
     Value x = roundTrip(s[i]);
     if (scaleBf16)
       x = roundTrip(fmul(x, scaleBf16));
-    s[i] = roundTrip(fadd(x, maskAt(rowOf(i), keyOf(k0, i))));
+    s[i] = roundTrip(fadd(x, mask[i]));
     rowMax[i % 4 / 2] = fmax(rowMax[i % 4 / 2], s[i]);
   }
 
@@ -342,12 +344,17 @@ void FlashKernelBuilder::build(gpu::LaunchOp launch) {
     // sliding window, padding) changes nothing: the block votes on it with
     // bar.red.or, so the branch is uniform and the barriers inside stay
     // aligned.
+    // The mask values are kept for the scores: reading them again would
+    // keep their 16 addresses live across the score product instead.
     Value sees = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
-    for (int64_t i = 0; i < 16; ++i)
+    SmallVector<Value> mask;
+    for (int64_t i = 0; i < 16; ++i) {
+      mask.push_back(maskAt(rowOf(i), keyOf(k0, i)));
       sees = arith::OrIOp::create(
           b, loc, sees,
-          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE,
-                                maskAt(rowOf(i), keyOf(k0, i)), minusInf));
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, mask[i],
+                                minusInf));
+    }
     auto vote = NVVM::BarrierOp::create(
         b, loc, b.getI32Type(), Value(), Value(),
         NVVM::BarrierReductionAttr::get(b.getContext(),
@@ -358,7 +365,7 @@ void FlashKernelBuilder::build(gpu::LaunchOp launch) {
         arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
     auto tile = scf::IfOp::create(b, loc, TypeRange(state), seen, true);
     b.setInsertionPointToStart(&tile.getThenRegion().front());
-    scf::YieldOp::create(b, loc, keyTile(k0, state));
+    scf::YieldOp::create(b, loc, keyTile(k0, state, mask));
     b.setInsertionPointToStart(&tile.getElseRegion().front());
     scf::YieldOp::create(b, loc, state);
     b.setInsertionPointAfter(tile);
