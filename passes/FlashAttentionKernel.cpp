@@ -11,8 +11,10 @@
 //   0. the block votes (bar.red.or) on whether any of its queries sees a
 //      key of the tile; a tile none sees (outside every row's sliding
 //      window, past a causal diagonal, padding) is skipped;
-//   1. S = Q K^T, 64 dimensions at a time: the block stages Q[64 x 64] and
-//      K[32 x 64] in shared memory and each warp runs 4 x 4 mma.sync;
+//   1. S = Q K^T, 64 dimensions at a time: the block stages K[32 x 64] (and
+//      Q[64 x 64] when the head dimension exceeds 256; smaller heads keep
+//      the block's queries in shared memory from the start) and each warp
+//      runs 4 x 4 mma.sync;
 //   2. the scores are rounded, scaled and masked as dg.masked_attention
 //      specifies, the running maximum m and sum l of each row updated, the
 //      output accumulators rescaled by exp(m_old - m_new);
@@ -48,6 +50,11 @@ constexpr int64_t kThreads = kFlashThreads, kTileRows = kFlashRows;
 constexpr int64_t kTileKeys = 32;
 /// Dimensions of Q and K staged per step of the score product.
 constexpr int64_t kDepthStep = 64;
+/// Head dimensions up to this keep the block's queries in shared memory for
+/// the whole kernel (64 x 264 bf16; with the key and value tiles just under
+/// the 48 KB of static shared memory). Larger ones restage their queries
+/// with the keys, one depth step at a time, for every key tile.
+constexpr int64_t kResidentQueryDims = 256;
 /// Output columns per block: 16 n8 tiles, 64 accumulators a lane.
 constexpr int64_t kSlice = kFlashSlice;
 constexpr int64_t kPad = 8;
@@ -60,6 +67,13 @@ MemRefType sharedTile(MLIRContext *ctx, int64_t rows, int64_t cols) {
   return MemRefType::get({rows, cols + kPad}, BFloat16Type::get(ctx),
                          AffineMap(), workgroup);
 }
+/// The columns of the shared query tile: the whole (padded) head when the
+/// queries stay resident, else one depth step.
+int64_t queryTileWidth(int64_t headDim) {
+  int64_t width = llvm::alignTo(headDim, kDepthStep);
+  return width <= kResidentQueryDims ? width : kDepthStep;
+}
+
 class FlashKernelBuilder {
 public:
   FlashKernelBuilder(OpBuilder &b, Location loc, dg::MaskedAttentionOp op,
@@ -73,6 +87,9 @@ public:
   }
 
   int64_t slices() const { return flashAttentionSlices(headDim); }
+  bool residentQueries() const {
+    return llvm::alignTo(headDim, kDepthStep) <= kResidentQueryDims;
+  }
   void build(gpu::LaunchOp launch);
 
 private:
@@ -168,6 +185,16 @@ private:
     return toF32(masked.getResult(0));
   }
 
+  /// Stages columns [d0, d0 + width) of the block's queries into sQ.
+  void stageQueries(Value sQ, Value d0, int64_t width) {
+    Value D = c(headDim);
+    stage(sQ, kTileRows, width, op.getQ(), vectors[0],
+          [&](Value row, Value col) {
+            Value qRow = add(q0, row), dim = add(d0, col);
+            return std::make_pair(SmallVector<Value>{batch, qRow, head, dim},
+                                  both(below(qRow, T), below(dim, D)));
+          });
+  }
   SmallVector<Value> scores(Value k0, Value sQ, Value sK);
   SmallVector<Value> keyTile(Value k0, ValueRange state, ValueRange mask);
 
@@ -193,12 +220,11 @@ SmallVector<Value> FlashKernelBuilder::scores(Value k0, Value sQ, Value sK) {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(depth.getBody());
   Value d0 = depth.getInductionVar();
-  stage(sQ, kTileRows, kDepthStep, op.getQ(), vectors[0],
-        [&](Value row, Value col) {
-          Value qRow = add(q0, row), dim = add(d0, col);
-          return std::make_pair(SmallVector<Value>{batch, qRow, head, dim},
-                                both(below(qRow, T), below(dim, D)));
-        });
+  // Resident queries are read at their dimension, restaged ones at their
+  // offset in this depth step.
+  Value qCol = residentQueries() ? d0 : c(0);
+  if (!residentQueries())
+    stageQueries(sQ, d0, kDepthStep);
   stage(sK, kTileKeys, kDepthStep, op.getKeys(), vectors[1],
         [&](Value row, Value col) {
           Value key = add(k0, row), dim = add(d0, col);
@@ -211,11 +237,13 @@ SmallVector<Value> FlashKernelBuilder::scores(Value k0, Value sQ, Value sK) {
   for (int64_t kk = 0; kk < kDepthStep; kk += 16) {
     Value t2 = add(mul(t, c(2)), c(kk)), t21 = add(t2, c(1));
     Value t28 = add(t2, c(8)), t29 = add(t2, c(9));
-    auto pair = [&](Value row, Value col, Value next) {
-      return packBf16Pair(b, loc, lds(sQ, row, col), lds(sQ, row, next));
+    auto pair = [&](Value row, Value col) {
+      Value at = add(qCol, col);
+      return packBf16Pair(b, loc, lds(sQ, row, at),
+                          lds(sQ, row, add(at, c(1))));
     };
-    SmallVector<Value> fragA = {pair(ra, t2, t21), pair(ra8, t2, t21),
-                                pair(ra, t28, t29), pair(ra8, t28, t29)};
+    SmallVector<Value> fragA = {pair(ra, t2), pair(ra8, t2), pair(ra, t28),
+                                pair(ra8, t28)};
     for (int64_t j = 0; j < 4; ++j) {
       Value key = add(c(8 * j), g);
       SmallVector<Value> fragB = {
@@ -332,6 +360,10 @@ void FlashKernelBuilder::build(gpu::LaunchOp launch) {
   qb = add(qa, c(8));
   minusInf = f32(-std::numeric_limits<double>::infinity());
 
+  if (residentQueries()) {
+    stageQueries(shared[0], c(0), queryTileWidth(headDim));
+    gpu::BarrierOp::create(b, loc);
+  }
   SmallVector<Value> init(kAcc, f32(0.0));
   init.append({minusInf, minusInf, f32(0.0), f32(0.0)});
   auto keys = scf::ForOp::create(b, loc, c(0), S, c(kTileKeys), init);
@@ -392,8 +424,9 @@ int64_t flashAttentionSlices(int64_t headDim) {
   return llvm::divideCeil(headDim, kSlice);
 }
 
-SmallVector<Type, 3> flashAttentionSharedTiles(MLIRContext *ctx) {
-  return {sharedTile(ctx, kTileRows, kDepthStep),
+SmallVector<Type, 3> flashAttentionSharedTiles(MLIRContext *ctx,
+                                               int64_t headDim) {
+  return {sharedTile(ctx, kTileRows, queryTileWidth(headDim)),
           sharedTile(ctx, kTileKeys, kDepthStep),
           sharedTile(ctx, kTileKeys, kSlice)};
 }

@@ -27,7 +27,7 @@ int64_t flashAttentionSlices(int64_t headDim);
 
 /// The shared-memory tiles the launch must attribute, in order.
 llvm::SmallVector<mlir::Type, 3>
-flashAttentionSharedTiles(mlir::MLIRContext *ctx);
+flashAttentionSharedTiles(mlir::MLIRContext *ctx, int64_t headDim);
 
 /// Builds, at the insertion point inside `launch` (grid: query tiles x
 /// slices, heads, batch rows; kFlashThreads threads), the code with which

@@ -66,7 +66,7 @@ LogicalResult lowerToKernel(dg::MaskedAttentionOp op) {
       b, loc, arith::MulIOp::create(b, loc, rowTiles, slices),
       c(q.getDimSize(2)), dim(op.getQ(), 0), c(kFlashThreads), c(1), c(1),
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
-      ValueRange(), flashAttentionSharedTiles(b.getContext()));
+      ValueRange(), flashAttentionSharedTiles(b.getContext(), q.getDimSize(3)));
   b.setInsertionPointToStart(&launch.getBody().front());
   buildFlashAttention(b, loc, launch, op, T, S,
                       {hasAlignedRowsOfEight(op.getQ()),
