@@ -187,8 +187,9 @@ def DgGpuFlashAttention
     Replaces each bf16 `dg.masked_attention` on buffers by a `gpu.launch`
     that never materialises the scores: a block of 4 warps owns 64 query
     rows of one head (16 per warp) and 128 columns of the head dimension.
-    Per tile of 32 keys it stages the queries and the keys 64 dimensions at
-    a time in shared memory and multiplies them with `nvvm.mma.sync`
+    It keeps its queries in shared memory (head dimensions up to 256; larger
+    ones restage them with the keys); per tile of 32 keys it stages the
+    keys 64 dimensions at a time and multiplies them with `nvvm.mma.sync`
     m16n8k16 (bf16 in, f32 accumulate); rounds, scales and masks the
     scores as the op specifies; keeps each row's running maximum and sum
     of exponentials (a quad of lanes shares a row, combined with
