@@ -74,12 +74,13 @@ int64_t queryTileWidth(int64_t headDim) {
   return width <= kResidentQueryDims ? width : kDepthStep;
 }
 
-class FlashKernelBuilder {
+class FlashKernelBuilder : KernelArith {
 public:
   FlashKernelBuilder(OpBuilder &b, Location loc, dg::MaskedAttentionOp op,
                      Value queryCount, Value keyCount,
                      std::array<bool, 3> vectors)
-      : b(b), loc(loc), op(op), T(queryCount), S(keyCount), vectors(vectors) {
+      : KernelArith(b, loc), op(op), T(queryCount), S(keyCount),
+        vectors(vectors) {
     auto q = cast<MemRefType>(op.getQ().getType());
     heads = q.getDimSize(2);
     headDim = q.getDimSize(3);
@@ -93,22 +94,9 @@ public:
   void build(gpu::LaunchOp launch);
 
 private:
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value f32(double v) {
     return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
   }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value div(Value x, int64_t y) {
-    return arith::DivUIOp::create(b, loc, x, c(y));
-  }
-  Value rem(Value x, int64_t y) {
-    return arith::RemUIOp::create(b, loc, x, c(y));
-  }
-  Value below(Value x, Value bound) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, bound);
-  }
-  Value both(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
   Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
   Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
   Value fmax(Value x, Value y) {
@@ -195,11 +183,20 @@ private:
                                   both(below(qRow, T), below(dim, D)));
           });
   }
+  /// Stages columns [d0, d0 + cols) of the key tile at k0 of `rows` (the
+  /// keys or the values) into `tile`.
+  void stageKeyRows(Value tile, int64_t cols, Value rows, bool vectors,
+                    Value k0, Value d0) {
+    Value D = c(headDim);
+    stage(tile, kTileKeys, cols, rows, vectors, [&](Value row, Value col) {
+      Value key = add(k0, row), dim = add(d0, col);
+      return std::make_pair(SmallVector<Value>{batch, key, kvHead, dim},
+                            both(below(key, S), below(dim, D)));
+    });
+  }
   SmallVector<Value> scores(Value k0, Value sQ, Value sK);
   SmallVector<Value> keyTile(Value k0, ValueRange state, ValueRange mask);
 
-  OpBuilder &b;
-  Location loc;
   dg::MaskedAttentionOp op;
   Value T, S;
   int64_t heads, headDim, groups;
@@ -225,12 +222,7 @@ SmallVector<Value> FlashKernelBuilder::scores(Value k0, Value sQ, Value sK) {
   Value qCol = residentQueries() ? d0 : c(0);
   if (!residentQueries())
     stageQueries(sQ, d0, kDepthStep);
-  stage(sK, kTileKeys, kDepthStep, op.getKeys(), vectors[1],
-        [&](Value row, Value col) {
-          Value key = add(k0, row), dim = add(d0, col);
-          return std::make_pair(SmallVector<Value>{batch, key, kvHead, dim},
-                                both(below(key, S), below(dim, D)));
-        });
+  stageKeyRows(sK, kDepthStep, op.getKeys(), vectors[1], k0, d0);
   gpu::BarrierOp::create(b, loc);
   SmallVector<Value> acc(depth.getRegionIterArgs());
   Value ra = add(warpRow, g), ra8 = add(ra, c(8));
@@ -316,13 +308,8 @@ SmallVector<Value> FlashKernelBuilder::keyTile(Value k0, ValueRange state,
   for (int64_t i = 0; i < 16; i += 2)
     packed.push_back(packBf16Pair(b, loc, toBf16(p[i]), toBf16(p[i + 1])));
 
-  Value sV = shared[2], D = c(headDim);
-  stage(sV, kTileKeys, kSlice, op.getValues(), vectors[2],
-        [&](Value row, Value col) {
-          Value key = add(k0, row), dim = add(d0, col);
-          return std::make_pair(SmallVector<Value>{batch, key, kvHead, dim},
-                                both(below(key, S), below(dim, D)));
-        });
+  Value sV = shared[2];
+  stageKeyRows(sV, kSlice, op.getValues(), vectors[2], k0, d0);
   gpu::BarrierOp::create(b, loc);
   for (int64_t step = 0; step < 2; ++step) {
     ArrayRef<Value> fragA = ArrayRef<Value>(packed).slice(4 * step, 4);

@@ -42,29 +42,15 @@ MemRefType sharedTile(MLIRContext *ctx, int64_t rows, int64_t cols) {
                          AffineMap(), workgroup);
 }
 
-class TileBuilder {
+class TileBuilder : KernelArith {
 public:
   TileBuilder(OpBuilder &b, Location loc, const MmaTileShape &shape,
               const MmaProblem &problem)
-      : b(b), loc(loc), shape(shape), problem(problem) {}
+      : KernelArith(b, loc), shape(shape), problem(problem) {}
 
   void build(gpu::LaunchOp launch);
 
 private:
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value div(Value x, int64_t y) {
-    return arith::DivUIOp::create(b, loc, x, c(y));
-  }
-  Value rem(Value x, int64_t y) {
-    return arith::RemUIOp::create(b, loc, x, c(y));
-  }
-  Value below(Value x, Value bound) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, bound);
-  }
-  Value both(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
-
   Value guardedLoad(const MmaAccess &at, Value inBounds) {
     return loadOrZero(b, loc, at, inBounds);
   }
@@ -86,8 +72,6 @@ private:
   void stageB(Value k0, Value n0, Value sB);
   void stageBVectors(Value k0, Value n0, Value sB);
 
-  OpBuilder &b;
-  Location loc;
   const MmaTileShape &shape;
   const MmaProblem &problem;
   Value tid;

@@ -12,6 +12,7 @@
 #ifndef DGC_PASSES_MMATILEKERNEL_H
 #define DGC_PASSES_MMATILEKERNEL_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
 
@@ -63,6 +64,39 @@ struct MmaProblem {
   std::function<void(mlir::OpBuilder &, mlir::Value row, mlir::Value col,
                      mlir::Value acc)>
       storeC;
+};
+
+/// Index and predicate arithmetic at the builder's insertion point, for the
+/// kernel builders.
+class KernelArith {
+protected:
+  KernelArith(mlir::OpBuilder &b, mlir::Location loc) : b(b), loc(loc) {}
+
+  mlir::Value c(int64_t v) {
+    return mlir::arith::ConstantIndexOp::create(b, loc, v);
+  }
+  mlir::Value add(mlir::Value x, mlir::Value y) {
+    return mlir::arith::AddIOp::create(b, loc, x, y);
+  }
+  mlir::Value mul(mlir::Value x, mlir::Value y) {
+    return mlir::arith::MulIOp::create(b, loc, x, y);
+  }
+  mlir::Value div(mlir::Value x, int64_t y) {
+    return mlir::arith::DivUIOp::create(b, loc, x, c(y));
+  }
+  mlir::Value rem(mlir::Value x, int64_t y) {
+    return mlir::arith::RemUIOp::create(b, loc, x, c(y));
+  }
+  mlir::Value below(mlir::Value x, mlir::Value bound) {
+    return mlir::arith::CmpIOp::create(b, loc, mlir::arith::CmpIPredicate::ult,
+                                       x, bound);
+  }
+  mlir::Value both(mlir::Value x, mlir::Value y) {
+    return mlir::arith::AndIOp::create(b, loc, x, y);
+  }
+
+  mlir::OpBuilder &b;
+  mlir::Location loc;
 };
 
 /// The element at `at` when `inBounds`, else zero of its element type.
