@@ -57,21 +57,19 @@ constexpr int64_t kDepthStep = 64;
 constexpr int64_t kResidentQueryDims = 256;
 /// Output columns per block: 16 n8 tiles, 64 accumulators a lane.
 constexpr int64_t kSlice = kFlashSlice;
-constexpr int64_t kPad = 8;
 /// The iteration state over key tiles: a lane's output accumulators (16 n8
 /// tiles of 4), then the running maximum and sum of its rows qa and qb.
 constexpr int64_t kAcc = 4 * kSlice / 8;
-MemRefType sharedTile(MLIRContext *ctx, int64_t rows, int64_t cols) {
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  return MemRefType::get({rows, cols + kPad}, BFloat16Type::get(ctx),
-                         AffineMap(), workgroup);
+
+bool residentQueries(int64_t headDim) {
+  return llvm::alignTo(headDim, kDepthStep) <= kResidentQueryDims;
 }
+
 /// The columns of the shared query tile: the whole (padded) head when the
 /// queries stay resident, else one depth step.
 int64_t queryTileWidth(int64_t headDim) {
-  int64_t width = llvm::alignTo(headDim, kDepthStep);
-  return width <= kResidentQueryDims ? width : kDepthStep;
+  return residentQueries(headDim) ? llvm::alignTo(headDim, kDepthStep)
+                                  : kDepthStep;
 }
 
 class FlashKernelBuilder : KernelArith {
@@ -88,9 +86,7 @@ public:
   }
 
   int64_t slices() const { return flashAttentionSlices(headDim); }
-  bool residentQueries() const {
-    return llvm::alignTo(headDim, kDepthStep) <= kResidentQueryDims;
-  }
+  bool residentQueries() const { return dgc::residentQueries(headDim); }
   void build(gpu::LaunchOp launch);
 
 private:
@@ -151,10 +147,10 @@ private:
 
   /// This lane's row for accumulator register i of an m16n8 tile set.
   Value rowOf(int64_t i) { return i % 4 < 2 ? qa : qb; }
-  /// The key of score register i in the tile at k0 (tile i / 4, column
-  /// 2t + i % 2 of its 8).
-  Value keyOf(Value k0, int64_t i) {
-    return add(k0, add(mul(t, c(2)), c(8 * (i / 4) + i % 2)));
+  /// This lane's column for accumulator register i of an m16n8 tile set
+  /// (tile i / 4, column 2t + i % 2 of its 8).
+  Value columnOf(int64_t i) {
+    return add(mul(t, c(2)), c(8 * (i / 4) + i % 2));
   }
   /// mask[batch, row, key] in f32, -inf outside the queries or the keys.
   Value maskAt(Value row, Value key) {
@@ -241,9 +237,8 @@ SmallVector<Value> FlashKernelBuilder::scores(Value k0, Value sQ, Value sK) {
       SmallVector<Value> fragB = {
           packBf16Pair(b, loc, lds(sK, key, t2), lds(sK, key, t21)),
           packBf16Pair(b, loc, lds(sK, key, t28), lds(sK, key, t29))};
-      llvm::copy(
-          mmaBf16(b, loc, fragA, fragB, ArrayRef<Value>(acc).slice(4 * j, 4)),
-          acc.begin() + 4 * j);
+      mmaBf16(b, loc, fragA, fragB,
+              MutableArrayRef<Value>(acc).slice(4 * j, 4));
     }
   }
   gpu::BarrierOp::create(b, loc);
@@ -320,9 +315,8 @@ SmallVector<Value> FlashKernelBuilder::keyTile(Value k0, ValueRange state,
       SmallVector<Value> fragB = {
           packBf16Pair(b, loc, lds(sV, k, n), lds(sV, k1, n)),
           packBf16Pair(b, loc, lds(sV, k8, n), lds(sV, k9, n))};
-      llvm::copy(
-          mmaBf16(b, loc, fragA, fragB, ArrayRef<Value>(acc).slice(4 * j, 4)),
-          acc.begin() + 4 * j);
+      mmaBf16(b, loc, fragA, fragB,
+              MutableArrayRef<Value>(acc).slice(4 * j, 4));
     }
   }
   acc.append({newMax[0], newMax[1], newSum[0], newSum[1]});
@@ -362,13 +356,13 @@ void FlashKernelBuilder::build(gpu::LaunchOp launch) {
     // A tile that no query of the block sees (keys outside every row's
     // sliding window, padding) changes nothing: the block votes on it with
     // bar.red.or, so the branch is uniform and the barriers inside stay
-    // aligned.
-    // The mask values are kept for the scores: reading them again would
-    // keep their 16 addresses live across the score product instead.
+    // aligned. The mask values read for the vote feed the scores too:
+    // reading them again would keep their 16 addresses live across the
+    // score product.
     Value sees = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
     SmallVector<Value> mask;
     for (int64_t i = 0; i < 16; ++i) {
-      mask.push_back(maskAt(rowOf(i), keyOf(k0, i)));
+      mask.push_back(maskAt(rowOf(i), add(k0, columnOf(i))));
       sees = arith::OrIOp::create(
           b, loc, sees,
           arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, mask[i],
@@ -395,7 +389,7 @@ void FlashKernelBuilder::build(gpu::LaunchOp launch) {
   Value sum[2] = {result[kAcc + 2], result[kAcc + 3]};
   for (int64_t i = 0; i < kAcc; ++i) {
     Value row = rowOf(i);
-    Value col = add(d0, add(mul(t, c(2)), c(8 * (i / 4) + i % 2)));
+    Value col = add(d0, columnOf(i));
     auto store = scf::IfOp::create(b, loc, both(below(row, T), below(col, D)));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&store.getThenRegion().front());
@@ -405,6 +399,7 @@ void FlashKernelBuilder::build(gpu::LaunchOp launch) {
                             ValueRange{batch, row, head, col});
   }
 }
+
 } // namespace
 
 int64_t flashAttentionSlices(int64_t headDim) {
@@ -413,9 +408,9 @@ int64_t flashAttentionSlices(int64_t headDim) {
 
 SmallVector<Type, 3> flashAttentionSharedTiles(MLIRContext *ctx,
                                                int64_t headDim) {
-  return {sharedTile(ctx, kTileRows, queryTileWidth(headDim)),
-          sharedTile(ctx, kTileKeys, kDepthStep),
-          sharedTile(ctx, kTileKeys, kSlice)};
+  return {sharedBf16Tile(ctx, kTileRows, queryTileWidth(headDim)),
+          sharedBf16Tile(ctx, kTileKeys, kDepthStep),
+          sharedBf16Tile(ctx, kTileKeys, kSlice)};
 }
 
 void buildFlashAttention(OpBuilder &b, Location loc, gpu::LaunchOp launch,

@@ -31,16 +31,8 @@ using namespace mlir;
 namespace dgc {
 namespace {
 
-constexpr int64_t kPad = 8;
 /// m16n8 accumulators per warp, along N.
 constexpr int kFragsN = 4;
-
-MemRefType sharedTile(MLIRContext *ctx, int64_t rows, int64_t cols) {
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  return MemRefType::get({rows, cols + kPad}, BFloat16Type::get(ctx),
-                         AffineMap(), workgroup);
-}
 
 class TileBuilder : KernelArith {
 public:
@@ -145,9 +137,8 @@ void TileBuilder::build(gpu::LaunchOp launch) {
         Value cb = add(warpCol, add(c(8 * j), g));
         SmallVector<Value> fragB = {pack(ldsB(t2, cb), ldsB(t21, cb)),
                                     pack(ldsB(t28, cb), ldsB(t29, cb))};
-        SmallVector<Value, 4> d = mmaBf16(
-            b, loc, fragA, fragB, ArrayRef<Value>(fragC).slice(4 * j, 4));
-        llvm::copy(d, fragC.begin() + 4 * j);
+        mmaBf16(b, loc, fragA, fragB,
+                MutableArrayRef<Value>(fragC).slice(4 * j, 4));
       }
     }
     gpu::BarrierOp::create(b, loc);
@@ -256,8 +247,8 @@ Value packBf16Pair(OpBuilder &b, Location loc, Value lo, Value hi) {
   return arith::OrIOp::create(b, loc, widen(lo), high);
 }
 
-SmallVector<Value, 4> mmaBf16(OpBuilder &b, Location loc, ValueRange fragA,
-                              ValueRange fragB, ValueRange fragC) {
+void mmaBf16(OpBuilder &b, Location loc, ValueRange fragA, ValueRange fragB,
+             MutableArrayRef<Value> fragC) {
   Type f32 = b.getF32Type();
   Type result =
       LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
@@ -267,19 +258,24 @@ SmallVector<Value, 4> mmaBf16(OpBuilder &b, Location loc, ValueRange fragA,
       std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
       std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                      NVVM::MMALayout::col});
-  SmallVector<Value, 4> d;
   for (int64_t e = 0; e < 4; ++e)
-    d.push_back(LLVM::ExtractValueOp::create(b, loc, mma, e));
-  return d;
+    fragC[e] = LLVM::ExtractValueOp::create(b, loc, mma, e);
+}
+
+MemRefType sharedBf16Tile(MLIRContext *ctx, int64_t rows, int64_t cols) {
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  return MemRefType::get({rows, cols + 8}, BFloat16Type::get(ctx), AffineMap(),
+                         workgroup);
 }
 
 MemRefType MmaTileShape::sharedA(MLIRContext *ctx) const {
-  return sharedTile(ctx, tileM(), tileK);
+  return sharedBf16Tile(ctx, tileM(), tileK);
 }
 
 MemRefType MmaTileShape::sharedB(MLIRContext *ctx) const {
-  return bKFastest ? sharedTile(ctx, tileN(), tileK)
-                   : sharedTile(ctx, tileK, tileN());
+  return bKFastest ? sharedBf16Tile(ctx, tileN(), tileK)
+                   : sharedBf16Tile(ctx, tileK, tileN());
 }
 
 void buildMmaTile(OpBuilder &b, Location loc, gpu::LaunchOp launch,

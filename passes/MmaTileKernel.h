@@ -112,11 +112,17 @@ mlir::Value loadEightOrZeros(mlir::OpBuilder &b, mlir::Location loc,
 mlir::Value packBf16Pair(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lo,
                          mlir::Value hi);
 
-/// One warp-wide bf16 mma.sync m16n8k16 accumulating in f32: the four
-/// registers of D = A B + C, from A's four, B's two and C's four.
-llvm::SmallVector<mlir::Value, 4>
-mmaBf16(mlir::OpBuilder &b, mlir::Location loc, mlir::ValueRange fragA,
-        mlir::ValueRange fragB, mlir::ValueRange fragC);
+/// One warp-wide bf16 mma.sync m16n8k16 accumulating in f32: C = A B + C,
+/// from A's four registers and B's two; `fragC`'s four values are replaced
+/// by the result's.
+void mmaBf16(mlir::OpBuilder &b, mlir::Location loc, mlir::ValueRange fragA,
+             mlir::ValueRange fragB, llvm::MutableArrayRef<mlir::Value> fragC);
+
+/// A bf16 tile of rows x cols in shared memory, each row padded by 8
+/// elements so that the eight rows a fragment load reads fall in different
+/// banks.
+mlir::MemRefType sharedBf16Tile(mlir::MLIRContext *ctx, int64_t rows,
+                                int64_t cols);
 
 /// Builds, at the insertion point inside `launch`, the code with which
 /// block (x, y) computes C[y * tileM.., x * tileN..] += A B (or

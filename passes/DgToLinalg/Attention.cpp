@@ -97,19 +97,13 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
 
 /// The core as the unfused primitives: GQA by repeating K/V heads, both
 /// products through head-major copies, the masked softmax in f32.
-/// Whether the conversion leaves `op` whole, for a flash kernel: bf16 cores
-/// when the target asks for it.
-bool keepsWhole(dg::MaskedAttentionOp op, bool keepBf16) {
-  return keepBf16 && getElementTypeOrSelf(op.getQ().getType()).isBF16();
-}
-
 struct LowerMaskedAttention : OpRewritePattern<dg::MaskedAttentionOp> {
-  LowerMaskedAttention(MLIRContext *ctx, bool keepBf16)
-      : OpRewritePattern(ctx), keepBf16(keepBf16) {}
+  LowerMaskedAttention(MLIRContext *ctx, bool flashAttention)
+      : OpRewritePattern(ctx), flashAttention(flashAttention) {}
 
   LogicalResult matchAndRewrite(dg::MaskedAttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    if (!op.getResult() || keepsWhole(op, keepBf16))
+    if (!op.getResult() || isLeftWhole(op, flashAttention))
       return failure();
     Location loc = op.getLoc();
     RankedTensorType qt = tensorType(op.getQ());
@@ -162,7 +156,7 @@ struct LowerMaskedAttention : OpRewritePattern<dg::MaskedAttentionOp> {
     return success();
   }
 
-  bool keepBf16;
+  bool flashAttention;
 };
 
 } // namespace
@@ -174,7 +168,7 @@ void populateAttentionPatterns(RewritePatternSet &patterns,
 }
 
 bool isLeftWhole(dg::MaskedAttentionOp op, bool flashAttention) {
-  return keepsWhole(op, flashAttention);
+  return flashAttention && getElementTypeOrSelf(op.getQ().getType()).isBF16();
 }
 
 } // namespace dgc::lowering
