@@ -45,9 +45,11 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
   case CudaStage::RuntimeAbi:
     return "lower-dg-runtime-interface";
   case CudaStage::Buffers:
+    // A result that views a buffer is returned as a clone: a copy.
     return "one-shot-bufferize{bufferize-function-boundaries "
            "function-boundary-type-conversion=identity-layout-map},"
-           "buffer-deallocation-pipeline,canonicalize";
+           "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
+           "canonicalize";
   case CudaStage::Gpu:
     return llvm::formatv(
         "dg-gpu-managed-memory,"

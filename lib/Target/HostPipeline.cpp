@@ -30,7 +30,9 @@ const Stage kStages[] = {
     {HostStage::Buffers, "buffers",
      "one-shot-bufferize{bufferize-function-boundaries "
      "function-boundary-type-conversion=identity-layout-map},"
-     "buffer-deallocation-pipeline,canonicalize"},
+     // A result that views a buffer is returned as a clone: a copy.
+     "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
+     "canonicalize"},
     {HostStage::Loops, "loops",
      // bf16 <-> f32 conversions become integer bit operations: no
      // dependence on a libgcc that has __truncsfbf2.

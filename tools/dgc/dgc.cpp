@@ -1,10 +1,12 @@
 //===- dgc.cpp - The dgc compiler driver ----------------------------------===//
 //
 //   dgc import CONFIG.json [-o OUT.mlir]   the unfused graphs as dg IR
+//   dgc compile CONFIG.json|GRAPHS.mlir -o MODEL.dgm
 //   dgc summary CONFIG.json...             a readable account of the graphs
 //
 //===----------------------------------------------------------------------===//
 
+#include "dg/DgDialect.h"
 #include "dgc/Config.h"
 #include "dgc/CudaTarget.h"
 #include "dgc/GraphBuilder.h"
@@ -16,12 +18,16 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
@@ -48,7 +54,7 @@ cl::opt<std::string> importConfig(cl::Positional, cl::Required,
                                   cl::desc("<config.json>"), cl::sub(importCmd),
                                   cl::cat(dgcCategory));
 cl::opt<std::string> compileConfig(cl::Positional, cl::Required,
-                                   cl::desc("<config.json>"),
+                                   cl::desc("<config.json | graphs.mlir>"),
                                    cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::opt<std::string> moduleOutput("o", cl::desc("Module directory to write"),
                                   cl::value_desc("MODEL.dgm"),
@@ -191,6 +197,43 @@ mlir::OwningOpRef<mlir::ModuleOp> importModel(const std::string &path,
   return module;
 }
 
+/// Parses dg IR written by hand or by `dgc import` (and perhaps edited):
+/// graphs to compile as they are. The build options shape graphs built from
+/// a config, so they are refused here rather than ignored.
+mlir::OwningOpRef<mlir::ModuleOp> parseGraphs(const std::string &path,
+                                              mlir::MLIRContext &context) {
+  const cl::Option *buildOptions[] = {&dtypeOpt, std::addressof(graphsOpt),
+                                      &generationFile};
+  for (const cl::Option *given : buildOptions)
+    if (given->getNumOccurrences()) {
+      fail("--" + given->ArgStr.str() + " shapes graphs built from a " +
+           "config; " + path + " holds graphs already");
+      return nullptr;
+    }
+  std::string error;
+  auto file = mlir::openInputFile(path, &error);
+  if (!file) {
+    fail(error);
+    return nullptr;
+  }
+  // Errors in the file show as FILE:LINE:COL with the line quoted.
+  llvm::SourceMgr sources;
+  sources.AddNewSourceBuffer(std::move(file), SMLoc());
+  mlir::SourceMgrDiagnosticHandler handler(sources, &context);
+  auto module = mlir::parseSourceFile<mlir::ModuleOp>(sources, &context);
+  if (!module || failed(mlir::verify(*module)))
+    return nullptr;
+  // The runtime needs what a config would have said about the model.
+  for (const char *attr :
+       {"dg.canvas_length", "dg.vocab_size", "dg.hidden_size"})
+    if (!(*module)->hasAttr(attr)) {
+      fail(path + ": the module has no '" + attr +
+           "' attribute, which the runtime reads (dgc import writes it)");
+      return nullptr;
+    }
+  return module;
+}
+
 /// Opens `path` ("-" for stdout) and lets `print` write it.
 int writeOutput(const std::string &path,
                 llvm::function_ref<bool(raw_ostream &)> print) {
@@ -274,12 +317,15 @@ int runCompile() {
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  registry.insert<dgc::dg::DgDialect>();
   // gpu-module-to-binary serialises kernels through the LLVM IR translation.
   mlir::registerAllToLLVMIRTranslations(registry);
   mlir::MLIRContext context(registry);
   mlir::registerAllPasses();
   dgc::registerDgcPasses();
-  auto module = importModel(compileConfig, context);
+  auto module = StringRef(compileConfig).ends_with(".mlir")
+                    ? parseGraphs(compileConfig, context)
+                    : importModel(compileConfig, context);
   if (!module)
     return 1;
   if (fuseOpt && failed(dgc::runFusion(*module)))
@@ -418,6 +464,8 @@ int main(int argc, char **argv) {
       "dgc: the DiffusionGemma compiler\n\n"
       "  dgc import CONFIG.json [-o OUT.mlir]  the unfused graphs as dg IR\n"
       "  dgc compile CONFIG.json -o MODEL.dgm  a module the runtime loads\n"
+      "  dgc compile GRAPHS.mlir -o MODEL.dgm the same from dg IR (such as\n"
+      "                                       dgc import's, edited)\n"
       "  dgc summary CONFIG.json...            a readable summary of the "
       "graphs\n\n"
       "CONFIG.json is a Hugging Face config.json of DiffusionGemma; a "
