@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -253,8 +254,8 @@ Result<KVCache> HostModule::createCache(int64_t pageSize,
 }
 
 Result<std::vector<HostModule::Output>>
-HostModule::call(const std::string &graphName,
-                 const std::vector<Arg> &inputs) const {
+HostModule::call(const std::string &graphName, const std::vector<Arg> &inputs,
+                 double *graphSeconds) const {
   auto it = manifest_.graphs.find(graphName);
   if (it == manifest_.graphs.end())
     return Error{"the module has no graph '" + graphName + "'"};
@@ -316,7 +317,12 @@ HostModule::call(const std::string &graphName,
     args.push_back(descriptors.back().data());
     inputBuffers.insert(data);
   }
+  auto start = std::chrono::steady_clock::now();
   callWithPointers(entries_.at(graphName), args);
+  if (graphSeconds)
+    *graphSeconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
 
   std::vector<Output> outputs;
   std::set<void *> freed;

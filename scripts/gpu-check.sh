@@ -2,9 +2,10 @@
 # One command for a machine with an NVIDIA GPU (H100/H200), run from the
 # repository root. That machine has no LLVM/MLIR: build here first with
 # scripts/gpu-prepare.sh, which packs the runtime, the tools, the tiny
-# modules and the 26B-A4B decoder module into build/gpu-check.tar.xz; carry
+# modules, the 26B-A4B decoder module and its fused kernels one by one
+# into build/gpu-check.tar.xz; carry
 # that one file (the device tool's carry), and this script unpacks it.
-# Prints a table; finishes in about 6 minutes. Steps:
+# Prints a table; finishes in about 7 minutes. Steps:
 #   1. the runtime's cuda device: driver, JIT of a hand-written PTX kernel;
 #   2. every graph of the tiny model on cuda against the host module, on
 #      random inputs, in f32 and in bf16 (where the contractions run on
@@ -16,8 +17,14 @@
 #   5. dgc's 26B-A4B denoise step at a 4096-token context (random K/V),
 #      batch 1 and 4, random bf16 weights (dgc-bench --device cuda):
 #      milliseconds, % of the HBM bandwidth floor, and the ratio against
-#      each peer row of step 6 (bench/gpu_step_rows.py);
-#   6. the peer: transformers' DiffusionGemma 26B-A4B shape, the same step
+#      each peer row of step 7 (bench/gpu_step_rows.py);
+#   6. each fused kernel at the 26B-A4B shapes (bench/kernels.py: the
+#      q projection, attention of each mask kind and head dimension, the
+#      MoE block, the sampling head, the self-conditioning embedding) on
+#      random operands: on cuda against the host target, then against its
+#      PyTorch peer (transformers' router and experts, SDPA, ...) on the
+#      same operands, with both times (dgc-kernel-check, bench/kernel_rows.py);
+#   7. the peer: transformers' DiffusionGemma 26B-A4B shape, the same step
 #      after a 4096-token prefill, eager and torch.compile
 #      (bench/torch_gpu_step.py).
 set -uo pipefail
@@ -43,6 +50,7 @@ row() { # one table row; the detail on one line, without table bars
 
 echo "== GPU"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 
 echo "== 1. runtime cuda device"
 if "$build/bin/dgc-runtime-tests" --gtest_filter='Cuda*' >"$out/1.txt" 2>&1; then
@@ -88,14 +96,35 @@ timeout 240 "$build/bin/dgc-bench" "$big" --device cuda --random-weights \
   --context 4096 --batch 1,4 --runs 3 >"$out/5.jsonl" 2>"$out/5.err" ||
   row "dgc 26B-A4B step (cuda)" FAIL "$(tail -c 300 "$out/5.err")"
 
-echo "== 6. peer: transformers 26B-A4B shape, one denoise step"
-timeout 300 python3 bench/torch_gpu_step.py configs/diffusiongemma-26b-a4b 4096 1 4 \
-  >"$out/6.jsonl" 2>"$out/6.err" ||
-  row "peer transformers 26B-A4B step" FAIL "$(tail -c 300 "$out/6.err")"
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+echo "== 6. fused kernels at the 26B-A4B shapes: cuda vs host, vs PyTorch"
+# At 16 rows the host checks each kernel in seconds; at the model's 256
+# rows dgc is timed and PyTorch runs the same operands.
+kernels="$build/gpu/diffusiongemma-26b-a4b-kernels"
+mkdir -p "$out/6"
+timeout 150 "$build/bin/dgc-kernel-check" "$kernels-16.dgm" --device cuda --compare host \
+  --runs 1 >"$out/6/check.jsonl" 2>"$out/6/check.err"
+[ $? -le 1 ] || # 1: a comparison failed, which its row says
+  row "fused kernels, cuda vs host" FAIL "$(tail -c 300 "$out/6/check.err")"
+timeout 90 "$build/bin/dgc-kernel-check" "$kernels.dgm" --device cuda --runs 10 \
+  --out "$out/6" >"$out/6/dgc.jsonl" 2>"$out/6/dgc.err" ||
+  row "fused kernels on cuda, timed" FAIL "$(tail -c 300 "$out/6/dgc.err")"
+timeout 150 python3 bench/kernels.py peer configs/diffusiongemma-26b-a4b "$out/6" --runs 10 \
+  >"$out/6/peer.jsonl" 2>"$out/6/peer.err"
+[ $? -le 1 ] || row "fused kernels' PyTorch peers" FAIL "$(tail -c 300 "$out/6/peer.err")"
 while IFS='|' read -r label result detail; do
   row "$label" "$result" "$detail"
-done < <(python3 bench/gpu_step_rows.py "$gpu" "$out/6.jsonl" "$out/5.jsonl")
+done < <(python3 bench/kernel_rows.py "$gpu" "$out/6/check.jsonl" "$out/6/dgc.jsonl" \
+  "$out/6/peer.jsonl")
+rm -f "$out"/6/*.safetensors # gigabytes of operands
+
+echo "== 7. peer: transformers 26B-A4B shape, one denoise step"
+timeout 300 python3 bench/torch_gpu_step.py configs/diffusiongemma-26b-a4b 4096 1 4 \
+  >"$out/7.jsonl" 2>"$out/7.err" ||
+  row "peer transformers 26B-A4B step" FAIL "$(tail -c 300 "$out/7.err")"
+while IFS='|' read -r label result detail; do
+  row "$label" "$result" "$detail"
+done < <(python3 bench/gpu_step_rows.py "$gpu" "$out/7.jsonl" "$out/5.jsonl")
+
 
 echo
 printf '| %-46s | %-8s | %s |\n' check result detail

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds everything scripts/gpu-check.sh needs into one archive, here, for a
 # GPU machine that has no LLVM/MLIR: the runtime and tools, the tiny modules
-# of the end-to-end tests (host, fused, cuda, bf16), and the 26B-A4B
-# decoder compiled for cuda (fused; about 4 minutes on 2 cores).
+# of the end-to-end tests (host, fused, cuda, bf16), the 26B-A4B decoder
+# compiled for cuda (fused; about 4 minutes on 2 cores), and its fused
+# kernels one by one (bench/kernels.py) for cuda and the host.
 #
 #   scripts/gpu-prepare.sh            writes build/gpu-check.tar.xz (a few MB)
 #
@@ -21,7 +22,20 @@ if [ ! -f "$big/manifest.json" ] || [ "$big/manifest.json" -ot "$build/bin/dgc" 
   "$build/bin/dgc" compile configs/diffusiongemma-26b-a4b/config.json --fuse \
     --graphs=decoder --target cuda -o "$big"
 fi
+# The fused kernels one by one: at the model's canvas of 256 rows for cuda
+# (timed against PyTorch), and at 16 rows for cuda and the host (compared).
+kernels="$build/gpu/diffusiongemma-26b-a4b-kernels"
+for rows in 256 16; do
+  name=$kernels$([ $rows = 256 ] || echo "-$rows")
+  targets=$([ $rows = 256 ] && echo cuda || echo all)
+  if [ ! -f "$name.dgm/manifest.json" ] || [ "$name.dgm/manifest.json" -ot "$build/bin/dgc" ] ||
+    [ "$name.dgm/manifest.json" -ot bench/kernels.py ]; then
+    python3 bench/kernels.py module configs/diffusiongemma-26b-a4b/config.json \
+      --rows $rows >"$name.mlir"
+    "$build/bin/dgc" compile "$name.mlir" --target $targets -o "$name.dgm"
+  fi
+done
 # Kernels travel inside cuda.so; the ptx/ copies are for ptxas-check.sh.
 tar -cJf "$build/gpu-check.tar.xz" --exclude='*.dgm/ptx' \
-  "$build/bin" "$build/lib"/*.so "$build"/test/e2e/*.dgm "$big"
+  "$build/bin" "$build/lib"/*.so "$build"/test/e2e/*.dgm "$big" "$kernels.dgm" "$kernels-16.dgm"
 echo "gpu-prepare: wrote $build/gpu-check.tar.xz ($(du -h "$build/gpu-check.tar.xz" | cut -f1))"

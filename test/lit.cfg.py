@@ -14,6 +14,8 @@ config.test_exec_root = os.path.join(config.dgc_obj_root, "test")
 # %configs: the configs bundled with dgc; %inputs: this tree's test inputs.
 config.substitutions.append(("%configs", os.path.join(config.dgc_src_root, "configs")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+# %bench: the benchmarks' scripts (bench/kernels.py writes kernel modules).
+config.substitutions.append(("%bench", os.path.join(config.dgc_src_root, "bench")))
 # %tiny_module: the tiny config compiled for host by the build (test/e2e);
 # %tiny_checkpoint: its transformers-made checkpoint.
 config.substitutions.append(("%tiny_module", os.path.join(config.dgc_obj_root, "test", "e2e", "tiny.dgm")))
@@ -22,4 +24,4 @@ config.substitutions.append(("%tiny_checkpoint", os.path.join(config.test_source
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.add_tool_substitutions(["dgc", "dgc-opt", "dgc-run", "dgc-bench"], [config.dgc_tools_dir])
+llvm_config.add_tool_substitutions(["dgc", "dgc-opt", "dgc-run", "dgc-bench", "dgc-kernel-check"], [config.dgc_tools_dir])

@@ -87,8 +87,18 @@ public:
     std::vector<float> floats() const;
   };
   /// Calls `graph` with the inputs after the weight arena, in manifest order.
+  /// `graphSeconds`, when given, receives the wall time of the compiled graph
+  /// alone (on cuda its launches and its closing wait), without the copies
+  /// of the inputs and outputs: what a kernel benchmark reports.
   Result<std::vector<Output>> call(const std::string &graph,
-                                   const std::vector<Arg> &inputs) const;
+                                   const std::vector<Arg> &inputs,
+                                   double *graphSeconds = nullptr) const;
+
+  /// The bound bytes of weight `w` in the arena (managed memory on cuda,
+  /// readable once the calls that wrote nothing to it have returned).
+  const uint8_t *weightData(const WeightSpec &w) const {
+    return arena_ + w.offset;
+  }
 
 private:
   HostModule() = default;

@@ -1,0 +1,285 @@
+//===- KernelCheck.cpp - Each kernel of a module against the host target --===//
+//
+//   dgc-kernel-check KERNELS.dgm [--device cuda] [--compare host] [--runs R]
+//                    [--seed S] [--only NAME[,NAME...]] [--out DIR]
+//
+// Runs every graph of a module whose operands are all weights (such as the
+// one bench/kernels.py writes, one graph per fused op at a model's shapes)
+// on random values: the same seed gives every device the same operands.
+// Each graph is timed (the median of R calls after a warm-up, the compiled
+// graph alone), and with --compare its outputs are checked against another
+// device's, the way ggml's test-backend-ops checks backends. --out writes
+// DIR/GRAPH.safetensors with the operands and this device's outputs
+// ("out.NAME"), for a peer such as PyTorch to run the same inputs.
+//
+// One JSON line per graph; the exit status is 1 when a comparison fails.
+//
+//===----------------------------------------------------------------------===//
+
+#include "SafetensorsWriter.h"
+
+#include "dgc/runtime/HostModule.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+
+using namespace dgc::runtime;
+
+namespace {
+
+struct Options {
+  std::string module, out;
+  Device device = Device::Host;
+  std::optional<Device> compare;
+  std::set<std::string> only;
+  int runs = 5;
+  uint64_t seed = 1;
+};
+
+const char kUsage[] =
+    "usage: dgc-kernel-check KERNELS.dgm [--device host|cuda]\n"
+    "                        [--compare host|cuda] [--runs R] [--seed S]\n"
+    "                        [--only NAME[,NAME...]] [--out DIR]\n"
+    "  Runs each graph of a module whose operands are all weights (see\n"
+    "  bench/kernels.py) on random operands, uniform in [-1, 1] from --seed.\n"
+    "  --device   where to run and time the graphs (default host)\n"
+    "  --compare  also run them there and compare the outputs: floats\n"
+    "             within 2% of the output's largest magnitude, at most 1% of\n"
+    "             integer outputs (argmax, top-k ids) different (near ties)\n"
+    "  --runs R   timed calls after a warm-up; the median is printed\n"
+    "             (default 5)\n"
+    "  --only     these graphs only, comma separated\n"
+    "  --out DIR  write DIR/GRAPH.safetensors: the operands, and this\n"
+    "             device's outputs as out.NAME\n";
+
+constexpr double kFloatTolerance = 0.02;
+constexpr double kIntegerMismatches = 0.01;
+
+std::string parseOptions(int argc, char **argv, Options &o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (arg == "--help" || arg == "-h")
+      return "help";
+    if (arg == "--device" || arg == "--compare") {
+      Result<Device> d = parseDevice(value());
+      if (!d)
+        return arg + ": " + d.error();
+      (arg == "--device" ? o.device : o.compare.emplace()) = *d;
+    } else if (arg == "--runs" || arg == "--seed") {
+      std::string v = value();
+      char *end = nullptr;
+      long long n = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end || n < (arg == "--runs" ? 1 : 0))
+        return arg + " needs a number" + (arg == "--runs" ? " >= 1" : " >= 0");
+      if (arg == "--runs")
+        o.runs = static_cast<int>(std::min<long long>(n, 1000));
+      else
+        o.seed = static_cast<uint64_t>(n);
+    } else if (arg == "--only") {
+      std::stringstream list(value());
+      for (std::string name; std::getline(list, name, ',');)
+        if (!name.empty())
+          o.only.insert(name);
+      if (o.only.empty())
+        return "--only needs graph names, comma separated";
+    } else if (arg == "--out") {
+      o.out = value();
+      if (o.out.empty())
+        return "--out needs a directory";
+    } else if (!arg.empty() && arg[0] == '-') {
+      return "unknown option " + arg;
+    } else if (o.module.empty()) {
+      o.module = arg;
+    } else {
+      return "unexpected argument '" + arg + "'";
+    }
+  }
+  if (o.module.empty())
+    return "no KERNELS.dgm given";
+  return "";
+}
+
+/// How far one device's output is from another's.
+struct Difference {
+  double maxError = 0, maxReference = 0; // floats
+  int64_t mismatches = 0, count = 0;     // integers
+  bool integer = false;
+
+  bool acceptable() const {
+    if (integer)
+      return mismatches <= kIntegerMismatches * static_cast<double>(count);
+    return maxError <= kFloatTolerance * std::max(maxReference, 1e-30);
+  }
+};
+
+Difference compare(const HostModule::Output &got,
+                   const HostModule::Output &want) {
+  Difference d;
+  d.integer = want.dtype == DType::I32;
+  if (d.integer) {
+    d.count = static_cast<int64_t>(want.bytes.size() / 4);
+    for (int64_t i = 0; i < d.count; ++i)
+      d.mismatches += got.i32()[i] != want.i32()[i];
+    return d;
+  }
+  std::vector<float> a = got.floats(), b = want.floats();
+  for (size_t i = 0; i < b.size(); ++i) {
+    double error = std::fabs(double(a[i]) - double(b[i]));
+    // A NaN anywhere fails, wherever it is.
+    d.maxError = std::isnan(error) ? INFINITY : std::max(d.maxError, error);
+    d.maxReference = std::max(d.maxReference, std::fabs(double(b[i])));
+  }
+  return d;
+}
+
+std::string json(double v) {
+  if (!std::isfinite(v))
+    return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6g", v);
+  return buf;
+}
+
+/// The module's weights whose names start with `graph.`: its operands.
+std::vector<const WeightSpec *> operandsOf(const Manifest &manifest,
+                                           const std::string &graph) {
+  std::vector<const WeightSpec *> operands;
+  for (const WeightSpec &w : manifest.weights)
+    if (w.name.rfind(graph + ".", 0) == 0)
+      operands.push_back(&w);
+  return operands;
+}
+
+Result<HostModule> loadWithOperands(const Options &o, Device device) {
+  Result<HostModule> module = HostModule::load(o.module, device);
+  if (!module)
+    return module;
+  for (const auto &[name, graph] : module->manifest().graphs)
+    if (graph.inputs.size() != 1)
+      return Error{o.module + ": graph '" + name + "' takes inputs besides " +
+                   "the weights; dgc-kernel-check runs graphs whose " +
+                   "operands are all weights (bench/kernels.py)"};
+  if (Status s = module->bindRandomWeights(o.seed, 1.0f); !s)
+    return Error{s.error()};
+  return module;
+}
+
+int run(const Options &o) {
+  Result<HostModule> module = loadWithOperands(o, o.device);
+  if (!module) {
+    std::fprintf(stderr, "dgc-kernel-check: %s\n", module.error().c_str());
+    return 1;
+  }
+  std::optional<HostModule> reference;
+  if (o.compare) {
+    Result<HostModule> r = loadWithOperands(o, *o.compare);
+    if (!r) {
+      std::fprintf(stderr, "dgc-kernel-check: %s\n", r.error().c_str());
+      return 1;
+    }
+    reference.emplace(std::move(*r));
+  }
+  for (const std::string &name : o.only)
+    if (!module->manifest().graphs.count(name)) {
+      std::fprintf(stderr, "dgc-kernel-check: %s has no graph '%s'\n",
+                   o.module.c_str(), name.c_str());
+      return 1;
+    }
+
+  bool allPassed = true;
+  for (const auto &[name, graph] : module->manifest().graphs) {
+    if (!o.only.empty() && !o.only.count(name))
+      continue;
+    std::fprintf(stderr, "dgc-kernel-check: %s...\n", name.c_str());
+    std::vector<double> times;
+    Result<std::vector<HostModule::Output>> outputs =
+        Error{"not run"}; // the last call's
+    for (int i = 0; i <= o.runs; ++i) {
+      double seconds = 0;
+      outputs = module->call(name, {}, &seconds);
+      if (!outputs) {
+        std::fprintf(stderr, "dgc-kernel-check: %s: %s\n", name.c_str(),
+                     outputs.error().c_str());
+        return 1;
+      }
+      if (i > 0) // the first call loads and warms up
+        times.push_back(seconds * 1e3);
+    }
+    std::sort(times.begin(), times.end());
+    int64_t operandBytes = 0;
+    for (const WeightSpec *w : operandsOf(module->manifest(), name))
+      operandBytes += w->byteSize();
+
+    std::string line = "{\"kernel\": \"" + name + "\", \"device\": \"" +
+                       deviceName(o.device) +
+                       "\", \"ms\": " + json(times[times.size() / 2]) +
+                       ", \"operand_mb\": " + json(operandBytes / 1e6);
+    if (reference) {
+      Result<std::vector<HostModule::Output>> want = reference->call(name, {});
+      if (!want) {
+        std::fprintf(stderr, "dgc-kernel-check: %s on %s: %s\n", name.c_str(),
+                     deviceName(*o.compare), want.error().c_str());
+        return 1;
+      }
+      bool passed = true;
+      line += std::string(", \"against\": \"") + deviceName(*o.compare) +
+              "\", \"outputs\": {";
+      for (size_t i = 0; i < graph.outputs.size(); ++i) {
+        Difference d = compare((*outputs)[i], (*want)[i]);
+        passed &= d.acceptable();
+        line += (i ? ", \"" : "\"") + graph.outputs[i].name + "\": ";
+        line += d.integer
+                    ? "{\"mismatches\": " + std::to_string(d.mismatches) +
+                          ", \"of\": " + std::to_string(d.count) + "}"
+                    : "{\"max_error\": " + json(d.maxError) +
+                          ", \"max_magnitude\": " + json(d.maxReference) + "}";
+      }
+      line += std::string("}, \"passed\": ") + (passed ? "true" : "false");
+      allPassed &= passed;
+    }
+    std::printf("%s}\n", line.c_str());
+    std::fflush(stdout);
+
+    if (!o.out.empty()) {
+      std::vector<SafetensorsEntry> entries;
+      for (const WeightSpec *w : operandsOf(module->manifest(), name))
+        entries.push_back({w->name.substr(name.size() + 1), w->dtype, w->shape,
+                           module->weightData(*w),
+                           static_cast<size_t>(w->byteSize())});
+      for (size_t i = 0; i < graph.outputs.size(); ++i) {
+        const HostModule::Output &out = (*outputs)[i];
+        entries.push_back({"out." + graph.outputs[i].name, out.dtype, out.shape,
+                           out.bytes.data(), out.bytes.size()});
+      }
+      std::string path = o.out + "/" + name + ".safetensors";
+      if (Status s = writeSafetensors(path, entries); !s) {
+        std::fprintf(stderr, "dgc-kernel-check: %s\n", s.error().c_str());
+        return 1;
+      }
+    }
+  }
+  return allPassed ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options options;
+  std::string error = parseOptions(argc, argv, options);
+  if (error == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (!error.empty()) {
+    std::fprintf(stderr, "dgc-kernel-check: %s\n%s", error.c_str(), kUsage);
+    return 2;
+  }
+  return run(options);
+}

@@ -1,0 +1,379 @@
+#!/usr/bin/env python3
+"""Each fused op of a model on its own: dg IR for dgc, and the PyTorch peers.
+
+    python3 bench/kernels.py module CONFIG.json [--context N] [--rows R] > kernels.mlir
+    python3 bench/kernels.py peer CONFIG_DIR DIR [--runs R]
+
+`module` writes one graph per fused kernel of the decoder step (and the
+encoder's and vision tower's attention) at the config's shapes, in bf16,
+batch 1: every operand is a weight named GRAPH.OPERAND, so that
+`dgc-kernel-check` fills them from a seed on any device and times the
+kernels alone. The attention graphs see a committed context of N tokens
+(default 4096) before the canvas. --rows R gives every graph R rows of
+queries (canvas positions, image patches) instead of the canvas length:
+the same kernels at a size the host target checks in seconds.
+
+`peer` reads what `dgc-kernel-check --out DIR` wrote (DIR/GRAPH.safetensors:
+the operands and dgc's outputs; DIR/dgc.jsonl: its times) and runs the same
+operands through transformers' DiffusionGemma code where it has the op
+(router, experts, eager attention, the self-conditioning embedding, the LM
+head's softcap) and PyTorch's own kernels where transformers calls them
+(scaled_dot_product_attention, matmul); one JSON line per graph with both
+times, their ratio and how far dgc's outputs are from PyTorch's.
+"""
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+TOP_K_PROBS = 64       # the sampler's top-k, as dgc's graphs build it
+TEMPERATURE = 0.8      # the sampling graph's temperature
+FLOAT_TOLERANCE = 0.02  # of the output's largest magnitude, per row
+ROWS_AGREEING = {"moe": 0.9}  # routing near ties may pick other experts
+DEFAULT_ROWS_AGREEING = 0.99
+
+
+def text_shapes(config):
+    """The decoder's dimensions: the sliding and the full layers differ."""
+    text = config.get("text_config", config)
+    heads, kv, dim = text["num_attention_heads"], text["num_key_value_heads"], text["head_dim"]
+    full_dim, full_kv = text.get("global_head_dim"), text.get("num_global_key_value_heads")
+    layer_types = text.get("layer_types", [])
+    for index, override in text.get("per_layer_config", {}).items():
+        if int(index) < len(layer_types) and layer_types[int(index)] == "full_attention":
+            full_dim = override.get("head_dim", full_dim)
+            full_kv = override.get("num_key_value_heads", full_kv)
+    return {
+        "hidden": text["hidden_size"], "heads": heads, "kv": kv, "dim": dim,
+        "full_dim": full_dim or dim, "full_kv": full_kv or kv,
+        "window": text["sliding_window"], "experts": text["num_experts"],
+        "top_k": text["top_k_experts"], "moe_dim": text["moe_intermediate_size"],
+        "vocab": text["vocab_size"], "softcap": text.get("final_logit_softcapping") or 0.0,
+        "eps": text["rms_norm_eps"], "canvas": config["canvas_length"],
+    }
+
+
+def vision_shapes(config):
+    vision = config.get("vision_config")
+    if not vision:
+        return None
+    patches = config["vision_soft_tokens_per_image"] * vision["pooling_kernel_size"] ** 2
+    return {"heads": vision["num_attention_heads"], "kv": vision["num_key_value_heads"],
+            "dim": vision["head_dim"], "patches": patches}
+
+
+def number(x):
+    """A float as MLIR spells it (always with a mantissa's point)."""
+    return f"{float(x):.17e}"
+
+
+def tensor(shape, element="bf16"):
+    return "tensor<" + "x".join(str(d) for d in shape) + "x" + element + ">"
+
+
+class Graph:
+    """One func.func whose operands are weights named NAME.OPERAND."""
+
+    def __init__(self, name):
+        self.name, self.lines, self.count = name, [], 0
+
+    def value(self):
+        self.count += 1
+        return f"%v{self.count}"
+
+    def op(self, text):
+        v = self.value()
+        self.lines.append(f"    {v} = {text}")
+        return v
+
+    def weight(self, operand, shape):
+        return self.op(f'dg.weight "{self.name}.{operand}" : {tensor(shape)}')
+
+    def text(self, results):
+        outs = ", ".join(f'{t} {{dg.name = "{n}"}}' for n, _, t in results)
+        rets = ", ".join(v for _, v, _ in results)
+        types = ", ".join(t for _, _, t in results)
+        return (f"  func.func @{self.name}() -> ({outs}) {{\n" + "\n".join(self.lines) +
+                f"\n    return {rets} : {types}\n  }}\n")
+
+
+def attention(name, heads, kv, dim, queries, keys, first_query, mask, window=0, committed=None):
+    """softmax(q K^T + mask) V over `keys` keys, queries at positions
+    first_query.. (dg.mask of `mask`), as dg.masked_attention."""
+    g = Graph(name)
+    q = g.weight("q", [1, queries, heads, dim])
+    k = g.weight("keys", [1, keys, kv, dim])
+    v = g.weight("values", [1, keys, kv, dim])
+    qi = g.op(f"dg.iota : {tensor([queries], 'i32')}")
+    first = g.op(f"arith.constant dense<{first_query}> : {tensor([1, 1], 'i32')}")
+    qp = g.op(f"dg.add {first}, {qi} : {tensor([1, 1], 'i32')}, {tensor([queries], 'i32')} -> "
+              f"{tensor([1, queries], 'i32')}")
+    ki = g.op(f"dg.iota : {tensor([keys], 'i32')}")
+    kp = g.op(f"dg.reshape {ki} : {tensor([keys], 'i32')} -> {tensor([1, keys], 'i32')}")
+    operands, types = f"{qp}, {kp}", f"{tensor([1, queries], 'i32')}, {tensor([1, keys], 'i32')}"
+    if committed is not None:
+        lengths = g.op(f"arith.constant dense<{committed}> : {tensor([1], 'i32')}")
+        operands, types = operands + f", {lengths}", types + f", {tensor([1], 'i32')}"
+    window_attr = f", window = {window} : i64" if window else ""
+    m = g.op(f"dg.mask {operands} {{kind = #dg<mask_kind {mask}>{window_attr}}} : {types} -> "
+             f"{tensor([1, queries, keys])}")
+    out = tensor([1, queries, heads, dim])
+    init = g.op(f"tensor.empty() : {out}")
+    o = g.op(f"dg.masked_attention {q}, {k}, {v}, {m} into {init} {{scale = 1.0 : f64}} : "
+             f"{tensor([1, queries, heads, dim])}, {tensor([1, keys, kv, dim])}, "
+             f"{tensor([1, keys, kv, dim])}, {tensor([1, queries, keys])} into {out} -> {out}")
+    return g.text([("out", o, out)])
+
+
+def kernel_graphs(config, context, rows=None):
+    s = text_shapes(config)
+    C, H = rows or s["canvas"], s["hidden"]
+    keys = context + C
+    graphs = []
+
+    g = Graph("gemm_q_proj")  # a projection: [C, H] x [heads * dim, H]^T
+    n = s["heads"] * s["dim"]
+    x, w = g.weight("x", [1, C, H]), g.weight("w", [n, H])
+    y = g.op(f"dg.matmul {x}, {w} {{transpose_rhs}} : {tensor([1, C, H])}, {tensor([n, H])} -> "
+             f"{tensor([1, C, n])}")
+    graphs.append(g.text([("out", y, tensor([1, C, n]))]))
+
+    graphs.append(attention("attention_sliding", s["heads"], s["kv"], s["dim"], C, keys, context,
+                            "canvas", s["window"], committed=context))
+    graphs.append(attention("attention_full", s["heads"], s["full_kv"], s["full_dim"], C, keys,
+                            context, "canvas", committed=context))
+    graphs.append(attention("attention_causal", s["heads"], s["kv"], s["dim"], C, keys, context,
+                            "causal", s["window"]))
+    v = vision_shapes(config)
+    if v:
+        graphs.append(attention("attention_vision", v["heads"], v["kv"], v["dim"],
+                                min(rows or v["patches"], v["patches"]), v["patches"], 0,
+                                "bidirectional"))
+
+    g = Graph("moe")
+    E, I = s["experts"], s["moe_dim"]
+    ops = [g.weight("router_input", [1, C, H]), g.weight("expert_input", [1, C, H]),
+           g.weight("router_scale", [H]), g.weight("router_proj", [E, H]),
+           g.weight("per_expert_scale", [E]), g.weight("gate_up", [E, 2 * I, H]),
+           g.weight("down", [E, H, I])]
+    types = [tensor([1, C, H]), tensor([1, C, H]), tensor([H]), tensor([E, H]), tensor([E]),
+             tensor([E, 2 * I, H]), tensor([E, H, I])]
+    y = g.op(f"dg.moe {', '.join(ops)} {{epsilon = {number(s['eps'])} : f64, top_k = {s['top_k']} : i64}} : "
+             f"{', '.join(types)} -> {tensor([1, C, H])}")
+    graphs.append(g.text([("out", y, tensor([1, C, H]))]))
+
+    g = Graph("sample")
+    V = s["vocab"]
+    h, e = g.weight("hidden", [1, C, H]), g.weight("embedding", [V, H])
+    temp = g.op(f"arith.constant dense<{number(TEMPERATURE)}> : {tensor([1], 'f32')}")
+    results = [("logits", tensor([1, C, V])), ("argmax", tensor([1, C], "i32")),
+               ("topk_probs", tensor([1, C, TOP_K_PROBS], "f32")),
+               ("topk_ids", tensor([1, C, TOP_K_PROBS], "i32")), ("entropy", tensor([1, C], "f32"))]
+    g.count += 1
+    base = f"%v{g.count}"
+    g.lines.append(f"    {base}:5 = dg.sample {h}, {e}, {temp} {{softcap = {number(s['softcap'])} : f64, "
+                   f"top_k = {TOP_K_PROBS} : i64}} : {tensor([1, C, H])}, {tensor([V, H])}, "
+                   f"{tensor([1], 'f32')} -> {', '.join(t for _, t in results)}")
+    graphs.append(g.text([(n, f"{base}#{i}", t) for i, (n, t) in enumerate(results)]))
+
+    g = Graph("soft_embedding")
+    l, e = g.weight("logits", [1, C, V]), g.weight("embedding", [V, H])
+    y = g.op(f"dg.soft_embedding {l}, {e} {{scale = {number(math.sqrt(H))} : f64}} : {tensor([1, C, V])}, "
+             f"{tensor([V, H])} -> {tensor([1, C, H])}")
+    graphs.append(g.text([("out", y, tensor([1, C, H]))]))
+    return s, graphs
+
+
+def write_module(argv):
+    config_path = argv[0]
+    context = int(argv[argv.index("--context") + 1]) if "--context" in argv else 4096
+    rows = int(argv[argv.index("--rows") + 1]) if "--rows" in argv else None
+    config = json.loads(Path(config_path).read_text())
+    s, graphs = kernel_graphs(config, context, rows)
+    print(f"// The fused kernels of {config_path} one by one (bench/kernels.py), "
+          f"context {context}, {rows or s['canvas']} rows.")
+    print(f'module attributes {{dg.model = "diffusion_gemma", dg.dtype = bf16, '
+          f'dg.canvas_length = {s["canvas"]} : i64, dg.vocab_size = {s["vocab"]} : i64, '
+          f'dg.hidden_size = {s["hidden"]} : i64}} {{')
+    print("".join(graphs), end="")
+    print("}")
+
+
+# ---------------------------------------------------------------------------
+# The PyTorch peers.
+
+def peers(config_dir, device):
+    """GRAPH -> fn(operands) -> outputs, through transformers' code; and the
+    graphs whose timed peer is another function (transformers' own path
+    where it rounds differently from the op's contract)."""
+    import torch
+    import torch.nn.functional as F
+    from transformers import DiffusionGemmaConfig
+    from transformers.models.diffusion_gemma import modeling_diffusion_gemma as dg
+
+    config = DiffusionGemmaConfig.from_pretrained(config_dir)
+    text = config.text_config
+    raw = json.loads((Path(config_dir) / "config.json").read_text())
+    s = text_shapes(raw)
+
+    def mask(kind, queries, keys, first, window=0, committed=0):
+        q = torch.arange(queries, device=device)[:, None] + first
+        k = torch.arange(keys, device=device)[None, :]
+        if kind == "causal":
+            seen = (k <= q) & ((q - k < window) if window else True)
+        elif kind == "canvas":
+            seen = (k >= committed) | ((k >= committed - (window - 1)) if window else True)
+            seen = seen.expand(queries, keys)
+        else:
+            seen = torch.ones(queries, keys, dtype=torch.bool, device=device)
+        m = torch.zeros(queries, keys, dtype=torch.bfloat16, device=device)
+        return m.masked_fill(~seen, float("-inf"))[None, None]
+
+    def attention(kind, window=0):
+        def run(t):
+            q, k, v = (t[n].transpose(1, 2) for n in ("q", "keys", "values"))
+            # The queries are the last rows: a committed context before them.
+            context = k.shape[2] - q.shape[2] if kind != "bidirectional" else 0
+            m = mask(kind, q.shape[2], k.shape[2], context, window, context)
+            # What transformers' sdpa attention calls: PyTorch's fused kernels.
+            o = F.scaled_dot_product_attention(q, k, v, attn_mask=m, scale=1.0,
+                                               enable_gqa=q.shape[1] != k.shape[1])
+            return {"out": o.transpose(1, 2)}
+        return run
+
+    router = dg.DiffusionGemmaTextRouter(text).to(device, torch.bfloat16)
+    # transformers' experts dispatch: its grouped GEMM on a GPU, else the
+    # loop over experts.
+    text._experts_implementation = "grouped_mm" if device == "cuda" else "eager"
+    experts = dg.DiffusionGemmaTextExperts(text).to(device, torch.bfloat16)
+
+    def moe(t):
+        with torch.no_grad():
+            router.proj.weight.copy_(t["router_proj"])
+            router.scale.copy_(t["router_scale"])
+            router.per_expert_scale.copy_(t["per_expert_scale"])
+            experts.gate_up_proj.copy_(t["gate_up"])
+            experts.down_proj.copy_(t["down"])
+        r, x = t["router_input"].flatten(0, 1), t["expert_input"].flatten(0, 1)
+        _, weights, index = router(r)
+        try:
+            y = experts(x, index, weights)
+        except Exception as e:  # an older GPU or PyTorch without it
+            print(f"peer: experts '{text._experts_implementation}' failed ({e}); eager instead",
+                  file=sys.stderr)
+            text._experts_implementation = "eager"
+            y = experts(x, index, weights)
+        return {"out": y.view_as(t["expert_input"])}
+
+    def sample(t, exact=True):
+        # DiffusionGemmaForBlockDiffusion's head and sampler. Its LM head
+        # rounds the logits to bf16 before the softcap; dg.sample's contract
+        # keeps them in f32, so the numbers are checked in f32 and the time
+        # is transformers' bf16 path.
+        h, e = (t["hidden"].float(), t["embedding"].float()) if exact else (t["hidden"], t["embedding"])
+        logits = F.linear(h, e)
+        if s["softcap"]:
+            logits = torch.tanh(logits / s["softcap"]) * s["softcap"]
+        x = logits.float() / TEMPERATURE
+        probs = x.softmax(-1)
+        top = probs.topk(TOP_K_PROBS, dim=-1)
+        return {"logits": x.to(torch.bfloat16), "argmax": x.argmax(-1), "topk_probs": top.values,
+                "topk_ids": top.indices,
+                "entropy": torch.distributions.Categorical(logits=x).entropy()}
+
+    def soft_embedding(t):
+        # DiffusionGemmaModel.forward's self-conditioning input.
+        e = t["embedding"]
+        p = t["logits"].softmax(dim=-1, dtype=torch.float32).to(e.dtype)
+        return {"out": torch.matmul(p, e) * torch.tensor(math.sqrt(s["hidden"]), dtype=e.dtype)}
+
+    return {
+        "gemm_q_proj": lambda t: {"out": F.linear(t["x"], t["w"])},
+        "attention_sliding": attention("canvas", s["window"]),
+        "attention_full": attention("canvas"),
+        "attention_causal": attention("causal", s["window"]),
+        "attention_vision": attention("bidirectional"),
+        "moe": moe, "sample": sample, "soft_embedding": soft_embedding,
+    }, {"sample": lambda t: sample(t, exact=False)}
+
+
+def time_ms(fn, runs):
+    import torch
+    fn()
+    times = []
+    for _ in range(runs):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def difference(got, want):
+    """How far dgc's output is from PyTorch's: integers by the fraction that
+    differ, floats by the largest error over the largest magnitude, and the
+    fraction of rows (the last axis) within FLOAT_TOLERANCE of it."""
+    import torch
+    if not want.is_floating_point():
+        return {"mismatch": round((got.long() != want.long()).float().mean().item(), 5)}
+    got, want = got.float(), want.float()
+    scale = want.abs().max().clamp_min(1e-30)
+    rows = ((got - want).abs().amax(-1) <= FLOAT_TOLERANCE * scale).float().mean()
+    return {"max_error": round(((got - want).abs().max() / scale).item(), 5),
+            "rows_agreeing": round(rows.item(), 5)}
+
+
+def run_peers(argv):
+    import torch
+    from safetensors.torch import load_file
+
+    config_dir, out = argv[0], Path(argv[1])
+    runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 5
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dgc_ms = {}
+    if (out / "dgc.jsonl").exists():
+        for line in (out / "dgc.jsonl").read_text().splitlines():
+            if line.startswith("{"):
+                row = json.loads(line)
+                dgc_ms[row["kernel"]] = row["ms"]
+    fns, timed = peers(config_dir, device)
+    failed = False
+    for path in sorted(out.glob("*.safetensors")):
+        name = path.stem
+        if name not in fns:
+            continue
+        tensors = {k: v.to(device) for k, v in load_file(str(path)).items()}
+        operands = {k: v for k, v in tensors.items() if not k.startswith("out.")}
+        with torch.no_grad():
+            want = fns[name](operands)
+            ms = time_ms(lambda: timed.get(name, fns[name])(operands), runs)
+        outputs, passed = {}, True
+        for key, value in want.items():
+            d = difference(tensors["out." + key], value)
+            outputs[key] = d
+            if "mismatch" in d:
+                passed &= d["mismatch"] <= 0.01
+            else:
+                passed &= d["rows_agreeing"] >= ROWS_AGREEING.get(name, DEFAULT_ROWS_AGREEING)
+        failed |= not passed
+        row = {"kernel": name, "peer": "pytorch " + torch.__version__, "device": device,
+               "peer_ms": round(ms, 3), "dgc_ms": dgc_ms.get(name),
+               "dgc_vs_peer": round(ms / dgc_ms[name], 3) if dgc_ms.get(name) else None,
+               "outputs": outputs, "passed": passed}
+        print(json.dumps(row), flush=True)
+        del tensors, operands, want
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "module":
+        write_module(sys.argv[2:])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "peer":
+        sys.exit(run_peers(sys.argv[2:]))
+    else:
+        sys.exit(__doc__)
