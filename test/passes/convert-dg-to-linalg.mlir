@@ -52,6 +52,22 @@ func.func @linear(%x: tensor<?x16x64xbf16>) -> tensor<?x16x32xbf16> {
 
 // -----
 
+// An rhs of [k, n] (no transpose): the reduction loop nests outside n, so
+// the innermost loop reads rhs rows contiguously.
+// CHECK-DAG: #[[PLHS:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-DAG: #[[PRHS:.*]] = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+// CHECK-DAG: #[[POUT:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-LABEL: func.func @probabilities_times_table
+func.func @probabilities_times_table(%p: tensor<?x16x512xbf16>) -> tensor<?x16x64xbf16> {
+  %e = dg.weight "e" : tensor<512x64xbf16>
+  // CHECK: linalg.generic {indexing_maps = [#[[PLHS]], #[[PRHS]], #[[POUT]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]}
+  // CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<?x16x512xbf16>, tensor<512x64xbf16>)
+  %y = dg.matmul %p, %e : tensor<?x16x512xbf16>, tensor<512x64xbf16> -> tensor<?x16x64xbf16>
+  return %y : tensor<?x16x64xbf16>
+}
+
+// -----
+
 // RMSNorm: a sum of squares per row, then x * rsqrt(mean + eps) * w.
 // CHECK-LABEL: func.func @rms_norm
 func.func @rms_norm(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64xf32> {
