@@ -1,7 +1,11 @@
-//===- SoftEmbedding.cpp - dg.soft_embedding on the host ------------------===//
+//===- SoftEmbedding.cpp - dg.soft_embedding to linalg --------------------===//
 //
-// Re-emitted as its primitives (softmax in f32, rounded, @ E, * scale): the
-// unfused graph's numbers.
+// The row's softmax statistics in one pass (max and sum of exponentials,
+// RowStatistics.h), then the probabilities exp(x - max) / sum computed in
+// f32 and stored rounded to the table's type, then their product with the
+// table and the scale. No [positions x vocabulary] f32 tensor exists: the
+// statistics are per row, and the probabilities are stored once in the
+// table's type, which the op's contract rounds them to anyway.
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,6 +13,7 @@
 #include "Patterns.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 
 using namespace mlir;
 
@@ -22,15 +27,16 @@ struct LowerSoftEmbedding : OpRewritePattern<dg::SoftEmbeddingOp> {
     Location loc = op.getLoc();
     RankedTensorType lt = tensorType(op.getLogits());
     RankedTensorType out = tensorType(op.getResult());
-    Type f32 = rewriter.getF32Type(), dt = out.getElementType();
-    Value x = op.getLogits();
-    if (lt.getElementType() != f32)
-      x = dg::CastOp::create(rewriter, loc,
-                             RankedTensorType::get(lt.getShape(), f32), x);
-    Value probs = dg::SoftmaxOp::create(rewriter, loc, x, lt.getRank() - 1);
-    if (dt != f32)
-      probs = dg::CastOp::create(
-          rewriter, loc, RankedTensorType::get(lt.getShape(), dt), probs);
+    Type dt = out.getElementType();
+    SmallVector<Value> stats = rowStatistics(rewriter, loc, op.getLogits());
+    Value probs = mapRows(
+        rewriter, loc, op.getLogits(), {stats[0], stats[1]}, {},
+        lt.getRank() - 1, RankedTensorType::get(lt.getShape(), dt),
+        [](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value shifted = arith::SubFOp::create(b, l, a[0], a[1]);
+          return arith::DivFOp::create(b, l, math::ExpOp::create(b, l, shifted),
+                                       a[2]);
+        });
     Value soft = dg::MatmulOp::create(rewriter, loc, out, probs,
                                       op.getEmbedding(), false, false);
     Value scale = arith::ConstantOp::create(

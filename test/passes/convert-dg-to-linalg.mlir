@@ -68,6 +68,28 @@ func.func @probabilities_times_table(%p: tensor<?x16x512xbf16>) -> tensor<?x16x6
 
 // -----
 
+// dg.soft_embedding: the rows' softmax statistics in one pass, the
+// probabilities stored once in the table's type, their product with the
+// table, the scale. No [positions x vocabulary] f32 tensor.
+// CHECK-LABEL: func.func @soft_embedding
+// CHECK-NOT: tensor<?x16x512xf32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x16x512xbf16>) outs({{.*}} : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xi32>) attrs = {dg.row_statistics}
+// CHECK-NOT: tensor<?x16x512xf32>
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: arith.truncf {{.*}} : f32 to bf16
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "parallel"]
+// CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<?x16x512xbf16>, tensor<512x64xbf16>)
+// CHECK-NOT: tensor<?x16x512xf32>
+// CHECK: return
+func.func @soft_embedding(%x: tensor<?x16x512xbf16>) -> tensor<?x16x64xbf16> {
+  %e = dg.weight "e" : tensor<512x64xbf16>
+  %y = dg.soft_embedding %x, %e {scale = 8.0 : f64} : tensor<?x16x512xbf16>, tensor<512x64xbf16> -> tensor<?x16x64xbf16>
+  return %y : tensor<?x16x64xbf16>
+}
+
+// -----
+
 // RMSNorm: a sum of squares per row, then x * rsqrt(mean + eps) * w.
 // CHECK-LABEL: func.func @rms_norm
 func.func @rms_norm(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64xf32> {
