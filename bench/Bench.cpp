@@ -13,6 +13,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "BenchArguments.h"
+
 #include "dgc/runtime/HostModule.h"
 
 #include <algorithm>
@@ -100,12 +102,10 @@ std::string parseOptions(int argc, char **argv, Options &o) {
         o.batches.push_back(b);
         start = comma + 1;
       }
-    } else if (!arg.empty() && arg[0] == '-') {
-      return "unknown option " + arg;
-    } else if (o.module.empty()) {
-      o.module = arg;
-    } else {
-      return "unexpected argument '" + arg + "'";
+    } else if (std::string error =
+                   dgc::bench::takeModuleArgument(arg, o.module);
+               !error.empty()) {
+      return error;
     }
   }
   if (o.module.empty())

@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "BenchArguments.h"
 #include "SafetensorsWriter.h"
 
 #include "dgc/runtime/HostModule.h"
@@ -93,12 +94,10 @@ std::string parseOptions(int argc, char **argv, Options &o) {
       o.out = value();
       if (o.out.empty())
         return "--out needs a directory";
-    } else if (!arg.empty() && arg[0] == '-') {
-      return "unknown option " + arg;
-    } else if (o.module.empty()) {
-      o.module = arg;
-    } else {
-      return "unexpected argument '" + arg + "'";
+    } else if (std::string error =
+                   dgc::bench::takeModuleArgument(arg, o.module);
+               !error.empty()) {
+      return error;
     }
   }
   if (o.module.empty())
@@ -171,99 +170,113 @@ Result<HostModule> loadWithOperands(const Options &o, Device device) {
   return module;
 }
 
+using Outputs = std::vector<HostModule::Output>;
+
+/// Calls `name` once to warm up and `runs` times more; the last outputs,
+/// and the median time in milliseconds.
+Result<Outputs> timedCalls(const HostModule &module, const std::string &name,
+                           int runs, double &medianMs) {
+  std::vector<double> times;
+  Result<Outputs> outputs = Error{"not run"};
+  for (int i = 0; i <= runs; ++i) {
+    double seconds = 0;
+    outputs = module.call(name, {}, &seconds);
+    if (!outputs)
+      return outputs;
+    if (i > 0) // the first call loads and warms up
+      times.push_back(seconds * 1e3);
+  }
+  std::sort(times.begin(), times.end());
+  medianMs = times[times.size() / 2];
+  return outputs;
+}
+
+/// The JSON of each output's difference; `passed` is cleared by any that
+/// is not acceptable.
+std::string differencesJson(const GraphSpec &graph, const Outputs &got,
+                            const Outputs &want, bool &passed) {
+  std::string text = "{";
+  for (size_t i = 0; i < graph.outputs.size(); ++i) {
+    Difference d = compare(got[i], want[i]);
+    passed &= d.acceptable();
+    text += (i ? ", \"" : "\"") + graph.outputs[i].name + "\": ";
+    text += d.integer
+                ? "{\"mismatches\": " + std::to_string(d.mismatches) +
+                      ", \"of\": " + std::to_string(d.count) + "}"
+                : "{\"max_error\": " + json(d.maxError) +
+                      ", \"max_magnitude\": " + json(d.maxReference) + "}";
+  }
+  return text + "}";
+}
+
+/// DIR/NAME.safetensors: the graph's operands, and its outputs as out.NAME.
+Status writeGraphFile(const std::string &directory, const HostModule &module,
+                      const std::string &name, const GraphSpec &graph,
+                      const Outputs &outputs) {
+  std::vector<SafetensorsEntry> entries;
+  for (const WeightSpec *w : operandsOf(module.manifest(), name))
+    entries.push_back({w->name.substr(name.size() + 1), w->dtype, w->shape,
+                       module.weightData(*w),
+                       static_cast<size_t>(w->byteSize())});
+  for (size_t i = 0; i < graph.outputs.size(); ++i)
+    entries.push_back({"out." + graph.outputs[i].name, outputs[i].dtype,
+                       outputs[i].shape, outputs[i].bytes.data(),
+                       outputs[i].bytes.size()});
+  return writeSafetensors(directory + "/" + name + ".safetensors", entries);
+}
+
+int fail(const std::string &message) {
+  std::fprintf(stderr, "dgc-kernel-check: %s\n", message.c_str());
+  return 1;
+}
+
 int run(const Options &o) {
   Result<HostModule> module = loadWithOperands(o, o.device);
-  if (!module) {
-    std::fprintf(stderr, "dgc-kernel-check: %s\n", module.error().c_str());
-    return 1;
-  }
+  if (!module)
+    return fail(module.error());
   std::optional<HostModule> reference;
   if (o.compare) {
     Result<HostModule> r = loadWithOperands(o, *o.compare);
-    if (!r) {
-      std::fprintf(stderr, "dgc-kernel-check: %s\n", r.error().c_str());
-      return 1;
-    }
+    if (!r)
+      return fail(r.error());
     reference.emplace(std::move(*r));
   }
   for (const std::string &name : o.only)
-    if (!module->manifest().graphs.count(name)) {
-      std::fprintf(stderr, "dgc-kernel-check: %s has no graph '%s'\n",
-                   o.module.c_str(), name.c_str());
-      return 1;
-    }
+    if (!module->manifest().graphs.count(name))
+      return fail(o.module + " has no graph '" + name + "'");
 
   bool allPassed = true;
   for (const auto &[name, graph] : module->manifest().graphs) {
     if (!o.only.empty() && !o.only.count(name))
       continue;
     std::fprintf(stderr, "dgc-kernel-check: %s...\n", name.c_str());
-    std::vector<double> times;
-    Result<std::vector<HostModule::Output>> outputs =
-        Error{"not run"}; // the last call's
-    for (int i = 0; i <= o.runs; ++i) {
-      double seconds = 0;
-      outputs = module->call(name, {}, &seconds);
-      if (!outputs) {
-        std::fprintf(stderr, "dgc-kernel-check: %s: %s\n", name.c_str(),
-                     outputs.error().c_str());
-        return 1;
-      }
-      if (i > 0) // the first call loads and warms up
-        times.push_back(seconds * 1e3);
-    }
-    std::sort(times.begin(), times.end());
+    double ms = 0;
+    Result<Outputs> outputs = timedCalls(*module, name, o.runs, ms);
+    if (!outputs)
+      return fail(name + ": " + outputs.error());
     int64_t operandBytes = 0;
     for (const WeightSpec *w : operandsOf(module->manifest(), name))
       operandBytes += w->byteSize();
-
     std::string line = "{\"kernel\": \"" + name + "\", \"device\": \"" +
-                       deviceName(o.device) +
-                       "\", \"ms\": " + json(times[times.size() / 2]) +
+                       deviceName(o.device) + "\", \"ms\": " + json(ms) +
                        ", \"operand_mb\": " + json(operandBytes / 1e6);
     if (reference) {
-      Result<std::vector<HostModule::Output>> want = reference->call(name, {});
-      if (!want) {
-        std::fprintf(stderr, "dgc-kernel-check: %s on %s: %s\n", name.c_str(),
-                     deviceName(*o.compare), want.error().c_str());
-        return 1;
-      }
+      Result<Outputs> want = reference->call(name, {});
+      if (!want)
+        return fail(name + " on " + deviceName(*o.compare) + ": " +
+                    want.error());
       bool passed = true;
       line += std::string(", \"against\": \"") + deviceName(*o.compare) +
-              "\", \"outputs\": {";
-      for (size_t i = 0; i < graph.outputs.size(); ++i) {
-        Difference d = compare((*outputs)[i], (*want)[i]);
-        passed &= d.acceptable();
-        line += (i ? ", \"" : "\"") + graph.outputs[i].name + "\": ";
-        line += d.integer
-                    ? "{\"mismatches\": " + std::to_string(d.mismatches) +
-                          ", \"of\": " + std::to_string(d.count) + "}"
-                    : "{\"max_error\": " + json(d.maxError) +
-                          ", \"max_magnitude\": " + json(d.maxReference) + "}";
-      }
-      line += std::string("}, \"passed\": ") + (passed ? "true" : "false");
+              "\", \"outputs\": " +
+              differencesJson(graph, *outputs, *want, passed) +
+              ", \"passed\": " + (passed ? "true" : "false");
       allPassed &= passed;
     }
     std::printf("%s}\n", line.c_str());
     std::fflush(stdout);
-
-    if (!o.out.empty()) {
-      std::vector<SafetensorsEntry> entries;
-      for (const WeightSpec *w : operandsOf(module->manifest(), name))
-        entries.push_back({w->name.substr(name.size() + 1), w->dtype, w->shape,
-                           module->weightData(*w),
-                           static_cast<size_t>(w->byteSize())});
-      for (size_t i = 0; i < graph.outputs.size(); ++i) {
-        const HostModule::Output &out = (*outputs)[i];
-        entries.push_back({"out." + graph.outputs[i].name, out.dtype, out.shape,
-                           out.bytes.data(), out.bytes.size()});
-      }
-      std::string path = o.out + "/" + name + ".safetensors";
-      if (Status s = writeSafetensors(path, entries); !s) {
-        std::fprintf(stderr, "dgc-kernel-check: %s\n", s.error().c_str());
-        return 1;
-      }
-    }
+    if (!o.out.empty())
+      if (Status s = writeGraphFile(o.out, *module, name, graph, *outputs); !s)
+        return fail(s.error());
   }
   return allPassed ? 0 : 1;
 }

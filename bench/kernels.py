@@ -18,8 +18,12 @@ the operands and dgc's outputs; DIR/dgc.jsonl: its times) and runs the same
 operands through transformers' DiffusionGemma code where it has the op
 (router, experts, eager attention, the self-conditioning embedding, the LM
 head's softcap) and PyTorch's own kernels where transformers calls them
-(scaled_dot_product_attention, matmul); one JSON line per graph with both
-times, their ratio and how far dgc's outputs are from PyTorch's.
+(matmul); one JSON line per graph with both times, their ratio and how far
+dgc's outputs are from PyTorch's. Where the fast PyTorch path rounds
+differently from the op's contract (scaled_dot_product_attention keeps the
+scores in f32; transformers' LM head rounds the logits to bf16), the
+numbers come from the path that rounds as the contract does and the time
+from the fast one.
 """
 import json
 import math
@@ -231,13 +235,26 @@ def peers(config_dir, device):
         m = torch.zeros(queries, keys, dtype=torch.bfloat16, device=device)
         return m.masked_fill(~seen, float("-inf"))[None, None]
 
-    def attention(kind, window=0):
+    class Groups(torch.nn.Module):  # what transformers' attention reads of its layer
+        def __init__(self, groups):
+            super().__init__()
+            self.num_key_value_groups = groups
+            self.training = False
+
+    def attention(kind, window=0, exact=True):
         def run(t):
             q, k, v = (t[n].transpose(1, 2) for n in ("q", "keys", "values"))
             # The queries are the last rows: a committed context before them.
             context = k.shape[2] - q.shape[2] if kind != "bidirectional" else 0
             m = mask(kind, q.shape[2], k.shape[2], context, window, context)
-            # What transformers' sdpa attention calls: PyTorch's fused kernels.
+            if exact:
+                # transformers' eager attention rounds the scores to bf16 as
+                # dg.masked_attention's contract does.
+                o, _ = dg.eager_attention_forward(Groups(q.shape[1] // k.shape[1]), q, k, v, m,
+                                                  scaling=1.0)
+                return {"out": o}
+            # What transformers' sdpa attention calls: PyTorch's fused
+            # kernels, which keep the scores in f32; the timed peer.
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=m, scale=1.0,
                                                enable_gqa=q.shape[1] != k.shape[1])
             return {"out": o.transpose(1, 2)}
@@ -296,7 +313,13 @@ def peers(config_dir, device):
         "attention_causal": attention("causal", s["window"]),
         "attention_vision": attention("bidirectional"),
         "moe": moe, "sample": sample, "soft_embedding": soft_embedding,
-    }, {"sample": lambda t: sample(t, exact=False)}
+    }, {
+        "attention_sliding": attention("canvas", s["window"], exact=False),
+        "attention_full": attention("canvas", exact=False),
+        "attention_causal": attention("causal", s["window"], exact=False),
+        "attention_vision": attention("bidirectional", exact=False),
+        "sample": lambda t: sample(t, exact=False),
+    }
 
 
 def time_ms(fn, runs):
