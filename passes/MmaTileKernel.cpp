@@ -20,11 +20,13 @@
 #include "MmaTileKernel.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
 
 using namespace mlir;
 
@@ -197,6 +199,22 @@ void TileBuilder::stageBVectors(Value k0, Value n0, Value sB) {
 }
 
 } // namespace
+
+bool hasAlignedRowsOfEight(Value memref, AlignedBuffers trusted) {
+  auto type = cast<MemRefType>(memref.getType());
+  int64_t last = type.getRank() - 1;
+  if (!type.getLayout().isIdentity() || !type.getElementType().isBF16() ||
+      type.isDynamicDim(last) || type.getDimSize(last) % 8 != 0)
+    return false;
+  if (trusted == AlignedBuffers::WeightsAndAllocations &&
+      isa_and_nonnull<memref::AllocOp, gpu::AllocOp>(memref.getDefiningOp()))
+    return true;
+  auto view = memref.getDefiningOp<memref::ViewOp>();
+  APInt shift;
+  return view && isa<BlockArgument>(view.getSource()) &&
+         matchPattern(view.getByteShift(), m_ConstantInt(&shift)) &&
+         shift.urem(16) == 0;
+}
 
 Value loadOrZero(OpBuilder &b, Location loc, const MmaAccess &at,
                  Value inBounds) {

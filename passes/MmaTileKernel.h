@@ -108,6 +108,17 @@ mlir::Value loadOrZero(mlir::OpBuilder &b, mlir::Location loc,
 mlir::Value loadEightOrZeros(mlir::OpBuilder &b, mlir::Location loc,
                              const MmaAccess &at, mlir::Value inBounds);
 
+/// Which buffers hasAlignedRowsOfEight may trust to start 16-byte aligned.
+enum class AlignedBuffers { Weights, WeightsAndAllocations };
+
+/// Whether every 8 consecutive bf16 of a row of `memref` that start at a
+/// multiple of 8 form one 16-byte aligned vector: an identity layout, a
+/// static last dimension that is a multiple of 8, and a start that is
+/// 16-byte aligned: a weight viewed from the arena (a 64-byte aligned
+/// argument) at a constant byte offset that is a multiple of 16, or (when
+/// `trusted` says so) a fresh allocation.
+bool hasAlignedRowsOfEight(mlir::Value memref, AlignedBuffers trusted);
+
 /// Two bf16 as one 32-bit fragment register, `lo` in the low half.
 mlir::Value packBf16Pair(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lo,
                          mlir::Value hi);

@@ -95,23 +95,6 @@ Value ceilDiv(OpBuilder &b, Location loc, Value x, int64_t d) {
                                     arith::ConstantIndexOp::create(b, loc, d));
 }
 
-/// Whether every 8 consecutive elements of `memref` along its last dimension
-/// that start at a multiple of 8 are 16-byte aligned: a bf16 weight viewed
-/// from the arena (a 64-byte aligned argument) at a constant offset that is
-/// a multiple of 16, with an identity layout and a last dimension that is a
-/// multiple of 8.
-bool hasAlignedVectorsOfEight(Value memref) {
-  auto type = cast<MemRefType>(memref.getType());
-  auto view = memref.getDefiningOp<memref::ViewOp>();
-  int64_t last = type.getRank() - 1;
-  APInt shift;
-  return view && isa<BlockArgument>(view.getSource()) &&
-         type.getLayout().isIdentity() && type.getElementType().isBF16() &&
-         !type.isDynamicDim(last) && type.getDimSize(last) % 8 == 0 &&
-         matchPattern(view.getByteShift(), m_ConstantInt(&shift)) &&
-         shift.urem(16) == 0;
-}
-
 gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value gridX, Value gridY,
                            Value gridZ, const MmaTileShape &shape) {
   MLIRContext *ctx = b.getContext();
@@ -193,7 +176,8 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops) {
         return cOperand(nb, row, col, zero);
       }};
   problem.bVectors =
-      shape.bKFastest && hasAlignedVectorsOfEight(op.getDpsInputs()[1]);
+      shape.bKFastest &&
+      hasAlignedRowsOfEight(op.getDpsInputs()[1], AlignedBuffers::Weights);
   problem.initialC = initialC;
   if (epilogue)
     problem.storeC = [&](OpBuilder &nb, Value row, Value col, Value acc) {
@@ -292,7 +276,7 @@ void lowerGrouped(linalg::GenericOp op, const Grouped &g) {
                        [&](OpBuilder &nb, Value row, Value col) {
                          return rowAt(nb, g.out, row, col);
                        }};
-    problem.bVectors = hasAlignedVectorsOfEight(g.weight);
+    problem.bVectors = hasAlignedRowsOfEight(g.weight, AlignedBuffers::Weights);
     buildMmaTile(b, loc, launch, shape, problem);
   }
   gpu::TerminatorOp::create(b, loc);
