@@ -160,6 +160,21 @@ def DgGpuManagedMemory : Pass<"dg-gpu-managed-memory", "mlir::ModuleOp"> {
                            "mlir::memref::MemRefDialect"];
 }
 
+def DgGpuAlignWorkgroupMemory
+    : Pass<"dg-gpu-align-workgroup-memory", "mlir::gpu::GPUModuleOp"> {
+  let summary = "Align every kernel's shared-memory tiles to 16 bytes";
+  let description = [{
+    The tensor-core and flash-attention kernels stage operands into their
+    workgroup (shared-memory) attributions with 16-byte vector stores, which
+    need a 16-byte aligned address; an attribution's own alignment is only
+    its element type's (2 bytes for bf16), so it held only as long as the
+    assembler happened to place each array at a multiple of 16. This sets
+    `llvm.align = 16` on every workgroup attribution of every `gpu.func`
+    that has no larger alignment, which the lowering to NVVM gives the
+    array's global. Runs after gpu-kernel-outlining.
+  }];
+}
+
 def DgTileParallelLoopsForGpu
     : Pass<"dg-tile-parallel-loops-for-gpu", "mlir::func::FuncOp"> {
   let summary = "Tile outermost parallel loops into GPU blocks of threads";

@@ -59,7 +59,9 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
         "dg-tile-parallel-loops-for-gpu{{threads={0}},"
         "gpu-map-parallel-loops,convert-parallel-loops-to-gpu,"
         "gpu-launch-sink-index-computations),"
-        "gpu-kernel-outlining,canonicalize,func.func(dg-gpu-async-launches)",
+        "gpu-kernel-outlining,canonicalize,"
+        "gpu.module(dg-gpu-align-workgroup-memory),"
+        "func.func(dg-gpu-async-launches)",
         o.threads);
   case CudaStage::LLVMDialect:
     // Host loops as on the host target; kernels through NVVM to PTX
