@@ -209,9 +209,11 @@ def write_module(argv):
 # The PyTorch peers.
 
 def peers(config_dir, device):
-    """GRAPH -> fn(operands) -> outputs, through transformers' code; and the
-    graphs whose timed peer is another function (transformers' own path
-    where it rounds differently from the op's contract)."""
+    """GRAPH -> prepare(operands) -> run() -> outputs, through transformers'
+    code; and the graphs whose timed peer is another one (transformers' own
+    path where it rounds differently from the op's contract). prepare does
+    the work that depends only on the operands (masks, loading weights into
+    modules), so that run(), which is timed, is the op alone."""
     import torch
     import torch.nn.functional as F
     from transformers import DiffusionGemmaConfig
@@ -242,23 +244,23 @@ def peers(config_dir, device):
             self.training = False
 
     def attention(kind, window=0, exact=True):
-        def run(t):
+        def prepare(t):
             q, k, v = (t[n].transpose(1, 2) for n in ("q", "keys", "values"))
             # The queries are the last rows: a committed context before them.
             context = k.shape[2] - q.shape[2] if kind != "bidirectional" else 0
             m = mask(kind, q.shape[2], k.shape[2], context, window, context)
+            groups = Groups(q.shape[1] // k.shape[1])
             if exact:
                 # transformers' eager attention rounds the scores to bf16 as
                 # dg.masked_attention's contract does.
-                o, _ = dg.eager_attention_forward(Groups(q.shape[1] // k.shape[1]), q, k, v, m,
-                                                  scaling=1.0)
-                return {"out": o}
+                return lambda: {"out": dg.eager_attention_forward(groups, q, k, v, m,
+                                                                  scaling=1.0)[0]}
             # What transformers' sdpa attention calls: PyTorch's fused
             # kernels, which keep the scores in f32; the timed peer.
-            o = F.scaled_dot_product_attention(q, k, v, attn_mask=m, scale=1.0,
-                                               enable_gqa=q.shape[1] != k.shape[1])
-            return {"out": o.transpose(1, 2)}
-        return run
+            return lambda: {"out": F.scaled_dot_product_attention(
+                q, k, v, attn_mask=m, scale=1.0,
+                enable_gqa=groups.num_key_value_groups > 1).transpose(1, 2)}
+        return prepare
 
     router = dg.DiffusionGemmaTextRouter(text).to(device, torch.bfloat16)
     # transformers' experts dispatch: its grouped GEMM on a GPU, else the
@@ -274,15 +276,18 @@ def peers(config_dir, device):
             experts.gate_up_proj.copy_(t["gate_up"])
             experts.down_proj.copy_(t["down"])
         r, x = t["router_input"].flatten(0, 1), t["expert_input"].flatten(0, 1)
-        _, weights, index = router(r)
-        try:
-            y = experts(x, index, weights)
-        except Exception as e:  # an older GPU or PyTorch without it
-            print(f"peer: experts '{text._experts_implementation}' failed ({e}); eager instead",
-                  file=sys.stderr)
-            text._experts_implementation = "eager"
-            y = experts(x, index, weights)
-        return {"out": y.view_as(t["expert_input"])}
+
+        def run():
+            _, weights, index = router(r)
+            try:
+                y = experts(x, index, weights)
+            except Exception as e:  # an older GPU or PyTorch without it
+                print(f"peer: experts '{text._experts_implementation}' failed ({e}); "
+                      "eager instead", file=sys.stderr)
+                text._experts_implementation = "eager"
+                y = experts(x, index, weights)
+            return {"out": y.view_as(t["expert_input"])}
+        return run
 
     def sample(t, exact=True):
         # DiffusionGemmaForBlockDiffusion's head and sampler. Its LM head
@@ -290,24 +295,30 @@ def peers(config_dir, device):
         # keeps them in f32, so the numbers are checked in f32 and the time
         # is transformers' bf16 path.
         h, e = (t["hidden"].float(), t["embedding"].float()) if exact else (t["hidden"], t["embedding"])
-        logits = F.linear(h, e)
-        if s["softcap"]:
-            logits = torch.tanh(logits / s["softcap"]) * s["softcap"]
-        x = logits.float() / TEMPERATURE
-        probs = x.softmax(-1)
-        top = probs.topk(TOP_K_PROBS, dim=-1)
-        return {"logits": x.to(torch.bfloat16), "argmax": x.argmax(-1), "topk_probs": top.values,
-                "topk_ids": top.indices,
-                "entropy": torch.distributions.Categorical(logits=x).entropy()}
+
+        def run():
+            logits = F.linear(h, e)
+            if s["softcap"]:
+                logits = torch.tanh(logits / s["softcap"]) * s["softcap"]
+            x = logits.float() / TEMPERATURE
+            top = x.softmax(-1).topk(TOP_K_PROBS, dim=-1)
+            return {"logits": x.to(torch.bfloat16), "argmax": x.argmax(-1),
+                    "topk_probs": top.values, "topk_ids": top.indices,
+                    "entropy": torch.distributions.Categorical(logits=x).entropy()}
+        return run
 
     def soft_embedding(t):
         # DiffusionGemmaModel.forward's self-conditioning input.
-        e = t["embedding"]
-        p = t["logits"].softmax(dim=-1, dtype=torch.float32).to(e.dtype)
-        return {"out": torch.matmul(p, e) * torch.tensor(math.sqrt(s["hidden"]), dtype=e.dtype)}
+        e, logits = t["embedding"], t["logits"]
+        scale = torch.tensor(math.sqrt(s["hidden"]), dtype=e.dtype, device=e.device)
+
+        def run():
+            p = logits.softmax(dim=-1, dtype=torch.float32).to(e.dtype)
+            return {"out": torch.matmul(p, e) * scale}
+        return run
 
     return {
-        "gemm_q_proj": lambda t: {"out": F.linear(t["x"], t["w"])},
+        "gemm_q_proj": lambda t: lambda: {"out": F.linear(t["x"], t["w"])},
         "attention_sliding": attention("canvas", s["window"]),
         "attention_full": attention("canvas"),
         "attention_causal": attention("causal", s["window"]),
@@ -373,8 +384,8 @@ def run_peers(argv):
         tensors = {k: v.to(device) for k, v in load_file(str(path)).items()}
         operands = {k: v for k, v in tensors.items() if not k.startswith("out.")}
         with torch.no_grad():
-            want = fns[name](operands)
-            ms = time_ms(lambda: timed.get(name, fns[name])(operands), runs)
+            want = fns[name](operands)()
+            ms = time_ms(timed.get(name, fns[name])(operands), runs)
         outputs, passed = {}, True
         for key, value in want.items():
             d = difference(tensors["out." + key], value)

@@ -107,9 +107,6 @@ private:
   }
   /// What storing x as bf16 and reading it back gives.
   Value roundTrip(Value x) { return toF32(toBf16(x)); }
-  Value lds(Value tile, Value row, Value col) {
-    return memref::LoadOp::create(b, loc, tile, ValueRange{row, col});
-  }
   /// The row's combination over the quad of lanes that holds it.
   Value acrossQuad(Value x, function_ref<Value(Value, Value)> combine) {
     for (int32_t offset : {1, 2})
@@ -223,8 +220,7 @@ SmallVector<Value> FlashKernelBuilder::scores(Value k0, Value sQ, Value sK) {
   SmallVector<Value> acc(depth.getRegionIterArgs());
   Value ra = add(warpRow, g), ra8 = add(ra, c(8));
   for (int64_t kk = 0; kk < kDepthStep; kk += 16) {
-    Value t2 = add(mul(t, c(2)), c(kk)), t21 = add(t2, c(1));
-    Value t28 = add(t2, c(8)), t29 = add(t2, c(9));
+    Value t2 = add(mul(t, c(2)), c(kk)), t28 = add(t2, c(8));
     auto pair = [&](Value row, Value col) {
       Value at = add(qCol, col);
       return packBf16Pair(b, loc, lds(sQ, row, at),
@@ -233,11 +229,9 @@ SmallVector<Value> FlashKernelBuilder::scores(Value k0, Value sQ, Value sK) {
     SmallVector<Value> fragA = {pair(ra, t2), pair(ra8, t2), pair(ra, t28),
                                 pair(ra8, t28)};
     for (int64_t j = 0; j < 4; ++j) {
-      Value key = add(c(8 * j), g);
-      SmallVector<Value> fragB = {
-          packBf16Pair(b, loc, lds(sK, key, t2), lds(sK, key, t21)),
-          packBf16Pair(b, loc, lds(sK, key, t28), lds(sK, key, t29))};
-      mmaBf16(b, loc, fragA, fragB,
+      // sK is [key][dimension]: B = K^T with k (the dimension) fastest.
+      mmaBf16(b, loc, fragA,
+              fragmentB(sK, t2, add(c(8 * j), g), /*kFastest=*/true),
               MutableArrayRef<Value>(acc).slice(4 * j, 4));
     }
   }
@@ -309,13 +303,9 @@ SmallVector<Value> FlashKernelBuilder::keyTile(Value k0, ValueRange state,
   for (int64_t step = 0; step < 2; ++step) {
     ArrayRef<Value> fragA = ArrayRef<Value>(packed).slice(4 * step, 4);
     Value k = add(mul(t, c(2)), c(16 * step));
-    Value k1 = add(k, c(1)), k8 = add(k, c(8)), k9 = add(k, c(9));
     for (int64_t j = 0; j < kSlice / 8; ++j) {
-      Value n = add(c(8 * j), g);
-      SmallVector<Value> fragB = {
-          packBf16Pair(b, loc, lds(sV, k, n), lds(sV, k1, n)),
-          packBf16Pair(b, loc, lds(sV, k8, n), lds(sV, k9, n))};
-      mmaBf16(b, loc, fragA, fragB,
+      mmaBf16(b, loc, fragA,
+              fragmentB(sV, k, add(c(8 * j), g), /*kFastest=*/false),
               MutableArrayRef<Value>(acc).slice(4 * j, 4));
     }
   }

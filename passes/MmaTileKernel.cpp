@@ -49,9 +49,6 @@ private:
     return loadOrZero(b, loc, at, inBounds);
   }
   Value pack(Value lo, Value hi) { return packBf16Pair(b, loc, lo, hi); }
-  Value lds(Value tile, Value row, Value col) {
-    return memref::LoadOp::create(b, loc, tile, ValueRange{row, col});
-  }
   /// Copies `count` elements into shared memory in a loop (unrolled, the
   /// addresses of every load stay live across the K loop and the kernel
   /// runs out of registers); element s * threads + tid goes to this thread.
@@ -123,9 +120,6 @@ void TileBuilder::build(gpu::LaunchOp launch) {
       stageB(k0, n0, sB);
     gpu::BarrierOp::create(b, loc);
 
-    auto ldsB = [&](Value k, Value n) {
-      return shape.bKFastest ? lds(sB, n, k) : lds(sB, k, n);
-    };
     Value ra = add(warpRow, g), ra8 = add(ra, c(8));
     SmallVector<Value> fragC(loop.getRegionIterArgs());
     for (int64_t kk = 0; kk < tileK; kk += 16) {
@@ -137,9 +131,7 @@ void TileBuilder::build(gpu::LaunchOp launch) {
                                   pack(lds(sA, ra8, t28), lds(sA, ra8, t29))};
       for (int j = 0; j < kFragsN; ++j) {
         Value cb = add(warpCol, add(c(8 * j), g));
-        SmallVector<Value> fragB = {pack(ldsB(t2, cb), ldsB(t21, cb)),
-                                    pack(ldsB(t28, cb), ldsB(t29, cb))};
-        mmaBf16(b, loc, fragA, fragB,
+        mmaBf16(b, loc, fragA, fragmentB(sB, t2, cb, shape.bKFastest),
                 MutableArrayRef<Value>(fragC).slice(4 * j, 4));
       }
     }
@@ -199,6 +191,16 @@ void TileBuilder::stageBVectors(Value k0, Value n0, Value sB) {
 }
 
 } // namespace
+
+SmallVector<Value, 2> KernelArith::fragmentB(Value tile, Value k, Value n,
+                                             bool kFastest) {
+  auto at = [&](Value row) {
+    return kFastest ? lds(tile, n, row) : lds(tile, row, n);
+  };
+  Value k8 = add(k, c(8));
+  return {packBf16Pair(b, loc, at(k), at(add(k, c(1)))),
+          packBf16Pair(b, loc, at(k8), at(add(k8, c(1))))};
+}
 
 bool hasAlignedRowsOfEight(Value memref, AlignedBuffers trusted) {
   auto type = cast<MemRefType>(memref.getType());

@@ -14,6 +14,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 
 #include <functional>
@@ -94,6 +95,17 @@ protected:
   mlir::Value both(mlir::Value x, mlir::Value y) {
     return mlir::arith::AndIOp::create(b, loc, x, y);
   }
+  /// An element of a shared tile.
+  mlir::Value lds(mlir::Value tile, mlir::Value row, mlir::Value col) {
+    return mlir::memref::LoadOp::create(b, loc, tile,
+                                        mlir::ValueRange{row, col});
+  }
+  /// A lane's two B registers of an m16n8k16 mma.sync: B[k, k + 1][n] and
+  /// B[k + 8, k + 9][n], with k = 2 * (lane % 4) plus the step's first row
+  /// and n the lane's column, from a [k][n] tile, or an [n][k] one when
+  /// `kFastest`.
+  llvm::SmallVector<mlir::Value, 2> fragmentB(mlir::Value tile, mlir::Value k,
+                                              mlir::Value n, bool kFastest);
 
   mlir::OpBuilder &b;
   mlir::Location loc;
