@@ -1,5 +1,6 @@
 //===- LowerRuntimeInterface.cpp - Weights and KV cache to the runtime ABI ===//
 
+#include "passes/KVCacheAccess.h"
 #include "passes/Passes.h"
 
 #include "dg/DgDialect.h"
@@ -9,8 +10,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/StringMap.h"
 
 namespace dgc {
@@ -34,32 +35,21 @@ int64_t byteSize(RankedTensorType type) {
   return type.getNumElements() * type.getElementTypeBitWidth() / 8;
 }
 
-std::string typeSuffix(Type elementType) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  elementType.print(os);
-  return s;
-}
-
 class RuntimeInterfaceLowering {
 public:
   explicit RuntimeInterfaceLowering(ModuleOp module)
-      : module(module), ctx(module.getContext()), symbols(module) {}
+      : module(module), ctx(module.getContext()) {}
 
   LogicalResult run();
 
 private:
   LogicalResult assignWeightSlots();
   LogicalResult lowerGraph(func::FuncOp func);
-  /// The runtime's C function `name` of `type`, declared once.
-  func::FuncOp runtimeFunction(StringRef name, FunctionType type);
-  Value unranked(OpBuilder &b, Location loc, Value tensor, bool readOnly);
   /// Keeps the geometry of each cache pool for the manifest.
   void recordPool(StringAttr name, dg::KVCacheType cache);
 
   ModuleOp module;
   MLIRContext *ctx;
-  SymbolTable symbols;
   llvm::StringMap<WeightSlot> slots;
   std::vector<std::string> order;
 };
@@ -101,29 +91,6 @@ LogicalResult RuntimeInterfaceLowering::assignWeightSlots() {
   return success();
 }
 
-func::FuncOp RuntimeInterfaceLowering::runtimeFunction(StringRef name,
-                                                       FunctionType type) {
-  if (auto existing = symbols.lookup<func::FuncOp>(name))
-    return existing;
-  OpBuilder b(ctx);
-  b.setInsertionPointToStart(module.getBody());
-  auto func = func::FuncOp::create(b, module.getLoc(), name, type);
-  func.setPrivate();
-  func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), b.getUnitAttr());
-  symbols.insert(func);
-  return func;
-}
-
-Value RuntimeInterfaceLowering::unranked(OpBuilder &b, Location loc,
-                                         Value tensor, bool readOnly) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
-  Value buffer =
-      bufferization::ToBufferOp::create(b, loc, memrefType, tensor, readOnly);
-  return memref::CastOp::create(
-      b, loc, UnrankedMemRefType::get(type.getElementType(), 0), buffer);
-}
-
 void RuntimeInterfaceLowering::recordPool(StringAttr name,
                                           dg::KVCacheType cache) {
   Builder b(ctx);
@@ -148,10 +115,8 @@ void RuntimeInterfaceLowering::recordPool(StringAttr name,
 LogicalResult RuntimeInterfaceLowering::lowerGraph(func::FuncOp func) {
   OpBuilder b(ctx);
   Location loc = func.getLoc();
-  Type ptr = LLVM::LLVMPointerType::get(ctx);
-  Type i32 = b.getI32Type(), i64 = b.getI64Type();
 
-  // The weight arena comes first; caches become opaque handles.
+  // The weight arena comes first.
   Type arenaType = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
   if (failed(func.insertArgument(0, arenaType,
                                  b.getDictionaryAttr(b.getNamedAttr(
@@ -159,15 +124,27 @@ LogicalResult RuntimeInterfaceLowering::lowerGraph(func::FuncOp func) {
                                  loc)))
     return failure();
   Value arena = func.getArgument(0);
-  DenseMap<Value, Type> cacheElementTypes;
-  for (BlockArgument arg : func.getArguments()) {
-    if (auto cache = dyn_cast<dg::KVCacheType>(arg.getType())) {
-      cacheElementTypes[arg] = cache.getElementType();
-      recordPool(
-          func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "dg.name"),
-          cache);
-      arg.setType(ptr);
-    }
+  // Each cache becomes its pool and its table (KVCacheAccess.h).
+  DenseMap<Value, std::pair<Value, Value>> caches;
+  for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+    BlockArgument arg = func.getArgument(i);
+    auto cache = dyn_cast<dg::KVCacheType>(arg.getType());
+    if (!cache)
+      continue;
+    auto name = func.getArgAttrOfType<StringAttr>(i, "dg.name");
+    recordPool(name, cache);
+    arg.setType(kvPoolType(cache));
+    func.setArgAttr(i, "dg.kv_cache", b.getUnitAttr());
+    std::string tableName = (name ? name.str() : "kv_cache") + ".table";
+    if (failed(func.insertArgument(
+            i + 1, kvTableType(ctx),
+            b.getDictionaryAttr(
+                {b.getNamedAttr("dg.name", b.getStringAttr(tableName)),
+                 b.getNamedAttr("dg.kv_cache_table", b.getUnitAttr())}),
+            loc)))
+      return failure();
+    caches[arg] = {arg, func.getArgument(i + 1)};
+    ++i;
   }
   func.setType(FunctionType::get(ctx, func.front().getArgumentTypes(),
                                  func.getResultTypes()));
@@ -189,70 +166,14 @@ LogicalResult RuntimeInterfaceLowering::lowerGraph(func::FuncOp func) {
   });
 
   func.walk([&](dg::KVCacheWriteOp op) {
-    b.setInsertionPoint(op);
-    Location l = op.getLoc();
-    Type element = cacheElementTypes.lookup(op.getCache());
-    Type values = UnrankedMemRefType::get(element, 0);
-    Type ints = UnrankedMemRefType::get(i32, 0);
-    func::FuncOp callee = runtimeFunction(
-        "dgc_kv_cache_write_" + typeSuffix(element),
-        b.getFunctionType({ptr, i64, values, values, ints, i32}, {}));
-    Value layer = arith::ConstantIntOp::create(b, l, i64, op.getLayer());
-    Value scratch = arith::ConstantIntOp::create(b, l, i32, op.getScratch());
-    func::CallOp::create(
-        b, l, callee,
-        ValueRange{op.getCache(), layer, unranked(b, l, op.getKey(), true),
-                   unranked(b, l, op.getValue(), true),
-                   unranked(b, l, op.getPositions(), true), scratch});
+    auto [pool, table] = caches.lookup(op.getCache());
+    lowerKVCacheWrite(b, op, pool, table);
     toErase.push_back(op);
   });
 
   func.walk([&](dg::KVCacheReadOp op) {
-    b.setInsertionPoint(op);
-    Location l = op.getLoc();
-    Type element = cacheElementTypes.lookup(op.getCache());
-    Type values = UnrankedMemRefType::get(element, 0);
-    Type ints = UnrankedMemRefType::get(i32, 0);
-    Value lengths = unranked(b, l, op.getLengths(), true);
-    // The runtime says how many rows the batch reads (the longest request).
-    func::FuncOp rowsFn = runtimeFunction(
-        "dgc_kv_cache_rows", b.getFunctionType({ptr, ints}, {i64}));
-    Value rows =
-        func::CallOp::create(b, l, rowsFn, ValueRange{op.getCache(), lengths})
-            .getResult(0);
-    rows = arith::IndexCastOp::create(b, l, b.getIndexType(), rows);
-    Value batch = tensor::DimOp::create(b, l, op.getLengths(), 0);
-    auto alloc = [&](Value result) {
-      auto type = cast<RankedTensorType>(result.getType());
-      SmallVector<Value> sizes;
-      if (type.isDynamicDim(0))
-        sizes.push_back(batch);
-      if (type.isDynamicDim(1))
-        sizes.push_back(rows);
-      return memref::AllocOp::create(
-          b, l, MemRefType::get(type.getShape(), type.getElementType()), sizes);
-    };
-    Value keys = alloc(op.getKeys()), vals = alloc(op.getValues()),
-          positions = alloc(op.getPositions());
-    func::FuncOp readFn = runtimeFunction(
-        "dgc_kv_cache_read_" + typeSuffix(element),
-        b.getFunctionType({ptr, i64, ints, values, values, ints}, {}));
-    auto toUnranked = [&](Value buffer) -> Value {
-      auto type = llvm::cast<MemRefType>(buffer.getType());
-      return memref::CastOp::create(
-          b, l, UnrankedMemRefType::get(type.getElementType(), 0), buffer);
-    };
-    Value layer = arith::ConstantIntOp::create(b, l, i64, op.getLayer());
-    func::CallOp::create(b, l, readFn,
-                         ValueRange{op.getCache(), layer, lengths,
-                                    toUnranked(keys), toUnranked(vals),
-                                    toUnranked(positions)});
-    SmallVector<Value> results, buffers = {keys, vals, positions};
-    for (auto [buffer, result] : llvm::zip(buffers, op.getResults()))
-      results.push_back(bufferization::ToTensorOp::create(
-          b, l, result.getType(), buffer, /*restrict=*/true,
-          /*writable=*/true));
-    op.replaceAllUsesWith(results);
+    auto [pool, table] = caches.lookup(op.getCache());
+    op.replaceAllUsesWith(lowerKVCacheRead(b, op, pool, table));
     toErase.push_back(op);
   });
 

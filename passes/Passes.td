@@ -128,10 +128,17 @@ def LowerDgRuntimeInterface
       arena (64-byte aligned, in order of first use) and the module records
       the layout in `dg.weight_table` (name, offset, shape, element type),
       from which the manifest tells the runtime how to fill the arena.
-    * `!dg.kv_cache` arguments become opaque `!llvm.ptr` handles owned by the
-      runtime, and the cache ops become calls to the runtime's C functions
-      `dgc_kv_cache_write`, `dgc_kv_cache_rows` and `dgc_kv_cache_read`, with
-      unranked memrefs so that one function serves every pool.
+    * Each `!dg.kv_cache` argument becomes two buffers the runtime fills
+      before the call: the pool, `memref<?xHxDxT>` (every row of every page,
+      marked `dg.kv_cache`), and the table, `memref<?x?xi64>` (marked
+      `dg.kv_cache_table`): per request the committed length, the page size,
+      an error cell and the pool row of each position. `dg.kv_cache_write`
+      and `dg.kv_cache_read` become `scf.parallel` loops that scatter and
+      gather rows through that table, so the same code runs on the host and
+      as GPU kernels, with no call into the runtime. A write the table
+      rejects (outside the reservation, in a recycled page, scratch below
+      the committed length) is skipped and its position left in the error
+      cell for the runtime to report.
     * Graphs get `llvm.emit_c_interface`, so the runtime calls
       `_mlir_ciface_<graph>` with memref descriptors.
 
@@ -140,7 +147,8 @@ def LowerDgRuntimeInterface
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
     "mlir::func::FuncDialect", "mlir::LLVM::LLVMDialect",
-    "mlir::memref::MemRefDialect", "mlir::tensor::TensorDialect"
+    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+    "mlir::tensor::TensorDialect"
   ];
 }
 

@@ -1,10 +1,24 @@
-//===- CacheBinding.h - What a graph's KV-cache handle points to ----------===//
+//===- CacheBinding.h - What a graph's KV-cache inputs point to -----------===//
+//
+// A compiled graph reads and writes a pool through two buffers (see
+// docs/module-format.md): the pool's storage, and a table the binding fills
+// before the call:
+//
+//   table[b][0]      committed length of request b
+//   table[b][1]      page size
+//   table[b][2]      error cell: kNoError, or a position the graph could not
+//                    write (outside the reservation, in a recycled page, or
+//                    scratch below the committed length)
+//   table[b][3 + p]  pool row of position p's layer-0 K, or -1
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef DGC_RUNTIME_CACHEBINDING_H
 #define DGC_RUNTIME_CACHEBINDING_H
 
 #include "dgc/runtime/KVCache.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -13,11 +27,20 @@ namespace dgc::runtime {
 /// One pool of a KVCache seen by one graph call: row b of the batch is
 /// request requests[b].
 struct CacheBinding {
+  static constexpr int64_t kHeader = 3;
+  static constexpr int64_t kNoError = INT64_MAX;
+
   KVCache *cache = nullptr;
   int64_t pool = 0;
   std::vector<RequestId> requests;
-  /// The first error raised inside the call.
-  std::string error;
+  /// [requests][columns], filled by prepare().
+  std::vector<int64_t> table;
+  int64_t columns = 0;
+
+  /// Fills the table for positions up to the longest reservation.
+  Status prepare();
+  /// The first write the graph could not make, named; success if none.
+  Status rejectedWrites() const;
 };
 
 } // namespace dgc::runtime

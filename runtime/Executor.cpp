@@ -37,14 +37,19 @@ Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
     binding.cache = &cache_;
     binding.pool = *pool;
     binding.requests = requests;
+    if (Status s = binding.prepare(); !s)
+      return Error{"graph '" + graph + "': KV cache: " + s.error()};
     HostModule::Arg arg;
     arg.cache = &binding;
     inputs.push_back(std::move(arg));
   }
   auto outputs = module_.call(graph, inputs);
+  if (!outputs)
+    return outputs;
   for (const CacheBinding &binding : bindings)
-    if (!binding.error.empty())
-      return Error{"graph '" + graph + "': KV cache: " + binding.error};
+    if (binding.cache)
+      if (Status s = binding.rejectedWrites(); !s)
+        return Error{"graph '" + graph + "': KV cache: " + s.error()};
   return outputs;
 }
 

@@ -20,7 +20,8 @@ namespace dgc::runtime {
 namespace {
 
 constexpr size_t kArenaAlignment = 64;
-constexpr int kMaxArgs = 16;
+/// The most pointers callWithPointers passes.
+constexpr int kMaxArgs = 14;
 
 std::string shapeString(const std::vector<int64_t> &shape) {
   std::string s = "[";
@@ -65,6 +66,14 @@ void callWithPointers(void *fn, std::vector<void *> &a) {
     break;
     DGC_CALL(12, P, P, P, P, P, P, P, P, P, P, P, P)
     (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11]);
+    break;
+    DGC_CALL(13, P, P, P, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
+     a[12]);
+    break;
+    DGC_CALL(14, P, P, P, P, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
+     a[12], a[13]);
     break;
 #undef DGC_CALL
   }
@@ -154,12 +163,18 @@ Result<HostModule> HostModule::load(const std::string &directory,
   if (gpu)
     if (std::string problem = gpu->chipProblem(target->chip); !problem.empty())
       return Error{directory + ": " + problem};
-  for (const auto &[name, graph] : module.manifest_.graphs)
-    if (graph.inputs.size() + 1 > static_cast<size_t>(kMaxArgs - 1))
-      return Error{manifestPath + ": graph '" + name + "' has " +
-                   std::to_string(graph.inputs.size()) +
-                   " inputs; this runtime calls at most " +
-                   std::to_string(kMaxArgs - 2)};
+  // The results, then each input, a cache as its pool and its table.
+  for (const auto &[name, graph] : module.manifest_.graphs) {
+    size_t pointers = 1 + graph.inputs.size();
+    for (const TensorSpec &input : graph.inputs)
+      pointers += input.isCache;
+    if (pointers > static_cast<size_t>(kMaxArgs))
+      return Error{manifestPath + ": graph '" + name + "' takes " +
+                   std::to_string(pointers) +
+                   " pointers (results, inputs, a pool and a table per "
+                   "cache); this runtime passes at most " +
+                   std::to_string(kMaxArgs)};
+  }
   std::string library = directory + "/" + target->library;
   module.library_ = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!module.library_)
@@ -250,7 +265,41 @@ Result<KVCache> HostModule::createCache(int64_t pageSize,
 
 Result<KVCache> HostModule::createCache(int64_t pageSize,
                                         std::vector<int64_t> pages) const {
-  return KVCache::create(pageSize, poolSpecs(), std::move(pages));
+  PoolMemory memory;
+  if (device_ == Device::Cuda) {
+    // Kernels read and write the pages: managed memory.
+    Result<CudaDevice *> gpu = CudaDevice::get();
+    if (!gpu)
+      return Error{"the cuda device is unavailable: " + gpu.error()};
+    CudaDevice *device = *gpu;
+    memory.allocate = [device](size_t bytes) -> void * {
+      Result<void *> p = device->allocManaged(bytes, "KV-cache pages");
+      return p ? *p : nullptr;
+    };
+    memory.release = [device](void *p) { device->freeManaged(p); };
+  }
+  return KVCache::create(pageSize, poolSpecs(), std::move(pages),
+                         std::move(memory));
+}
+
+Status HostModule::checkPool(const std::string &name,
+                             const CacheBinding &binding) const {
+  const PoolSpec &have = binding.cache->pools().at(binding.pool);
+  for (const PoolManifest &want : manifest_.pools) {
+    if (want.name != name)
+      continue;
+    if (have.numLayers != want.layers || have.numKvHeads != want.kvHeads ||
+        have.headDim != want.headDim ||
+        have.elementBytes != static_cast<int>(dtypeSize(want.dtype)))
+      return Error{"KV-cache pool '" + name +
+                   "' does not have the module's geometry (a cache from "
+                   "another module?)"};
+    if (static_cast<int64_t>(binding.requests.size()) * binding.columns !=
+        static_cast<int64_t>(binding.table.size()))
+      return Error{"KV-cache pool '" + name + "': the binding is not prepared"};
+    return {};
+  }
+  return Error{"the module has no KV-cache pool '" + name + "'"};
 }
 
 Result<std::vector<HostModule::Output>>
@@ -279,6 +328,8 @@ HostModule::call(const std::string &graphName, const std::vector<Arg> &inputs,
   args.push_back(descriptors.back().data());
   std::set<const void *> inputBuffers = {arena_};
   std::unique_ptr<ManagedCopies> deviceInputs;
+  // Tables the graph may write (error cells), to copy back after it.
+  std::vector<std::pair<CacheBinding *, const void *>> tableCopies;
   if (device_ == Device::Cuda) {
     Result<CudaDevice *> gpu = CudaDevice::get();
     if (!gpu)
@@ -289,9 +340,32 @@ HostModule::call(const std::string &graphName, const std::vector<Arg> &inputs,
     const TensorSpec &spec = graph.inputs[i + 1];
     const Arg &arg = inputs[i];
     if (spec.isCache) {
-      if (!arg.cache)
+      auto *binding = static_cast<CacheBinding *>(arg.cache);
+      if (!binding || !binding->cache)
         return Error{"input '" + spec.name + "' needs a KV cache"};
-      args.push_back(arg.cache);
+      if (Status s = checkPool(spec.name, *binding); !s)
+        return Error{s.error()};
+      const PoolSpec &pool = binding->cache->pools()[binding->pool];
+      descriptors.push_back(
+          makeDescriptor(binding->cache->poolData(binding->pool),
+                         {binding->cache->poolRows(binding->pool),
+                          pool.numKvHeads, pool.headDim}));
+      args.push_back(descriptors.back().data());
+      void *table = binding->table.data();
+      if (deviceInputs) {
+        Result<const void *> copy =
+            deviceInputs->copy(table, binding->table.size() * sizeof(int64_t),
+                               "the page table of '" + spec.name + "'");
+        if (!copy)
+          return Error{copy.error()};
+        table = const_cast<void *>(*copy);
+        tableCopies.emplace_back(binding, table);
+      }
+      descriptors.push_back(
+          makeDescriptor(table, {static_cast<int64_t>(binding->requests.size()),
+                                 binding->columns}));
+      args.push_back(descriptors.back().data());
+      inputBuffers.insert(table);
       continue;
     }
     bool shapeOk = arg.shape.size() == spec.shape.size();
@@ -323,6 +397,10 @@ HostModule::call(const std::string &graphName, const std::vector<Arg> &inputs,
     *graphSeconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
+  // The graph has waited for its kernels before returning.
+  for (auto [binding, copy] : tableCopies)
+    std::memcpy(binding->table.data(), copy,
+                binding->table.size() * sizeof(int64_t));
 
   std::vector<Output> outputs;
   std::set<void *> freed;

@@ -3,6 +3,7 @@
 #include "dgc/runtime/KVCache.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -24,7 +25,8 @@ int64_t blocksFor(int64_t tokens, int64_t pageSize) {
 } // namespace
 
 Result<KVCache> KVCache::create(int64_t pageSize, std::vector<PoolSpec> pools,
-                                std::vector<int64_t> numPages) {
+                                std::vector<int64_t> numPages,
+                                PoolMemory memory) {
   if (pageSize <= 0)
     return fail("page size must be positive, got " + std::to_string(pageSize));
   if (pools.empty())
@@ -59,19 +61,24 @@ Result<KVCache> KVCache::create(int64_t pageSize, std::vector<PoolSpec> pools,
       return fail(where + "more than 64 TiB of pages");
   }
 
+  if (!memory.allocate || !memory.release)
+    memory = {[](size_t bytes) { return std::malloc(bytes); },
+              [](void *p) { std::free(p); }};
   cache.specs = std::move(pools);
   cache.storage.resize(cache.specs.size());
-  try {
-    for (size_t i = 0; i < cache.specs.size(); ++i) {
-      Pool &pool = cache.storage[i];
-      pool.data.assign(numPages[i] * cache.pageBytes(i), 0);
-      pool.written.assign(numPages[i] * cache.specs[i].numLayers * pageSize, 0);
-      // Reversed so that pages are handed out from 0 up.
-      for (int64_t page = numPages[i] - 1; page >= 0; --page)
-        pool.freeList.push_back(page);
-    }
-  } catch (const std::bad_alloc &) {
-    return fail("out of host memory for the pools");
+  for (size_t i = 0; i < cache.specs.size(); ++i) {
+    Pool &pool = cache.storage[i];
+    size_t bytes = numPages[i] * cache.pageBytes(i);
+    auto *data = static_cast<uint8_t *>(memory.allocate(bytes));
+    if (!data)
+      return fail("pool '" + cache.specs[i].name + "': out of memory for " +
+                  std::to_string(bytes) + " bytes of pages");
+    pool.data = {data, [release = memory.release](uint8_t *p) { release(p); }};
+    std::memset(data, 0, bytes);
+    pool.numPages = numPages[i];
+    // Reversed so that pages are handed out from 0 up.
+    for (int64_t page = numPages[i] - 1; page >= 0; --page)
+      pool.freeList.push_back(page);
   }
   return Result<KVCache>(std::move(cache));
 }
@@ -131,9 +138,7 @@ int64_t KVCache::allocatePage(int64_t pool) {
   int64_t page = p.freeList.back();
   p.freeList.pop_back();
   // Zero rows keep masked-out garbage (NaN * 0) out of attention kernels.
-  std::memset(p.data.data() + page * pageBytes(pool), 0, pageBytes(pool));
-  int64_t flags = specs[pool].numLayers * positionsPerPage;
-  std::fill_n(p.written.begin() + page * flags, flags, 0);
+  std::memset(p.data.get() + page * pageBytes(pool), 0, pageBytes(pool));
   return page;
 }
 
@@ -181,6 +186,28 @@ int64_t KVCache::rowOffset(int64_t pool, int64_t page, int64_t layer, int kv,
          ((layer * 2 + kv) * positionsPerPage + slot) * specs[pool].rowBytes();
 }
 
+Status KVCache::checkWrite(RequestId id, int64_t pool, int64_t position,
+                           WriteMode mode) const {
+  const Request *request = find(id);
+  if (!request)
+    return fail(unknownRequest(id));
+  if (Status status = checkPoolLayer(pool, 0); !status)
+    return status;
+  auto where = [&] {
+    return "request " + std::to_string(id) + ", pool '" + specs[pool].name +
+           "': position " + std::to_string(position);
+  };
+  if (position < 0 || position >= request->reserved)
+    return fail(where() + " outside the reservation [0, " +
+                std::to_string(request->reserved) + ")");
+  if (request->tables[pool][position / positionsPerPage] < 0)
+    return fail(where() + " is in a recycled page (behind the sliding window)");
+  if (mode == WriteMode::Scratch && position < request->committed)
+    return fail(where() + ": scratch write below the committed length " +
+                std::to_string(request->committed));
+  return {};
+}
+
 Status KVCache::write(RequestId id, int64_t pool, int64_t layer,
                       const int32_t *positions, int64_t count, const void *k,
                       const void *v, WriteMode mode) {
@@ -192,35 +219,22 @@ Status KVCache::write(RequestId id, int64_t pool, int64_t layer,
   if (count < 0 || (count > 0 && (!positions || !k || !v)))
     return fail("write needs a row count >= 0 and non-null rows");
 
+  // Validate every position first so that a bad one writes nothing.
+  for (int64_t i = 0; i < count; ++i)
+    if (Status status = checkWrite(id, pool, positions[i], mode); !status)
+      return status;
+
   const PoolSpec &spec = specs[pool];
   const std::vector<int64_t> &table = request->tables[pool];
-  std::string who =
-      "request " + std::to_string(id) + ", pool '" + spec.name + "': position ";
-  // Validate every position first so that a bad one writes nothing.
-  for (int64_t i = 0; i < count; ++i) {
-    int64_t pos = positions[i];
-    if (pos < 0 || pos >= request->reserved)
-      return fail(who + std::to_string(pos) + " outside the reservation [0, " +
-                  std::to_string(request->reserved) + ")");
-    if (table[pos / positionsPerPage] < 0)
-      return fail(who + std::to_string(pos) +
-                  " is in a recycled page (behind the sliding window)");
-    if (mode == WriteMode::Scratch && pos < request->committed)
-      return fail(who + std::to_string(pos) +
-                  ": scratch write below the committed length " +
-                  std::to_string(request->committed));
-  }
-
   Pool &p = storage[pool];
   int64_t rowBytes = spec.rowBytes();
   for (int64_t i = 0; i < count; ++i) {
     int64_t page = table[positions[i] / positionsPerPage];
     int64_t slot = positions[i] % positionsPerPage;
-    std::memcpy(p.data.data() + rowOffset(pool, page, layer, 0, slot),
+    std::memcpy(p.data.get() + rowOffset(pool, page, layer, 0, slot),
                 static_cast<const uint8_t *>(k) + i * rowBytes, rowBytes);
-    std::memcpy(p.data.data() + rowOffset(pool, page, layer, 1, slot),
+    std::memcpy(p.data.get() + rowOffset(pool, page, layer, 1, slot),
                 static_cast<const uint8_t *>(v) + i * rowBytes, rowBytes);
-    p.written[(page * spec.numLayers + layer) * positionsPerPage + slot] = 1;
   }
   return {};
 }
@@ -262,16 +276,13 @@ void KVCache::readRows(const Request &request, int64_t pool, int64_t layer,
   for (int64_t pos = 0; pos < length; ++pos) {
     int64_t page = request.tables[pool][pos / positionsPerPage];
     int64_t slot = pos % positionsPerPage;
-    bool valid =
-        page >= 0 &&
-        p.written[(page * specs[pool].numLayers + layer) * positionsPerPage +
-                  slot];
+    bool valid = page >= 0;
     if (valid) {
       std::memcpy(kOut + pos * rowBytes,
-                  p.data.data() + rowOffset(pool, page, layer, 0, slot),
+                  p.data.get() + rowOffset(pool, page, layer, 0, slot),
                   rowBytes);
       std::memcpy(vOut + pos * rowBytes,
-                  p.data.data() + rowOffset(pool, page, layer, 1, slot),
+                  p.data.get() + rowOffset(pool, page, layer, 1, slot),
                   rowBytes);
     } else {
       std::memset(kOut + pos * rowBytes, 0, rowBytes);
@@ -365,7 +376,7 @@ Result<int64_t> KVCache::freePages(int64_t pool) const {
 Result<int64_t> KVCache::totalPages(int64_t pool) const {
   if (Status status = checkPoolLayer(pool, 0); !status)
     return Error{status.error()};
-  return int64_t(storage[pool].data.size()) / pageBytes(pool);
+  return storage[pool].numPages;
 }
 
 int64_t KVCache::pageBytes(int64_t pool) const {
@@ -384,13 +395,35 @@ int64_t KVCache::bytesPerToken() const {
 uint8_t *KVCache::poolData(int64_t pool) {
   if (pool < 0 || pool >= int64_t(specs.size()))
     return nullptr;
-  return storage[pool].data.data();
+  return storage[pool].data.get();
 }
 
 const uint8_t *KVCache::poolData(int64_t pool) const {
   if (pool < 0 || pool >= int64_t(specs.size()))
     return nullptr;
-  return storage[pool].data.data();
+  return storage[pool].data.get();
+}
+
+Status KVCache::rowTable(RequestId id, int64_t pool, int64_t count,
+                         int64_t *rows) const {
+  const Request *request = find(id);
+  if (!request)
+    return fail(unknownRequest(id));
+  if (Status status = checkPoolLayer(pool, 0); !status)
+    return status;
+  const std::vector<int64_t> &table = request->tables[pool];
+  int64_t rowsPerPage = specs[pool].numLayers * 2 * positionsPerPage;
+  for (int64_t p = 0; p < count; ++p) {
+    int64_t page = p < request->reserved ? table[p / positionsPerPage] : -1;
+    rows[p] = page < 0 ? -1 : page * rowsPerPage + p % positionsPerPage;
+  }
+  return {};
+}
+
+int64_t KVCache::poolRows(int64_t pool) const {
+  if (pool < 0 || pool >= int64_t(specs.size()))
+    return 0;
+  return storage[pool].numPages * specs[pool].numLayers * 2 * positionsPerPage;
 }
 
 } // namespace dgc::runtime

@@ -20,7 +20,8 @@ using nlohmann::json;
 namespace dgc {
 namespace {
 
-constexpr int kFormatVersion = 1;
+// 2: a cache input is a pool and a table (KVCacheAccess.h), not a handle.
+constexpr int kFormatVersion = 2;
 
 std::string dtypeName(Type type) {
   if (type.isF32())
@@ -107,14 +108,18 @@ std::string buildManifest(ModuleOp module,
     graph["symbol"] = "_mlir_ciface_" + func.getName().str();
     json inputs = json::array(), outputs = json::array();
     for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+      // A cache is one input: its table follows its pool.
+      if (func.getArgAttr(i, "dg.kv_cache_table"))
+        continue;
       auto name = func.getArgAttrOfType<StringAttr>(i, "dg.name");
       Type type = func.getArgumentTypes()[i];
       json in = {{"name", name ? name.str() : ""}};
-      if (auto t = dyn_cast<ShapedType>(type)) {
+      if (func.getArgAttr(i, "dg.kv_cache")) {
+        in["kind"] = "kv_cache";
+      } else {
+        auto t = cast<ShapedType>(type);
         in["dtype"] = dtypeName(t.getElementType());
         in["shape"] = shapeOf(t.getShape());
-      } else {
-        in["kind"] = "kv_cache";
       }
       inputs.push_back(in);
     }

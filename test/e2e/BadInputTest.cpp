@@ -47,8 +47,8 @@ void expectLoadError(const std::string &dir, const std::string &message,
 }
 
 TEST(BadModule, OtherFormatVersion) {
-  expectLoadError(editedModule("version", [](json &m) { m["version"] = 2; }),
-                  "module format version 2; this runtime reads version 1");
+  expectLoadError(editedModule("version", [](json &m) { m["version"] = 3; }),
+                  "module format version 3; this runtime reads version 2");
 }
 
 TEST(BadModule, NotAManifest) {
@@ -193,8 +193,15 @@ TEST(BadRequest, WritesOutsideTheReservationAreReported) {
     positions[i] = i;
   auto out = run.encode({*id}, prompt, positions);
   ASSERT_FALSE(out);
-  EXPECT_NE(out.error().find("graph 'encoder': KV cache:"), std::string::npos)
+  EXPECT_NE(out.error().find("graph 'encoder': KV cache: kv cache: request " +
+                             std::to_string(*id) + ", pool 'kv_cache_"),
+            std::string::npos)
       << out.error();
+  EXPECT_NE(out.error().find("outside the reservation [0, 16)"),
+            std::string::npos)
+      << out.error();
+  // A failed pass commits nothing.
+  EXPECT_EQ(*cache->committedLength(*id), 0);
 }
 
 } // namespace

@@ -69,6 +69,13 @@ struct Rows {
         return false;
     return pos[row] == position;
   }
+  /// A row of a held page that was never written: zeros at its position.
+  bool isBlank(int64_t row, int64_t position) const {
+    for (int64_t j = 0; j < rowBytes; ++j)
+      if (k[row * rowBytes + j] != 0 || v[row * rowBytes + j] != 0)
+        return false;
+    return pos[row] == position;
+  }
   bool isMissing(int64_t row) const {
     for (int64_t j = 0; j < rowBytes; ++j)
       if (k[row * rowBytes + j] != 0 || v[row * rowBytes + j] != 0)
@@ -145,10 +152,10 @@ TEST(KVCacheTest, RoundTripAcrossPageBoundaries) {
     EXPECT_TRUE(sliding.holds(s, 1, s)) << s;
     EXPECT_TRUE(full.holds(s, 2, s)) << s;
   }
-  // Layer 0 of the sliding pool was never written.
+  // Layer 0 of the sliding pool was never written: its pages are zero.
   Rows other = get(cache, *id, kSliding, 0, 11);
   for (int64_t s = 0; s < 11; ++s)
-    EXPECT_TRUE(other.isMissing(s)) << s;
+    EXPECT_TRUE(other.isBlank(s, s)) << s;
 
   // The documented layout: K of (layer 1, slot 2) of the first page.
   Result<std::vector<int64_t>> table = cache.pageTable(*id, kSliding);
@@ -362,7 +369,91 @@ TEST(KVCacheTest, ReleaseReturnsPages) {
   RequestId c = *cache.admit(32);
   Rows rows = get(cache, c, kSliding, 0, 32);
   for (int64_t s = 0; s < 32; ++s)
-    EXPECT_TRUE(rows.isMissing(s)) << s;
+    EXPECT_TRUE(rows.isBlank(s, s)) << s;
+}
+
+// The table compiled graphs address the pool through: the documented row of
+// each position's layer-0 K, -1 past the reservation and in recycled pages.
+TEST(KVCacheTest, RowTableNamesEachPositionsRow) {
+  KVCache cache = makeCache(8, 8);
+  RequestId other = *cache.admit(4); // Takes page 0 of each pool.
+  RequestId id = *cache.admit(13);
+  ASSERT_TRUE(put(cache, id, kSliding, 1, range(0, 13), 3));
+  ASSERT_TRUE(cache.commit(id, 12)); // Recycles the first sliding page.
+  const PoolSpec &spec = slidingSpec();
+  EXPECT_EQ(cache.poolRows(kSliding), 8 * spec.numLayers * 2 * kPage);
+
+  std::vector<int64_t> rows(20, 77);
+  ASSERT_TRUE(cache.rowTable(id, kSliding, 20, rows.data()));
+  std::vector<int64_t> pages = *cache.pageTable(id, kSliding);
+  const uint8_t *pool = cache.poolData(kSliding);
+  for (int64_t p = 0; p < 20; ++p) {
+    int64_t page = p < 13 ? pages[p / kPage] : -1;
+    if (page < 0) {
+      EXPECT_EQ(rows[p], -1) << p;
+      continue;
+    }
+    ASSERT_EQ(rows[p], page * spec.numLayers * 2 * kPage + p % kPage) << p;
+    // Layer 1's K is 2 * kPage rows on, its V kPage more.
+    const uint8_t *k = pool + (rows[p] + 2 * kPage) * spec.rowBytes();
+    const uint8_t *v = k + kPage * spec.rowBytes();
+    EXPECT_EQ(k[0], byteAt(3, p, 0)) << p;
+    EXPECT_EQ(v[0], byteAt(103, p, 0)) << p;
+  }
+  EXPECT_EQ(rows[0], -1); // recycled
+
+  expectError(cache.rowTable(42, kSliding, 1, rows.data()), "not admitted");
+  expectError(cache.rowTable(other, 7, 1, rows.data()), "pool 7");
+  EXPECT_EQ(cache.poolRows(7), 0);
+}
+
+TEST(KVCacheTest, CheckWriteNamesTheBrokenRule) {
+  KVCache cache = makeCache(8, 8);
+  RequestId id = *cache.admit(16);
+  ASSERT_TRUE(cache.commit(id, 12));
+  EXPECT_TRUE(cache.checkWrite(id, kFull, 12, WriteMode::Scratch));
+  EXPECT_TRUE(cache.checkWrite(id, kFull, 3, WriteMode::Commit));
+  expectError(cache.checkWrite(id, kFull, 16, WriteMode::Commit),
+              "position 16 outside the reservation [0, 16)");
+  expectError(cache.checkWrite(id, kFull, -1, WriteMode::Commit),
+              "position -1 outside the reservation");
+  expectError(cache.checkWrite(id, kSliding, 1, WriteMode::Commit),
+              "recycled page");
+  expectError(cache.checkWrite(id, kFull, 11, WriteMode::Scratch),
+              "scratch write below the committed length 12");
+}
+
+// A module on the GPU keeps its pages in memory its kernels reach: the cache
+// takes that memory from its caller and gives it back.
+TEST(KVCacheTest, PagesLiveInTheGivenMemory) {
+  int allocated = 0, released = 0;
+  std::vector<std::vector<uint8_t>> blocks;
+  PoolMemory memory{[&](size_t bytes) -> void * {
+                      ++allocated;
+                      blocks.emplace_back(bytes, 0xCD);
+                      return blocks.back().data();
+                    },
+                    [&](void *) { ++released; }};
+  blocks.reserve(2);
+  {
+    Result<KVCache> cache = KVCache::create(kPage, {slidingSpec(), fullSpec()},
+                                            {2, 3}, std::move(memory));
+    ASSERT_TRUE(cache) << cache.error();
+    EXPECT_EQ(allocated, 2);
+    EXPECT_EQ(cache->poolData(kFull), blocks[1].data());
+    // Handed out zeroed.
+    EXPECT_EQ(blocks[1][0], 0);
+    EXPECT_EQ(blocks[1].size(), size_t(3 * cache->pageBytes(kFull)));
+  }
+  EXPECT_EQ(released, 2);
+
+  PoolMemory none{[](size_t) -> void * { return nullptr; }, [](void *) {}};
+  Result<KVCache> failed =
+      KVCache::create(kPage, {slidingSpec()}, {2}, std::move(none));
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().find("pool 'sliding': out of memory"),
+            std::string::npos)
+      << failed.error();
 }
 
 TEST(KVCacheTest, BadArgumentsGiveClearErrors) {

@@ -28,6 +28,8 @@
 
 namespace dgc::runtime {
 
+struct CacheBinding;
+
 /// Where a module's graphs run: on the host CPU (host.so), or on an NVIDIA
 /// GPU (cuda.so, its buffers in CUDA managed memory).
 enum class Device { Host, Cuda };
@@ -70,7 +72,7 @@ public:
   struct Arg {
     const void *data = nullptr;
     std::vector<int64_t> shape;
-    void *cache = nullptr; // a runtime cache binding for kv_cache inputs
+    void *cache = nullptr; // a prepared CacheBinding for kv_cache inputs
   };
   /// One result: contiguous bytes of the output's dtype.
   struct Output {
@@ -102,6 +104,8 @@ public:
 
 private:
   HostModule() = default;
+  /// Whether `binding` is a prepared binding of the module's pool `name`.
+  Status checkPool(const std::string &name, const CacheBinding &binding) const;
   /// On the cuda device, moves the bound weights to GPU memory now rather
   /// than page by page on the first kernels that read them.
   Status placeArenaOnDevice() const;

@@ -14,8 +14,8 @@
 //
 // and holds `[kvHeads][headDim]` elements. Token position t of a request lives
 // in page `pageTable[t / pageSize]` at slot `t % pageSize`, so a kernel needs
-// only the pool base, the page table and these strides. Rows that were never
-// written are zero.
+// only the pool base, the page table and these strides. A page is zeroed
+// when a request takes it: rows not yet written read as zeros.
 //
 // Page bound of sliding pools: a request holds the pages that cover
 // [max(0, L - window + 1), reserved), at most
@@ -39,7 +39,9 @@
 #include "dgc/runtime/Safetensors.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,12 +89,21 @@ enum class WriteMode {
   Scratch,
 };
 
+/// Where a cache keeps its pages: host memory unless a module's kernels must
+/// reach them (a cuda module gives managed memory).
+struct PoolMemory {
+  /// Null when out of memory.
+  std::function<void *(size_t bytes)> allocate;
+  std::function<void(void *)> release;
+};
+
 class KVCache {
 public:
   /// A cache of `pools[i]` with `numPages[i]` pages each; every page holds
-  /// `pageSize` positions.
+  /// `pageSize` positions. Pages live in `memory`, host memory by default.
   static Result<KVCache> create(int64_t pageSize, std::vector<PoolSpec> pools,
-                                std::vector<int64_t> numPages);
+                                std::vector<int64_t> numPages,
+                                PoolMemory memory = {});
 
   KVCache(KVCache &&) = default;
   KVCache &operator=(KVCache &&) = default;
@@ -113,10 +124,13 @@ public:
   /// Returns every page of `id` to its pool.
   Status release(RequestId id);
 
+  /// Whether `id` may write `position` of `pool` in `mode`: inside the
+  /// reservation, outside recycled pages and, for scratch, at or after L.
+  Status checkWrite(RequestId id, int64_t pool, int64_t position,
+                    WriteMode mode) const;
   /// Stores `count` rows of layer `layer`: row i of `k` and `v` (each
   /// [kvHeads][headDim] elements of the pool's type) at `positions[i]`.
-  /// Every position must lie in the reservation and outside recycled pages;
-  /// scratch positions must be >= L. Nothing is written if any is invalid.
+  /// Nothing is written unless checkWrite passes for every position.
   Status write(RequestId id, int64_t pool, int64_t layer,
                const int32_t *positions, int64_t count, const void *k,
                const void *v, WriteMode mode);
@@ -125,8 +139,8 @@ public:
   Status commit(RequestId id, int64_t length);
 
   /// Copies positions [0, length) of `layer` to `kOut` and `vOut`
-  /// ([length][kvHeads][headDim]) and sets posOut[s] = s. Rows never written
-  /// or in recycled pages read as zeros with position -1.
+  /// ([length][kvHeads][headDim]) and sets posOut[s] = s. Rows in recycled
+  /// pages read as zeros with position -1.
   Status read(RequestId id, int64_t pool, int64_t layer, int64_t length,
               void *kOut, void *vOut, int32_t *posOut) const;
   /// `dg.kv_cache_read` for `batch` requests: outputs are
@@ -143,6 +157,16 @@ public:
   /// Pages `id` holds in `pool` (recycled ones not counted).
   Result<int64_t> pagesHeld(RequestId id, int64_t pool) const;
 
+  /// Fills rows[p], p in [0, count), with the row of position p's layer-0 K
+  /// in the pool's storage viewed as [rows][kvHeads][headDim] (layer l's K is
+  /// `2 * l * pageSize` rows further, its V `pageSize` more), or -1 when p is
+  /// outside the reservation or in a recycled page: the table a compiled
+  /// graph reads the cache through.
+  Status rowTable(RequestId id, int64_t pool, int64_t count,
+                  int64_t *rows) const;
+  /// Rows of `pool`'s storage: pages * layers * 2 * pageSize.
+  int64_t poolRows(int64_t pool) const;
+
   Result<int64_t> freePages(int64_t pool) const;
   Result<int64_t> totalPages(int64_t pool) const;
   /// Bytes of one page of `pool`; 0 for a bad pool.
@@ -155,11 +179,9 @@ public:
 
 private:
   struct Pool {
-    std::vector<uint8_t> data;
+    std::unique_ptr<uint8_t, std::function<void(uint8_t *)>> data;
+    int64_t numPages = 0;
     std::vector<int64_t> freeList;
-    /// written[(page * numLayers + layer) * pageSize + slot]: the row holds
-    /// data. Reads report -1 for rows that do not.
-    std::vector<uint8_t> written;
   };
   struct Request {
     int64_t reserved = 0;

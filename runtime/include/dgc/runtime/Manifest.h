@@ -19,13 +19,13 @@
 namespace dgc::runtime {
 
 /// The format version this runtime reads.
-constexpr int kModuleFormatVersion = 1;
+constexpr int kModuleFormatVersion = 2;
 
 struct TensorSpec {
   std::string name;
   DType dtype = DType::F32;
   std::vector<int64_t> shape; // -1 for a dynamic dimension
-  bool isCache = false;       // a kv_cache input (an opaque handle)
+  bool isCache = false;       // a kv_cache input (its pool and its table)
 };
 
 struct GraphSpec {

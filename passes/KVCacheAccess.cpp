@@ -1,0 +1,216 @@
+//===- KVCacheAccess.cpp - KV-cache reads and writes as compiled loops ----===//
+//
+// One scf.parallel per op, over [B, T or S, kv_heads, head_dim]: on the host
+// it becomes a loop nest, on the GPU a kernel whose threads run along
+// head_dim, so neighbouring threads touch neighbouring bytes of a row.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/KVCacheAccess.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+
+namespace dgc {
+
+MemRefType kvPoolType(dg::KVCacheType cache) {
+  return MemRefType::get(
+      {ShapedType::kDynamic, cache.getNumKvHeads(), cache.getHeadDim()},
+      cache.getElementType());
+}
+
+MemRefType kvTableType(MLIRContext *ctx) {
+  return MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                         IntegerType::get(ctx, 64));
+}
+
+namespace {
+
+/// Index arithmetic at one insertion point.
+struct IndexMath {
+  OpBuilder &b;
+  Location loc;
+
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value lt(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, y);
+  }
+  Value ge(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, x, y);
+  }
+  Value eq(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
+  }
+  Value both(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value select(Value cond, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, cond, x, y);
+  }
+  Value toIndex(Value v) {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  }
+  Value toI64(Value v) {
+    return arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
+  }
+  Value load(Value buffer, ValueRange indices) {
+    return memref::LoadOp::create(b, loc, buffer, indices);
+  }
+  void store(Value value, Value buffer, ValueRange indices) {
+    memref::StoreOp::create(b, loc, value, buffer, indices);
+  }
+  Value dim(Value shaped, int64_t d) {
+    return memref::DimOp::create(b, loc, shaped, d);
+  }
+};
+
+/// A buffer of `tensor` (identity layout) that the loops only read.
+Value readBuffer(OpBuilder &b, Location loc, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  return bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType()), tensor,
+      /*readOnly=*/true);
+}
+
+/// The table's positions: its columns after the header.
+Value tablePositions(IndexMath &m, Value table) {
+  return m.sub(m.dim(table, 1), m.c(kKVTableHeader));
+}
+
+/// The pool row of layer `layer`'s K at the position whose table entry is
+/// `entry` (>= 0); V is `pageSize` rows further.
+Value keyRow(IndexMath &m, Value entry, Value pageSize, int64_t layer) {
+  return m.add(entry, m.mul(m.c(2 * layer), pageSize));
+}
+
+} // namespace
+
+void lowerKVCacheWrite(OpBuilder &b, dg::KVCacheWriteOp op, Value pool,
+                       Value table) {
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  IndexMath m{b, loc};
+  Value keys = readBuffer(b, loc, op.getKey());
+  Value values = readBuffer(b, loc, op.getValue());
+  Value positions = readBuffer(b, loc, op.getPositions());
+  Value known = tablePositions(m, table);
+  auto poolType = cast<MemRefType>(pool.getType());
+  SmallVector<Value> upper = {m.dim(keys, 0), m.dim(keys, 1),
+                              m.c(poolType.getDimSize(1)),
+                              m.c(poolType.getDimSize(2))};
+  int64_t layer = op.getLayer();
+  bool scratch = op.getScratch();
+  scf::ParallelOp::create(
+      b, loc, SmallVector<Value>(4, m.c(0)), upper,
+      SmallVector<Value>(4, m.c(1)),
+      [&](OpBuilder &nb, Location l, ValueRange iv) {
+        IndexMath n{nb, l};
+        Value req = iv[0], tok = iv[1], head = iv[2], col = iv[3];
+        Value position = n.toIndex(n.load(positions, {req, tok}));
+        Value inTable = n.both(n.ge(position, n.c(0)), n.lt(position, known));
+        Value safe = n.select(inTable, position, n.c(0));
+        Value entry =
+            n.toIndex(n.load(table, {req, n.add(safe, n.c(kKVTableHeader))}));
+        Value ok = n.both(inTable, n.ge(entry, n.c(0)));
+        if (scratch) {
+          Value committed = n.toIndex(n.load(table, {req, n.c(0)}));
+          ok = n.both(ok, n.ge(position, committed));
+        }
+        auto write = scf::IfOp::create(nb, l, ok, /*withElseRegion=*/true);
+        {
+          OpBuilder::InsertionGuard guard(nb);
+          nb.setInsertionPointToStart(write.thenBlock());
+          Value pageSize = n.toIndex(n.load(table, {req, n.c(1)}));
+          Value row = keyRow(n, entry, pageSize, layer);
+          n.store(n.load(keys, {req, tok, head, col}), pool, {row, head, col});
+          n.store(n.load(values, {req, tok, head, col}), pool,
+                  {n.add(row, pageSize), head, col});
+          // One thread of the row reports it.
+          nb.setInsertionPointToStart(write.elseBlock());
+          Value first = n.both(n.eq(head, n.c(0)), n.eq(col, n.c(0)));
+          auto report = scf::IfOp::create(nb, l, first);
+          nb.setInsertionPointToStart(report.thenBlock());
+          n.store(n.toI64(position), table, {req, n.c(2)});
+        }
+      });
+}
+
+SmallVector<Value> lowerKVCacheRead(OpBuilder &b, dg::KVCacheReadOp op,
+                                    Value pool, Value table) {
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  IndexMath m{b, loc};
+  Value lengths = readBuffer(b, loc, op.getLengths());
+  Value known = tablePositions(m, table);
+  Value batch = m.dim(lengths, 0);
+  auto alloc = [&](Value result) -> Value {
+    auto type = cast<RankedTensorType>(result.getType());
+    SmallVector<Value> sizes;
+    if (type.isDynamicDim(0))
+      sizes.push_back(batch);
+    if (type.isDynamicDim(1))
+      sizes.push_back(known);
+    return memref::AllocOp::create(
+        b, loc, MemRefType::get(type.getShape(), type.getElementType()), sizes);
+  };
+  Value keys = alloc(op.getKeys()), values = alloc(op.getValues()),
+        positions = alloc(op.getPositions());
+  auto keyType = cast<MemRefType>(keys.getType());
+  SmallVector<Value> upper = {m.dim(keys, 0), m.dim(keys, 1),
+                              m.c(keyType.getDimSize(2)),
+                              m.c(keyType.getDimSize(3))};
+  Type element = keyType.getElementType();
+  int64_t layer = op.getLayer();
+  scf::ParallelOp::create(
+      b, loc, SmallVector<Value>(4, m.c(0)), upper,
+      SmallVector<Value>(4, m.c(1)),
+      [&](OpBuilder &nb, Location l, ValueRange iv) {
+        IndexMath n{nb, l};
+        Value req = iv[0], pos = iv[1], head = iv[2], col = iv[3];
+        Value length = n.toIndex(n.load(lengths, {req}));
+        Value inTable = n.both(n.lt(pos, length), n.lt(pos, known));
+        Value safe = n.select(inTable, pos, n.c(0));
+        Value entry =
+            n.toIndex(n.load(table, {req, n.add(safe, n.c(kKVTableHeader))}));
+        Value valid = n.both(inTable, n.ge(entry, n.c(0)));
+        auto row = scf::IfOp::create(nb, l, TypeRange{element, element}, valid,
+                                     /*withElseRegion=*/true);
+        {
+          OpBuilder::InsertionGuard guard(nb);
+          nb.setInsertionPointToStart(row.thenBlock());
+          Value pageSize = n.toIndex(n.load(table, {req, n.c(1)}));
+          Value k = keyRow(n, entry, pageSize, layer);
+          Value kv[] = {n.load(pool, {k, head, col}),
+                        n.load(pool, {n.add(k, pageSize), head, col})};
+          scf::YieldOp::create(nb, l, kv);
+          nb.setInsertionPointToStart(row.elseBlock());
+          Value zero = arith::ConstantOp::create(nb, l, element,
+                                                 nb.getZeroAttr(element));
+          scf::YieldOp::create(nb, l, ValueRange{zero, zero});
+        }
+        n.store(row.getResult(0), keys, {req, pos, head, col});
+        n.store(row.getResult(1), values, {req, pos, head, col});
+        auto first = scf::IfOp::create(
+            nb, l, n.both(n.eq(head, n.c(0)), n.eq(col, n.c(0))));
+        OpBuilder::InsertionGuard guard(nb);
+        nb.setInsertionPointToStart(first.thenBlock());
+        Value i32 = arith::IndexCastOp::create(nb, l, nb.getI32Type(), pos);
+        Value none = arith::ConstantIntOp::create(nb, l, nb.getI32Type(), -1);
+        n.store(n.select(valid, i32, none), positions, {req, pos});
+      });
+  SmallVector<Value> results;
+  Value buffers[] = {keys, values, positions};
+  for (auto [buffer, result] : llvm::zip(buffers, op.getResults()))
+    results.push_back(bufferization::ToTensorOp::create(
+        b, loc, result.getType(), buffer, /*restrict=*/true,
+        /*writable=*/true));
+  return results;
+}
+
+} // namespace dgc

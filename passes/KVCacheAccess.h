@@ -1,0 +1,55 @@
+//===- KVCacheAccess.h - KV-cache reads and writes as compiled loops -*- C++
+//-*-===//
+//
+// A `!dg.kv_cache` argument becomes two buffers the runtime fills before the
+// call (docs/module-format.md):
+//
+//   pool  memref<?xHxDxT>  every row of the pool: the row of (layer l, K or V
+//                          kv, position p) is table[b, 3 + p] + (2l + kv) * P
+//   table memref<?x?xi64>  [B, 3 + S]: per request b, column 0 the committed
+//                          length, 1 the page size P, 2 the error cell
+//                          (kNoError, or a position the graph could not write),
+//                          3 + p the pool row of position p's layer-0 K, or -1
+//                          outside the reservation and in recycled pages
+//
+// so that the cache ops are loops over the pages, the same on the host and
+// on the GPU, with nothing for the host to copy or wait for.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DGC_PASSES_KVCACHEACCESS_H
+#define DGC_PASSES_KVCACHEACCESS_H
+
+#include "dg/DgDialect.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace dgc {
+
+/// Columns of the table before the per-position rows.
+constexpr int64_t kKVTableHeader = 3;
+/// What the error cell holds while every write was valid.
+constexpr int64_t kKVTableNoError = INT64_MAX;
+
+/// The pool buffer type of `cache`.
+mlir::MemRefType kvPoolType(dg::KVCacheType cache);
+/// The table buffer type.
+mlir::MemRefType kvTableType(mlir::MLIRContext *ctx);
+
+/// Stores the rows of `op` through `table` into `pool`; a position outside
+/// the reservation, in a recycled page, or (scratch) below the committed
+/// length is skipped and left in the error cell. Inserts before `op`.
+void lowerKVCacheWrite(mlir::OpBuilder &b, dg::KVCacheWriteOp op,
+                       mlir::Value pool, mlir::Value table);
+
+/// The keys, values and positions `op` reads, gathered from `pool` through
+/// `table` for positions [0, S); rows at or past `lengths[b]` and rows
+/// without a page are zero with position -1. Inserts before `op`.
+llvm::SmallVector<mlir::Value> lowerKVCacheRead(mlir::OpBuilder &b,
+                                                dg::KVCacheReadOp op,
+                                                mlir::Value pool,
+                                                mlir::Value table);
+
+} // namespace dgc
+
+#endif // DGC_PASSES_KVCACHEACCESS_H
