@@ -4,7 +4,9 @@
 // a directly nested one into the block; a loop straight from linalg has no
 // nested one, and its trip counts may exceed the block limit. Tiling with
 // bound checks (no min/max bounds, which the mapping cannot size) gives
-// every outermost loop that two-level form.
+// every outermost loop that two-level form. The pipeline maps innermost
+// first, so that neighbouring threads (x) touch neighbouring elements, and
+// the tiles respect each axis's limit (z: 64 threads).
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,7 +16,10 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace dgc {
 #define GEN_PASS_DEF_DGTILEPARALLELLOOPSFORGPU
@@ -26,19 +31,43 @@ using namespace mlir;
 namespace dgc {
 namespace {
 
+/// Threads a block may have along x, y and z. gpu-map-parallel-loops
+/// (innermost-first) maps a loop's last dimension to x, the one before to y
+/// and the one before that to z; it maps only three.
+constexpr int64_t kBlockLimit[3] = {1024, 1024, 64};
+
+/// Leading dimensions of a loop of more than three, folded into one: the
+/// mapper would run the innermost ones sequentially in each thread instead,
+/// where neighbouring threads should touch neighbouring elements.
+void collapseToThreeDimensions(scf::ParallelOp loop) {
+  unsigned rank = loop.getNumLoops();
+  if (rank <= 3)
+    return;
+  std::vector<unsigned> leading;
+  for (unsigned d = 0; d + 2 < rank; ++d)
+    leading.push_back(d);
+  IRRewriter rewriter(loop.getContext());
+  rewriter.setInsertionPoint(loop);
+  mlir::collapseParallelLoops(rewriter, loop,
+                              {leading, {rank - 2}, {rank - 1}});
+}
+
 /// Tile sizes giving a block of at most `threads`: the innermost dimensions
-/// take what their static trip counts use, a dynamic one takes the rest.
+/// take what their static trip counts use, a dynamic one takes the rest, and
+/// none more than its axis allows.
 SmallVector<int64_t> blockTileSizes(scf::ParallelOp loop, int64_t threads) {
   unsigned rank = loop.getNumLoops();
   SmallVector<int64_t> sizes(rank, 1);
   int64_t left = threads;
-  for (int d = static_cast<int>(rank) - 1; d >= 0 && left > 1; --d) {
+  for (int d = static_cast<int>(rank) - 1, axis = 0; d >= 0 && left > 1;
+       --d, ++axis) {
     std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound()[d]);
     std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound()[d]);
     std::optional<int64_t> step = getConstantIntValue(loop.getStep()[d]);
-    int64_t size = left;
+    int64_t size = std::min(left, kBlockLimit[axis]);
     if (lb && ub && step && *step > 0)
-      size = std::max<int64_t>(1, std::min(left, (*ub - *lb + *step - 1) / *step));
+      size =
+          std::max<int64_t>(1, std::min(size, (*ub - *lb + *step - 1) / *step));
     sizes[d] = size;
     left /= size;
   }
@@ -53,14 +82,22 @@ struct TileParallelLoopsForGpu
       getOperation().emitError("threads must be in [1, 1024]");
       return signalPassFailure();
     }
-    SmallVector<scf::ParallelOp> outermost;
-    getOperation().walk([&](scf::ParallelOp loop) {
-      // Inside sequential loops too: gpu-map-parallel-loops maps those
-      // (one launch per iteration).
-      if (!loop->getParentOfType<scf::ParallelOp>())
-        outermost.push_back(loop);
-    });
-    for (scf::ParallelOp loop : outermost)
+    auto outermostLoops = [&] {
+      SmallVector<scf::ParallelOp> outermost;
+      getOperation().walk([&](scf::ParallelOp loop) {
+        // Inside sequential loops too: gpu-map-parallel-loops maps those
+        // (one launch per iteration).
+        if (!loop->getParentOfType<scf::ParallelOp>())
+          outermost.push_back(loop);
+      });
+      return outermost;
+    };
+    for (scf::ParallelOp loop : outermostLoops())
+      collapseToThreeDimensions(loop);
+    // The collapsed bounds are arithmetic on constants: fold it, so that the
+    // tile sizes see static trip counts.
+    (void)applyPatternsGreedily(getOperation(), FrozenRewritePatternSet());
+    for (scf::ParallelOp loop : outermostLoops())
       scf::tileParallelLoop(loop, blockTileSizes(loop, threads),
                             /*noMinMaxBounds=*/true);
   }

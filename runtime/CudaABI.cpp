@@ -69,6 +69,28 @@ CudaDevice *deviceOrRecord() {
 
 namespace dgc::runtime {
 
+std::string launchDimensionProblem(const int64_t grid[3],
+                                   const int64_t block[3]) {
+  // The limits of every GPU since compute capability 3.0.
+  const int64_t gridLimit[3] = {(int64_t(1) << 31) - 1, 65535, 65535};
+  const int64_t blockLimit[3] = {1024, 1024, 64};
+  const char *axis = "xyz";
+  for (int i = 0; i < 3; ++i) {
+    if (grid[i] < 0 || grid[i] > gridLimit[i])
+      return std::string("grid ") + axis[i] + " of " + std::to_string(grid[i]) +
+             " blocks is outside [0, " + std::to_string(gridLimit[i]) + "]";
+    if (block[i] < 0 || block[i] > blockLimit[i])
+      return std::string("block ") + axis[i] + " of " +
+             std::to_string(block[i]) + " threads is outside [0, " +
+             std::to_string(blockLimit[i]) + "]";
+  }
+  if (block[0] * block[1] * block[2] > 1024)
+    return "a block of " + std::to_string(block[0]) + " x " +
+           std::to_string(block[1]) + " x " + std::to_string(block[2]) +
+           " threads is more than 1024";
+  return "";
+}
+
 void CudaDevice::recordError(const std::string &message) {
   std::lock_guard<std::mutex> lock(errorMutex);
   if (firstError.empty())
@@ -161,12 +183,12 @@ void CudaDevice::launch(void *function, const int64_t grid[3],
     // driver refuses zero-sized grids.
     if (d == 0)
       return;
-    if (d < 0 || d > std::numeric_limits<unsigned>::max()) {
-      recordError("kernel '" + name + "': launch dimension " +
-                  std::to_string(d) + " is out of range");
-      return;
-    }
     dims[i] = static_cast<unsigned>(d);
+  }
+  if (std::string problem = launchDimensionProblem(grid, block);
+      !problem.empty()) {
+    recordError("kernel '" + name + "': " + problem);
+    return;
   }
   makeCurrent();
   if (sharedMemBytes > kDefaultSharedMemBytes &&
@@ -202,23 +224,65 @@ void CudaDevice::synchronizeLocked() {
 }
 
 void *CudaDevice::allocate(size_t bytes, bool managed) {
+  if (!managed) {
+    makeCurrent();
+    CUdeviceptr pointer = 0;
+    return check(api_.cuMemAlloc(&pointer, bytes), "cuMemAlloc")
+               ? reinterpret_cast<void *>(pointer)
+               : nullptr;
+  }
+  // Sizes round up to 256 bytes, so that a layer's buffers fit the next
+  // layer's requests.
+  size_t rounded = (bytes + 255) / 256 * 256;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (auto it = reusable_.find(rounded); it != reusable_.end()) {
+    void *pointer = it->second;
+    reusable_.erase(it);
+    managedSizes_[pointer] = rounded;
+    return pointer;
+  }
   makeCurrent();
   CUdeviceptr pointer = 0;
-  bool ok =
-      managed ? check(api_.cuMemAllocManaged(&pointer, bytes, kMemAttachGlobal),
-                      "cuMemAllocManaged")
-              : check(api_.cuMemAlloc(&pointer, bytes), "cuMemAlloc");
-  return ok ? reinterpret_cast<void *>(pointer) : nullptr;
+  CUresult r = api_.cuMemAllocManaged(&pointer, rounded, kMemAttachGlobal);
+  if (r != kSuccess && !reusable_.empty()) {
+    // Out of memory with buffers of other sizes idle: give them back.
+    synchronizeLocked();
+    releaseReusableLocked();
+    r = api_.cuMemAllocManaged(&pointer, rounded, kMemAttachGlobal);
+  }
+  if (!check(r, "cuMemAllocManaged"))
+    return nullptr;
+  managedSizes_[reinterpret_cast<void *>(pointer)] = rounded;
+  return reinterpret_cast<void *>(pointer);
 }
 
 void CudaDevice::free(void *pointer) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (auto it = managedSizes_.find(pointer); it != managedSizes_.end()) {
+    reusable_.emplace(it->second, pointer);
+    managedSizes_.erase(it);
+    return;
+  }
   if (queued_) {
     deferredFrees_.push_back(pointer);
     return;
   }
   makeCurrent();
   check(api_.cuMemFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
+}
+
+size_t CudaDevice::reusableBytes() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  size_t bytes = 0;
+  for (const auto &[size, pointer] : reusable_)
+    bytes += size;
+  return bytes;
+}
+
+void CudaDevice::releaseReusableLocked() {
+  for (const auto &[size, pointer] : reusable_)
+    check(api_.cuMemFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
+  reusable_.clear();
 }
 
 } // namespace dgc::runtime

@@ -158,11 +158,17 @@ public:
   void synchronize();
   void *stream() const { return stream_; }
   /// Managed (or device) memory for mgpuMemAlloc; null after recording the
-  /// failure.
+  /// failure. Managed buffers the module freed are reused first.
   void *allocate(size_t bytes, bool managed);
-  /// Frees at once when nothing is queued, else at the next synchronize():
-  /// compiled code frees a buffer right after queueing its last reader.
+  /// Compiled code frees a buffer right after queueing its last reader. A
+  /// managed buffer is kept for a later allocate() of its size: every kernel
+  /// runs on the one stream, so its next users are queued after its last
+  /// ones, and the host touches a module's buffers only after waiting.
+  /// Device memory is freed at once when nothing is queued, else at the next
+  /// synchronize().
   void free(void *pointer);
+  /// Bytes of freed managed buffers kept for reuse.
+  size_t reusableBytes();
 
   /// Records the first error of the process's CUDA calls; launches are
   /// skipped until it is taken.
@@ -199,7 +205,19 @@ private:
   bool syncEachLaunch_ = false; // DGC_CUDA_SYNC=1
   // Buffers freed while kernels that may use them were queued.
   std::vector<void *> deferredFrees_;
+  // Managed buffers of mgpuMemAlloc: live ones with their rounded sizes,
+  // freed ones by size, waiting for reuse.
+  std::map<void *, size_t> managedSizes_;
+  std::multimap<size_t, void *> reusable_;
+  /// Frees every reusable buffer (after a synchronize, with mutex_ held).
+  void releaseReusableLocked();
 };
+
+/// Why a launch of `grid` blocks of `block` threads is beyond what any CUDA
+/// GPU accepts (block z at most 64, grid y and z at most 65535, ...); empty
+/// when it is not.
+std::string launchDimensionProblem(const int64_t grid[3],
+                                   const int64_t block[3]);
 
 /// Managed copies of host buffers, freed with it: a graph call's inputs.
 class ManagedCopies {

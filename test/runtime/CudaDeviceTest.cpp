@@ -14,6 +14,7 @@
 
 #include <dlfcn.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -189,6 +190,24 @@ TEST(CudaErrors, HintsPerCode) {
                        "\nJIT log:\nptxas fatal: bad"));
   std::string unknown = describe(12345);
   EXPECT_EQ(unknown, "cuCall failed: CUDA error 12345 (12345)");
+}
+
+// Launch shapes the driver would refuse with a bare "invalid argument" are
+// named before the launch.
+TEST(CudaErrors, LaunchDimensionsBeyondTheHardware) {
+  auto problem = [](std::array<int64_t, 3> grid, std::array<int64_t, 3> block) {
+    return launchDimensionProblem(grid.data(), block.data());
+  };
+  EXPECT_EQ(problem({1 << 20, 65535, 65535}, {1024, 1, 1}), "");
+  EXPECT_EQ(problem({1, 1, 1}, {4, 4, 64}), "");
+  EXPECT_EQ(problem({1, 1, 1}, {1, 1, 256}),
+            "block z of 256 threads is outside [0, 64]");
+  EXPECT_EQ(problem({1, 65536, 1}, {32, 1, 1}),
+            "grid y of 65536 blocks is outside [0, 65535]");
+  EXPECT_EQ(problem({1, 1, 1}, {64, 32, 1}),
+            "a block of 64 x 32 x 1 threads is more than 1024");
+  EXPECT_EQ(problem({int64_t(1) << 31, 1, 1}, {1, 1, 1}),
+            "grid x of 2147483648 blocks is outside [0, 2147483647]");
 }
 
 TEST(CudaManifest, HostOnlyHasNoCudaTarget) {
