@@ -2,14 +2,16 @@
 //
 //   dgc-bench MODEL.dgm (--weights DIR | --random-weights) [--device D]
 //             [--prompt N] [--context N] [--batch B[,B...]] [--runs R]
+//             [--cuda-graph]
 //
 // --prompt N times one prefill of N tokens and then steps after it (the
 // encoder graph runs). --context N instead fills N committed positions of
 // every layer's cache with random K/V rows and steps after them, so the
 // decoder graph alone suffices (a module compiled with --graphs=decoder).
 // Each timing is the median of R runs after a warm-up; one JSON line per
-// batch size. Token ids and weights are random: the cost does not depend
-// on them.
+// batch size, and with --cuda-graph a second one for steps replayed as the
+// CUDA graph the first steps record (HostModule::callRecorded). Token ids and
+// weights are random: the cost does not depend on them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,6 +38,7 @@ struct Options {
   int64_t prompt = 0, context = 0;
   std::vector<int64_t> batches = {1};
   int runs = 5;
+  bool cudaGraph = false;
 };
 
 const char kUsage[] =
@@ -47,7 +50,10 @@ const char kUsage[] =
     "               (no encoder pass; default 0)\n"
     "  --batch      canvases per step, one JSON line each (default 1)\n"
     "  --runs R     timed runs after a warm-up; the median is printed "
-    "(default 5)\n";
+    "(default 5)\n"
+    "  --cuda-graph also time steps replayed as the CUDA graph the first "
+    "ones\n"
+    "               record (cuda only; a second line per batch)\n";
 
 bool parsePositive(const char *text, int64_t &out, int64_t minimum) {
   char *end = nullptr;
@@ -67,7 +73,9 @@ std::string parseOptions(int argc, char **argv, Options &o) {
     };
     if (arg == "--help" || arg == "-h")
       return "help";
-    if (arg == "--random-weights") {
+    if (arg == "--cuda-graph") {
+      o.cudaGraph = true;
+    } else if (arg == "--random-weights") {
       o.randomWeights = true;
     } else if (arg == "--weights") {
       const char *v = value();
@@ -114,6 +122,8 @@ std::string parseOptions(int argc, char **argv, Options &o) {
     return "give one of --weights DIR and --random-weights";
   if (o.prompt && o.context)
     return "--prompt and --context exclude each other";
+  if (o.cudaGraph && o.device != Device::Cuda)
+    return "--cuda-graph needs --device cuda";
   return "";
 }
 
@@ -266,28 +276,41 @@ int main(int argc, char **argv) {
     Executor run(*module, *cache);
     std::vector<uint8_t> enabled(batch, 1);
     std::vector<float> temperatures(batch, 0.8f);
-    double stepMs = medianMs(o.runs, [&] {
-      auto out = run.decode(requests, canvas, sc, enabled, temperatures);
-      if (!out)
-        error = out.error();
-      return static_cast<bool>(out);
-    });
-    if (stepMs < 0)
-      return fail("denoise step: " + error);
     char prefill[32] = "null";
     if (prefillMs >= 0)
       std::snprintf(prefill, sizeof prefill, "%.3f", prefillMs);
-    std::printf("{\"device\": \"%s\", \"batch\": %lld, \"context\": %lld, "
-                "\"canvas\": %lld, \"step_ms\": %.3f, \"prefill_ms\": %s, "
-                "\"weight_bytes\": %lld, \"kv_bytes_per_token\": %lld, "
-                "\"runs\": %d}\n",
-                deviceName(o.device), static_cast<long long>(batch),
-                static_cast<long long>(context), static_cast<long long>(c),
-                stepMs,
-                prefill,
-                static_cast<long long>(m.weightBytes),
-                static_cast<long long>(cache->bytesPerToken()), o.runs);
-    std::fflush(stdout);
+    // Launched steps, then (--cuda-graph) replayed ones: one line each.
+    for (bool replayed : {false, true}) {
+      if (replayed && !o.cudaGraph)
+        break;
+      run.setRecordedSteps(replayed);
+      if (replayed) {
+        // The first step runs plainly, the second records: time replays.
+        auto out = run.decode(requests, canvas, sc, enabled, temperatures);
+        if (!out)
+          return fail("denoise step: " + out.error());
+      }
+      double stepMs = medianMs(o.runs, [&] {
+        auto out = run.decode(requests, canvas, sc, enabled, temperatures);
+        if (!out)
+          error = out.error();
+        return static_cast<bool>(out);
+      });
+      if (stepMs < 0)
+        return fail("denoise step" +
+                    std::string(replayed ? " (CUDA graph)" : "") + ": " +
+                    error);
+      std::printf("{\"device\": \"%s\", \"batch\": %lld, \"context\": %lld, "
+                  "\"canvas\": %lld, \"step_ms\": %.3f, \"prefill_ms\": %s, "
+                  "\"weight_bytes\": %lld, \"kv_bytes_per_token\": %lld, "
+                  "\"runs\": %d, \"cuda_graph\": %s}\n",
+                  deviceName(o.device), static_cast<long long>(batch),
+                  static_cast<long long>(context), static_cast<long long>(c),
+                  stepMs, prefill, static_cast<long long>(m.weightBytes),
+                  static_cast<long long>(cache->bytesPerToken()), o.runs,
+                  replayed ? "true" : "false");
+      std::fflush(stdout);
+    }
     for (RequestId id : requests)
       (void)cache->release(id);
   }

@@ -1,6 +1,6 @@
 """The 26B-A4B step rows of scripts/gpu-check.sh: the peer's lines
 (bench/torch_gpu_step.py) and dgc's (dgc-bench --device cuda), one row per
-line as `label|result|detail`. dgc's floor is its own weight bytes (those
+line as `label|result|detail` (a step replayed as a CUDA graph says so). dgc's floor is its own weight bytes (those
 its decoder reads) over the GPU's peak bandwidth; each dgc row is also set
 against the peer rows of the same batch (peer ms / dgc ms: above 1 is
 faster than the peer).
@@ -37,7 +37,8 @@ def main():
         for p in peer:
             if p["batch"] == d["batch"]:
                 detail.append(f"{p['ms'] / d['step_ms']:.2f}x vs peer {p['mode']}")
-        print(f"dgc step ({d['device']}), batch {d['batch']}, ctx {d['context']}|"
+        how = d["device"] + (", CUDA graph" if d.get("cuda_graph") else "")
+        print(f"dgc step ({how}), batch {d['batch']}, ctx {d['context']}|"
               f"{d['step_ms']:.2f} ms|{'; '.join(detail)}")
 
 

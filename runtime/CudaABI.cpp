@@ -203,13 +203,15 @@ void CudaDevice::launch(void *function, const int64_t grid[3],
                                  stream_, params, extra),
              "cuLaunchKernel", name))
     return;
-  if (syncEachLaunch_)
+  if (syncEachLaunch_ && !recording_)
     synchronizeLocked();
 }
 
 void CudaDevice::synchronize() {
   std::lock_guard<std::mutex> lock(mutex_);
-  synchronizeLocked();
+  // A recording's closing wait is the replay's.
+  if (!recording_)
+    synchronizeLocked();
 }
 
 void CudaDevice::synchronizeLocked() {
@@ -235,10 +237,20 @@ void *CudaDevice::allocate(size_t bytes, bool managed) {
   // layer's requests.
   size_t rounded = (bytes + 255) / 256 * 256;
   std::lock_guard<std::mutex> lock(mutex_);
+  if (recording_) {
+    if (auto it = recordedFree_.find(rounded); it != recordedFree_.end()) {
+      void *pointer = it->second;
+      recordedFree_.erase(it);
+      managedSizes_[pointer] = rounded;
+      return pointer;
+    }
+  }
   if (auto it = reusable_.find(rounded); it != reusable_.end()) {
     void *pointer = it->second;
     reusable_.erase(it);
     managedSizes_[pointer] = rounded;
+    if (recording_)
+      recorded_.push_back(pointer);
     return pointer;
   }
   makeCurrent();
@@ -253,13 +265,18 @@ void *CudaDevice::allocate(size_t bytes, bool managed) {
   if (!check(r, "cuMemAllocManaged"))
     return nullptr;
   managedSizes_[reinterpret_cast<void *>(pointer)] = rounded;
+  if (recording_)
+    recorded_.push_back(reinterpret_cast<void *>(pointer));
   return reinterpret_cast<void *>(pointer);
 }
 
 void CudaDevice::free(void *pointer) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (ownedByRecordings_.count(pointer))
+    return; // the recording frees it
   if (auto it = managedSizes_.find(pointer); it != managedSizes_.end()) {
-    reusable_.emplace(it->second, pointer);
+    // A recording keeps its buffers: its replays use them again.
+    (recording_ ? recordedFree_ : reusable_).emplace(it->second, pointer);
     managedSizes_.erase(it);
     return;
   }
@@ -277,6 +294,92 @@ size_t CudaDevice::reusableBytes() {
   for (const auto &[size, pointer] : reusable_)
     bytes += size;
   return bytes;
+}
+
+bool CudaDevice::canRecord() const {
+  return api_.cuStreamBeginCapture && api_.cuStreamEndCapture &&
+         api_.cuGraphInstantiateWithFlags && api_.cuGraphLaunch &&
+         api_.cuGraphExecDestroy && api_.cuGraphDestroy;
+}
+
+Status CudaDevice::beginRecording() {
+  if (!canRecord())
+    return Error{"the CUDA driver " + library_ +
+                 " cannot record graphs (CUDA 11.4 or later needed)"};
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (recording_)
+    return Error{"a recording is already under way"};
+  // Nothing of an earlier call may run into the recording.
+  synchronizeLocked();
+  makeCurrent();
+  CUresult r = api_.cuStreamBeginCapture(stream_, kStreamCaptureModeRelaxed);
+  if (r != kSuccess)
+    return Error{
+        describeCudaFailure({"cuStreamBeginCapture", r, "", ""}, &api_)};
+  recording_ = true;
+  return Status();
+}
+
+Result<std::unique_ptr<CudaDevice::Recording>> CudaDevice::endRecording() {
+  // Made before the lock is taken, so that a failure below destroys it (which
+  // locks) after the lock is released.
+  std::unique_ptr<Recording> recording(new Recording(*this));
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!recording_)
+    return Error{"no recording is under way"};
+  recording_ = false;
+  // Every buffer the recorded kernels touch stays the recording's, freed or
+  // not (a graph's results are freed by its caller after each replay).
+  std::map<void *, size_t> freed;
+  for (const auto &[size, pointer] : recordedFree_)
+    freed[pointer] = size;
+  for (void *pointer : recorded_) {
+    auto live = managedSizes_.find(pointer);
+    size_t size = live != managedSizes_.end() ? live->second : freed[pointer];
+    if (live != managedSizes_.end())
+      managedSizes_.erase(live);
+    recording->buffers_.emplace_back(pointer, size);
+    ownedByRecordings_[pointer] = size;
+  }
+  recorded_.clear();
+  recordedFree_.clear();
+  makeCurrent();
+  CUresult r = api_.cuStreamEndCapture(stream_, &recording->graph_);
+  if (r != kSuccess)
+    return Error{describeCudaFailure({"cuStreamEndCapture", r, "", ""}, &api_)};
+  r = api_.cuGraphInstantiateWithFlags(&recording->exec_, recording->graph_, 0);
+  if (r != kSuccess)
+    return Error{describeCudaFailure({"cuGraphInstantiate", r, "", ""}, &api_)};
+  return recording;
+}
+
+Status CudaDevice::Recording::replay() {
+  std::lock_guard<std::mutex> lock(device_.mutex_);
+  device_.makeCurrent();
+  CUresult r = device_.api_.cuGraphLaunch(exec_, device_.stream_);
+  if (r != kSuccess)
+    return Error{
+        describeCudaFailure({"cuGraphLaunch", r, "", ""}, &device_.api_)};
+  device_.queued_ = true;
+  device_.lastKernel_ = "a replayed graph";
+  device_.synchronizeLocked();
+  return CudaDevice::takeError();
+}
+
+CudaDevice::Recording::~Recording() {
+  std::lock_guard<std::mutex> lock(device_.mutex_);
+  device_.makeCurrent();
+  if (device_.queued_)
+    device_.synchronizeLocked();
+  if (exec_)
+    device_.api_.cuGraphExecDestroy(exec_);
+  if (graph_)
+    device_.api_.cuGraphDestroy(graph_);
+  // The buffers serve later allocations again.
+  for (const auto &[pointer, size] : buffers_) {
+    device_.ownedByRecordings_.erase(pointer);
+    device_.reusable_.emplace(size, pointer);
+  }
 }
 
 void CudaDevice::releaseReusableLocked() {

@@ -190,6 +190,13 @@ Status CudaDevice::initialise() {
   need("cuMemAllocManaged", api_.cuMemAllocManaged);
   need("cuMemFree_v2", api_.cuMemFree);
   resolve(handle_, "cuMemPrefetchAsync_v2", api_.cuMemPrefetchAsync);
+  resolve(handle_, "cuStreamBeginCapture_v2", api_.cuStreamBeginCapture);
+  resolve(handle_, "cuStreamEndCapture", api_.cuStreamEndCapture);
+  resolve(handle_, "cuGraphInstantiateWithFlags",
+          api_.cuGraphInstantiateWithFlags);
+  resolve(handle_, "cuGraphLaunch", api_.cuGraphLaunch);
+  resolve(handle_, "cuGraphExecDestroy", api_.cuGraphExecDestroy);
+  resolve(handle_, "cuGraphDestroy", api_.cuGraphDestroy);
   resolve(handle_, "cuGetErrorName", api_.cuGetErrorName);
   resolve(handle_, "cuGetErrorString", api_.cuGetErrorString);
   if (!missing.empty())

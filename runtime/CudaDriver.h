@@ -34,6 +34,8 @@ using CUcontext = struct CUctx_st *;
 using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
+using CUgraph = struct CUgraph_st *;
+using CUgraphExec = struct CUgraphExec_st *;
 /// cuda.h's CUmemLocation: a type (1: a device) and the device's ordinal.
 struct CUmemLocation {
   int type;
@@ -64,6 +66,8 @@ constexpr int kAttributeComputeCapabilityMinor = 76;
 constexpr int kFuncAttributeMaxDynamicSharedSizeBytes = 8;
 constexpr unsigned kMemAttachGlobal = 0x1;
 constexpr unsigned kStreamNonBlocking = 0x1;
+/// CU_STREAM_CAPTURE_MODE_RELAXED: other threads' unsafe calls stay legal.
+constexpr int kStreamCaptureModeRelaxed = 2;
 
 /// The driver functions the runtime calls, resolved by their versioned
 /// symbol names (cuMemAlloc_v2, ...) as cuda.h's macros would.
@@ -93,6 +97,14 @@ struct DriverApi {
   /// Optional (drivers for CUDA 12.2 and later): moves managed memory.
   CUresult (*cuMemPrefetchAsync)(CUdeviceptr, size_t, CUmemLocation, unsigned,
                                  CUstream);
+  /// Optional (CUDA 11.4 and later): recording and replaying a graph call.
+  CUresult (*cuStreamBeginCapture)(CUstream, int);
+  CUresult (*cuStreamEndCapture)(CUstream, CUgraph *);
+  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *, CUgraph,
+                                          unsigned long long);
+  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
+  CUresult (*cuGraphExecDestroy)(CUgraphExec);
+  CUresult (*cuGraphDestroy)(CUgraph);
   // Optional: messages fall back to the runtime's own names without them.
   CUresult (*cuGetErrorName)(CUresult, const char **);
   CUresult (*cuGetErrorString)(CUresult, const char **);
@@ -170,6 +182,34 @@ public:
   /// Bytes of freed managed buffers kept for reuse.
   size_t reusableBytes();
 
+  /// The kernels a graph call queued, recorded as a CUDA graph, with every
+  /// buffer they use: replaying it reruns them on the same buffers.
+  class Recording {
+  public:
+    ~Recording();
+    Recording(const Recording &) = delete;
+    Recording &operator=(const Recording &) = delete;
+    /// Launches the kernels and waits for them.
+    Status replay();
+
+  private:
+    friend class CudaDevice;
+    Recording(CudaDevice &device) : device_(device) {}
+    CudaDevice &device_;
+    cuda::CUgraph graph_ = nullptr;
+    cuda::CUgraphExec exec_ = nullptr;
+    // The managed buffers the kernels use, with their sizes.
+    std::vector<std::pair<void *, size_t>> buffers_;
+  };
+  /// Whether this driver can record graphs.
+  bool canRecord() const;
+  /// From now until endRecording(), launches are recorded rather than run
+  /// and waits are skipped. Buffers the module allocates meanwhile belong to
+  /// the recording; one freed during it serves later allocations of the
+  /// same recording only.
+  Status beginRecording();
+  Result<std::unique_ptr<Recording>> endRecording();
+
   /// Records the first error of the process's CUDA calls; launches are
   /// skipped until it is taken.
   static void recordError(const std::string &message);
@@ -209,6 +249,13 @@ private:
   // freed ones by size, waiting for reuse.
   std::map<void *, size_t> managedSizes_;
   std::multimap<size_t, void *> reusable_;
+  // While recording: buffers allocated (all the recording's) and those of
+  // them freed, which later allocations of the recording may take.
+  bool recording_ = false;
+  std::vector<void *> recorded_;
+  std::multimap<size_t, void *> recordedFree_;
+  // Buffers of live recordings, with their sizes: a free is theirs to do.
+  std::map<void *, size_t> ownedByRecordings_;
   /// Frees every reusable buffer (after a synchronize, with mutex_ held).
   void releaseReusableLocked();
 };

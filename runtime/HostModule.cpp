@@ -4,81 +4,20 @@
 
 #include "CacheBinding.h"
 #include "CudaDriver.h"
+#include "GraphCall.h"
 #include "MemRefABI.h"
 
 #include <dlfcn.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 namespace dgc::runtime {
 namespace {
-
 constexpr size_t kArenaAlignment = 64;
-/// The most pointers callWithPointers passes.
-constexpr int kMaxArgs = 14;
-
-std::string shapeString(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-using Entry = void (*)(void *, ...);
-
-/// Calls `fn(args[0], ..., args[n-1])` for a function of n pointer
-/// parameters: every parameter of a C-interface entry point is a pointer.
-void callWithPointers(void *fn, std::vector<void *> &a) {
-  using P = void *;
-  switch (a.size()) {
-#define DGC_CALL(N, ...)                                                       \
-  case N:                                                                      \
-    reinterpret_cast<void (*)(__VA_ARGS__)>(fn)
-    DGC_CALL(2, P, P)(a[0], a[1]);
-    break;
-    DGC_CALL(3, P, P, P)(a[0], a[1], a[2]);
-    break;
-    DGC_CALL(4, P, P, P, P)(a[0], a[1], a[2], a[3]);
-    break;
-    DGC_CALL(5, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4]);
-    break;
-    DGC_CALL(6, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5]);
-    break;
-    DGC_CALL(7, P, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
-    break;
-    DGC_CALL(8, P, P, P, P, P, P, P, P)
-    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
-    break;
-    DGC_CALL(9, P, P, P, P, P, P, P, P, P)
-    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]);
-    break;
-    DGC_CALL(10, P, P, P, P, P, P, P, P, P, P)
-    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
-    break;
-    DGC_CALL(11, P, P, P, P, P, P, P, P, P, P, P)
-    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]);
-    break;
-    DGC_CALL(12, P, P, P, P, P, P, P, P, P, P, P, P)
-    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11]);
-    break;
-    DGC_CALL(13, P, P, P, P, P, P, P, P, P, P, P, P, P)
-    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
-     a[12]);
-    break;
-    DGC_CALL(14, P, P, P, P, P, P, P, P, P, P, P, P, P, P)
-    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
-     a[12], a[13]);
-    break;
-#undef DGC_CALL
-  }
-}
-
 } // namespace
 
 HostModule::HostModule(HostModule &&other) noexcept {
@@ -94,10 +33,13 @@ HostModule &HostModule::operator=(HostModule &&other) noexcept {
   std::swap(weightsBound_, other.weightsBound_);
   std::swap(device_, other.device_);
   std::swap(deviceArena_, other.deviceArena_);
+  std::swap(recordings_, other.recordings_);
   return *this;
 }
 
 HostModule::~HostModule() {
+  // Replays read the arena: they go first.
+  recordings_.clear();
   if (library_)
     dlclose(library_);
   // The device exists: the arena came from it, and get() caches success.
@@ -168,12 +110,12 @@ Result<HostModule> HostModule::load(const std::string &directory,
     size_t pointers = 1 + graph.inputs.size();
     for (const TensorSpec &input : graph.inputs)
       pointers += input.isCache;
-    if (pointers > static_cast<size_t>(kMaxArgs))
+    if (pointers > static_cast<size_t>(kMaxGraphPointers))
       return Error{manifestPath + ": graph '" + name + "' takes " +
                    std::to_string(pointers) +
                    " pointers (results, inputs, a pool and a table per "
                    "cache); this runtime passes at most " +
-                   std::to_string(kMaxArgs)};
+                   std::to_string(kMaxGraphPointers)};
   }
   std::string library = directory + "/" + target->library;
   module.library_ = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -300,145 +242,6 @@ Status HostModule::checkPool(const std::string &name,
     return {};
   }
   return Error{"the module has no KV-cache pool '" + name + "'"};
-}
-
-Result<std::vector<HostModule::Output>>
-HostModule::call(const std::string &graphName, const std::vector<Arg> &inputs,
-                 double *graphSeconds) const {
-  auto it = manifest_.graphs.find(graphName);
-  if (it == manifest_.graphs.end())
-    return Error{"the module has no graph '" + graphName + "'"};
-  const GraphSpec &graph = it->second;
-  if (!weightsBound_)
-    return Error{"call to '" + graphName + "' before bindWeights"};
-  if (inputs.size() + 1 != graph.inputs.size())
-    return Error{"graph '" + graphName + "' takes " +
-                 std::to_string(graph.inputs.size() - 1) + " inputs, got " +
-                 std::to_string(inputs.size())};
-
-  // Results first (a struct of descriptors), then the arena and the inputs.
-  size_t resultWords = 0;
-  for (const TensorSpec &out : graph.outputs)
-    resultWords += 3 + 2 * out.shape.size();
-  std::vector<int64_t> results(resultWords, 0);
-  std::vector<std::vector<int64_t>> descriptors;
-  descriptors.reserve(inputs.size() + 1);
-  std::vector<void *> args = {results.data()};
-  descriptors.push_back(makeDescriptor(arena_, {manifest_.weightBytes}));
-  args.push_back(descriptors.back().data());
-  std::set<const void *> inputBuffers = {arena_};
-  std::unique_ptr<ManagedCopies> deviceInputs;
-  // Tables the graph may write (error cells), to copy back after it.
-  std::vector<std::pair<CacheBinding *, const void *>> tableCopies;
-  if (device_ == Device::Cuda) {
-    Result<CudaDevice *> gpu = CudaDevice::get();
-    if (!gpu)
-      return Error{"the cuda device is unavailable: " + gpu.error()};
-    deviceInputs = std::make_unique<ManagedCopies>(**gpu);
-  }
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const TensorSpec &spec = graph.inputs[i + 1];
-    const Arg &arg = inputs[i];
-    if (spec.isCache) {
-      auto *binding = static_cast<CacheBinding *>(arg.cache);
-      if (!binding || !binding->cache)
-        return Error{"input '" + spec.name + "' needs a KV cache"};
-      if (Status s = checkPool(spec.name, *binding); !s)
-        return Error{s.error()};
-      const PoolSpec &pool = binding->cache->pools()[binding->pool];
-      descriptors.push_back(
-          makeDescriptor(binding->cache->poolData(binding->pool),
-                         {binding->cache->poolRows(binding->pool),
-                          pool.numKvHeads, pool.headDim}));
-      args.push_back(descriptors.back().data());
-      void *table = binding->table.data();
-      if (deviceInputs) {
-        Result<const void *> copy =
-            deviceInputs->copy(table, binding->table.size() * sizeof(int64_t),
-                               "the page table of '" + spec.name + "'");
-        if (!copy)
-          return Error{copy.error()};
-        table = const_cast<void *>(*copy);
-        tableCopies.emplace_back(binding, table);
-      }
-      descriptors.push_back(
-          makeDescriptor(table, {static_cast<int64_t>(binding->requests.size()),
-                                 binding->columns}));
-      args.push_back(descriptors.back().data());
-      inputBuffers.insert(table);
-      continue;
-    }
-    bool shapeOk = arg.shape.size() == spec.shape.size();
-    for (size_t d = 0; shapeOk && d < spec.shape.size(); ++d)
-      shapeOk = spec.shape[d] < 0 || spec.shape[d] == arg.shape[d];
-    if (!shapeOk)
-      return Error{"input '" + spec.name + "' of '" + graphName +
-                   "' has shape " + shapeString(arg.shape) + ", expected " +
-                   shapeString(spec.shape) + " (-1: any)"};
-    const void *data = arg.data;
-    if (deviceInputs) {
-      // Kernels cannot read host memory: the input travels in managed memory.
-      size_t bytes = dtypeSize(spec.dtype);
-      for (int64_t d : arg.shape)
-        bytes *= static_cast<size_t>(d);
-      Result<const void *> copy =
-          deviceInputs->copy(arg.data, bytes, "input '" + spec.name + "'");
-      if (!copy)
-        return Error{copy.error()};
-      data = *copy;
-    }
-    descriptors.push_back(makeDescriptor(data, arg.shape));
-    args.push_back(descriptors.back().data());
-    inputBuffers.insert(data);
-  }
-  auto start = std::chrono::steady_clock::now();
-  callWithPointers(entries_.at(graphName), args);
-  if (graphSeconds)
-    *graphSeconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
-  // The graph has waited for its kernels before returning.
-  for (auto [binding, copy] : tableCopies)
-    std::memcpy(binding->table.data(), copy,
-                binding->table.size() * sizeof(int64_t));
-
-  std::vector<Output> outputs;
-  std::set<void *> freed;
-  size_t word = 0;
-  for (const TensorSpec &spec : graph.outputs) {
-    int64_t rank = static_cast<int64_t>(spec.shape.size());
-    DescriptorView view = DescriptorView::of(results.data() + word, rank);
-    word += 3 + 2 * rank;
-    Output out;
-    out.dtype = spec.dtype;
-    out.shape.assign(view.sizes, view.sizes + rank);
-    int64_t elementBytes = static_cast<int64_t>(dtypeSize(spec.dtype));
-    out.bytes.resize(view.numElements() * elementBytes);
-    if (view.isContiguous()) {
-      std::memcpy(out.bytes.data(), view.data(elementBytes), out.bytes.size());
-    } else {
-      std::vector<int64_t> dst = makeDescriptor(out.bytes.data(), out.shape);
-      UnrankedDescriptor from{
-          rank, const_cast<int64_t *>(results.data() + word - 3 - 2 * rank)};
-      UnrankedDescriptor to{rank, dst.data()};
-      memrefCopy(elementBytes, &from, &to);
-    }
-    // The module allocates its results with malloc (a cuda module with
-    // mgpuMemAlloc); they are ours to free.
-    if (view.allocated && !inputBuffers.count(view.allocated) &&
-        freed.insert(view.allocated).second) {
-      if (device_ == Device::Cuda && CudaDevice::ownsAllocation(view.allocated))
-        mgpuMemFree(view.allocated, nullptr);
-      else
-        std::free(view.allocated);
-    }
-    outputs.push_back(std::move(out));
-  }
-  if (device_ == Device::Cuda)
-    if (Status s = CudaDevice::takeError(); !s)
-      return Error{"graph '" + graphName +
-                   "' on the cuda device: " + s.error()};
-  return outputs;
 }
 
 } // namespace dgc::runtime

@@ -13,11 +13,13 @@
 #   3. the tiny model end-to-end on cuda against the transformers fixtures,
 #      and whole generations replayed against transformers' recorded
 #      decisions (the e2e tests with DGC_TEST_CUDA_MODULE);
-#   4. dgc-run --device cuda on the tiny model: tokens/s;
+#   4. dgc-run --device cuda on the tiny model: tokens/s, and whether its
+#      steps replayed recorded CUDA graphs;
 #   5. dgc's 26B-A4B denoise step at a 4096-token context (random K/V),
 #      batch 1 and 4, random bf16 weights (dgc-bench --device cuda):
 #      milliseconds, % of the HBM bandwidth floor, and the ratio against
-#      each peer row of step 7 (bench/gpu_step_rows.py);
+#      each peer row of step 7 (bench/gpu_step_rows.py); then again with
+#      each step replayed as a recorded CUDA graph (--cuda-graph);
 #   6. each fused kernel at the 26B-A4B shapes (bench/kernels.py: the
 #      q projection, attention of each mask kind and head dimension, the
 #      MoE block, the sampling head, the self-conditioning embedding) on
@@ -85,6 +87,12 @@ if "$build/bin/dgc-run" "$cuda_module" --device cuda --weights test/fixtures/tin
   --prompt-ids "2 10 20 30" --json --quiet >"$out/4.json" 2>"$out/4.err"; then
   row "dgc-run --device cuda (tiny, 2 canvases)" PASS \
     "$(python3 -c "import json;s=json.load(open('$out/4.json'))['stats'];print(f\"{s['tokens_per_forward']:.2f} tokens/forward, {s['tokens_per_second']:.1f} tokens/s\")")"
+  # Its steps replay recorded CUDA graphs, or it warns and launches them.
+  if grep -q 'warning: steps were launched' "$out/4.err"; then
+    row "dgc-run steps replayed as CUDA graphs" FAIL "$(grep -m1 warning "$out/4.err" | cut -c1-200)"
+  else
+    row "dgc-run steps replayed as CUDA graphs" PASS "no fallback to launches"
+  fi
 else
   row "dgc-run --device cuda (tiny, 2 canvases)" FAIL "$(head -c 200 "$out/4.err")"
 fi
@@ -92,8 +100,10 @@ fi
 # dgc first: the peer's torch.compile may take long.
 echo "== 5. dgc 26B-A4B denoise step on cuda"
 big="$build/gpu/diffusiongemma-26b-a4b-decoder.dgm"
-timeout 240 "$build/bin/dgc-bench" "$big" --device cuda --random-weights \
-  --context 4096 --batch 1,4 --runs 3 >"$out/5.jsonl" 2>"$out/5.err" ||
+# Each batch launched, then replayed as the CUDA graph its first steps
+# record (--cuda-graph): two lines per batch.
+timeout 270 "$build/bin/dgc-bench" "$big" --device cuda --random-weights \
+  --context 4096 --batch 1,4 --runs 3 --cuda-graph >"$out/5.jsonl" 2>"$out/5.err" ||
   row "dgc 26B-A4B step (cuda)" FAIL "$(tail -c 300 "$out/5.err")"
 
 echo "== 6. fused kernels at the 26B-A4B shapes: cuda vs host, vs PyTorch"

@@ -358,6 +358,10 @@ int main(int argc, char **argv) {
 
   std::vector<GenerationResult> results = generator.run(events);
   const GenerationStats &stats = generator.stats();
+  if (!generator.recordingProblem().empty())
+    std::cerr << "dgc-run: warning: steps were launched rather than replayed "
+                 "as a CUDA graph: "
+              << generator.recordingProblem() << "\n";
   if (tokenizer && !many && !o.showSteps && !o.json)
     std::cout << "\n";
 

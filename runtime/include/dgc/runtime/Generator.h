@@ -109,7 +109,11 @@ public:
   /// cannot be served carries its error; the others are unaffected.
   std::vector<GenerationResult> run(const GenerationEvents &events = {});
   const GenerationStats &stats() const { return stats_; }
-
+  /// Why denoise steps stopped replaying a recorded CUDA graph (and were
+  /// launched instead); empty if they did not.
+  const std::string &recordingProblem() const {
+    return executor_.recordingProblem();
+  }
 
 private:
   struct Running;

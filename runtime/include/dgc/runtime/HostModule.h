@@ -21,6 +21,7 @@
 #include "dgc/runtime/Manifest.h"
 #include "dgc/runtime/Safetensors.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,7 @@
 namespace dgc::runtime {
 
 struct CacheBinding;
+struct CallFrame;
 
 /// Where a module's graphs run: on the host CPU (host.so), or on an NVIDIA
 /// GPU (cuda.so, its buffers in CUDA managed memory).
@@ -96,6 +98,15 @@ public:
                                    const std::vector<Arg> &inputs,
                                    double *graphSeconds = nullptr) const;
 
+  /// As call(), but on the cuda device the second call of `graph` with the
+  /// same input shapes (and page-table sizes) records its kernels as a CUDA
+  /// graph, and later calls with those shapes replay it: one launch, with
+  /// the host code run once. New shapes start over. Elsewhere, or on a
+  /// driver that cannot record graphs, it is call().
+  Result<std::vector<Output>>
+  callRecorded(const std::string &graph, const std::vector<Arg> &inputs,
+               double *graphSeconds = nullptr) const;
+
   /// The bound bytes of weight `w` in the arena (managed memory on cuda,
   /// readable once the calls that wrote nothing to it have returned).
   const uint8_t *weightData(const WeightSpec &w) const {
@@ -104,6 +115,22 @@ public:
 
 private:
   HostModule() = default;
+  /// Copies `data` (`bytes`) where kernels can read it; null: leave it.
+  using PlaceFn = std::function<Result<void *>(const void *data, size_t bytes,
+                                               const std::string &what)>;
+  /// Checks `inputs` against the graph and builds its arguments.
+  Result<CallFrame> prepareFrame(const std::string &graph,
+                                 const std::vector<Arg> &inputs,
+                                 const PlaceFn &place) const;
+  /// The error cells the graph wrote, back into each binding's table.
+  static void copyTablesBack(const CallFrame &frame,
+                             const std::vector<Arg> &inputs);
+  Result<std::vector<Output>> collectOutputs(const std::string &graph,
+                                             const CallFrame &frame,
+                                             bool freeResults) const;
+  struct Recorded;
+  /// Per graph, its recording (callRecorded).
+  mutable std::map<std::string, std::unique_ptr<Recorded>> recordings_;
   /// Whether `binding` is a prepared binding of the module's pool `name`.
   Status checkPool(const std::string &name, const CacheBinding &binding) const;
   /// On the cuda device, moves the bound weights to GPU memory now rather
@@ -152,10 +179,19 @@ public:
                       const std::vector<uint8_t> &scEnabled,
                       const std::vector<float> &temperatures);
 
+  /// Denoise steps through HostModule::callRecorded: on the cuda device,
+  /// from the second step of a block on, one CUDA graph launch per step.
+  /// Should a recording or replay fail, that step and the later ones are
+  /// launched instead, and recordingProblem() says why.
+  void setRecordedSteps(bool on) { recordedSteps_ = on; }
+  const std::string &recordingProblem() const { return recordingProblem_; }
+
 private:
   Result<std::vector<HostModule::Output>>
   run(const std::string &graph, std::vector<HostModule::Arg> tensors,
       const std::vector<RequestId> &requests);
+  bool recordedSteps_ = false;
+  std::string recordingProblem_;
 
   const HostModule &module_;
   KVCache &cache_;

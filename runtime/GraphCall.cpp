@@ -1,0 +1,363 @@
+//===- GraphCall.cpp - Calling a module's graph, and replaying it ---------===//
+//
+// A call marshals the inputs into memref descriptors (a frame), runs the
+// graph's C entry point, and copies its results out. On the cuda device the
+// inputs travel in managed memory, and callRecorded() records the kernels
+// of a call as a CUDA graph to replay on later calls of the same shapes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GraphCall.h"
+
+#include "CacheBinding.h"
+#include "MemRefABI.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+namespace dgc::runtime {
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+namespace {
+
+/// Calls `fn(args[0], ..., args[n-1])` for a function of n pointer
+/// parameters: every parameter of a C-interface entry point is a pointer.
+void callWithPointers(void *fn, std::vector<void *> &a) {
+  using P = void *;
+  switch (a.size()) {
+#define DGC_CALL(N, ...)                                                       \
+  case N:                                                                      \
+    reinterpret_cast<void (*)(__VA_ARGS__)>(fn)
+    DGC_CALL(2, P, P)(a[0], a[1]);
+    break;
+    DGC_CALL(3, P, P, P)(a[0], a[1], a[2]);
+    break;
+    DGC_CALL(4, P, P, P, P)(a[0], a[1], a[2], a[3]);
+    break;
+    DGC_CALL(5, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4]);
+    break;
+    DGC_CALL(6, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5]);
+    break;
+    DGC_CALL(7, P, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
+    break;
+    DGC_CALL(8, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+    break;
+    DGC_CALL(9, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]);
+    break;
+    DGC_CALL(10, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
+    break;
+    DGC_CALL(11, P, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]);
+    break;
+    DGC_CALL(12, P, P, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11]);
+    break;
+    DGC_CALL(13, P, P, P, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
+     a[12]);
+    break;
+    DGC_CALL(14, P, P, P, P, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
+     a[12], a[13]);
+    break;
+#undef DGC_CALL
+  }
+}
+
+} // namespace
+
+Result<CallFrame> HostModule::prepareFrame(const std::string &graphName,
+                                           const std::vector<Arg> &inputs,
+                                           const PlaceFn &place) const {
+  auto it = manifest_.graphs.find(graphName);
+  if (it == manifest_.graphs.end())
+    return Error{"the module has no graph '" + graphName + "'"};
+  const GraphSpec &graph = it->second;
+  if (!weightsBound_)
+    return Error{"call to '" + graphName + "' before bindWeights"};
+  if (inputs.size() + 1 != graph.inputs.size())
+    return Error{"graph '" + graphName + "' takes " +
+                 std::to_string(graph.inputs.size() - 1) + " inputs, got " +
+                 std::to_string(inputs.size())};
+
+  // Results first (a struct of descriptors), then the arena and the inputs.
+  CallFrame frame;
+  frame.graph = &graph;
+  size_t resultWords = 0;
+  for (const TensorSpec &out : graph.outputs)
+    resultWords += 3 + 2 * out.shape.size();
+  frame.results.assign(resultWords, 0);
+  frame.descriptors.reserve(2 * inputs.size() + 1);
+  frame.args = {frame.results.data()};
+  frame.descriptors.push_back(makeDescriptor(arena_, {manifest_.weightBytes}));
+  frame.args.push_back(frame.descriptors.back().data());
+  frame.inputBuffers = {arena_};
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorSpec &spec = graph.inputs[i + 1];
+    const Arg &arg = inputs[i];
+    if (spec.isCache) {
+      auto *binding = static_cast<CacheBinding *>(arg.cache);
+      if (!binding || !binding->cache)
+        return Error{"input '" + spec.name + "' needs a KV cache"};
+      if (Status s = checkPool(spec.name, *binding); !s)
+        return Error{s.error()};
+      const PoolSpec &pool = binding->cache->pools()[binding->pool];
+      frame.descriptors.push_back(
+          makeDescriptor(binding->cache->poolData(binding->pool),
+                         {binding->cache->poolRows(binding->pool),
+                          pool.numKvHeads, pool.headDim}));
+      frame.args.push_back(frame.descriptors.back().data());
+      void *table = binding->table.data();
+      size_t bytes = binding->table.size() * sizeof(int64_t);
+      if (place) {
+        Result<void *> copy =
+            place(table, bytes, "the page table of '" + spec.name + "'");
+        if (!copy)
+          return Error{copy.error()};
+        table = *copy;
+        frame.placed.push_back({i, true, table, bytes});
+      }
+      frame.descriptors.push_back(
+          makeDescriptor(table, {static_cast<int64_t>(binding->requests.size()),
+                                 binding->columns}));
+      frame.args.push_back(frame.descriptors.back().data());
+      frame.inputBuffers.insert(table);
+      continue;
+    }
+    bool shapeOk = arg.shape.size() == spec.shape.size();
+    for (size_t d = 0; shapeOk && d < spec.shape.size(); ++d)
+      shapeOk = spec.shape[d] < 0 || spec.shape[d] == arg.shape[d];
+    if (!shapeOk)
+      return Error{"input '" + spec.name + "' of '" + graphName +
+                   "' has shape " + shapeString(arg.shape) + ", expected " +
+                   shapeString(spec.shape) + " (-1: any)"};
+    const void *data = arg.data;
+    if (place) {
+      // Kernels cannot read host memory: the input travels in managed memory.
+      size_t bytes = dtypeSize(spec.dtype);
+      for (int64_t d : arg.shape)
+        bytes *= static_cast<size_t>(d);
+      Result<void *> copy = place(arg.data, bytes, "input '" + spec.name + "'");
+      if (!copy)
+        return Error{copy.error()};
+      data = *copy;
+      frame.placed.push_back({i, false, *copy, bytes});
+    }
+    frame.descriptors.push_back(makeDescriptor(data, arg.shape));
+    frame.args.push_back(frame.descriptors.back().data());
+    frame.inputBuffers.insert(data);
+  }
+  return frame;
+}
+
+void HostModule::copyTablesBack(const CallFrame &frame,
+                                const std::vector<Arg> &inputs) {
+  // The graph has waited for its kernels before returning.
+  for (const CallFrame::Placed &p : frame.placed)
+    if (p.table)
+      std::memcpy(
+          static_cast<CacheBinding *>(inputs[p.input].cache)->table.data(),
+          p.device, p.bytes);
+}
+
+Result<std::vector<HostModule::Output>>
+HostModule::collectOutputs(const std::string &graphName, const CallFrame &frame,
+                           bool freeResults) const {
+  std::vector<Output> outputs;
+  std::set<void *> freed;
+  size_t word = 0;
+  for (const TensorSpec &spec : frame.graph->outputs) {
+    int64_t rank = static_cast<int64_t>(spec.shape.size());
+    DescriptorView view = DescriptorView::of(frame.results.data() + word, rank);
+    word += 3 + 2 * rank;
+    Output out;
+    out.dtype = spec.dtype;
+    out.shape.assign(view.sizes, view.sizes + rank);
+    int64_t elementBytes = static_cast<int64_t>(dtypeSize(spec.dtype));
+    out.bytes.resize(view.numElements() * elementBytes);
+    if (view.isContiguous()) {
+      std::memcpy(out.bytes.data(), view.data(elementBytes), out.bytes.size());
+    } else {
+      std::vector<int64_t> dst = makeDescriptor(out.bytes.data(), out.shape);
+      UnrankedDescriptor from{rank, const_cast<int64_t *>(frame.results.data() +
+                                                          word - 3 - 2 * rank)};
+      UnrankedDescriptor to{rank, dst.data()};
+      memrefCopy(elementBytes, &from, &to);
+    }
+    // The module allocates its results with malloc (a cuda module with
+    // mgpuMemAlloc); they are ours to free, unless a recording keeps them.
+    if (freeResults && view.allocated &&
+        !frame.inputBuffers.count(view.allocated) &&
+        freed.insert(view.allocated).second) {
+      if (device_ == Device::Cuda && CudaDevice::ownsAllocation(view.allocated))
+        mgpuMemFree(view.allocated, nullptr);
+      else
+        std::free(view.allocated);
+    }
+    outputs.push_back(std::move(out));
+  }
+  if (device_ == Device::Cuda)
+    if (Status s = CudaDevice::takeError(); !s)
+      return Error{"graph '" + graphName +
+                   "' on the cuda device: " + s.error()};
+  return outputs;
+}
+
+Result<std::vector<HostModule::Output>>
+HostModule::call(const std::string &graphName, const std::vector<Arg> &inputs,
+                 double *graphSeconds) const {
+  std::unique_ptr<ManagedCopies> deviceInputs;
+  PlaceFn place;
+  if (device_ == Device::Cuda) {
+    Result<CudaDevice *> gpu = CudaDevice::get();
+    if (!gpu)
+      return Error{"the cuda device is unavailable: " + gpu.error()};
+    deviceInputs = std::make_unique<ManagedCopies>(**gpu);
+    place = [&](const void *data, size_t bytes,
+                const std::string &what) -> Result<void *> {
+      Result<const void *> copy = deviceInputs->copy(data, bytes, what);
+      if (!copy)
+        return Error{copy.error()};
+      return const_cast<void *>(*copy);
+    };
+  }
+  Result<CallFrame> frame = prepareFrame(graphName, inputs, place);
+  if (!frame)
+    return Error{frame.error()};
+  auto start = std::chrono::steady_clock::now();
+  callWithPointers(entries_.at(graphName), frame->args);
+  if (graphSeconds)
+    *graphSeconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+  copyTablesBack(*frame, inputs);
+  return collectOutputs(graphName, *frame, /*freeResults=*/true);
+}
+
+namespace {
+/// What a recording depends on besides the input data: the shapes, and for
+/// a cache its pool and table sizes.
+std::string recordingKey(const std::string &graph,
+                         const std::vector<HostModule::Arg> &inputs) {
+  std::string key = graph;
+  for (const HostModule::Arg &arg : inputs) {
+    key += '|';
+    if (auto *binding = static_cast<const CacheBinding *>(arg.cache)) {
+      key += "cache " +
+             std::to_string(reinterpret_cast<uintptr_t>(
+                 binding->cache ? binding->cache->poolData(binding->pool)
+                                : nullptr)) +
+             " " + std::to_string(binding->requests.size()) + "x" +
+             std::to_string(binding->columns);
+      continue;
+    }
+    key += shapeString(arg.shape);
+  }
+  return key;
+}
+} // namespace
+
+Result<std::vector<HostModule::Output>>
+HostModule::callRecorded(const std::string &graphName,
+                         const std::vector<Arg> &inputs,
+                         double *graphSeconds) const {
+  if (device_ != Device::Cuda)
+    return call(graphName, inputs, graphSeconds);
+  Result<CudaDevice *> gpu = CudaDevice::get();
+  if (!gpu)
+    return Error{"the cuda device is unavailable: " + gpu.error()};
+  CudaDevice *device = *gpu;
+  if (!device->canRecord())
+    return call(graphName, inputs, graphSeconds);
+
+  std::string key = recordingKey(graphName, inputs);
+  std::unique_ptr<Recorded> &slot = recordings_[graphName];
+  if (!slot || slot->key != key) {
+    // First sight of these shapes: a plain call loads the kernels and
+    // leaves the buffers a recording will reuse.
+    slot.reset();
+    auto outputs = call(graphName, inputs, graphSeconds);
+    if (outputs) {
+      slot = std::make_unique<Recorded>();
+      slot->device = device;
+      slot->key = key;
+    }
+    return outputs;
+  }
+  Recorded &r = *slot;
+  auto start = std::chrono::steady_clock::now();
+  if (!r.recording) {
+    // The inputs live in buffers of the recording's own, which replays
+    // refill.
+    PlaceFn place = [&](const void *data, size_t bytes,
+                        const std::string &what) -> Result<void *> {
+      Result<void *> buffer = device->allocManaged(bytes, what);
+      if (!buffer)
+        return Error{buffer.error()};
+      r.buffers.push_back(*buffer);
+      if (bytes)
+        std::memcpy(*buffer, data, bytes);
+      return *buffer;
+    };
+    Result<CallFrame> frame = prepareFrame(graphName, inputs, place);
+    if (!frame) {
+      slot.reset();
+      return Error{frame.error()};
+    }
+    r.frame = std::move(*frame);
+    if (Status s = device->beginRecording(); !s) {
+      slot.reset();
+      return Error{"graph '" + graphName + "': " + s.error()};
+    }
+    callWithPointers(entries_.at(graphName), r.frame.args);
+    Result<std::unique_ptr<CudaDevice::Recording>> recording =
+        device->endRecording();
+    if (!recording) {
+      slot.reset();
+      (void)CudaDevice::takeError();
+      return Error{"graph '" + graphName +
+                   "': recording its kernels failed: " + recording.error()};
+    }
+    r.recording = std::move(*recording);
+  } else {
+    // Same shapes: refill the inputs in place.
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (inputs[i].cache)
+        if (Status s = checkPool(r.frame.graph->inputs[i + 1].name,
+                                 *static_cast<CacheBinding *>(inputs[i].cache));
+            !s)
+          return Error{s.error()};
+    for (const CallFrame::Placed &p : r.frame.placed) {
+      const void *data =
+          p.table
+              ? static_cast<CacheBinding *>(inputs[p.input].cache)->table.data()
+              : inputs[p.input].data;
+      if (p.bytes)
+        std::memcpy(p.device, data, p.bytes);
+    }
+  }
+  Status replayed = r.recording->replay();
+  if (graphSeconds)
+    *graphSeconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+  if (!replayed) {
+    slot.reset();
+    return Error{"graph '" + graphName +
+                 "' on the cuda device (replayed): " + replayed.error()};
+  }
+  copyTablesBack(r.frame, inputs);
+  return collectOutputs(graphName, r.frame, /*freeResults=*/false);
+}
+
+} // namespace dgc::runtime
