@@ -31,6 +31,9 @@ def main():
     for d in dgc:
         gb = d["weight_bytes"] / 1e9
         detail = [f"{gb:.2f} GB of weights"]
+        if "graph_ms" in d:
+            detail.append(f"{d['graph_ms']:.2f} ms without the input and "
+                          "output copies")
         if bw:
             floor = d["weight_bytes"] / bw * 1e3
             detail.append(f"{100 * floor / d['step_ms']:.1f}% of the {floor:.2f} ms floor")

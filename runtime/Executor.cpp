@@ -45,7 +45,7 @@ Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
   }
   Result<std::vector<HostModule::Output>> outputs = Error{""};
   if (recordedSteps_ && graph == "decoder") {
-    outputs = module_.callRecorded(graph, inputs);
+    outputs = module_.callRecorded(graph, inputs, &graphSeconds_);
     if (!outputs) {
       // Replaying is only faster: after a failure, steps are launched. A
       // step writes only scratch rows, which the plain call writes again.
@@ -55,10 +55,10 @@ Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
         if (binding.cache)
           if (Status s = binding.prepare(); !s)
             return Error{"graph '" + graph + "': KV cache: " + s.error()};
-      outputs = module_.call(graph, inputs);
+      outputs = module_.call(graph, inputs, &graphSeconds_);
     }
   } else {
-    outputs = module_.call(graph, inputs);
+    outputs = module_.call(graph, inputs, &graphSeconds_);
   }
   if (!outputs)
     return outputs;

@@ -185,6 +185,9 @@ public:
   /// launched instead, and recordingProblem() says why.
   void setRecordedSteps(bool on) { recordedSteps_ = on; }
   const std::string &recordingProblem() const { return recordingProblem_; }
+  /// Seconds the last graph call's compiled code took, without the copies
+  /// of its inputs and outputs (HostModule::call's `graphSeconds`).
+  double lastGraphSeconds() const { return graphSeconds_; }
 
 private:
   Result<std::vector<HostModule::Output>>
@@ -192,6 +195,7 @@ private:
       const std::vector<RequestId> &requests);
   bool recordedSteps_ = false;
   std::string recordingProblem_;
+  double graphSeconds_ = 0;
 
   const HostModule &module_;
   KVCache &cache_;
