@@ -83,6 +83,30 @@ Value tablePositions(IndexMath &m, Value table) {
   return m.sub(m.dim(table, 1), m.c(kKVTableHeader));
 }
 
+/// One loop over every element of `rows` ([B, T, kv_heads, head_dim]);
+/// `body` gets the request, the row, the head and the column.
+void forEachElement(
+    IndexMath &m, Value rows,
+    function_ref<void(IndexMath &, Value, Value, Value, Value)> body) {
+  auto type = cast<MemRefType>(rows.getType());
+  SmallVector<Value> upper = {m.dim(rows, 0), m.dim(rows, 1),
+                              m.c(type.getDimSize(2)), m.c(type.getDimSize(3))};
+  scf::ParallelOp::create(m.b, m.loc, SmallVector<Value>(4, m.c(0)), upper,
+                          SmallVector<Value>(4, m.c(1)),
+                          [&](OpBuilder &nb, Location l, ValueRange iv) {
+                            IndexMath n{nb, l};
+                            body(n, iv[0], iv[1], iv[2], iv[3]);
+                          });
+}
+
+/// The table entry of `position` for request `req`, read at position 0 when
+/// `inTable` is false (so that the load stays in bounds).
+Value tableEntry(IndexMath &n, Value table, Value req, Value position,
+                 Value inTable) {
+  Value safe = n.select(inTable, position, n.c(0));
+  return n.toIndex(n.load(table, {req, n.add(safe, n.c(kKVTableHeader))}));
+}
+
 /// The pool row of layer `layer`'s K at the position whose table entry is
 /// `entry` (>= 0); V is `pageSize` rows further.
 Value keyRow(IndexMath &m, Value entry, Value pageSize, int64_t layer) {
@@ -100,23 +124,15 @@ void lowerKVCacheWrite(OpBuilder &b, dg::KVCacheWriteOp op, Value pool,
   Value values = readBuffer(b, loc, op.getValue());
   Value positions = readBuffer(b, loc, op.getPositions());
   Value known = tablePositions(m, table);
-  auto poolType = cast<MemRefType>(pool.getType());
-  SmallVector<Value> upper = {m.dim(keys, 0), m.dim(keys, 1),
-                              m.c(poolType.getDimSize(1)),
-                              m.c(poolType.getDimSize(2))};
   int64_t layer = op.getLayer();
   bool scratch = op.getScratch();
-  scf::ParallelOp::create(
-      b, loc, SmallVector<Value>(4, m.c(0)), upper,
-      SmallVector<Value>(4, m.c(1)),
-      [&](OpBuilder &nb, Location l, ValueRange iv) {
-        IndexMath n{nb, l};
-        Value req = iv[0], tok = iv[1], head = iv[2], col = iv[3];
+  forEachElement(
+      m, keys, [&](IndexMath &n, Value req, Value tok, Value head, Value col) {
+        OpBuilder &nb = n.b;
+        Location l = n.loc;
         Value position = n.toIndex(n.load(positions, {req, tok}));
         Value inTable = n.both(n.ge(position, n.c(0)), n.lt(position, known));
-        Value safe = n.select(inTable, position, n.c(0));
-        Value entry =
-            n.toIndex(n.load(table, {req, n.add(safe, n.c(kKVTableHeader))}));
+        Value entry = tableEntry(n, table, req, position, inTable);
         Value ok = n.both(inTable, n.ge(entry, n.c(0)));
         if (scratch) {
           Value committed = n.toIndex(n.load(table, {req, n.c(0)}));
@@ -161,23 +177,15 @@ SmallVector<Value> lowerKVCacheRead(OpBuilder &b, dg::KVCacheReadOp op,
   };
   Value keys = alloc(op.getKeys()), values = alloc(op.getValues()),
         positions = alloc(op.getPositions());
-  auto keyType = cast<MemRefType>(keys.getType());
-  SmallVector<Value> upper = {m.dim(keys, 0), m.dim(keys, 1),
-                              m.c(keyType.getDimSize(2)),
-                              m.c(keyType.getDimSize(3))};
-  Type element = keyType.getElementType();
+  Type element = cast<MemRefType>(keys.getType()).getElementType();
   int64_t layer = op.getLayer();
-  scf::ParallelOp::create(
-      b, loc, SmallVector<Value>(4, m.c(0)), upper,
-      SmallVector<Value>(4, m.c(1)),
-      [&](OpBuilder &nb, Location l, ValueRange iv) {
-        IndexMath n{nb, l};
-        Value req = iv[0], pos = iv[1], head = iv[2], col = iv[3];
+  forEachElement(
+      m, keys, [&](IndexMath &n, Value req, Value pos, Value head, Value col) {
+        OpBuilder &nb = n.b;
+        Location l = n.loc;
         Value length = n.toIndex(n.load(lengths, {req}));
         Value inTable = n.both(n.lt(pos, length), n.lt(pos, known));
-        Value safe = n.select(inTable, pos, n.c(0));
-        Value entry =
-            n.toIndex(n.load(table, {req, n.add(safe, n.c(kKVTableHeader))}));
+        Value entry = tableEntry(n, table, req, pos, inTable);
         Value valid = n.both(inTable, n.ge(entry, n.c(0)));
         auto row = scf::IfOp::create(nb, l, TypeRange{element, element}, valid,
                                      /*withElseRegion=*/true);
