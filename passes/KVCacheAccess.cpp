@@ -99,12 +99,17 @@ void forEachElement(
                           });
 }
 
-/// The table entry of `position` for request `req`, read at position 0 when
-/// `inTable` is false (so that the load stays in bounds).
-Value tableEntry(IndexMath &n, Value table, Value req, Value position,
+/// The table entry of row `row` (position F + row) of request `req`, read
+/// at row 0 when `inTable` is false (so that the load stays in bounds).
+Value tableEntry(IndexMath &n, Value table, Value req, Value row,
                  Value inTable) {
-  Value safe = n.select(inTable, position, n.c(0));
+  Value safe = n.select(inTable, row, n.c(0));
   return n.toIndex(n.load(table, {req, n.add(safe, n.c(kKVTableHeader))}));
+}
+
+/// The first position the table lists for request `req`.
+Value firstPosition(IndexMath &n, Value table, Value req) {
+  return n.toIndex(n.load(table, {req, n.c(3)}));
 }
 
 /// The pool row of layer `layer`'s K at the position whose table entry is
@@ -131,8 +136,9 @@ void lowerKVCacheWrite(OpBuilder &b, dg::KVCacheWriteOp op, Value pool,
         OpBuilder &nb = n.b;
         Location l = n.loc;
         Value position = n.toIndex(n.load(positions, {req, tok}));
-        Value inTable = n.both(n.ge(position, n.c(0)), n.lt(position, known));
-        Value entry = tableEntry(n, table, req, position, inTable);
+        Value row = n.sub(position, firstPosition(n, table, req));
+        Value inTable = n.both(n.ge(row, n.c(0)), n.lt(row, known));
+        Value entry = tableEntry(n, table, req, row, inTable);
         Value ok = n.both(inTable, n.ge(entry, n.c(0)));
         if (scratch) {
           Value committed = n.toIndex(n.load(table, {req, n.c(0)}));
@@ -143,10 +149,10 @@ void lowerKVCacheWrite(OpBuilder &b, dg::KVCacheWriteOp op, Value pool,
           OpBuilder::InsertionGuard guard(nb);
           nb.setInsertionPointToStart(write.thenBlock());
           Value pageSize = n.toIndex(n.load(table, {req, n.c(1)}));
-          Value row = keyRow(n, entry, pageSize, layer);
-          n.store(n.load(keys, {req, tok, head, col}), pool, {row, head, col});
+          Value k = keyRow(n, entry, pageSize, layer);
+          n.store(n.load(keys, {req, tok, head, col}), pool, {k, head, col});
           n.store(n.load(values, {req, tok, head, col}), pool,
-                  {n.add(row, pageSize), head, col});
+                  {n.add(k, pageSize), head, col});
           // One thread of the row reports it.
           nb.setInsertionPointToStart(write.elseBlock());
           Value first = n.both(n.eq(head, n.c(0)), n.eq(col, n.c(0)));
@@ -180,37 +186,39 @@ SmallVector<Value> lowerKVCacheRead(OpBuilder &b, dg::KVCacheReadOp op,
   Type element = cast<MemRefType>(keys.getType()).getElementType();
   int64_t layer = op.getLayer();
   forEachElement(
-      m, keys, [&](IndexMath &n, Value req, Value pos, Value head, Value col) {
+      m, keys, [&](IndexMath &n, Value req, Value row, Value head, Value col) {
         OpBuilder &nb = n.b;
         Location l = n.loc;
         Value length = n.toIndex(n.load(lengths, {req}));
-        Value inTable = n.both(n.lt(pos, length), n.lt(pos, known));
-        Value entry = tableEntry(n, table, req, pos, inTable);
+        Value position = n.add(firstPosition(n, table, req), row);
+        Value inTable = n.both(n.lt(position, length), n.lt(row, known));
+        Value entry = tableEntry(n, table, req, row, inTable);
         Value valid = n.both(inTable, n.ge(entry, n.c(0)));
-        auto row = scf::IfOp::create(nb, l, TypeRange{element, element}, valid,
-                                     /*withElseRegion=*/true);
+        auto kv = scf::IfOp::create(nb, l, TypeRange{element, element}, valid,
+                                    /*withElseRegion=*/true);
         {
           OpBuilder::InsertionGuard guard(nb);
-          nb.setInsertionPointToStart(row.thenBlock());
+          nb.setInsertionPointToStart(kv.thenBlock());
           Value pageSize = n.toIndex(n.load(table, {req, n.c(1)}));
           Value k = keyRow(n, entry, pageSize, layer);
-          Value kv[] = {n.load(pool, {k, head, col}),
-                        n.load(pool, {n.add(k, pageSize), head, col})};
-          scf::YieldOp::create(nb, l, kv);
-          nb.setInsertionPointToStart(row.elseBlock());
+          Value rows[] = {n.load(pool, {k, head, col}),
+                          n.load(pool, {n.add(k, pageSize), head, col})};
+          scf::YieldOp::create(nb, l, rows);
+          nb.setInsertionPointToStart(kv.elseBlock());
           Value zero = arith::ConstantOp::create(nb, l, element,
                                                  nb.getZeroAttr(element));
           scf::YieldOp::create(nb, l, ValueRange{zero, zero});
         }
-        n.store(row.getResult(0), keys, {req, pos, head, col});
-        n.store(row.getResult(1), values, {req, pos, head, col});
+        n.store(kv.getResult(0), keys, {req, row, head, col});
+        n.store(kv.getResult(1), values, {req, row, head, col});
         auto first = scf::IfOp::create(
             nb, l, n.both(n.eq(head, n.c(0)), n.eq(col, n.c(0))));
         OpBuilder::InsertionGuard guard(nb);
         nb.setInsertionPointToStart(first.thenBlock());
-        Value i32 = arith::IndexCastOp::create(nb, l, nb.getI32Type(), pos);
+        Value i32 =
+            arith::IndexCastOp::create(nb, l, nb.getI32Type(), position);
         Value none = arith::ConstantIntOp::create(nb, l, nb.getI32Type(), -1);
-        n.store(n.select(valid, i32, none), positions, {req, pos});
+        n.store(n.select(valid, i32, none), positions, {req, row});
       });
   SmallVector<Value> results;
   Value buffers[] = {keys, values, positions};

@@ -5,12 +5,18 @@
 // call (docs/module-format.md):
 //
 //   pool  memref<?xHxDxT>  every row of the pool: the row of (layer l, K or V
-//                          kv, position p) is table[b, 3 + p] + (2l + kv) * P
-//   table memref<?x?xi64>  [B, 3 + S]: per request b, column 0 the committed
+//                          kv, position p) is table[b, 4 + p - F] + (2l + kv) *
+//                          P
+//   table memref<?x?xi64>  [B, 4 + S]: per request b, column 0 the committed
 //                          length, 1 the page size P, 2 the error cell
-//                          (kNoError, or a position the graph could not write),
-//                          3 + p the pool row of position p's layer-0 K, or -1
-//                          outside the reservation and in recycled pages
+//                          (kKVTableNoError, or a position the graph could not
+//                          write), 3 the first position F the table lists,
+//                          4 + s the pool row of position F + s's layer-0 K,
+//                          or -1 outside the reservation and in recycled pages
+//
+// A sliding pool's table starts at F = max(0, L - window + 1): no query of a
+// pass, all at or after the committed length L, sees a key before that, so
+// a read returns the window and the canvas, not the whole context.
 //
 // so that the cache ops are loops over the pages, the same on the host and
 // on the GPU, with nothing for the host to copy or wait for.
@@ -27,7 +33,7 @@
 namespace dgc {
 
 /// Columns of the table before the per-position rows.
-constexpr int64_t kKVTableHeader = 3;
+constexpr int64_t kKVTableHeader = 4;
 /// What the error cell holds while every write was valid.
 constexpr int64_t kKVTableNoError = INT64_MAX;
 
@@ -43,8 +49,9 @@ void lowerKVCacheWrite(mlir::OpBuilder &b, dg::KVCacheWriteOp op,
                        mlir::Value pool, mlir::Value table);
 
 /// The keys, values and positions `op` reads, gathered from `pool` through
-/// `table` for positions [0, S); rows at or past `lengths[b]` and rows
-/// without a page are zero with position -1. Inserts before `op`.
+/// `table`: row s of request b holds position F_b + s (the table's first
+/// position); rows at or past `lengths[b]` and rows without a page are zero
+/// with position -1. Inserts before `op`.
 llvm::SmallVector<mlir::Value> lowerKVCacheRead(mlir::OpBuilder &b,
                                                 dg::KVCacheReadOp op,
                                                 mlir::Value pool,

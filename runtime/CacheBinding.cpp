@@ -7,12 +7,18 @@
 namespace dgc::runtime {
 
 Status CacheBinding::prepare() {
+  int64_t window = cache->pools().at(pool).window;
+  std::vector<int64_t> first(requests.size(), 0), reserved(requests.size());
   int64_t positions = 0;
-  for (RequestId id : requests) {
-    Result<int64_t> reserved = cache->reservedLength(id);
-    if (!reserved)
-      return Error{reserved.error()};
-    positions = std::max(positions, *reserved);
+  for (size_t b = 0; b < requests.size(); ++b) {
+    Result<int64_t> r = cache->reservedLength(requests[b]);
+    if (!r)
+      return Error{r.error()};
+    reserved[b] = *r;
+    if (window > 0)
+      first[b] = std::max<int64_t>(0, *cache->committedLength(requests[b]) -
+                                          window + 1);
+    positions = std::max(positions, reserved[b] - first[b]);
   }
   columns = kHeader + positions;
   table.assign(requests.size() * columns, -1);
@@ -21,7 +27,9 @@ Status CacheBinding::prepare() {
     row[0] = *cache->committedLength(requests[b]);
     row[1] = cache->pageSize();
     row[2] = kNoError;
-    if (Status s = cache->rowTable(requests[b], pool, positions, row + kHeader);
+    row[3] = first[b];
+    if (Status s = cache->rowTable(requests[b], pool, first[b],
+                                   reserved[b] - first[b], row + kHeader);
         !s)
       return s;
   }

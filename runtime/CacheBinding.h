@@ -4,12 +4,15 @@
 // docs/module-format.md): the pool's storage, and a table the binding fills
 // before the call:
 //
-//   table[b][0]      committed length of request b
+//   table[b][0]      committed length L of request b
 //   table[b][1]      page size
 //   table[b][2]      error cell: kNoError, or a position the graph could not
 //                    write (outside the reservation, in a recycled page, or
 //                    scratch below the committed length)
-//   table[b][3 + p]  pool row of position p's layer-0 K, or -1
+//   table[b][3]      the first position F the table lists: 0, or for a
+//                    sliding pool max(0, L - window + 1), since no query of
+//                    a pass (all at or after L) sees a key before it
+//   table[b][4 + s]  pool row of position F + s's layer-0 K, or -1
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,7 +30,7 @@ namespace dgc::runtime {
 /// One pool of a KVCache seen by one graph call: row b of the batch is
 /// request requests[b].
 struct CacheBinding {
-  static constexpr int64_t kHeader = 3;
+  static constexpr int64_t kHeader = 4;
   static constexpr int64_t kNoError = INT64_MAX;
 
   KVCache *cache = nullptr;
@@ -37,7 +40,8 @@ struct CacheBinding {
   std::vector<int64_t> table;
   int64_t columns = 0;
 
-  /// Fills the table for positions up to the longest reservation.
+  /// Fills the table for positions from each request's first visible one
+  /// up to its reservation (the longest of the batch sets the width).
   Status prepare();
   /// The first write the graph could not make, named; success if none.
   Status rejectedWrites() const;

@@ -404,18 +404,21 @@ const uint8_t *KVCache::poolData(int64_t pool) const {
   return storage[pool].data.get();
 }
 
-Status KVCache::rowTable(RequestId id, int64_t pool, int64_t count,
-                         int64_t *rows) const {
+Status KVCache::rowTable(RequestId id, int64_t pool, int64_t first,
+                         int64_t count, int64_t *rows) const {
   const Request *request = find(id);
   if (!request)
     return fail(unknownRequest(id));
   if (Status status = checkPoolLayer(pool, 0); !status)
     return status;
+  if (first < 0 || count < 0)
+    return fail("a row table needs first >= 0 and count >= 0");
   const std::vector<int64_t> &table = request->tables[pool];
   int64_t rowsPerPage = specs[pool].numLayers * 2 * positionsPerPage;
-  for (int64_t p = 0; p < count; ++p) {
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t p = first + i;
     int64_t page = p < request->reserved ? table[p / positionsPerPage] : -1;
-    rows[p] = page < 0 ? -1 : page * rowsPerPage + p % positionsPerPage;
+    rows[i] = page < 0 ? -1 : page * rowsPerPage + p % positionsPerPage;
   }
   return {};
 }

@@ -76,8 +76,11 @@ def Dg_KVCacheReadOp : Dg_Op<"kv_cache_read",
     Reads positions `[0, lengths[b])` of layer `layer` for every request `b`
     (committed rows, then any canvas scratch written before in the same
     graph). Results are padded to a common length `S`: `keys` and `values`
-    are `[B, S, kv_heads, head_dim]` and `positions[b, s]` is `s` for a valid
-    row and `-1` for padding (padded K/V rows are zero). Masks built from
+    are `[B, S, kv_heads, head_dim]` and `positions[b, s]` is the position
+    row `s` holds, or `-1` for padding (padded K/V rows are zero). Rows are
+    in position order; a sliding pool may leave out the keys before its
+    window (below the committed length minus `window - 1`), which no query
+    of the graph sees, so row `s` need not be position `s`. Masks built from
     these positions hide the padding.
 
     ```mlir

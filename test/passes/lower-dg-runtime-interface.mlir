@@ -12,7 +12,7 @@
 // CHECK-NOT: func.func private
 
 // The cache argument becomes its pool (every row of every page) and its
-// table ([requests, 3 + positions] of i64).
+// table ([requests, 4 + positions] of i64).
 // CHECK-LABEL: func.func @graph(
 // CHECK-SAME: %[[ARENA:.*]]: memref<?xi8> {dg.name = "weights"}, %{{.*}}: tensor<?x?x2x8xf32>, %{{.*}}: tensor<?x?xi32>,
 // CHECK-SAME: %[[POOL:.*]]: memref<?x2x8xf32> {dg.kv_cache, dg.name = "kv_cache_sliding"},
@@ -25,14 +25,18 @@ func.func @graph(%k: tensor<?x?x2x8xf32>, %pos: tensor<?x?xi32>, %c: !pool {dg.n
   %a = dg.weight "a" : tensor<3xf32>
   %b = dg.weight "b" : tensor<4x8xf32>
 
-  // The write: one loop over [B, T, heads, dim]. A position's entry in the
-  // table is its layer-0 K row; layer 1's K is 2 * 1 pages of rows further,
+  // The write: one loop over [B, T, heads, dim]. Position p is row
+  // p - F of the table (F, the first position it lists, is column 3), whose
+  // entry is p's layer-0 K row; layer 1's K is 2 * 1 pages of rows further,
   // its V one page more. Scratch rows below the committed length (column 0)
   // are skipped, and the position goes to the error cell (column 2).
   // CHECK: %[[K:.*]] = bufferization.to_buffer %{{.*}} read_only
   // CHECK: %[[POS:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<?x?xi32>
   // CHECK: scf.parallel (%[[B:.*]], %[[T:.*]], %[[H:.*]], %[[D:.*]]) =
   // CHECK:   %[[P:.*]] = memref.load %[[POS]][%[[B]], %[[T]]]
+  // CHECK:   %[[F:.*]] = memref.load %[[TABLE]][%[[B]], %c3{{.*}}]
+  // CHECK:   %[[FI:.*]] = arith.index_cast %[[F]] : i64 to index
+  // CHECK:   arith.subi %{{.*}}, %[[FI]] : index
   // CHECK:   %[[ENTRY:.*]] = memref.load %[[TABLE]][%[[B]], %{{.*}}]
   // CHECK:   %[[COMMITTED:.*]] = memref.load %[[TABLE]][%[[B]], %c0{{.*}}]
   // CHECK:   arith.cmpi sge, %{{.*}}, %{{.*}} : index
@@ -49,15 +53,19 @@ func.func @graph(%k: tensor<?x?x2x8xf32>, %pos: tensor<?x?xi32>, %c: !pool {dg.n
   dg.kv_cache_write %c[1], %k, %k, %pos {scratch} : !pool, tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?xi32>
   %len = dg.reduce <max> %pos {axis = 1 : i64} : tensor<?x?xi32> -> tensor<?xi32>
 
-  // The read: [B, S] rows with S the table's positions; a row past the
-  // request's length or without a page is zero with position -1.
+  // The read: [B, S] rows with S the table's positions; row s is position
+  // F + s, and a row past the request's length or without a page is zero
+  // with position -1.
   // CHECK: %[[LEN:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<?xi32>
   // CHECK: %[[COLS:.*]] = memref.dim %[[TABLE]], %c1
-  // CHECK: %[[S:.*]] = arith.subi %[[COLS]], %c3
+  // CHECK: %[[S:.*]] = arith.subi %[[COLS]], %c4
   // CHECK: %[[KEYS:.*]] = memref.alloc(%{{.*}}, %[[S]]) : memref<?x?x2x8xf32>
   // CHECK: %[[KPOS:.*]] = memref.alloc(%{{.*}}, %[[S]]) : memref<?x?xi32>
   // CHECK: scf.parallel (%[[RB:.*]], %[[RS:.*]], %[[RH:.*]], %[[RD:.*]]) =
   // CHECK:   memref.load %[[LEN]][%[[RB]]]
+  // CHECK:   %[[RF:.*]] = memref.load %[[TABLE]][%[[RB]], %c3{{.*}}]
+  // CHECK:   %[[RFI:.*]] = arith.index_cast %[[RF]] : i64 to index
+  // CHECK:   %[[RPOS:.*]] = arith.addi %[[RFI]], %[[RS]] : index
   // CHECK:   %[[ROWS:.*]]:2 = scf.if %{{.*}} -> (f32, f32) {
   // CHECK:     memref.load %[[POOL]]
   // CHECK:     memref.load %[[POOL]]
@@ -65,6 +73,7 @@ func.func @graph(%k: tensor<?x?x2x8xf32>, %pos: tensor<?x?xi32>, %c: !pool {dg.n
   // CHECK:     arith.constant 0.000000e+00 : f32
   // CHECK:   memref.store %[[ROWS]]#0, %[[KEYS]][%[[RB]], %[[RS]], %[[RH]], %[[RD]]]
   // CHECK:   scf.if
+  // CHECK:     arith.index_cast %[[RPOS]] : index to i32
   // CHECK:     arith.constant -1 : i32
   // CHECK:     memref.store %{{.*}}, %[[KPOS]][%[[RB]], %[[RS]]]
   // CHECK: bufferization.to_tensor %[[KEYS]] restrict writable

@@ -384,7 +384,7 @@ TEST(KVCacheTest, RowTableNamesEachPositionsRow) {
   EXPECT_EQ(cache.poolRows(kSliding), 8 * spec.numLayers * 2 * kPage);
 
   std::vector<int64_t> rows(20, 77);
-  ASSERT_TRUE(cache.rowTable(id, kSliding, 20, rows.data()));
+  ASSERT_TRUE(cache.rowTable(id, kSliding, 0, 20, rows.data()));
   std::vector<int64_t> pages = *cache.pageTable(id, kSliding);
   const uint8_t *pool = cache.poolData(kSliding);
   for (int64_t p = 0; p < 20; ++p) {
@@ -402,8 +402,15 @@ TEST(KVCacheTest, RowTableNamesEachPositionsRow) {
   }
   EXPECT_EQ(rows[0], -1); // recycled
 
-  expectError(cache.rowTable(42, kSliding, 1, rows.data()), "not admitted");
-  expectError(cache.rowTable(other, 7, 1, rows.data()), "pool 7");
+  // From a first position on: entry i is position 5 + i's.
+  std::vector<int64_t> tail(3, 77);
+  ASSERT_TRUE(cache.rowTable(id, kSliding, 5, 3, tail.data()));
+  EXPECT_EQ(tail, std::vector<int64_t>(rows.begin() + 5, rows.begin() + 8));
+
+  expectError(cache.rowTable(42, kSliding, 0, 1, rows.data()), "not admitted");
+  expectError(cache.rowTable(other, 7, 0, 1, rows.data()), "pool 7");
+  expectError(cache.rowTable(other, kSliding, -1, 1, rows.data()),
+              "first >= 0");
   EXPECT_EQ(cache.poolRows(7), 0);
 }
 

@@ -157,12 +157,12 @@ public:
   /// Pages `id` holds in `pool` (recycled ones not counted).
   Result<int64_t> pagesHeld(RequestId id, int64_t pool) const;
 
-  /// Fills rows[p], p in [0, count), with the row of position p's layer-0 K
-  /// in the pool's storage viewed as [rows][kvHeads][headDim] (layer l's K is
-  /// `2 * l * pageSize` rows further, its V `pageSize` more), or -1 when p is
-  /// outside the reservation or in a recycled page: the table a compiled
-  /// graph reads the cache through.
-  Status rowTable(RequestId id, int64_t pool, int64_t count,
+  /// Fills rows[i], i in [0, count), with the row of position first + i's
+  /// layer-0 K in the pool's storage viewed as [rows][kvHeads][headDim]
+  /// (layer l's K is `2 * l * pageSize` rows further, its V `pageSize`
+  /// more), or -1 when that position is outside the reservation or in a
+  /// recycled page: the table a compiled graph reads the cache through.
+  Status rowTable(RequestId id, int64_t pool, int64_t first, int64_t count,
                   int64_t *rows) const;
   /// Rows of `pool`'s storage: pages * layers * 2 * pageSize.
   int64_t poolRows(int64_t pool) const;
