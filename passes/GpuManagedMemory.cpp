@@ -2,7 +2,7 @@
 //
 // The first memory plan of the CUDA target: correctness before speed. Every
 // data buffer becomes CUDA managed memory, so the host-side code between
-// kernels (KV-cache calls, copies, loops left on the host) keeps working on
+// kernels (copies, loops left on the host, output reads) keeps working on
 // the same bytes. A later plan keeps buffers on the device and moves the
 // remaining host work into kernels.
 //

@@ -157,8 +157,8 @@ def DgGpuManagedMemory : Pass<"dg-gpu-managed-memory", "mlir::ModuleOp"> {
   let description = [{
     The CUDA target's first memory plan: every data buffer a graph allocates
     becomes `gpu.alloc host_shared` (CUDA managed memory), so that kernels and
-    the host-side code between them (KV-cache calls, copies, loops not mapped
-    to the GPU) see the same bytes. Constant globals read by the graph are
+    the host-side code between them (copies, loops not mapped to the GPU)
+    see the same bytes. Constant globals read by the graph are
     copied into such buffers at the point of use. Shape buffers (`index`
     elements), which only host-side reshapes read, stay host memory.
 

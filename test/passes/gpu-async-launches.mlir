@@ -7,7 +7,7 @@ module attributes {gpu.container_module} {
       gpu.return
     }
   }
-  func.func private @dgc_kv_cache_write_f32(memref<4xf32>)
+  func.func private @host_function(memref<4xf32>)
 
   // CHECK-LABEL: func.func @step
   // Launches chain after each other, across a shape operand written on the
@@ -21,9 +21,9 @@ module attributes {gpu.container_module} {
   // CHECK: %[[T3:.*]] = gpu.dealloc async [%[[T2]]] %[[B]]
   // CHECK-NOT: gpu.wait
   // CHECK: %[[T4:.*]] = gpu.launch_func async [%[[T3]]] @kernels::@k
-  // The KV-cache call reads what the kernels wrote: wait first.
+  // A call into host code may read what the kernels wrote: wait first.
   // CHECK-NEXT: gpu.wait [%[[T4]]]
-  // CHECK-NEXT: call @dgc_kv_cache_write_f32
+  // CHECK-NEXT: call @host_function
   // A host copy between GPU buffers waits too.
   // CHECK: %[[S2:.*]] = gpu.wait async
   // CHECK-NEXT: %[[T5:.*]] = gpu.launch_func async [%[[S2]]] @kernels::@k
@@ -55,7 +55,7 @@ module attributes {gpu.container_module} {
     %freed = gpu.dealloc async [%s] %b : memref<4xf32>
     gpu.wait [%freed]
     gpu.launch_func @kernels::@k blocks in (%c1, %c1, %c1) threads in (%c4, %c1, %c1) args(%a : memref<4xf32>)
-    call @dgc_kv_cache_write_f32(%a) : (memref<4xf32>) -> ()
+    call @host_function(%a) : (memref<4xf32>) -> ()
     gpu.launch_func @kernels::@k blocks in (%c1, %c1, %c1) threads in (%c4, %c1, %c1) args(%a : memref<4xf32>)
     memref.copy %a, %out : memref<4xf32> to memref<4xf32>
     gpu.launch_func @kernels::@k blocks in (%c1, %c1, %c1) threads in (%c4, %c1, %c1) args(%a : memref<4xf32>)
