@@ -39,10 +39,11 @@ constexpr int64_t kBlockLimit[3] = {1024, 1024, 64};
 /// Leading dimensions of a loop of more than three, folded into one: the
 /// mapper would run the innermost ones sequentially in each thread instead,
 /// where neighbouring threads should touch neighbouring elements.
-void collapseToThreeDimensions(scf::ParallelOp loop) {
+/// Whether it collapsed anything.
+bool collapseToThreeDimensions(scf::ParallelOp loop) {
   unsigned rank = loop.getNumLoops();
   if (rank <= 3)
-    return;
+    return false;
   std::vector<unsigned> leading;
   for (unsigned d = 0; d + 2 < rank; ++d)
     leading.push_back(d);
@@ -50,6 +51,7 @@ void collapseToThreeDimensions(scf::ParallelOp loop) {
   rewriter.setInsertionPoint(loop);
   mlir::collapseParallelLoops(rewriter, loop,
                               {leading, {rank - 2}, {rank - 1}});
+  return true;
 }
 
 /// Tile sizes giving a block of at most `threads`: the innermost dimensions
@@ -92,11 +94,13 @@ struct TileParallelLoopsForGpu
       });
       return outermost;
     };
+    bool collapsed = false;
     for (scf::ParallelOp loop : outermostLoops())
-      collapseToThreeDimensions(loop);
+      collapsed |= collapseToThreeDimensions(loop);
     // The collapsed bounds are arithmetic on constants: fold it, so that the
     // tile sizes see static trip counts.
-    (void)applyPatternsGreedily(getOperation(), FrozenRewritePatternSet());
+    if (collapsed)
+      (void)applyPatternsGreedily(getOperation(), FrozenRewritePatternSet());
     for (scf::ParallelOp loop : outermostLoops())
       scf::tileParallelLoop(loop, blockTileSizes(loop, threads),
                             /*noMinMaxBounds=*/true);

@@ -8,23 +8,24 @@ namespace dgc::runtime {
 
 Status CacheBinding::prepare() {
   int64_t window = cache->pools().at(pool).window;
-  std::vector<int64_t> first(requests.size(), 0), reserved(requests.size());
+  std::vector<int64_t> first(requests.size(), 0), reserved(requests.size()),
+      committed(requests.size());
   int64_t positions = 0;
   for (size_t b = 0; b < requests.size(); ++b) {
     Result<int64_t> r = cache->reservedLength(requests[b]);
     if (!r)
       return Error{r.error()};
     reserved[b] = *r;
+    committed[b] = *cache->committedLength(requests[b]);
     if (window > 0)
-      first[b] = std::max<int64_t>(0, *cache->committedLength(requests[b]) -
-                                          window + 1);
+      first[b] = std::max<int64_t>(0, committed[b] - window + 1);
     positions = std::max(positions, reserved[b] - first[b]);
   }
   columns = kHeader + positions;
   table.assign(requests.size() * columns, -1);
   for (size_t b = 0; b < requests.size(); ++b) {
     int64_t *row = table.data() + b * columns;
-    row[0] = *cache->committedLength(requests[b]);
+    row[0] = committed[b];
     row[1] = cache->pageSize();
     row[2] = kNoError;
     row[3] = first[b];

@@ -237,18 +237,19 @@ void *CudaDevice::allocate(size_t bytes, bool managed) {
   // layer's requests.
   size_t rounded = (bytes + 255) / 256 * 256;
   std::lock_guard<std::mutex> lock(mutex_);
-  if (recording_) {
-    if (auto it = recordedFree_.find(rounded); it != recordedFree_.end()) {
-      void *pointer = it->second;
-      recordedFree_.erase(it);
-      managedSizes_[pointer] = rounded;
-      return pointer;
-    }
-  }
-  if (auto it = reusable_.find(rounded); it != reusable_.end()) {
+  auto take = [&](std::multimap<size_t, void *> &kept) -> void * {
+    auto it = kept.find(rounded);
+    if (it == kept.end())
+      return nullptr;
     void *pointer = it->second;
-    reusable_.erase(it);
+    kept.erase(it);
     managedSizes_[pointer] = rounded;
+    return pointer;
+  };
+  // A recording's own freed buffers are already its.
+  if (void *pointer = recording_ ? take(recordedFree_) : nullptr)
+    return pointer;
+  if (void *pointer = take(reusable_)) {
     if (recording_)
       recorded_.push_back(pointer);
     return pointer;

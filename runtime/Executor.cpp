@@ -48,13 +48,10 @@ Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
     outputs = module_.callRecorded(graph, inputs, &graphSeconds_);
     if (!outputs) {
       // Replaying is only faster: after a failure, steps are launched. A
-      // step writes only scratch rows, which the plain call writes again.
+      // step writes only scratch rows, which the plain call writes again;
+      // the tables are as prepared (only a successful call copies back).
       recordedSteps_ = false;
       recordingProblem_ = outputs.error();
-      for (CacheBinding &binding : bindings)
-        if (binding.cache)
-          if (Status s = binding.prepare(); !s)
-            return Error{"graph '" + graph + "': KV cache: " + s.error()};
       outputs = module_.call(graph, inputs, &graphSeconds_);
     }
   } else {

@@ -193,18 +193,24 @@ Status KVCache::checkWrite(RequestId id, int64_t pool, int64_t position,
     return fail(unknownRequest(id));
   if (Status status = checkPoolLayer(pool, 0); !status)
     return status;
+  return checkPosition(id, *request, pool, position, mode);
+}
+
+Status KVCache::checkPosition(RequestId id, const Request &request,
+                              int64_t pool, int64_t position,
+                              WriteMode mode) const {
   auto where = [&] {
     return "request " + std::to_string(id) + ", pool '" + specs[pool].name +
            "': position " + std::to_string(position);
   };
-  if (position < 0 || position >= request->reserved)
+  if (position < 0 || position >= request.reserved)
     return fail(where() + " outside the reservation [0, " +
-                std::to_string(request->reserved) + ")");
-  if (request->tables[pool][position / positionsPerPage] < 0)
+                std::to_string(request.reserved) + ")");
+  if (request.tables[pool][position / positionsPerPage] < 0)
     return fail(where() + " is in a recycled page (behind the sliding window)");
-  if (mode == WriteMode::Scratch && position < request->committed)
+  if (mode == WriteMode::Scratch && position < request.committed)
     return fail(where() + ": scratch write below the committed length " +
-                std::to_string(request->committed));
+                std::to_string(request.committed));
   return {};
 }
 
@@ -221,7 +227,8 @@ Status KVCache::write(RequestId id, int64_t pool, int64_t layer,
 
   // Validate every position first so that a bad one writes nothing.
   for (int64_t i = 0; i < count; ++i)
-    if (Status status = checkWrite(id, pool, positions[i], mode); !status)
+    if (Status status = checkPosition(id, *request, pool, positions[i], mode);
+        !status)
       return status;
 
   const PoolSpec &spec = specs[pool];

@@ -195,6 +195,9 @@ private:
   Request *find(RequestId id);
   const Request *find(RequestId id) const;
   Status checkPoolLayer(int64_t pool, int64_t layer) const;
+  /// checkWrite for a request found and a pool checked.
+  Status checkPosition(RequestId id, const Request &request, int64_t pool,
+                       int64_t position, WriteMode mode) const;
   /// Extends the page tables of `request` to cover [0, tokens).
   Status grow(Request &request, int64_t tokens, const char *what);
   int64_t allocatePage(int64_t pool);
