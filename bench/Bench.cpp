@@ -2,16 +2,18 @@
 //
 //   dgc-bench MODEL.dgm (--weights DIR | --random-weights) [--device D]
 //             [--prompt N] [--context N] [--batch B[,B...]] [--runs R]
-//             [--cuda-graph]
+//             [--cuda-graph] [--copy-logits]
 //
 // --prompt N times one prefill of N tokens and then steps after it (the
 // encoder graph runs). --context N instead fills N committed positions of
 // every layer's cache with random K/V rows and steps after them, so the
 // decoder graph alone suffices (a module compiled with --graphs=decoder).
 // Each timing is the median of R runs after a warm-up: step_ms the whole
-// call, graph_ms its compiled graph alone, without copying the inputs (the
-// [canvas, vocabulary] self-conditioning logits above all) to GPU-reachable
-// memory and the outputs back. One JSON line per batch size, and with
+// call, graph_ms its compiled graph alone, without copying the inputs to
+// GPU-reachable memory and the outputs back. As in generation, a step's
+// [canvas, vocabulary] x stays where the step wrote it (the step draws
+// from it itself); --copy-logits copies it back too, which a host-side
+// draw would need. One JSON line per batch size, and with
 // --cuda-graph a second one for steps replayed as the CUDA graph the first
 // steps record (HostModule::callRecorded). Token ids and weights are
 // random: the cost does not depend on them.
@@ -42,6 +44,7 @@ struct Options {
   std::vector<int64_t> batches = {1};
   int runs = 5;
   bool cudaGraph = false;
+  bool copyLogits = false; // x [B, C, V] to the host each step
 };
 
 const char kUsage[] =
@@ -56,7 +59,9 @@ const char kUsage[] =
     "(default 5)\n"
     "  --cuda-graph also time steps replayed as the CUDA graph the first "
     "ones\n"
-    "               record (cuda only; a second line per batch)\n";
+    "               record (cuda only; a second line per batch)\n"
+    "  --copy-logits also copy each step's x [batch, canvas, vocab] to the "
+    "host\n";
 
 bool parsePositive(const char *text, int64_t &out, int64_t minimum) {
   char *end = nullptr;
@@ -78,6 +83,8 @@ std::string parseOptions(int argc, char **argv, Options &o) {
       return "help";
     if (arg == "--cuda-graph") {
       o.cudaGraph = true;
+    } else if (arg == "--copy-logits") {
+      o.copyLogits = true;
     } else if (arg == "--random-weights") {
       o.randomWeights = true;
     } else if (arg == "--weights") {
@@ -214,7 +221,7 @@ int main(int argc, char **argv) {
     if (Status s = module->bindWeights(*checkpoint); !s)
       return fail(s.error());
   }
-  int64_t c = m.canvasLength, v = m.vocabSize;
+  int64_t c = m.canvasLength, v = m.vocabSize, h = m.hiddenSize;
   int64_t maxBatch = *std::max_element(o.batches.begin(), o.batches.end());
   int64_t context = std::max(o.prompt, o.context);
   const int64_t pageSize = 16;
@@ -273,9 +280,12 @@ int main(int argc, char **argv) {
     std::vector<int32_t> canvas(batch * c);
     for (int32_t &t : canvas)
       t = ids(rng);
-    std::vector<float> sc(static_cast<size_t>(batch * c * v));
+    std::vector<float> sc(static_cast<size_t>(batch * c * h));
     for (float &x : sc)
       x = normal(rng);
+    std::vector<int32_t> seeds(batch * c);
+    for (int32_t &s : seeds)
+      s = static_cast<int32_t>(rng());
     Executor run(*module, *cache);
     std::vector<uint8_t> enabled(batch, 1);
     std::vector<float> temperatures(batch, 0.8f);
@@ -289,13 +299,15 @@ int main(int argc, char **argv) {
       run.setRecordedSteps(replayed);
       if (replayed) {
         // The first step runs plainly, the second records: time replays.
-        auto out = run.decode(requests, canvas, sc, enabled, temperatures);
+        auto out = run.decode(requests, canvas, sc, enabled, temperatures,
+                              seeds, o.copyLogits);
         if (!out)
           return fail("denoise step: " + out.error());
       }
       std::vector<double> graphMs;
       double stepMs = medianMs(o.runs, [&] {
-        auto out = run.decode(requests, canvas, sc, enabled, temperatures);
+        auto out = run.decode(requests, canvas, sc, enabled, temperatures,
+                              seeds, o.copyLogits);
         if (!out)
           error = out.error();
         graphMs.push_back(run.lastGraphSeconds() * 1e3);
@@ -313,13 +325,13 @@ int main(int argc, char **argv) {
                   "\"canvas\": %lld, \"step_ms\": %.3f, \"graph_ms\": %.3f, "
                   "\"prefill_ms\": %s, "
                   "\"weight_bytes\": %lld, \"kv_bytes_per_token\": %lld, "
-                  "\"runs\": %d, \"cuda_graph\": %s}\n",
+                  "\"runs\": %d, \"cuda_graph\": %s, \"copy_logits\": %s}\n",
                   deviceName(o.device), static_cast<long long>(batch),
                   static_cast<long long>(context), static_cast<long long>(c),
                   stepMs, graphMs[graphMs.size() / 2], prefill,
                   static_cast<long long>(m.weightBytes),
                   static_cast<long long>(cache->bytesPerToken()), o.runs,
-                  replayed ? "true" : "false");
+                  replayed ? "true" : "false", o.copyLogits ? "true" : "false");
       std::fflush(stdout);
     }
     for (RequestId id : requests)

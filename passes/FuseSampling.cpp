@@ -123,12 +123,14 @@ struct FuseSamplingPattern : OpRewritePattern<dg::TopKOp> {
       return rewriter.notifyMatchFailure(topK,
                                          "an intermediate is used elsewhere");
 
-    // dg.sample goes after the last of the statistics it replaces.
-    Operation *last = topK;
-    for (Operation *op : SmallVector<Operation *>{argmax, entropy, round})
-      if (op && last->isBeforeInBlock(op))
-        last = op;
-    rewriter.setInsertionPointAfter(last);
+    // dg.sample goes right after its operands (the LM head's and the
+    // temperature's reshape), so that it comes before every user of what it
+    // replaces: x as stored may be read by ops that precede the statistics
+    // (a draw, the next step's soft embedding).
+    Operation *anchor = lmHead;
+    if (anchor->isBeforeInBlock(temps))
+      anchor = temps;
+    rewriter.setInsertionPointAfter(anchor);
     auto sample = dg::SampleOp::create(
         rewriter, topK.getLoc(), xOut.getType(), argmax.getType(),
         topK.getValues().getType(), topK.getIndices().getType(),

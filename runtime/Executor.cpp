@@ -15,7 +15,7 @@ namespace dgc::runtime {
 
 Result<std::vector<HostModule::Output>>
 Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
-              const std::vector<RequestId> &requests) {
+              const std::vector<RequestId> &requests, uint64_t skippedOutputs) {
   const Manifest &m = module_.manifest();
   const GraphSpec &spec = m.graphs.at(graph);
   // The graph's inputs in manifest order: the given tensors in turn, and a
@@ -45,17 +45,18 @@ Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
   }
   Result<std::vector<HostModule::Output>> outputs = Error{""};
   if (recordedSteps_ && graph == "decoder") {
-    outputs = module_.callRecorded(graph, inputs, &graphSeconds_);
+    outputs =
+        module_.callRecorded(graph, inputs, &graphSeconds_, skippedOutputs);
     if (!outputs) {
       // Replaying is only faster: after a failure, steps are launched. A
       // step writes only scratch rows, which the plain call writes again;
       // the tables are as prepared (only a successful call copies back).
       recordedSteps_ = false;
       recordingProblem_ = outputs.error();
-      outputs = module_.call(graph, inputs, &graphSeconds_);
+      outputs = module_.call(graph, inputs, &graphSeconds_, skippedOutputs);
     }
   } else {
-    outputs = module_.call(graph, inputs, &graphSeconds_);
+    outputs = module_.call(graph, inputs, &graphSeconds_, skippedOutputs);
   }
   if (!outputs)
     return outputs;
@@ -138,20 +139,30 @@ Executor::encode(const std::vector<RequestId> &requests,
   return std::move((*outputs)[0]);
 }
 
-Result<Executor::Step> Executor::decode(
-    const std::vector<RequestId> &requests, const std::vector<int32_t> &canvas,
-    const std::vector<float> &scLogits, const std::vector<uint8_t> &scEnabled,
-    const std::vector<float> &temperatures) {
+Result<Executor::Step> Executor::decode(const std::vector<RequestId> &requests,
+                                        const std::vector<int32_t> &canvas,
+                                        const std::vector<float> &scSoft,
+                                        const std::vector<uint8_t> &scEnabled,
+                                        const std::vector<float> &temperatures,
+                                        const std::vector<int32_t> &drawSeeds,
+                                        bool wantLogits) {
   const Manifest &m = module_.manifest();
   int64_t batch = static_cast<int64_t>(requests.size());
-  int64_t c = m.canvasLength, v = m.vocabSize;
+  int64_t c = m.canvasLength, h = m.hiddenSize;
   if (batch == 0 || static_cast<int64_t>(canvas.size()) != batch * c ||
-      static_cast<int64_t>(scLogits.size()) != batch * c * v ||
+      static_cast<int64_t>(scSoft.size()) != batch * c * h ||
       static_cast<int64_t>(scEnabled.size()) != batch ||
-      static_cast<int64_t>(temperatures.size()) != batch)
+      static_cast<int64_t>(temperatures.size()) != batch ||
+      (!drawSeeds.empty() &&
+       static_cast<int64_t>(drawSeeds.size()) != batch * c))
     return Error{"decode: expected canvas [B, " + std::to_string(c) +
-                 "], sc_logits [B, " + std::to_string(c) + ", " +
-                 std::to_string(v) + "], sc_enabled and temperature [B]"};
+                 "], sc_soft [B, " + std::to_string(c) + ", " +
+                 std::to_string(h) +
+                 "], sc_enabled and temperature [B], draw_seeds [B, " +
+                 std::to_string(c) + "] or none"};
+  std::vector<int32_t> zeroSeeds;
+  if (drawSeeds.empty())
+    zeroSeeds.assign(batch * c, 0);
   std::vector<int32_t> committed;
   for (RequestId id : requests) {
     Result<int64_t> length = cache_.committedLength(id);
@@ -159,29 +170,23 @@ Result<Executor::Step> Executor::decode(
       return Error{length.error()};
     committed.push_back(static_cast<int32_t>(*length));
   }
-  // sc_logits in the graph's compute type.
-  const TensorSpec &scSpec = m.graphs.at("decoder").inputs[3];
-  std::vector<uint16_t> scBF16;
-  const void *scData = scLogits.data();
-  if (scSpec.dtype == DType::BF16) {
-    scBF16.resize(scLogits.size());
-    for (size_t i = 0; i < scLogits.size(); ++i)
-      scBF16[i] = floatToBF16(scLogits[i]);
-    scData = scBF16.data();
-  }
-  auto outputs = run("decoder",
-                     {{canvas.data(), {batch, c}},
-                      {committed.data(), {batch}},
-                      {scData, {batch, c, v}},
-                      {scEnabled.data(), {batch}},
-                      {temperatures.data(), {batch}}},
-                     requests);
+  const GraphSpec &graph = m.graphs.at("decoder");
+  std::vector<uint16_t> softBF16;
+  auto outputs = run(
+      "decoder",
+      {{canvas.data(), {batch, c}},
+       {committed.data(), {batch}},
+       {inComputeType(graph.inputs[3], scSoft, softBF16), {batch, c, h}},
+       {scEnabled.data(), {batch}},
+       {temperatures.data(), {batch}},
+       {drawSeeds.empty() ? zeroSeeds.data() : drawSeeds.data(), {batch, c}}},
+      requests, wantLogits ? 0 : uint64_t{1} << 0 /* scaled_logits */);
   if (!outputs)
     return Error{outputs.error()};
   auto &o = *outputs;
   return Step{std::move(o[0]), std::move(o[1]), std::move(o[2]),
-              std::move(o[3]), std::move(o[4])};
+              std::move(o[3]), std::move(o[4]), std::move(o[5]),
+              std::move(o[6])};
 }
-
 
 } // namespace dgc::runtime

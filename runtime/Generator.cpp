@@ -31,7 +31,7 @@ struct Generator::Running {
   int64_t k = 0;
   int64_t canvasIndex = 0, stepInCanvas = 0;
   std::vector<int32_t> canvas, argmax;
-  std::vector<float> sc; // the previous step's x, [C, V]
+  std::vector<float> sc; // the previous step's soft embedding, [C, H]
   bool scEnabled = false;
   StopCriterion stop{1, 0};
   bool done = false;
@@ -262,22 +262,27 @@ void Generator::prefill(std::vector<Running *> &joined,
 
 void Generator::step(const GenerationEvents &events) {
   const Manifest &m = module_.manifest();
-  const int64_t c = m.canvasLength, v = m.vocabSize;
+  const int64_t c = m.canvasLength, v = m.vocabSize, h = m.hiddenSize;
   const int64_t batch = static_cast<int64_t>(running_.size());
   std::vector<RequestId> ids;
   std::vector<int32_t> canvas;
-  std::vector<float> sc(batch * c * v, 0.0f), temps;
+  std::vector<float> sc(batch * c * h, 0.0f), temps;
   std::vector<uint8_t> scOn;
+  // The step draws from the whole vocabulary itself; x stays on the device.
+  std::vector<int32_t> seeds(batch * c, 0);
   for (int64_t b = 0; b < batch; ++b) {
     Running &r = *running_[b];
     ids.push_back(r.id);
     canvas.insert(canvas.end(), r.canvas.begin(), r.canvas.end());
     if (r.scEnabled)
-      std::memcpy(sc.data() + b * c * v, r.sc.data(), c * v * sizeof(float));
+      std::memcpy(sc.data() + b * c * h, r.sc.data(), c * h * sizeof(float));
     scOn.push_back(r.scEnabled);
     temps.push_back(temperature(requests_[r.index].options, r.k));
+    if (requests_[r.index].options.draw == DrawMode::Exact)
+      r.random->drawSeeds(seeds.data() + b * c, c);
   }
-  auto out = executor_.decode(ids, canvas, sc, scOn, temps);
+  auto out = executor_.decode(ids, canvas, sc, scOn, temps, seeds,
+                              /*wantLogits=*/false);
   ++stats_.decoderCalls;
   stats_.decoderRows += batch;
   stats_.largestBatch = std::max(stats_.largestBatch, batch);
@@ -287,12 +292,13 @@ void Generator::step(const GenerationEvents &events) {
     return;
   }
 
+  std::vector<float> soft = out->scSoft.floats();
+
   std::vector<Running *> committing;
   for (int64_t b = 0; b < batch; ++b) {
     Running &r = *running_[b];
     const GenerationOptions &o = requests_[r.index].options;
     GenerationResult &result = results_[r.index];
-    const float *x = out->scLogits.f32() + b * c * v;
     const float *entropy = out->entropy.f32() + b * c;
     r.argmax.assign(out->argmax.i32() + b * c, out->argmax.i32() + (b + 1) * c);
     ++result.decoderPasses;
@@ -305,7 +311,7 @@ void Generator::step(const GenerationEvents &events) {
                            out->topkIds.i32() + b * c * k, c, k,
                            sample.data());
     } else {
-      r.random->sampleExact(x, c, v, sample.data());
+      r.random->sampleExact(out->sample.i32() + b * c, c, sample.data());
     }
     std::vector<uint8_t> accepted = acceptByEntropy(entropy, c, o.entropyBound);
     r.random->uniformIds(v, fresh.data(), c);
@@ -329,7 +335,7 @@ void Generator::step(const GenerationEvents &events) {
     if (!stop) {
       for (int64_t i = 0; i < c; ++i)
         r.canvas[i] = accepted[i] ? sample[i] : fresh[i];
-      r.sc.assign(x, x + c * v);
+      r.sc.assign(soft.begin() + b * c * h, soft.begin() + (b + 1) * c * h);
       r.scEnabled = true;
       --r.k;
       continue;

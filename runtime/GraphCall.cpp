@@ -172,11 +172,12 @@ void HostModule::copyTablesBack(const CallFrame &frame,
 
 Result<std::vector<HostModule::Output>>
 HostModule::collectOutputs(const std::string &graphName, const CallFrame &frame,
-                           bool freeResults) const {
+                           bool freeResults, uint64_t skippedOutputs) const {
   std::vector<Output> outputs;
   std::set<void *> freed;
   size_t word = 0;
-  for (const TensorSpec &spec : frame.graph->outputs) {
+  for (size_t index = 0; index < frame.graph->outputs.size(); ++index) {
+    const TensorSpec &spec = frame.graph->outputs[index];
     int64_t rank = static_cast<int64_t>(spec.shape.size());
     DescriptorView view = DescriptorView::of(frame.results.data() + word, rank);
     word += 3 + 2 * rank;
@@ -184,8 +185,12 @@ HostModule::collectOutputs(const std::string &graphName, const CallFrame &frame,
     out.dtype = spec.dtype;
     out.shape.assign(view.sizes, view.sizes + rank);
     int64_t elementBytes = static_cast<int64_t>(dtypeSize(spec.dtype));
-    out.bytes.resize(view.numElements() * elementBytes);
-    if (view.isContiguous()) {
+    bool skipped = index < 64 && (skippedOutputs >> index & 1);
+    if (!skipped)
+      out.bytes.resize(view.numElements() * elementBytes);
+    if (skipped) {
+      // Left where the module wrote it.
+    } else if (view.isContiguous()) {
       std::memcpy(out.bytes.data(), view.data(elementBytes), out.bytes.size());
     } else {
       std::vector<int64_t> dst = makeDescriptor(out.bytes.data(), out.shape);
@@ -215,7 +220,7 @@ HostModule::collectOutputs(const std::string &graphName, const CallFrame &frame,
 
 Result<std::vector<HostModule::Output>>
 HostModule::call(const std::string &graphName, const std::vector<Arg> &inputs,
-                 double *graphSeconds) const {
+                 double *graphSeconds, uint64_t skippedOutputs) const {
   std::unique_ptr<ManagedCopies> deviceInputs;
   PlaceFn place;
   if (device_ == Device::Cuda) {
@@ -241,7 +246,8 @@ HostModule::call(const std::string &graphName, const std::vector<Arg> &inputs,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
   copyTablesBack(*frame, inputs);
-  return collectOutputs(graphName, *frame, /*freeResults=*/true);
+  return collectOutputs(graphName, *frame, /*freeResults=*/true,
+                        skippedOutputs);
 }
 
 namespace {
@@ -269,16 +275,16 @@ std::string recordingKey(const std::string &graph,
 
 Result<std::vector<HostModule::Output>>
 HostModule::callRecorded(const std::string &graphName,
-                         const std::vector<Arg> &inputs,
-                         double *graphSeconds) const {
+                         const std::vector<Arg> &inputs, double *graphSeconds,
+                         uint64_t skippedOutputs) const {
   if (device_ != Device::Cuda)
-    return call(graphName, inputs, graphSeconds);
+    return call(graphName, inputs, graphSeconds, skippedOutputs);
   Result<CudaDevice *> gpu = CudaDevice::get();
   if (!gpu)
     return Error{"the cuda device is unavailable: " + gpu.error()};
   CudaDevice *device = *gpu;
   if (!device->canRecord())
-    return call(graphName, inputs, graphSeconds);
+    return call(graphName, inputs, graphSeconds, skippedOutputs);
 
   std::string key = recordingKey(graphName, inputs);
   std::unique_ptr<Recorded> &slot = recordings_[graphName];
@@ -286,7 +292,7 @@ HostModule::callRecorded(const std::string &graphName,
     // First sight of these shapes: a plain call loads the kernels and
     // leaves the buffers a recording will reuse.
     slot.reset();
-    auto outputs = call(graphName, inputs, graphSeconds);
+    auto outputs = call(graphName, inputs, graphSeconds, skippedOutputs);
     if (outputs) {
       slot = std::make_unique<Recorded>();
       slot->device = device;
@@ -360,7 +366,8 @@ HostModule::callRecorded(const std::string &graphName,
                  "' on the cuda device (replayed): " + replayed.error()};
   }
   copyTablesBack(r.frame, inputs);
-  return collectOutputs(graphName, r.frame, /*freeResults=*/false);
+  return collectOutputs(graphName, r.frame, /*freeResults=*/false,
+                        skippedOutputs);
 }
 
 } // namespace dgc::runtime

@@ -233,18 +233,14 @@ int64_t pickByInverseCdf(const double *w, int64_t count, double total,
   return last; // u * total rounded up to the full sum
 }
 
-void SeededRandom::sampleExact(const float *x, int64_t rows, int64_t vocab,
+void SeededRandom::drawSeeds(int32_t *out, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = static_cast<int32_t>(engine() >> 32);
+}
+
+void SeededRandom::sampleExact(const int32_t *drawn, int64_t rows,
                                int32_t *out) {
-  std::vector<double> w(vocab);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *row = x + r * vocab;
-    float peak = *std::max_element(row, row + vocab);
-    double total = 0;
-    for (int64_t i = 0; i < vocab; ++i)
-      total += w[i] = std::exp(static_cast<double>(row[i]) - peak);
-    out[r] = static_cast<int32_t>(
-        pickByInverseCdf(w.data(), vocab, total, uniform()));
-  }
+  std::copy(drawn, drawn + rows, out);
 }
 
 void SeededRandom::sampleTopK(const float *probs, const int32_t *ids,

@@ -312,6 +312,18 @@ LogicalResult ArgmaxOp::verify() {
                      cast<ShapedType>(getResult().getType()));
 }
 
+LogicalResult CategoricalSampleOp::verify() {
+  auto logits = cast<RankedTensorType>(getLogits().getType());
+  if (logits.getRank() < 1)
+    return emitOpError("logits must have rank >= 1");
+  ArrayRef<int64_t> rows = logits.getShape().drop_back();
+  if (failed(verifyShape(*this, "seeds", rows,
+                         cast<ShapedType>(getSeeds().getType()))))
+    return failure();
+  return verifyShape(*this, "result", rows,
+                     cast<ShapedType>(getResult().getType()));
+}
+
 //===----------------------------------------------------------------------===//
 // Gather, scatter, masks, positions
 //===----------------------------------------------------------------------===//

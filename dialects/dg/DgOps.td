@@ -246,6 +246,28 @@ def Dg_ArgmaxOp : Dg_Op<"argmax", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Dg_CategoricalSampleOp : Dg_Op<"categorical_sample", [Pure]> {
+  let summary = "One draw from softmax(logits) per row, by Gumbel-max";
+  let description = [{
+    For each row of `logits` (the last axis), the index
+    `argmax_i (f32(logits[..., i]) + g(seeds[...], i))`, where
+    `g(s, i) = -log(-log(u))`, `u = ((h >> 8) + 0.5) / 2^24` and
+    `h = fmix32(s ^ fmix32(i))` in u32 arithmetic (`fmix32` is
+    MurmurHash3's finalizer). Gumbel noise added to the logits makes the
+    argmax a draw from the categorical distribution `softmax(logits)` over
+    the whole row, without its normalisation or a prefix sum; the seed alone
+    decides it, so the same seeds draw the same tokens on every target (up
+    to the rounding of `log` near ties). Ties go to the lower index.
+  }];
+  let arguments = (ins Dg_FloatTensor:$logits, Dg_I32Tensor:$seeds);
+  let results = (outs Dg_I32Tensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $seeds attr-dict `:` type($logits) `,` type($seeds) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Gather, scatter, masks, positions
 //===----------------------------------------------------------------------===//

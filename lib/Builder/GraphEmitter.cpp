@@ -107,6 +107,12 @@ Value GraphEmitter::argmax(Value x) {
       b, loc, tensor(shapeOf(x).drop_back(), b.getI32Type()), x);
 }
 
+Value GraphEmitter::categoricalSample(Value logits, Value seeds) {
+  return dg::CategoricalSampleOp::create(
+      b, loc, tensor(shapeOf(logits).drop_back(), b.getI32Type()), logits,
+      seeds);
+}
+
 Value GraphEmitter::gather(Value table, Value indices) {
   SmallVector<int64_t> shape(shapeOf(indices));
   llvm::append_range(shape, shapeOf(table).drop_front());

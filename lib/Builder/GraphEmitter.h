@@ -50,6 +50,8 @@ public:
   mlir::Value reduce(mlir::Value x, dg::ReduceKind kind, int64_t axis);
   std::pair<mlir::Value, mlir::Value> topK(mlir::Value x, int64_t k);
   mlir::Value argmax(mlir::Value x);
+  /// One draw from softmax(logits) per row, decided by `seeds` (i32).
+  mlir::Value categoricalSample(mlir::Value logits, mlir::Value seeds);
   mlir::Value gather(mlir::Value table, mlir::Value indices);
   mlir::Value scatter(mlir::Value values, mlir::Value indices, int64_t size);
   mlir::Value mask(mlir::Value queryPositions, mlir::Value keyPositions,

@@ -43,8 +43,12 @@ public:
 
   /// `E[ids] * sqrt(H)`, the scale rounded to the compute type first.
   Value embed(Value ids);
-  /// The decoder's self-conditioning input: `noscale_norm(e + sc)`.
-  Value selfCondition(Value embedded, Value scLogits, Value scEnabled);
+  /// The decoder's self-conditioning input: `noscale_norm(e + sc)`, where
+  /// `soft` is the previous step's soft embedding.
+  Value selfCondition(Value embedded, Value soft, Value scEnabled);
+  /// The next step's soft embedding of `x` (in the compute type):
+  /// `(softmax(x) in f32, cast to the compute type) @ E * sqrt(H)`.
+  Value softEmbedding(Value x);
   Value layer(int64_t index, Value x, Value positions, Value committed);
   Value finalNorm(Value x) {
     return e.rmsNorm(x, StringRef("model.decoder.norm.weight"), t.rmsNormEps);
@@ -85,16 +89,8 @@ Value TextGraph::embed(Value ids) {
   return e.mul(e.gather(table, ids), scale);
 }
 
-Value TextGraph::selfCondition(Value embedded, Value scLogits,
-                               Value scEnabled) {
-  // soft = (softmax(x_prev) in f32, cast to the compute type) @ E * sqrt(H),
-  // zero where self-conditioning is off (the first step of a canvas).
-  Value table = e.weight("model.decoder.embed_tokens.weight",
-                         {t.vocabSize, t.hiddenSize});
-  Type f32 = e.builder().getF32Type();
-  Value probs = e.cast(e.softmax(e.cast(scLogits, f32), 2), e.dtype);
-  Value soft = e.matmul(probs, table, /*transposeRhs=*/false);
-  soft = e.mul(soft, e.scalar(std::sqrt(static_cast<double>(t.hiddenSize))));
+Value TextGraph::selfCondition(Value embedded, Value soft, Value scEnabled) {
+  // Zero where self-conditioning is off (the first step of a canvas).
   Value enabled = e.reshape(e.cast(scEnabled, e.dtype), {batch, 1, 1});
   soft = e.mul(soft, enabled);
   // sc = down(gelu_tanh(gate(n)) * up(n)), n = pre_norm(soft)
@@ -103,6 +99,15 @@ Value TextGraph::selfCondition(Value embedded, Value scLogits,
       e.rmsNorm(soft, StringRef(prefix + "pre_norm.weight"), t.rmsNormEps);
   Value sc = mlp(prefix, n, t.intermediateSize);
   return e.rmsNorm(e.add(embedded, sc), std::nullopt, t.rmsNormEps);
+}
+
+Value TextGraph::softEmbedding(Value x) {
+  Value table = e.weight("model.decoder.embed_tokens.weight",
+                         {t.vocabSize, t.hiddenSize});
+  Type f32 = e.builder().getF32Type();
+  Value probs = e.cast(e.softmax(e.cast(x, f32), 2), e.dtype);
+  Value soft = e.matmul(probs, table, /*transposeRhs=*/false);
+  return e.mul(soft, e.scalar(std::sqrt(static_cast<double>(t.hiddenSize))));
 }
 
 Value TextGraph::mlp(StringRef prefix, Value x, int64_t width) {
@@ -296,7 +301,7 @@ void buildEncoderGraph(GraphEmitter &e, ModuleOp module,
 void buildDecoderGraph(GraphEmitter &e, ModuleOp module,
                        const ModelConfig &config) {
   const TextConfig &t = config.text;
-  int64_t C = config.canvasLength, V = t.vocabSize;
+  int64_t C = config.canvasLength, V = t.vocabSize, H = t.hiddenSize;
   TextGraph g(e, config, Mode::Decoder);
   OpBuilder &b = e.builder();
   Type i32 = b.getI32Type(), f32 = b.getF32Type();
@@ -304,19 +309,22 @@ void buildDecoderGraph(GraphEmitter &e, ModuleOp module,
   SmallVector<std::pair<StringRef, Type>> inputs = {
       {"canvas_tokens", e.tensor({kDyn, C}, i32)},
       {"committed_lengths", e.tensor({kDyn}, i32)},
-      {"sc_logits", e.tensor({kDyn, C, V})},
+      {"sc_soft", e.tensor({kDyn, C, H})},
       {"sc_enabled", e.tensor({kDyn}, b.getI1Type())},
       {"temperature", e.tensor({kDyn}, f32)},
+      {"draw_seeds", e.tensor({kDyn, C}, i32)},
   };
   addCacheInputs(g, t, inputs);
   func::FuncOp func =
       createGraph(e, module, "decoder", inputs,
-                  {{"sc_logits_out", e.tensor({kDyn, C, V})},
+                  {{"scaled_logits", e.tensor({kDyn, C, V})},
                    {"argmax", e.tensor({kDyn, C}, i32)},
                    {"topk_probs", e.tensor({kDyn, C, topK}, f32)},
                    {"topk_ids", e.tensor({kDyn, C, topK}, i32)},
-                   {"entropy", e.tensor({kDyn, C}, f32)}});
-  bindCaches(g, func, 5);
+                   {"entropy", e.tensor({kDyn, C}, f32)},
+                   {"sample", e.tensor({kDyn, C}, i32)},
+                   {"sc_soft_out", e.tensor({kDyn, C, H})}});
+  bindCaches(g, func, 6);
   Value canvas = func.getArgument(0), committed = func.getArgument(1);
 
   // The canvas occupies positions L .. L+C-1 of its request.
@@ -341,9 +349,15 @@ void buildDecoderGraph(GraphEmitter &e, ModuleOp module,
   Value entropy = e.sub(e.reduce(scaled, ReduceKind::logsumexp, 2),
                         e.reduce(e.mul(probs, scaled), ReduceKind::sum, 2));
   auto [topProbs, topIds] = e.topK(probs, topK);
+  // The draw and the next step's conditioning use x as the compute type
+  // stores it. Passing its [C, H] soft embedding rather than the [C, V] x
+  // keeps the vocabulary-wide tensor out of the step's inputs, and drawing
+  // here keeps it out of what the host needs.
+  Value stored = e.cast(scaled, e.dtype);
+  Value sample = e.categoricalSample(stored, func.getArgument(5));
   func::ReturnOp::create(b, module.getLoc(),
-                         ValueRange{e.cast(scaled, e.dtype), e.argmax(scaled),
-                                    topProbs, topIds, entropy});
+                         ValueRange{stored, e.argmax(scaled), topProbs, topIds,
+                                    entropy, sample, g.softEmbedding(stored)});
 }
 
 } // namespace dgc

@@ -21,7 +21,7 @@ namespace dgc {
 namespace {
 
 // 2: a cache input is a pool and a table (KVCacheAccess.h), not a handle.
-constexpr int kFormatVersion = 2;
+constexpr int kFormatVersion = 3;
 
 std::string dtypeName(Type type) {
   if (type.isF32())

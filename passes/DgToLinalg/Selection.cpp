@@ -1,4 +1,4 @@
-//===- Selection.cpp - dg.top_k, dg.argmax, dg.gather, dg.scatter ---------===//
+//===- Selection.cpp - top_k, argmax, categorical_sample, gather, scatter -===//
 //
 // Top-k is k passes of an argmax over the last axis, each restricted to the
 // elements after the previous pick in (value descending, index ascending)
@@ -14,6 +14,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -110,6 +111,71 @@ struct LowerArgmax : OpRewritePattern<dg::ArgmaxOp> {
     rewriter.replaceOp(
         op,
         bestOfRows(rewriter, op.getLoc(), op.getInput(), std::nullopt).second);
+    return success();
+  }
+};
+
+/// Each logit plus its Gumbel noise (the op's description), then the best
+/// of each row: the noise is a pure function of (seed, index), made where
+/// it is added.
+struct LowerCategoricalSample : OpRewritePattern<dg::CategoricalSampleOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dg::CategoricalSampleOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value x = op.getLogits();
+    RankedTensorType t = tensorType(x);
+    int64_t rank = t.getRank();
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+    auto scoresType = RankedTensorType::get(t.getShape(), f32);
+    FailureOr<SmallVector<Value>> sizes =
+        dynamicSizesFrom(rewriter, loc, scoresType, {x});
+    if (failed(sizes))
+      return failure();
+    Value init = emptyTensor(rewriter, loc, scoresType, *sizes);
+    SmallVector<AffineMap> maps = {
+        rewriter.getMultiDimIdentityMap(rank),
+        AffineMap::getMultiDimIdentityMap(rank, ctx).dropResult(rank - 1),
+        rewriter.getMultiDimIdentityMap(rank)};
+    auto scores = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{scoresType}, ValueRange{x, op.getSeeds()},
+        ValueRange{init}, maps, parallelLoops(rank),
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          auto u32 = [&](uint32_t v) -> Value {
+            return arith::ConstantOp::create(
+                b, l, b.getI32IntegerAttr(static_cast<int32_t>(v)));
+          };
+          auto xorShift = [&](Value h, uint32_t s) -> Value {
+            return arith::XOrIOp::create(
+                b, l, h, arith::ShRUIOp::create(b, l, h, u32(s)));
+          };
+          auto fmix32 = [&](Value h) {
+            h = arith::MulIOp::create(b, l, xorShift(h, 16), u32(0x85ebca6bu));
+            h = arith::MulIOp::create(b, l, xorShift(h, 13), u32(0xc2b2ae35u));
+            return xorShift(h, 16);
+          };
+          Value index = arith::IndexCastOp::create(
+              b, l, i32, linalg::IndexOp::create(b, l, rank - 1));
+          Value h = fmix32(arith::XOrIOp::create(b, l, a[1], fmix32(index)));
+          // u in (0, 1): the top 24 bits, centred.
+          Value u = arith::UIToFPOp::create(
+              b, l, f32, arith::ShRUIOp::create(b, l, h, u32(8)));
+          u = arith::MulFOp::create(
+              b, l,
+              arith::AddFOp::create(b, l, u, scalarConstant(b, l, f32, 0.5)),
+              scalarConstant(b, l, f32, 0x1.0p-24));
+          Value gumbel = arith::NegFOp::create(
+              b, l,
+              math::LogOp::create(
+                  b, l,
+                  arith::NegFOp::create(b, l, math::LogOp::create(b, l, u))));
+          Value score = arith::AddFOp::create(b, l, toF32(b, l, a[0]), gumbel);
+          linalg::YieldOp::create(b, l, ValueRange{score});
+        });
+    rewriter.replaceOp(
+        op,
+        bestOfRows(rewriter, loc, scores.getResult(0), std::nullopt).second);
     return success();
   }
 };
@@ -273,8 +339,8 @@ struct LowerScatter : OpRewritePattern<dg::ScatterOp> {
 } // namespace
 
 void populateSelectionPatterns(RewritePatternSet &patterns) {
-  patterns.add<LowerArgmax, LowerTopK, LowerGather, LowerScatter>(
-      patterns.getContext());
+  patterns.add<LowerArgmax, LowerCategoricalSample, LowerTopK, LowerGather,
+               LowerScatter>(patterns.getContext());
 }
 
 } // namespace dgc::lowering

@@ -16,6 +16,7 @@
 #include "ModulesUnderTest.h"
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <fstream>
 
@@ -45,7 +46,10 @@ public:
   void uniformIds(int64_t, int32_t *out, int64_t count) override {
     take("uniform", out, count);
   }
-  void sampleExact(const float *, int64_t rows, int64_t, int32_t *out) override {
+  void drawSeeds(int32_t *out, int64_t count) override {
+    std::fill(out, out + count, 0); // the recorded samples replace the draws
+  }
+  void sampleExact(const int32_t *, int64_t rows, int32_t *out) override {
     take("sample", out, rows);
   }
   void sampleTopK(const float *, const int32_t *, int64_t rows, int64_t,

@@ -8,11 +8,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/Sampler.h"
 
 #include <gtest/gtest.h>
 
 #include "ModulesUnderTest.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -96,17 +98,18 @@ protected:
   }
 
   /// Runs one decoder step and checks it against step `name` of the
-  /// fixtures; returns the largest logit error.
-  double checkStep(const std::string &name, const std::vector<float> &sc,
-                   bool scEnabled, float temperature) {
+  /// fixtures; returns the step's soft embedding (the next step's `soft`).
+  std::vector<float> checkStep(const std::string &name,
+                               const std::vector<float> &soft, bool scEnabled,
+                               float temperature) {
     Executor run(*module_, *cache_);
-    auto step = run.decode({request_}, fixtures_.ints(name + ".canvas"), sc,
+    auto step = run.decode({request_}, fixtures_.ints(name + ".canvas"), soft,
                            {static_cast<uint8_t>(scEnabled)}, {temperature});
     EXPECT_TRUE(step) << step.error();
     if (!step)
-      return INFINITY;
+      return {};
     std::vector<float> x = fixtures_.floats(name + ".x");
-    double logitError = maxAbsDiff(step->scLogits.f32(), x);
+    double logitError = maxAbsDiff(step->scaledLogits.f32(), x);
     EXPECT_LE(logitError, kLogitTolerance) << name << ": logits";
 
     std::vector<int32_t> argmax = fixtures_.ints(name + ".argmax");
@@ -134,7 +137,37 @@ protected:
               << ": max |logit error| " << logitError
               << ", max |entropy error| " << entropyError
               << ", max |top-64 prob error| " << probError << "\n";
-    return logitError;
+    return step->scSoft.floats();
+  }
+
+  /// The self-conditioning embedding transformers forms from its recorded
+  /// x (`[C, V]`): softmax(x) @ E * sqrt(H), the spec's formula, in double.
+  std::vector<double> softEmbeddingOf(const std::vector<float> &x) const {
+    const WeightSpec *table = nullptr;
+    for (const WeightSpec &w : module_->manifest().weights)
+      if (w.name == "model.decoder.embed_tokens.weight")
+        table = &w;
+    EXPECT_TRUE(table && table->dtype == DType::F32);
+    if (!table)
+      return {};
+    auto *e = reinterpret_cast<const float *>(module_->weightData(*table));
+    int64_t v = table->shape[0], h = table->shape[1];
+    int64_t rows = static_cast<int64_t>(x.size()) / v;
+    std::vector<double> soft(rows * h, 0.0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *row = x.data() + r * v;
+      double peak = *std::max_element(row, row + v), total = 0;
+      for (int64_t i = 0; i < v; ++i)
+        total += std::exp(row[i] - peak);
+      for (int64_t i = 0; i < v; ++i) {
+        double p = std::exp(row[i] - peak) / total;
+        for (int64_t j = 0; j < h; ++j)
+          soft[r * h + j] += p * e[i * h + j];
+      }
+      for (int64_t j = 0; j < h; ++j)
+        soft[r * h + j] *= std::sqrt(static_cast<double>(h));
+    }
+    return soft;
   }
 
   static const char *label() {
@@ -200,11 +233,22 @@ TEST_P(TinyModel, DenoiseStepsCommitAndNextCanvas) {
   Executor run(*module_, *cache_);
   ASSERT_TRUE(run.encode({request_}, fixtures_.ints("prompt"), range(0, 40)));
 
-  const size_t canvasLogits = 16 * 512;
+  const std::vector<float> none(16 * 64, 0.0f);
   // Step 1 (k = N = 8): self-conditioning off, T = 0.8 in f32.
-  checkStep("step1", std::vector<float>(canvasLogits, 0.0f), false, 0.8f);
-  // Step 2 (k = 7): self-conditioning on the previous step's x, T = 0.75.
-  checkStep("step2", fixtures_.floats("step2.sc_logits_in"), true, 0.75f);
+  std::vector<float> soft = checkStep("step1", none, false, 0.8f);
+  // Its soft embedding is the one transformers conditions step 2 on: that
+  // of step 1's x (recorded as step2.sc_logits_in).
+  std::vector<double> expected =
+      softEmbeddingOf(fixtures_.floats("step2.sc_logits_in"));
+  ASSERT_EQ(soft.size(), expected.size());
+  double softError = 0;
+  for (size_t i = 0; i < soft.size(); ++i)
+    softError = std::max(softError, std::abs(soft[i] - expected[i]));
+  EXPECT_LE(softError, kHiddenTolerance);
+  std::cout << "[ numerics ] " << label()
+            << " step1: max |soft embedding error| " << softError << "\n";
+  // Step 2 (k = 7): self-conditioning on step 1's soft embedding, T = 0.75.
+  checkStep("step2", soft, true, 0.75f);
   EXPECT_EQ(*cache_->committedLength(request_), 40) << "denoise steps commit";
 
   // Commit the clean argmax at positions 40..55.
@@ -219,27 +263,50 @@ TEST_P(TinyModel, DenoiseStepsCommitAndNextCanvas) {
 
   // A new canvas after the commit: the sliding layers see only the last 15
   // committed tokens.
-  checkStep("step3", std::vector<float>(canvasLogits, 0.0f), false, 0.8f);
+  checkStep("step3", none, false, 0.8f);
 }
 
 TEST_P(TinyModel, StepsAreRepeatable) {
   Executor run(*module_, *cache_);
   ASSERT_TRUE(run.encode({request_}, fixtures_.ints("prompt"), range(0, 40)));
-  std::vector<float> zeros(16 * 512, 0.0f);
+  std::vector<float> zeros(16 * 64, 0.0f);
   auto a = run.decode({request_}, fixtures_.ints("step1.canvas"), zeros, {0},
                       {0.8f});
   auto b = run.decode({request_}, fixtures_.ints("step1.canvas"), zeros, {0},
                       {0.8f});
   ASSERT_TRUE(a && b);
-  EXPECT_EQ(a->scLogits.bytes, b->scLogits.bytes)
+  EXPECT_EQ(a->scaledLogits.bytes, b->scaledLogits.bytes)
       << "canvas scratch of one step leaked into the next";
+  EXPECT_EQ(a->scSoft.bytes, b->scSoft.bytes);
+}
+
+// A step that need not return x (a top-64 draw) leaves it where the module
+// wrote it and returns the rest unchanged.
+TEST_P(TinyModel, StepsCanLeaveTheLogitsBehind) {
+  Executor run(*module_, *cache_);
+  ASSERT_TRUE(run.encode({request_}, fixtures_.ints("prompt"), range(0, 40)));
+  std::vector<float> zeros(16 * 64, 0.0f);
+  auto all = run.decode({request_}, fixtures_.ints("step1.canvas"), zeros, {0},
+                        {0.8f});
+  auto some = run.decode({request_}, fixtures_.ints("step1.canvas"), zeros, {0},
+                         {0.8f}, {}, /*wantLogits=*/false);
+  ASSERT_TRUE(all && some);
+  EXPECT_EQ(all->scaledLogits.bytes.size(), 16u * 512 * 4);
+  EXPECT_TRUE(some->scaledLogits.bytes.empty());
+  EXPECT_EQ(some->scaledLogits.shape, (std::vector<int64_t>{1, 16, 512}));
+  EXPECT_EQ(all->argmax.bytes, some->argmax.bytes);
+  EXPECT_EQ(all->topkProbs.bytes, some->topkProbs.bytes);
+  EXPECT_EQ(all->entropy.bytes, some->entropy.bytes);
+  EXPECT_EQ(all->sample.bytes, some->sample.bytes);
+  EXPECT_EQ(all->scSoft.bytes, some->scSoft.bytes);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modules, TinyModel, testing::ValuesIn(modulesUnderTest()),
                          moduleName);
 
 /// The fused module computes what the unfused one does, up to the order of
-/// f32 sums.
+/// f32 sums: a step with self-conditioning off, then one with it on, both
+/// modules given the same inputs.
 TEST(FusedModule, MatchesUnfused) {
   auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
   ASSERT_TRUE(checkpoint) << checkpoint.error();
@@ -247,7 +314,8 @@ TEST(FusedModule, MatchesUnfused) {
   std::vector<int32_t> positions(40);
   for (int i = 0; i < 40; ++i)
     positions[i] = i;
-  std::vector<std::vector<uint8_t>> x, argmax;
+  std::vector<std::vector<float>> soft, x;
+  std::vector<std::vector<uint8_t>> argmax;
   for (const std::string &dir : {kModule, kFusedModule}) {
     auto module = HostModule::load(dir);
     ASSERT_TRUE(module) << module.error();
@@ -258,21 +326,122 @@ TEST(FusedModule, MatchesUnfused) {
     ASSERT_TRUE(id);
     Executor run(*module, *cache);
     ASSERT_TRUE(run.encode({*id}, fixtures.ints("prompt"), positions));
-    auto step = run.decode({*id}, fixtures.ints("step2.canvas"),
-                           fixtures.floats("step2.sc_logits_in"), {1}, {0.75f});
+    auto first = run.decode({*id}, fixtures.ints("step1.canvas"),
+                            std::vector<float>(16 * 64, 0.0f), {0}, {0.8f});
+    ASSERT_TRUE(first) << first.error();
+    soft.push_back(first->scSoft.floats());
+    // Both modules condition on the unfused module's soft embedding.
+    auto step =
+        run.decode({*id}, fixtures.ints("step2.canvas"), soft[0], {1}, {0.75f});
     ASSERT_TRUE(step) << step.error();
-    x.push_back(step->scLogits.bytes);
+    x.push_back(step->scaledLogits.floats());
     argmax.push_back(step->argmax.bytes);
   }
+  auto maxDiff = [](const std::vector<float> &a, const std::vector<float> &b) {
+    double diff = 0;
+    for (size_t i = 0; i < a.size(); ++i)
+      diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+    return diff;
+  };
   EXPECT_EQ(argmax[0], argmax[1]);
-  auto *a = reinterpret_cast<const float *>(x[0].data());
-  auto *b = reinterpret_cast<const float *>(x[1].data());
-  double diff = 0;
-  for (size_t i = 0; i < x[0].size() / 4; ++i)
-    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+  double softDiff = maxDiff(soft[0], soft[1]), diff = maxDiff(x[0], x[1]);
+  EXPECT_LE(softDiff, 1e-4);
   EXPECT_LE(diff, 1e-4);
-  std::cout << "[ numerics ] fused vs unfused: max |logit difference| " << diff
-            << "\n";
+  std::cout << "[ numerics ] fused vs unfused: max |soft embedding difference| "
+            << softDiff << ", max |logit difference| " << diff << "\n";
+}
+
+/// The step's exact draws follow softmax(x) over the whole vocabulary: 16
+/// copies of one request, 24 steps of fresh seeds (384 draws at each
+/// canvas position), counted against the probabilities of the step's x.
+TEST(Draws, FollowTheSoftmaxOfX) {
+  auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
+  ASSERT_TRUE(checkpoint) << checkpoint.error();
+  auto module = HostModule::load(kFusedModule);
+  ASSERT_TRUE(module) << module.error();
+  ASSERT_TRUE(module->bindWeights(*checkpoint));
+  const int64_t rows = 16, c = 16, v = 512, h = 64, steps = 24;
+  auto cache = module->createCache(16, 6 * rows);
+  ASSERT_TRUE(cache) << cache.error();
+  Fixtures fixtures;
+  std::vector<RequestId> ids;
+  std::vector<int32_t> prompt, positions, canvas;
+  for (int64_t b = 0; b < rows; ++b) {
+    auto id = cache->admit(56);
+    ASSERT_TRUE(id) << id.error();
+    ids.push_back(*id);
+    std::vector<int32_t> p = fixtures.ints("prompt"),
+                         s = fixtures.ints("step1.canvas");
+    prompt.insert(prompt.end(), p.begin(), p.end());
+    std::vector<int32_t> at = range(0, 40);
+    positions.insert(positions.end(), at.begin(), at.end());
+    canvas.insert(canvas.end(), s.begin(), s.end());
+  }
+  Executor run(*module, *cache);
+  ASSERT_TRUE(run.encode(ids, prompt, positions));
+  std::vector<float> none(rows * c * h, 0.0f);
+  std::vector<uint8_t> off(rows, 0);
+  std::vector<float> temperatures(rows, 0.8f);
+
+  SeededRandom random(7);
+  std::vector<int32_t> seeds(rows * c);
+  std::vector<std::vector<int64_t>> counts(c, std::vector<int64_t>(v, 0));
+  std::vector<float> x;
+  for (int64_t step = 0; step < steps; ++step) {
+    random.drawSeeds(seeds.data(), rows * c);
+    auto out = run.decode(ids, canvas, none, off, temperatures, seeds,
+                          /*wantLogits=*/step == 0);
+    ASSERT_TRUE(out) << out.error();
+    if (step == 0) {
+      x.assign(out->scaledLogits.f32(), out->scaledLogits.f32() + c * v);
+      // The same seeds draw the same tokens.
+      auto again = run.decode(ids, canvas, none, off, temperatures, seeds);
+      ASSERT_TRUE(again) << again.error();
+      EXPECT_EQ(again->sample.bytes, out->sample.bytes);
+    }
+    for (int64_t b = 0; b < rows; ++b)
+      for (int64_t i = 0; i < c; ++i)
+        ++counts[i][out->sample.i32()[b * c + i]];
+  }
+  // Pearson's chi-square per position: tokens expected at least 5 times on
+  // their own, the rest pooled.
+  const double n = static_cast<double>(rows * steps);
+  double chi2 = 0;
+  int64_t df = 0, drawnOtherThanArgmax = 0;
+  for (int64_t i = 0; i < c; ++i) {
+    const float *row = x.data() + i * v;
+    double peak = *std::max_element(row, row + v), total = 0;
+    for (int64_t t = 0; t < v; ++t)
+      total += std::exp(row[t] - peak);
+    int64_t argmax = std::max_element(row, row + v) - row;
+    drawnOtherThanArgmax += static_cast<int64_t>(n) - counts[i][argmax];
+    double restExpected = 0, restSeen = 0;
+    int64_t buckets = 0;
+    for (int64_t t = 0; t < v; ++t) {
+      double expected = n * std::exp(row[t] - peak) / total;
+      if (expected >= 5) {
+        chi2 += std::pow(counts[i][t] - expected, 2) / expected;
+        ++buckets;
+      } else {
+        restExpected += expected;
+        restSeen += counts[i][t];
+      }
+    }
+    if (restExpected > 0) {
+      chi2 += std::pow(restSeen - restExpected, 2) / restExpected;
+      ++buckets;
+    }
+    df += buckets - 1;
+  }
+  // Within four standard deviations (sqrt(2 df)) of its mean, df.
+  double bound = df + 4 * std::sqrt(2.0 * df);
+  EXPECT_LT(chi2, bound) << df << " degrees of freedom";
+  EXPECT_GT(drawnOtherThanArgmax, static_cast<int64_t>(n * c / 4))
+      << "the draws are hardly random";
+  std::cout << "[ numerics ] draws: chi-square " << chi2 << " on " << df
+            << " degrees of freedom (bound " << bound << "), "
+            << drawnOtherThanArgmax << " of " << n * c
+            << " draws not the argmax\n";
 }
 
 /// The vision graph with its fused (uncached, bidirectional) attention

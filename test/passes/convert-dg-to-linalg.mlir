@@ -115,6 +115,28 @@ func.func @softmax(%x: tensor<?x4x8xf32>) -> tensor<?x4x8xf32> {
 
 // -----
 
+// A categorical draw: Gumbel noise from (seed, index) added to each logit
+// in one elementwise generic, then the best of each row.
+// CHECK-LABEL: func.func @categorical_sample
+func.func @categorical_sample(%x: tensor<?x512xbf16>, %s: tensor<?xi32>) -> tensor<?xi32> {
+  // CHECK: %[[G:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%{{.*}}, %{{.*}} : tensor<?x512xbf16>, tensor<?xi32>) outs(%{{.*}} : tensor<?x512xf32>)
+  // CHECK: linalg.index 1
+  // CHECK: arith.muli
+  // CHECK: arith.xori
+  // CHECK: arith.uitofp
+  // CHECK: math.log
+  // CHECK: math.log
+  // CHECK: arith.extf
+  // CHECK: arith.addf
+  // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[G]] : tensor<?x512xf32>)
+  // CHECK-SAME: dg.best_of_rows
+  // CHECK-NOT: dg.categorical_sample
+  %d = dg.categorical_sample %x, %s : tensor<?x512xbf16>, tensor<?xi32> -> tensor<?xi32>
+  return %d : tensor<?xi32>
+}
+
+// -----
+
 // Top-k: k passes of a restricted argmax in an scf.for, each inserted as a
 // column; the loop is marked with k for the GPU's selection kernel.
 // CHECK-LABEL: func.func @top_k

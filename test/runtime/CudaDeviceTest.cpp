@@ -62,7 +62,7 @@ bool contains(const std::string &text, const std::string &part) {
 
 /// A manifest with the given "targets" object and one trivial graph.
 std::string manifestText(const std::string &targets) {
-  return R"({"format": "dgc-module", "version": 2,
+  return R"({"format": "dgc-module", "version": 3,
     "model": {"canvas_length": 4, "vocab_size": 8, "hidden_size": 2},
     "targets": )" +
          targets + R"(,

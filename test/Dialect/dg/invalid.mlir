@@ -267,6 +267,22 @@ func.func @argmax_shape(%x: tensor<?x16x512xf32>) {
 
 // -----
 
+func.func @categorical_sample_seeds(%x: tensor<?x16x512xf32>, %s: tensor<?x8xi32>) {
+  // expected-error @+1 {{seeds must have shape [?x16], got [?x8]}}
+  %a = dg.categorical_sample %x, %s : tensor<?x16x512xf32>, tensor<?x8xi32> -> tensor<?x16xi32>
+  return
+}
+
+// -----
+
+func.func @categorical_sample_result(%x: tensor<?x16x512xf32>, %s: tensor<?x16xi32>) {
+  // expected-error @+1 {{result must have shape [?x16], got [?x512]}}
+  %a = dg.categorical_sample %x, %s : tensor<?x16x512xf32>, tensor<?x16xi32> -> tensor<?x512xi32>
+  return
+}
+
+// -----
+
 func.func @gather_shape(%e: tensor<512x64xf32>, %ids: tensor<?x16xi32>) {
   // expected-error @+1 {{result must have shape [?x16x64], got [?x64]}}
   %x = dg.gather %e[%ids] : tensor<512x64xf32>, tensor<?x16xi32> -> tensor<?x64xf32>

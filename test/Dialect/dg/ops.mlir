@@ -64,6 +64,8 @@ func.func @selection(%x: tensor<?x256x262144xf32>, %ids: tensor<?x256xi32>) {
   %v, %i = dg.top_k %p {k = 64 : i64} : tensor<?x256x262144xf32> -> tensor<?x256x64xf32>, tensor<?x256x64xi32>
   // CHECK: dg.argmax %{{.*}} : tensor<?x256x262144xf32> -> tensor<?x256xi32>
   %a = dg.argmax %x : tensor<?x256x262144xf32> -> tensor<?x256xi32>
+  // CHECK: dg.categorical_sample %{{.*}}, %{{.*}} : tensor<?x256x262144xf32>, tensor<?x256xi32> -> tensor<?x256xi32>
+  %c = dg.categorical_sample %x, %ids : tensor<?x256x262144xf32>, tensor<?x256xi32> -> tensor<?x256xi32>
   // CHECK: dg.scatter {{.*}} {size = 262144 : i64} : tensor<?x256x64xf32>, tensor<?x256x64xi32> -> tensor<?x256x262144xf32>
   %d = dg.scatter %v, %i {size = 262144 : i64} : tensor<?x256x64xf32>, tensor<?x256x64xi32> -> tensor<?x256x262144xf32>
   return

@@ -10,7 +10,7 @@
 //   auto cache = module->createCache(/*pageSize=*/16, /*pages=*/64);
 //   Executor run(*module, *cache);
 //   run.encode({request}, prompt, positions);
-//   auto step = run.decode({request}, canvas, scLogits, scEnabled, temps);
+//   auto step = run.decode({request}, canvas, scSoft, scEnabled, temps);
 //
 //===----------------------------------------------------------------------===//
 
@@ -93,19 +93,23 @@ public:
   /// Calls `graph` with the inputs after the weight arena, in manifest order.
   /// `graphSeconds`, when given, receives the wall time of the compiled graph
   /// alone (on cuda its launches and its closing wait), without the copies
-  /// of the inputs and outputs: what a kernel benchmark reports.
+  /// of the inputs and outputs: what a kernel benchmark reports. Outputs
+  /// whose bit is set in `skippedOutputs` (bit i: output i) come back with
+  /// their shape and no bytes, not copied off the device.
   Result<std::vector<Output>> call(const std::string &graph,
                                    const std::vector<Arg> &inputs,
-                                   double *graphSeconds = nullptr) const;
+                                   double *graphSeconds = nullptr,
+                                   uint64_t skippedOutputs = 0) const;
 
   /// As call(), but on the cuda device the second call of `graph` with the
   /// same input shapes (and page-table sizes) records its kernels as a CUDA
   /// graph, and later calls with those shapes replay it: one launch, with
   /// the host code run once. New shapes start over. Elsewhere, or on a
   /// driver that cannot record graphs, it is call().
-  Result<std::vector<Output>>
-  callRecorded(const std::string &graph, const std::vector<Arg> &inputs,
-               double *graphSeconds = nullptr) const;
+  Result<std::vector<Output>> callRecorded(const std::string &graph,
+                                           const std::vector<Arg> &inputs,
+                                           double *graphSeconds = nullptr,
+                                           uint64_t skippedOutputs = 0) const;
 
   /// The bound bytes of weight `w` in the arena (managed memory on cuda,
   /// readable once the calls that wrote nothing to it have returned).
@@ -127,7 +131,8 @@ private:
                              const std::vector<Arg> &inputs);
   Result<std::vector<Output>> collectOutputs(const std::string &graph,
                                              const CallFrame &frame,
-                                             bool freeResults) const;
+                                             bool freeResults,
+                                             uint64_t skippedOutputs) const;
   struct Recorded;
   /// Per graph, its recording (callRecorded).
   mutable std::map<std::string, std::unique_ptr<Recorded>> recordings_;
@@ -168,16 +173,27 @@ public:
                                     const std::vector<int32_t> &positions,
                                     const EncoderImages *images = nullptr);
 
+  /// The decoder's outputs (docs/graphs.md): x = softcapped logits over
+  /// the temperature [B, C, V] in the compute type, its statistics, and the
+  /// soft embedding [B, C, H] the next step conditions on.
   struct Step {
-    HostModule::Output scLogits, argmax, topkProbs, topkIds, entropy;
+    HostModule::Output scaledLogits, argmax, topkProbs, topkIds, entropy,
+        sample, scSoft;
   };
   /// One denoise step over one canvas per request, at each request's
-  /// committed length. `scLogits` [B, C, V] is read only where `scEnabled`.
+  /// committed length. `scSoft` [B, C, H] (the previous step's
+  /// Step::scSoft) is read only where `scEnabled`. Step::sample is each
+  /// position's draw from softmax(x) over the whole vocabulary, decided by
+  /// its entry of `drawSeeds` [B, C] (empty: all 0). Without `wantLogits`,
+  /// Step::scaledLogits comes back empty: the vocabulary-wide x is not
+  /// copied to the host, which needs it for nothing but inspection.
   Result<Step> decode(const std::vector<RequestId> &requests,
                       const std::vector<int32_t> &canvas,
-                      const std::vector<float> &scLogits,
+                      const std::vector<float> &scSoft,
                       const std::vector<uint8_t> &scEnabled,
-                      const std::vector<float> &temperatures);
+                      const std::vector<float> &temperatures,
+                      const std::vector<int32_t> &drawSeeds = {},
+                      bool wantLogits = true);
 
   /// Denoise steps through HostModule::callRecorded: on the cuda device,
   /// from the second step of a block on, one CUDA graph launch per step.
@@ -192,7 +208,7 @@ public:
 private:
   Result<std::vector<HostModule::Output>>
   run(const std::string &graph, std::vector<HostModule::Arg> tensors,
-      const std::vector<RequestId> &requests);
+      const std::vector<RequestId> &requests, uint64_t skippedOutputs = 0);
   bool recordedSteps_ = false;
   std::string recordingProblem_;
   double graphSeconds_ = 0;

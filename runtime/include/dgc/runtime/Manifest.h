@@ -19,7 +19,7 @@
 namespace dgc::runtime {
 
 /// The format version this runtime reads.
-constexpr int kModuleFormatVersion = 2;
+constexpr int kModuleFormatVersion = 3;
 
 struct TensorSpec {
   std::string name;

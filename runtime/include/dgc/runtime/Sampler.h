@@ -32,7 +32,8 @@ namespace dgc::runtime {
 
 /// How each position's candidate token is drawn from softmax(x).
 enum class DrawMode {
-  /// The full vocabulary, exactly (the reference).
+  /// The full vocabulary, exactly (the reference): drawn inside the
+  /// decoder step, by Gumbel-max from seeds the request's RandomSource gives.
   Exact,
   /// The 64 most likely tokens, renormalised: an approximation.
   TopK,
@@ -97,8 +98,12 @@ public:
   virtual ~RandomSource();
   /// `count` ids drawn uniformly from [0, vocab).
   virtual void uniformIds(int64_t vocab, int32_t *out, int64_t count) = 0;
-  /// One token per row of `x` ([rows][vocab]) from softmax(row).
-  virtual void sampleExact(const float *x, int64_t rows, int64_t vocab,
+  /// Seeds of `count` positions' draws from softmax(x) over the whole
+  /// vocabulary, which the decoder step makes (dg.categorical_sample).
+  virtual void drawSeeds(int32_t *out, int64_t count) = 0;
+  /// One token per position from softmax(x): `drawn`, what the step drew
+  /// from drawSeeds' seeds (a recorded source replaces them).
+  virtual void sampleExact(const int32_t *drawn, int64_t rows,
                            int32_t *out) = 0;
   /// One token per row from the renormalised top-k probabilities.
   virtual void sampleTopK(const float *probs, const int32_t *ids,
@@ -112,8 +117,8 @@ class SeededRandom final : public RandomSource {
 public:
   explicit SeededRandom(uint64_t seed);
   void uniformIds(int64_t vocab, int32_t *out, int64_t count) override;
-  void sampleExact(const float *x, int64_t rows, int64_t vocab,
-                   int32_t *out) override;
+  void drawSeeds(int32_t *out, int64_t count) override;
+  void sampleExact(const int32_t *drawn, int64_t rows, int32_t *out) override;
   void sampleTopK(const float *probs, const int32_t *ids, int64_t rows,
                   int64_t k, int32_t *out) override;
   /// A double in [0, 1) with 53 random bits.
