@@ -18,7 +18,9 @@ the operands and dgc's outputs; DIR/dgc.jsonl: its times) and runs the same
 operands through transformers' DiffusionGemma code where it has the op
 (router, experts, eager attention, the self-conditioning embedding, the LM
 head's softcap) and PyTorch's own kernels where transformers calls them
-(matmul); one JSON line per graph with both times, their ratio and how far
+(matmul); the step's categorical draw against its Gumbel-max hash written
+in PyTorch, timed against torch.multinomial; one JSON line per graph with
+both times, their ratio and how far
 dgc's outputs are from PyTorch's. Where the fast PyTorch path rounds
 differently from the op's contract (scaled_dot_product_attention keeps the
 scores in f32; transformers' LM head rounds the logits to bf16), the
@@ -182,6 +184,14 @@ def kernel_graphs(config, context, rows=None):
                    f"{tensor([1], 'f32')} -> {', '.join(t for _, t in results)}")
     graphs.append(g.text([(n, f"{base}#{i}", t) for i, (n, t) in enumerate(results)]))
 
+    g = Graph("categorical_sample")  # the step's full-vocabulary draw
+    x = g.weight("logits", [1, C, V])
+    i = g.op(f"dg.iota : {tensor([C], 'i32')}")
+    seeds = g.op(f"dg.reshape {i} : {tensor([C], 'i32')} -> {tensor([1, C], 'i32')}")
+    y = g.op(f"dg.categorical_sample {x}, {seeds} : {tensor([1, C, V])}, {tensor([1, C], 'i32')} -> "
+             f"{tensor([1, C], 'i32')}")
+    graphs.append(g.text([("out", y, tensor([1, C], "i32"))]))
+
     g = Graph("soft_embedding")
     l, e = g.weight("logits", [1, C, V]), g.weight("embedding", [V, H])
     y = g.op(f"dg.soft_embedding {l}, {e} {{scale = {number(math.sqrt(H))} : f64}} : {tensor([1, C, V])}, "
@@ -307,6 +317,34 @@ def peers(config_dir, device):
                     "entropy": torch.distributions.Categorical(logits=x).entropy()}
         return run
 
+    def categorical_sample(t, exact=True):
+        # dg.categorical_sample's Gumbel-max, its hash written out in PyTorch
+        # (seeds 0..C-1 as the graph makes them), for the numbers; for the
+        # time, PyTorch's own full-vocabulary draw (torch.multinomial).
+        x = t["logits"].float()
+        rows, vocab = x.shape[-2], x.shape[-1]
+        mask = 0xFFFFFFFF
+
+        def mul32(h, c):  # (h * c) mod 2^32 without overflowing int64
+            return (h * (c & 0xFFFF) + (((h * (c >> 16)) & 0xFFFF) << 16)) & mask
+
+        def fmix32(h):
+            h = mul32(h ^ (h >> 16), 0x85EBCA6B)
+            h = mul32(h ^ (h >> 13), 0xC2B2AE35)
+            return h ^ (h >> 16)
+
+        def run():
+            index = torch.arange(vocab, device=x.device, dtype=torch.int64)
+            seeds = torch.arange(rows, device=x.device, dtype=torch.int64)[:, None]
+            h = fmix32(seeds ^ fmix32(index))
+            u = ((h >> 8).float() + 0.5) * 2.0 ** -24
+            return {"out": (x + -torch.log(-torch.log(u))).argmax(-1)}
+
+        def draw():
+            p = x.view(-1, vocab).softmax(-1)
+            return {"out": torch.multinomial(p, 1).view(x.shape[:-1])}
+        return run if exact else draw
+
     def soft_embedding(t):
         # DiffusionGemmaModel.forward's self-conditioning input.
         e, logits = t["embedding"], t["logits"]
@@ -324,12 +362,14 @@ def peers(config_dir, device):
         "attention_causal": attention("causal", s["window"]),
         "attention_vision": attention("bidirectional"),
         "moe": moe, "sample": sample, "soft_embedding": soft_embedding,
+        "categorical_sample": categorical_sample,
     }, {
         "attention_sliding": attention("canvas", s["window"], exact=False),
         "attention_full": attention("canvas", exact=False),
         "attention_causal": attention("causal", s["window"], exact=False),
         "attention_vision": attention("bidirectional", exact=False),
         "sample": lambda t: sample(t, exact=False),
+        "categorical_sample": lambda t: categorical_sample(t, exact=False),
     }
 
 

@@ -30,19 +30,52 @@ SmallVector<Value> leadingSizes(OpBuilder &b, Location loc, Value v) {
   return dynamicSizesWithout(b, loc, v, tensorType(v).getRank() - 1);
 }
 
+/// dg.categorical_sample's Gumbel noise of element `index` (i32) of a row
+/// with `seed` (i32): -log(-log(u)), u = ((h >> 8) + 0.5) / 2^24,
+/// h = fmix32(seed ^ fmix32(index)) in u32 arithmetic.
+Value gumbelNoise(OpBuilder &b, Location l, Value seed, Value index) {
+  Type f32 = b.getF32Type();
+  auto u32 = [&](uint32_t v) -> Value {
+    return arith::ConstantOp::create(
+        b, l, b.getI32IntegerAttr(static_cast<int32_t>(v)));
+  };
+  auto xorShift = [&](Value h, uint32_t s) -> Value {
+    return arith::XOrIOp::create(b, l, h,
+                                 arith::ShRUIOp::create(b, l, h, u32(s)));
+  };
+  auto fmix32 = [&](Value h) {
+    h = arith::MulIOp::create(b, l, xorShift(h, 16), u32(0x85ebca6bu));
+    h = arith::MulIOp::create(b, l, xorShift(h, 13), u32(0xc2b2ae35u));
+    return xorShift(h, 16);
+  };
+  Value h = fmix32(arith::XOrIOp::create(b, l, seed, fmix32(index)));
+  // u in (0, 1): the top 24 bits, centred.
+  Value u = arith::UIToFPOp::create(b, l, f32,
+                                    arith::ShRUIOp::create(b, l, h, u32(8)));
+  u = arith::MulFOp::create(
+      b, l, arith::AddFOp::create(b, l, u, scalarConstant(b, l, f32, 0.5)),
+      scalarConstant(b, l, f32, 0x1.0p-24));
+  return arith::NegFOp::create(
+      b, l,
+      math::LogOp::create(
+          b, l, arith::NegFOp::create(b, l, math::LogOp::create(b, l, u))));
+}
+
 /// The (value, index) of the best element of each row of `x` (last axis).
 /// With `after` = (prevValue, prevIndex) rows, only elements that come after
 /// that pick in (value desc, index asc) order compete, unless the i1
-/// `everything` is set.
+/// `everything` is set. With `noiseSeeds` (one i32 per row), the elements
+/// compete as f32(x) plus their Gumbel noise (a categorical draw).
 struct Restriction {
   Value prevValues, prevIndices, everything;
 };
 std::pair<Value, Value> bestOfRows(OpBuilder &b, Location loc, Value x,
-                                   std::optional<Restriction> after) {
+                                   std::optional<Restriction> after,
+                                   Value noiseSeeds = {}) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType t = tensorType(x);
   int64_t rank = t.getRank();
-  Type elementType = t.getElementType();
+  Type elementType = noiseSeeds ? b.getF32Type() : t.getElementType();
   Type i32 = b.getI32Type();
   SmallVector<int64_t> rowShape(t.getShape().drop_back());
   auto valueType = RankedTensorType::get(rowShape, elementType);
@@ -63,10 +96,15 @@ std::pair<Value, Value> bestOfRows(OpBuilder &b, Location loc, Value x,
     inputs.append({after->prevValues, after->prevIndices});
     maps.append({rowMap, rowMap});
   }
+  if (noiseSeeds) {
+    inputs.push_back(noiseSeeds);
+    maps.push_back(rowMap);
+  }
   maps.append({rowMap, rowMap});
   SmallVector<utils::IteratorType> iterators = parallelLoops(rank);
   iterators.back() = utils::IteratorType::reduction;
   bool restricted = after.has_value();
+  assert(!(restricted && noiseSeeds) && "a draw is never restricted");
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{valueType, indexType}, inputs, ValueRange{bestV, bestI},
       maps, iterators, [&](OpBuilder &nb, Location nl, ValueRange a) {
@@ -75,6 +113,9 @@ std::pair<Value, Value> bestOfRows(OpBuilder &b, Location loc, Value x,
         Value v = a[0];
         Value i = arith::IndexCastOp::create(
             nb, nl, i32, linalg::IndexOp::create(nb, nl, rank - 1));
+        if (noiseSeeds)
+          v = arith::AddFOp::create(nb, nl, toF32(nb, nl, v),
+                                    gumbelNoise(nb, nl, a[1], i));
         Value bv = a[a.size() - 2], bi = a[a.size() - 1];
         auto orAnd = [&](Value gt, Value eq, Value idxCmp) {
           return arith::OrIOp::create(
@@ -115,67 +156,15 @@ struct LowerArgmax : OpRewritePattern<dg::ArgmaxOp> {
   }
 };
 
-/// Each logit plus its Gumbel noise (the op's description), then the best
-/// of each row: the noise is a pure function of (seed, index), made where
-/// it is added.
+/// The best of each row of the logits plus their Gumbel noise, in one pass
+/// (no noisy copy of the logits).
 struct LowerCategoricalSample : OpRewritePattern<dg::CategoricalSampleOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dg::CategoricalSampleOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
-    Value x = op.getLogits();
-    RankedTensorType t = tensorType(x);
-    int64_t rank = t.getRank();
-    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
-    auto scoresType = RankedTensorType::get(t.getShape(), f32);
-    FailureOr<SmallVector<Value>> sizes =
-        dynamicSizesFrom(rewriter, loc, scoresType, {x});
-    if (failed(sizes))
-      return failure();
-    Value init = emptyTensor(rewriter, loc, scoresType, *sizes);
-    SmallVector<AffineMap> maps = {
-        rewriter.getMultiDimIdentityMap(rank),
-        AffineMap::getMultiDimIdentityMap(rank, ctx).dropResult(rank - 1),
-        rewriter.getMultiDimIdentityMap(rank)};
-    auto scores = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{scoresType}, ValueRange{x, op.getSeeds()},
-        ValueRange{init}, maps, parallelLoops(rank),
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          auto u32 = [&](uint32_t v) -> Value {
-            return arith::ConstantOp::create(
-                b, l, b.getI32IntegerAttr(static_cast<int32_t>(v)));
-          };
-          auto xorShift = [&](Value h, uint32_t s) -> Value {
-            return arith::XOrIOp::create(
-                b, l, h, arith::ShRUIOp::create(b, l, h, u32(s)));
-          };
-          auto fmix32 = [&](Value h) {
-            h = arith::MulIOp::create(b, l, xorShift(h, 16), u32(0x85ebca6bu));
-            h = arith::MulIOp::create(b, l, xorShift(h, 13), u32(0xc2b2ae35u));
-            return xorShift(h, 16);
-          };
-          Value index = arith::IndexCastOp::create(
-              b, l, i32, linalg::IndexOp::create(b, l, rank - 1));
-          Value h = fmix32(arith::XOrIOp::create(b, l, a[1], fmix32(index)));
-          // u in (0, 1): the top 24 bits, centred.
-          Value u = arith::UIToFPOp::create(
-              b, l, f32, arith::ShRUIOp::create(b, l, h, u32(8)));
-          u = arith::MulFOp::create(
-              b, l,
-              arith::AddFOp::create(b, l, u, scalarConstant(b, l, f32, 0.5)),
-              scalarConstant(b, l, f32, 0x1.0p-24));
-          Value gumbel = arith::NegFOp::create(
-              b, l,
-              math::LogOp::create(
-                  b, l,
-                  arith::NegFOp::create(b, l, math::LogOp::create(b, l, u))));
-          Value score = arith::AddFOp::create(b, l, toF32(b, l, a[0]), gumbel);
-          linalg::YieldOp::create(b, l, ValueRange{score});
-        });
-    rewriter.replaceOp(
-        op,
-        bestOfRows(rewriter, loc, scores.getResult(0), std::nullopt).second);
+    rewriter.replaceOp(op, bestOfRows(rewriter, op.getLoc(), op.getLogits(),
+                                      std::nullopt, op.getSeeds())
+                               .second);
     return success();
   }
 };
