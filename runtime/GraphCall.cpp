@@ -185,19 +185,21 @@ HostModule::collectOutputs(const std::string &graphName, const CallFrame &frame,
     out.dtype = spec.dtype;
     out.shape.assign(view.sizes, view.sizes + rank);
     int64_t elementBytes = static_cast<int64_t>(dtypeSize(spec.dtype));
+    // A skipped output stays where the module wrote it: its shape only.
     bool skipped = index < 64 && (skippedOutputs >> index & 1);
-    if (!skipped)
+    if (!skipped) {
       out.bytes.resize(view.numElements() * elementBytes);
-    if (skipped) {
-      // Left where the module wrote it.
-    } else if (view.isContiguous()) {
-      std::memcpy(out.bytes.data(), view.data(elementBytes), out.bytes.size());
-    } else {
-      std::vector<int64_t> dst = makeDescriptor(out.bytes.data(), out.shape);
-      UnrankedDescriptor from{rank, const_cast<int64_t *>(frame.results.data() +
-                                                          word - 3 - 2 * rank)};
-      UnrankedDescriptor to{rank, dst.data()};
-      memrefCopy(elementBytes, &from, &to);
+      if (view.isContiguous()) {
+        std::memcpy(out.bytes.data(), view.data(elementBytes),
+                    out.bytes.size());
+      } else {
+        std::vector<int64_t> dst = makeDescriptor(out.bytes.data(), out.shape);
+        UnrankedDescriptor from{
+            rank,
+            const_cast<int64_t *>(frame.results.data() + word - 3 - 2 * rank)};
+        UnrankedDescriptor to{rank, dst.data()};
+        memrefCopy(elementBytes, &from, &to);
+      }
     }
     // The module allocates its results with malloc (a cuda module with
     // mgpuMemAlloc); they are ours to free, unless a recording keeps them.
