@@ -15,6 +15,15 @@
 // Shared rows are padded by 8 elements so that the eight g of a fragment
 // load fall in different banks.
 //
+// Pipelined (shape.stages > 1): the operands made of aligned k-fastest rows
+// (the weights, usually) are copied with 16-byte cp.async into a ring of
+// `stages` buffers. Before the K loop the block starts the copies of tiles
+// 0 .. stages - 2, one group each; iteration i starts tile i + stages - 1
+// into the slot iteration i - 1 used (free after its closing barrier),
+// stages the other operand as before, waits until at most stages - 1 groups
+// are pending (tile i landed) and passes the barrier. So while the warps
+// multiply tile i, tiles i + 1 .. i + stages - 1 are in flight.
+//
 //===----------------------------------------------------------------------===//
 
 #include "MmaTileKernel.h"
@@ -24,6 +33,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
@@ -62,6 +72,17 @@ private:
 
   void stageB(Value k0, Value n0, Value sB);
   void stageBVectors(Value k0, Value n0, Value sB);
+  /// Starts the cp.async copies of the tile of K at k0 into ring slot `slot`
+  /// of the asynchronous operands' buffers, as one group; returns its token.
+  Value copyTileAsync(Value k0, Value slot, Value m0, Value n0, Value sA,
+                      Value sB);
+  /// Copies rows [first, first + rows) (bounded by `bound`) x [k0, k0 +
+  /// tileK) of an operand, `at(row, k)`, to rows [slotRow, slotRow + rows)
+  /// of `tile` with 16-byte cp.async; vectors outside the operand are
+  /// zero-filled without reading it.
+  void copyRowsAsync(Value tile, Value slotRow, int64_t rows, Value first,
+                     Value bound, Value k0,
+                     function_ref<MmaAccess(Value row, Value k)> at);
 
   const MmaTileShape &shape;
   const MmaProblem &problem;
@@ -101,26 +122,50 @@ void TileBuilder::build(gpu::LaunchOp launch) {
                                       both(below(row, M), below(col, N))));
     }
 
-  int64_t tileK = shape.tileK;
+  // With the pipeline, the copies of the first stages - 1 tiles start
+  // before the loop, one cp.async group per tile.
+  int64_t tileK = shape.tileK, stages = shape.stages;
+  for (int64_t s = 0; s + 1 < stages; ++s)
+    copyTileAsync(c(s * tileK), c(s), m0, n0, sA, sB);
   auto loop = scf::ForOp::create(b, loc, c(0), K, c(tileK), acc);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value k0 = loop.getInductionVar();
-    staged(shape.tileM() * tileK, [&](Value idx) {
-      Value r = div(idx, tileK), col = rem(idx, tileK);
-      Value gm = add(m0, r), gk = add(k0, col);
-      Value a =
-          guardedLoad(problem.a(b, gm, gk), both(below(gm, M), below(gk, K)));
-      memref::StoreOp::create(b, loc, a, sA, ValueRange{r, col});
-    });
-    if (problem.bVectors)
-      stageBVectors(k0, n0, sB);
-    else
-      stageB(k0, n0, sB);
+    // The ring slot of this tile; the slot of the tile stages - 1 ahead is
+    // the one the block finished with in the previous iteration.
+    Value slot = c(0), group;
+    if (stages > 1) {
+      Value tileIndex = div(k0, tileK);
+      slot = rem(tileIndex, stages);
+      group = copyTileAsync(add(k0, c((stages - 1) * tileK)),
+                            rem(add(tileIndex, c(stages - 1)), stages), m0, n0,
+                            sA, sB);
+    }
+    if (!shape.asyncA)
+      staged(shape.tileM() * tileK, [&](Value idx) {
+        Value r = div(idx, tileK), col = rem(idx, tileK);
+        Value gm = add(m0, r), gk = add(k0, col);
+        Value a =
+            guardedLoad(problem.a(b, gm, gk), both(below(gm, M), below(gk, K)));
+        memref::StoreOp::create(b, loc, a, sA, ValueRange{r, col});
+      });
+    if (!shape.asyncB) {
+      if (problem.bVectors)
+        stageBVectors(k0, n0, sB);
+      else
+        stageB(k0, n0, sB);
+    }
+    // This thread's copies of this tile are done once at most stages - 1
+    // newer groups are pending; the barrier then publishes everyone's.
+    if (stages > 1)
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, group,
+                                       b.getI32IntegerAttr(stages - 1));
     gpu::BarrierOp::create(b, loc);
 
-    Value ra = add(warpRow, g), ra8 = add(ra, c(8));
+    Value aRow = shape.asyncA ? mul(slot, c(shape.tileM())) : c(0);
+    Value bRow = shape.asyncB ? mul(slot, c(shape.tileN())) : c(0);
+    Value ra = add(aRow, add(warpRow, g)), ra8 = add(ra, c(8));
     SmallVector<Value> fragC(loop.getRegionIterArgs());
     for (int64_t kk = 0; kk < tileK; kk += 16) {
       Value t2 = add(mul(t, c(2)), c(kk)), t21 = add(t2, c(1));
@@ -130,7 +175,7 @@ void TileBuilder::build(gpu::LaunchOp launch) {
                                   pack(lds(sA, ra, t28), lds(sA, ra, t29)),
                                   pack(lds(sA, ra8, t28), lds(sA, ra8, t29))};
       for (int j = 0; j < kFragsN; ++j) {
-        Value cb = add(warpCol, add(c(8 * j), g));
+        Value cb = add(bRow, add(warpCol, add(c(8 * j), g)));
         mmaBf16(b, loc, fragA, fragmentB(sB, t2, cb, shape.bKFastest),
                 MutableArrayRef<Value>(fragC).slice(4 * j, 4));
       }
@@ -138,6 +183,14 @@ void TileBuilder::build(gpu::LaunchOp launch) {
     gpu::BarrierOp::create(b, loc);
     scf::YieldOp::create(b, loc, fragC);
   }
+  // The copies past the end (zero-fill) finish before the block does; the
+  // wait needs a token, that of an empty group.
+  if (stages > 1)
+    nvgpu::DeviceAsyncWaitOp::create(
+        b, loc,
+        nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, ValueRange())
+            .getResult(),
+        b.getI32IntegerAttr(0));
 
   for (int j = 0; j < kFragsN; ++j)
     for (int e = 0; e < 4; ++e) {
@@ -155,6 +208,49 @@ void TileBuilder::build(gpu::LaunchOp launch) {
       MmaAccess at = problem.c(b, row, col);
       memref::StoreOp::create(b, loc, result, at.memref, at.indices);
     }
+}
+
+Value TileBuilder::copyTileAsync(Value k0, Value slot, Value m0, Value n0,
+                                 Value sA, Value sB) {
+  if (shape.asyncA)
+    copyRowsAsync(sA, mul(slot, c(shape.tileM())), shape.tileM(), m0,
+                  problem.rows, k0,
+                  [&](Value row, Value k) { return problem.a(b, row, k); });
+  if (shape.asyncB)
+    copyRowsAsync(sB, mul(slot, c(shape.tileN())), shape.tileN(), n0,
+                  problem.cols, k0,
+                  [&](Value col, Value k) { return problem.b(b, k, col); });
+  return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, ValueRange());
+}
+
+void TileBuilder::copyRowsAsync(Value tile, Value slotRow, int64_t rows,
+                                Value first, Value bound, Value k0,
+                                function_ref<MmaAccess(Value, Value)> at) {
+  int64_t perRow = shape.tileK / 8, count = rows * perRow;
+  int64_t threads = shape.threads();
+  auto copy = [&](Value idx) {
+    Value kr = mul(rem(idx, perRow), c(8)), r = div(idx, perRow);
+    Value gk = add(k0, kr), gr = add(first, r);
+    Value inBounds = both(below(gk, problem.depth), below(gr, bound));
+    // Outside the operand: zero bytes read from its first element.
+    Value zero = c(0);
+    MmaAccess src = at(arith::SelectOp::create(b, loc, inBounds, gr, zero),
+                       arith::SelectOp::create(b, loc, inBounds, gk, zero));
+    Value elements = arith::SelectOp::create(b, loc, inBounds, c(8), zero);
+    nvgpu::DeviceAsyncCopyOp::create(
+        b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile,
+        ValueRange{add(slotRow, r), kr}, src.memref, src.indices,
+        b.getIndexAttr(8), elements, b.getUnitAttr());
+  };
+  if (count < threads) {
+    // Fewer vectors than threads (a 16-row tile of A): the first copy.
+    auto some = scf::IfOp::create(b, loc, below(tid, c(count)));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&some.getThenRegion().front());
+    copy(tid);
+    return;
+  }
+  staged(count, copy);
 }
 
 /// B element by element; sB is [n][k] when k is fastest, else [k][n].
@@ -290,11 +386,11 @@ MemRefType sharedBf16Tile(MLIRContext *ctx, int64_t rows, int64_t cols) {
 }
 
 MemRefType MmaTileShape::sharedA(MLIRContext *ctx) const {
-  return sharedBf16Tile(ctx, tileM(), tileK);
+  return sharedBf16Tile(ctx, (asyncA ? stages : 1) * tileM(), tileK);
 }
 
 MemRefType MmaTileShape::sharedB(MLIRContext *ctx) const {
-  return bKFastest ? sharedBf16Tile(ctx, tileN(), tileK)
+  return bKFastest ? sharedBf16Tile(ctx, (asyncB ? stages : 1) * tileN(), tileK)
                    : sharedBf16Tile(ctx, tileK, tileN());
 }
 

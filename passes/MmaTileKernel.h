@@ -29,10 +29,28 @@ struct MmaTileShape {
   /// Stage B with k fastest, the order of weights stored [N, K], so that
   /// neighbouring threads read neighbouring addresses.
   bool bKFastest = true;
+  /// Operands whose rows are k-fastest runs of 16-byte aligned vectors of 8
+  /// (see hasAlignedRowsOfEight) are copied to shared memory with cp.async,
+  /// `stages - 1` tiles of K ahead of the one the warps multiply, into a ring
+  /// of `stages` shared buffers: the weights stream while the tensor cores
+  /// work. The other operand is staged in step, as without pipelining.
+  bool asyncA = false, asyncB = false;
+  int64_t stages = 1;
 
   int64_t tileM() const { return 16 * warpsM; }
   int64_t tileN() const { return 32 * warpsN; }
   int64_t threads() const { return 32 * warpsM * warpsN; }
+  /// Turns on the cp.async pipeline for the operands that allow it: A's
+  /// rows run along k (the caller checks its indexing), B's do when it is
+  /// staged k fastest.
+  void pipeline(bool aRowsOfEight, bool bRowsOfEight) {
+    asyncA = aRowsOfEight;
+    asyncB = bRowsOfEight && bKFastest;
+    stages = asyncA || asyncB ? kPipelineStages : 1;
+  }
+  /// Three buffers: a 16 x 128 expert tile then needs 35 KB of shared
+  /// memory, inside the 48 KB a kernel may declare statically.
+  static constexpr int64_t kPipelineStages = 3;
   /// The shared-memory tiles, in the order the launch must attribute them.
   mlir::MemRefType sharedA(mlir::MLIRContext *ctx) const;
   mlir::MemRefType sharedB(mlir::MLIRContext *ctx) const;
@@ -55,7 +73,8 @@ struct MmaProblem {
       c;
   /// B[k..k+7, col] are contiguous and 16-byte aligned whenever k is a
   /// multiple of 8 (weights in the arena, K a multiple of 8, k fastest):
-  /// B is then staged with 16-byte loads.
+  /// B is then staged with 16-byte loads (when the shape does not copy it
+  /// asynchronously).
   bool bVectors = false;
   /// What C holds before the product when that is a known constant (a fill
   /// folded in): the accumulators start from it and C is not read.

@@ -258,12 +258,17 @@ def DgGpuTensorCoreContractions
     multiplies its rows by that expert's weights.
 
     B operands that are weights viewed from the arena at offsets that are
-    multiples of 16 bytes, with K a multiple of 8, are staged with 16-byte
-    vector loads.
+    multiples of 16 bytes, with K a multiple of 8, stored k fastest, are
+    copied to shared memory with `nvgpu.device_async_copy` (cp.async, 16
+    bytes, zero-filled past the bounds) two tiles of K ahead of the one the
+    warps multiply, through a ring of three shared buffers; so are A
+    operands whose rows run along K in fresh allocations or the arena.
+    Other operands are staged in step with the multiplication.
 
     Runs on buffers, before parallel loops are mapped to the GPU.
   }];
   let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::NVVM::NVVMDialect",
+                           "mlir::nvgpu::NVGPUDialect",
                            "mlir::LLVM::LLVMDialect", "mlir::scf::SCFDialect",
                            "mlir::arith::ArithDialect",
                            "mlir::memref::MemRefDialect",

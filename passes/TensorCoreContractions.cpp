@@ -28,6 +28,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
@@ -119,6 +120,15 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops) {
   AffineMap bMap = op.getIndexingMapsArray()[1];
   MmaTileShape shape;
   shape.bKFastest = bMap.getDimPosition(bMap.getNumResults() - 1) == loops.k;
+  AffineMap aMap = op.getIndexingMapsArray()[0];
+  bool bVectors =
+      shape.bKFastest &&
+      hasAlignedRowsOfEight(op.getDpsInputs()[1], AlignedBuffers::Weights);
+  shape.pipeline(
+      aMap.getDimPosition(aMap.getNumResults() - 1) == loops.k &&
+          hasAlignedRowsOfEight(op.getDpsInputs()[0],
+                                AlignedBuffers::WeightsAndAllocations),
+      bVectors);
 
   Value gridZ = arith::ConstantIndexOp::create(b, loc, 1);
   for (int64_t batch : loops.batch)
@@ -175,9 +185,7 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops) {
       [&](OpBuilder &nb, Value row, Value col) {
         return cOperand(nb, row, col, zero);
       }};
-  problem.bVectors =
-      shape.bKFastest &&
-      hasAlignedRowsOfEight(op.getDpsInputs()[1], AlignedBuffers::Weights);
+  problem.bVectors = bVectors;
   problem.initialC = initialC;
   if (epilogue)
     problem.storeC = [&](OpBuilder &nb, Value row, Value col, Value acc) {
@@ -237,6 +245,10 @@ void lowerGrouped(linalg::GenericOp op, const Grouped &g) {
   MmaTileShape shape;
   shape.warpsM = 1;
   shape.warpsN = 4;
+  bool bVectors = hasAlignedRowsOfEight(g.weight, AlignedBuffers::Weights);
+  shape.pipeline(
+      hasAlignedRowsOfEight(g.rows, AlignedBuffers::WeightsAndAllocations),
+      bVectors);
   Value tiles = memref::DimOp::create(b, loc, g.rows, 0);
   Value rows = arith::MulIOp::create(b, loc, tiles, c(g.groupRows));
   Value cols = memref::DimOp::create(b, loc, g.out, 2);
@@ -276,7 +288,7 @@ void lowerGrouped(linalg::GenericOp op, const Grouped &g) {
                        [&](OpBuilder &nb, Value row, Value col) {
                          return rowAt(nb, g.out, row, col);
                        }};
-    problem.bVectors = hasAlignedRowsOfEight(g.weight, AlignedBuffers::Weights);
+    problem.bVectors = bVectors;
     buildMmaTile(b, loc, launch, shape, problem);
   }
   gpu::TerminatorOp::create(b, loc);

@@ -193,17 +193,37 @@ func.func @grouped_by_eight(%rows: memref<?x8x64xbf16>, %tile_expert: memref<?xi
 // -----
 
 // Weights viewed from the arena at an offset that is a multiple of 16 bytes
-// (K a multiple of 8) are staged with 16-byte vector loads; at another
-// offset, element by element.
+// (K a multiple of 8) are copied with 16-byte cp.async into a ring of three
+// shared buffers: two tiles of K start before the loop, each iteration starts
+// the tile two ahead, stages the rows (an argument: no alignment known) in
+// step, and waits for its own tile (at most 2 newer groups pending) before
+// the barrier; the block waits for the copies past the end before it ends.
+// At another offset, the weights are staged element by element.
 #rows = affine_map<(m, i, n, k) -> (m, i, k)>
 #tile = affine_map<(m, i, n, k) -> (m)>
 #out = affine_map<(m, i, n, k) -> (m, i, n)>
 // CHECK-LABEL: func.func @grouped_from_the_arena
 // CHECK: %[[W:.*]] = memref.view %arg0[%c4096][]
-// CHECK: gpu.launch
-// CHECK: vector.load %[[W]][%{{.*}}, %{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<8x96x64xbf16>, vector<8xbf16>
-// CHECK: vector.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] : memref<128x40xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+// CHECK: gpu.launch {{.*}} workgroup(%[[SA:.*]] : memref<16x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<384x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK-NOT: vector.load
+// CHECK: nvgpu.device_async_copy %[[W]][%{{.*}}, %{{.*}}, %{{.*}}], %[[SB]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1} : memref<8x96x64xbf16> to memref<384x40xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.device_async_create_group
+// CHECK: nvgpu.device_async_copy %[[W]]
+// CHECK: nvgpu.device_async_create_group
+// CHECK: scf.for
+// CHECK: nvgpu.device_async_copy %[[W]]
+// CHECK: %[[AHEAD:.*]] = nvgpu.device_async_create_group
+// CHECK-NOT: nvgpu.device_async_create_group
+// CHECK: memref.load %arg1[
+// CHECK: memref.store %{{.*}}, %[[SA]]
+// CHECK-NOT: nvgpu.device_async_create_group
+// CHECK: nvgpu.device_async_wait %[[AHEAD]] {numGroups = 2 : i32}
+// CHECK-NEXT: gpu.barrier
 // CHECK-COUNT-8: nvvm.mma.sync
+// CHECK: gpu.barrier
+// CHECK: scf.yield
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// CHECK-NOT: vector.load
 func.func @grouped_from_the_arena(%arena: memref<?xi8>, %rows: memref<?x16x64xbf16>, %tile_expert: memref<?xi32>, %out: memref<?x16x96xf32>) {
   %c4096 = arith.constant 4096 : index
   %w = memref.view %arena[%c4096][] : memref<?xi8> to memref<8x96x64xbf16>
@@ -226,10 +246,12 @@ func.func @grouped_from_the_arena(%arena: memref<?xi8>, %rows: memref<?x16x64xbf
 }
 
 // CHECK-LABEL: func.func @grouped_misaligned
-// CHECK: gpu.launch
+// CHECK: gpu.launch {{.*}} workgroup(%{{.*}} : memref<16x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>)
 // CHECK-NOT: vector.load
+// CHECK-NOT: nvgpu.device_async
 // CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] : memref<8x96x64xbf16>
 // CHECK-NOT: vector.load
+// CHECK-NOT: nvgpu.device_async
 // CHECK: return
 func.func @grouped_misaligned(%arena: memref<?xi8>, %rows: memref<?x16x64xbf16>, %tile_expert: memref<?xi32>, %out: memref<?x16x96xf32>) {
   %c4104 = arith.constant 4104 : index
@@ -255,14 +277,16 @@ func.func @grouped_misaligned(%arena: memref<?xi8>, %rows: memref<?x16x64xbf16>,
 // -----
 
 // A linear layer whose weight is in the arena: the weight ([N, K], k
-// fastest) is staged with vector loads, the activations element by element.
+// fastest) is copied ahead with cp.async, the activations (an argument)
+// staged element by element in step.
 #x = affine_map<(d0, d1, d2) -> (d0, d2)>
 #w = affine_map<(d0, d1, d2) -> (d1, d2)>
 #y = affine_map<(d0, d1, d2) -> (d0, d1)>
 // CHECK-LABEL: func.func @linear_from_the_arena
-// CHECK: gpu.launch
+// CHECK: gpu.launch {{.*}} workgroup(%{{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<96x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK: scf.for
+// CHECK: nvgpu.device_async_copy %{{.*}} : memref<96x64xbf16> to memref<96x40xbf16, #gpu.address_space<workgroup>>
 // CHECK: memref.load %arg1[
-// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<96x64xbf16>, vector<8xbf16>
 // CHECK-COUNT-8: nvvm.mma.sync
 func.func @linear_from_the_arena(%arena: memref<?xi8>, %a: memref<?x64xbf16>, %c: memref<?x96xf32>) {
   %c64 = arith.constant 64 : index
@@ -594,5 +618,63 @@ func.func @in_place_epilogue(%a: memref<32x128xbf16>, %b: memref<64x128xbf16>, %
     linalg.yield %0 : f32
   }
   memref.dealloc %c : memref<32x64xf32>
+  return
+}
+
+// -----
+
+// Activations in a fresh allocation (rows of 64 bf16, k fastest) are copied
+// ahead with cp.async too, into their own ring; with the weights also in the
+// arena, both operands of a tile travel in one group and nothing is staged
+// in step. A weight that is an argument is staged in step, in one buffer.
+#x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#w = affine_map<(d0, d1, d2) -> (d1, d2)>
+#y = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @linear_both_ahead
+// CHECK: %[[A:.*]] = memref.alloc
+// CHECK: %[[W:.*]] = memref.view
+// CHECK: gpu.launch {{.*}} workgroup(%[[SA:.*]] : memref<192x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<96x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK: nvgpu.device_async_copy %[[A]][%{{.*}}, %{{.*}}], %[[SA]]
+// CHECK: nvgpu.device_async_copy %[[W]][%{{.*}}, %{{.*}}], %[[SB]]
+// CHECK: nvgpu.device_async_create_group
+// CHECK: scf.for
+// CHECK-NOT: memref.store
+// CHECK: nvgpu.device_async_wait
+// CHECK-COUNT-8: nvvm.mma.sync
+func.func @linear_both_ahead(%arena: memref<?xi8>, %c: memref<256x96xf32>) {
+  %c64 = arith.constant 64 : index
+  %a = memref.alloc() : memref<256x64xbf16>
+  %b = memref.view %arena[%c64][] : memref<?xi8> to memref<96x64xbf16>
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<256x64xbf16>, memref<96x64xbf16>) outs(%c : memref<256x96xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  return
+}
+
+// CHECK-LABEL: func.func @linear_rows_ahead
+// CHECK: gpu.launch {{.*}} workgroup(%[[SA:.*]] : memref<192x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<32x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK: nvgpu.device_async_copy %{{.*}}, %[[SA]]
+// CHECK: scf.for
+// CHECK: nvgpu.device_async_copy %{{.*}}, %[[SA]]
+// CHECK: memref.load %arg0[
+// CHECK: memref.store %{{.*}}, %[[SB]]
+// CHECK-COUNT-8: nvvm.mma.sync
+func.func @linear_rows_ahead(%w: memref<96x64xbf16>, %c: memref<256x96xf32>) {
+  %a = memref.alloc() : memref<256x64xbf16>
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %w : memref<256x64xbf16>, memref<96x64xbf16>) outs(%c : memref<256x96xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
   return
 }
