@@ -4,7 +4,9 @@
 // stage of K, all threads copy A[tileM x tileK] and B[tileK x tileN] into
 // shared memory (zero outside the operands), consecutive threads taking
 // consecutive elements so global reads coalesce; then each warp runs
-// tileK / 16 rounds of four m16n8k16 mma.sync, one per 8 of its columns.
+// tileK / 16 rounds of four m16n8k16 mma.sync, one per 8 of its columns,
+// loading its fragments with ldmatrix.x4: one for A's four registers, one
+// for B's two registers of two n8 tiles (.trans when B is staged [k][n]).
 //
 // Fragments follow the PTX ISA's layout for mma.m16n8k16 with .bf16, with
 // g = lane / 4 and t = lane % 4:
@@ -72,6 +74,10 @@ private:
 
   void stageB(Value k0, Value n0, Value sB);
   void stageBVectors(Value k0, Value n0, Value sB);
+  /// The four 32-bit registers of one ldmatrix.x4 from a shared bf16 tile,
+  /// this lane's row of 8 elements starting at [row, col].
+  SmallVector<Value, 4> loadMatrices(Value tile, Value row, Value col,
+                                     bool transpose);
   /// Starts the cp.async copies of the tile of K at k0 into ring slot `slot`
   /// of the asynchronous operands' buffers, as one group; returns its token.
   Value copyTileAsync(Value k0, Value slot, Value m0, Value n0, Value sA,
@@ -92,7 +98,7 @@ private:
 void TileBuilder::build(gpu::LaunchOp launch) {
   tid = launch.getThreadIds().x;
   gpu::KernelDim3 block = launch.getBlockIds();
-  Value warp = div(tid, 32), lane = rem(tid, 32);
+  Value warp = div(tid, 32), lane = rem(tid, 32), lane16 = rem(lane, 16);
   Value warpRow = mul(div(warp, shape.warpsN), c(16));
   Value warpCol = mul(rem(warp, shape.warpsN), c(32));
   Value g = div(lane, 4), t = rem(lane, 4);
@@ -165,19 +171,31 @@ void TileBuilder::build(gpu::LaunchOp launch) {
 
     Value aRow = shape.asyncA ? mul(slot, c(shape.tileM())) : c(0);
     Value bRow = shape.asyncB ? mul(slot, c(shape.tileN())) : c(0);
-    Value ra = add(aRow, add(warpRow, g)), ra8 = add(ra, c(8));
+    // ldmatrix.x4 addresses, one 8-element row per lane: for A, lanes 0-15
+    // rows 0-15 of the warp's 16 at k, lanes 16-31 the same rows at k + 8
+    // (a0..a3); for B, lane l row l % 8 of matrix l / 8, the matrices
+    // (n, k) = (0, 0), (0, 8), (8, 0), (8, 8): b0, b1 of two n8 tiles.
+    Value aAt = add(aRow, add(warpRow, lane16));
+    Value bN = add(bRow, add(warpCol, mul(div(lane, 16), c(8))));
+    Value bK = mul(rem(div(lane, 8), 2), c(8));
+    if (shape.bKFastest)
+      bN = add(bN, rem(lane, 8));
+    else
+      bK = add(bK, rem(lane, 8));
     SmallVector<Value> fragC(loop.getRegionIterArgs());
     for (int64_t kk = 0; kk < tileK; kk += 16) {
-      Value t2 = add(mul(t, c(2)), c(kk)), t21 = add(t2, c(1));
-      Value t28 = add(t2, c(8)), t29 = add(t2, c(9));
-      SmallVector<Value> fragA = {pack(lds(sA, ra, t2), lds(sA, ra, t21)),
-                                  pack(lds(sA, ra8, t2), lds(sA, ra8, t21)),
-                                  pack(lds(sA, ra, t28), lds(sA, ra, t29)),
-                                  pack(lds(sA, ra8, t28), lds(sA, ra8, t29))};
-      for (int j = 0; j < kFragsN; ++j) {
-        Value cb = add(bRow, add(warpCol, add(c(8 * j), g)));
-        mmaBf16(b, loc, fragA, fragmentB(sB, t2, cb, shape.bKFastest),
-                MutableArrayRef<Value>(fragC).slice(4 * j, 4));
+      SmallVector<Value, 4> fragA =
+          loadMatrices(sA, aAt, add(mul(div(lane, 16), c(8)), c(kk)), false);
+      for (int j = 0; j < kFragsN; j += 2) {
+        Value n = add(bN, c(8 * j)), k = add(bK, c(kk));
+        // B's k runs along a shared row when it is fastest, else down a
+        // column: then the transposing load gives the same fragments.
+        SmallVector<Value, 4> fragB = shape.bKFastest
+                                          ? loadMatrices(sB, n, k, false)
+                                          : loadMatrices(sB, k, n, true);
+        for (int h = 0; h < 2; ++h)
+          mmaBf16(b, loc, fragA, ArrayRef<Value>(fragB).slice(2 * h, 2),
+                  MutableArrayRef<Value>(fragC).slice(4 * (j + h), 4));
       }
     }
     gpu::BarrierOp::create(b, loc);
@@ -208,6 +226,21 @@ void TileBuilder::build(gpu::LaunchOp launch) {
       MmaAccess at = problem.c(b, row, col);
       memref::StoreOp::create(b, loc, result, at.memref, at.indices);
     }
+}
+
+SmallVector<Value, 4> TileBuilder::loadMatrices(Value tile, Value row,
+                                                Value col, bool transpose) {
+  auto pairs = VectorType::get({4, 2}, b.getBF16Type());
+  Value matrices = nvgpu::LdMatrixOp::create(
+      b, loc, pairs, tile, ValueRange{row, col}, transpose, 4);
+  auto word = VectorType::get({1}, b.getI32Type());
+  SmallVector<Value, 4> regs;
+  for (int64_t i = 0; i < 4; ++i) {
+    Value pair = vector::ExtractOp::create(b, loc, matrices, i);
+    regs.push_back(vector::ExtractOp::create(
+        b, loc, vector::BitCastOp::create(b, loc, word, pair), 0));
+  }
+  return regs;
 }
 
 Value TileBuilder::copyTileAsync(Value k0, Value slot, Value m0, Value n0,

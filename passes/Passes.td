@@ -247,7 +247,8 @@ def DgGpuTensorCoreContractions
     maps express) by a `gpu.launch`: blocks of 128 threads own a 64 x 32
     tile of the result, stage 32 of K of both operands in shared memory,
     and each warp multiplies its 16 rows with `nvvm.mma.sync` m16n8k16
-    (bf16 in, f32 accumulate), adding to what the output held. Bounds are
+    (bf16 in, f32 accumulate; fragments loaded with `nvgpu.ldmatrix`),
+    adding to what the output held. Bounds are
     checked, so any sizes work; several M loops (a linear layer's batch and
     token loops) act as one row index.
 

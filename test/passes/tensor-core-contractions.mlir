@@ -11,10 +11,18 @@
 #y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
 // CHECK-LABEL: func.func @linear
 // CHECK-NOT: linalg.generic
-// CHECK: gpu.launch blocks({{.*}}) in ({{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}) workgroup(%{{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}) workgroup(%[[SA:.*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<32x40xbf16, #gpu.address_space<workgroup>>)
 // CHECK: scf.for
 // CHECK: gpu.barrier
-// CHECK-COUNT-8: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// Per 16 of K, one ldmatrix.x4 for A's fragment and one per two n8 tiles of
+// B (stored [n][k], so not transposed).
+// CHECK: nvgpu.ldmatrix %[[SA]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<64x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK: nvgpu.ldmatrix %[[SB]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<32x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK-COUNT-2: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[SB]]
+// CHECK-COUNT-2: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[SA]]
+// CHECK-COUNT-4: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: gpu.barrier
 // CHECK: memref.store %{{.*}}, %arg2[
 func.func @linear(%a: memref<?x16x512xbf16>, %b: memref<64x512xbf16>, %c: memref<?x16x64xf32>) {
@@ -669,6 +677,33 @@ func.func @linear_rows_ahead(%w: memref<96x64xbf16>, %c: memref<256x96xf32>) {
   %a = memref.alloc() : memref<256x64xbf16>
   linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%a, %w : memref<256x64xbf16>, memref<96x64xbf16>) outs(%c : memref<256x96xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  return
+}
+
+// -----
+
+// Attention values, P V: V's k (the key) runs down its rows, so B is staged
+// [k][n] in one buffer (not fetched ahead) and its fragments come from
+// transposing ldmatrix loads.
+#p = affine_map<(b, h, t, d, s) -> (b, h, t, s)>
+#v = affine_map<(b, h, t, d, s) -> (b, h, s, d)>
+#o = affine_map<(b, h, t, d, s) -> (b, h, t, d)>
+// CHECK-LABEL: func.func @attention_values
+// CHECK: gpu.launch {{.*}} workgroup(%[[SA:.*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<32x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK-NOT: nvgpu.device_async_copy
+// CHECK: nvgpu.ldmatrix %[[SA]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false}
+// CHECK: nvgpu.ldmatrix %[[SB]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = true} : memref<32x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK-COUNT-2: nvvm.mma.sync
+func.func @attention_values(%p: memref<?x4x16x?xbf16>, %v: memref<?x4x?x32xbf16>, %o: memref<?x4x16x32xf32>) {
+  linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%p, %v : memref<?x4x16x?xbf16>, memref<?x4x?x32xbf16>) outs(%o : memref<?x4x16x32xf32>) {
   ^bb0(%in: bf16, %in_0: bf16, %out: f32):
     %0 = arith.extf %in : bf16 to f32
     %1 = arith.extf %in_0 : bf16 to f32
