@@ -14,14 +14,16 @@
 //   1. S = Q K^T, 64 dimensions at a time: the block stages K[32 x 64] (and
 //      Q[64 x 64] when the head dimension exceeds 256; smaller heads keep
 //      the block's queries in shared memory from the start) and each warp
-//      runs 4 x 4 mma.sync;
+//      runs 4 x 4 mma.sync, its fragments loaded with ldmatrix.x4 (one for
+//      Q, one per two n8 tiles of K);
 //   2. the scores are rounded, scaled and masked as dg.masked_attention
 //      specifies, the running maximum m and sum l of each row updated, the
 //      output accumulators rescaled by exp(m_old - m_new);
 //   3. P = exp(S - m) is rounded to bf16; the accumulator layout of two
 //      neighbouring n8 tiles is the A layout of one k16 step, so P feeds
 //      the next product from registers;
-//   4. O += P V with V[32 x 128] staged in shared memory.
+//   4. O += P V with V[32 x 128] staged in shared memory, read with
+//      transposing ldmatrix.x4 (V's keys run down its columns).
 // The output is O / l, rounded. A block recomputes S for each of its head's
 // column slices (twice for head dimension 256, four times for 512), which
 // keeps a lane's accumulators at 64 registers.
@@ -196,6 +198,10 @@ private:
   /// Whether Q, K and V are staged 16 bytes at a time.
   std::array<bool, 3> vectors;
   Value tid, g, t, batch, head, kvHead, q0, warpRow;
+  /// ldmatrix addressing: lane, lane % 16, 8 * (lane / 16), the row of a
+  /// lane's matrix pair (8 * (lane / 16) + lane % 8) and its column offset
+  /// (8 * (lane / 8 % 2)).
+  Value lane, lane16, half8, pairRow, pairCol;
   /// This lane's two query rows, the block's first output column.
   Value qa, qb, d0, minusInf;
   ValueRange shared;
@@ -218,21 +224,19 @@ SmallVector<Value> FlashKernelBuilder::scores(Value k0, Value sQ, Value sK) {
   stageKeyRows(sK, kDepthStep, op.getKeys(), vectors[1], k0, d0);
   gpu::BarrierOp::create(b, loc);
   SmallVector<Value> acc(depth.getRegionIterArgs());
-  Value ra = add(warpRow, g), ra8 = add(ra, c(8));
   for (int64_t kk = 0; kk < kDepthStep; kk += 16) {
-    Value t2 = add(mul(t, c(2)), c(kk)), t28 = add(t2, c(8));
-    auto pair = [&](Value row, Value col) {
-      Value at = add(qCol, col);
-      return packBf16Pair(b, loc, lds(sQ, row, at),
-                          lds(sQ, row, add(at, c(1))));
-    };
-    SmallVector<Value> fragA = {pair(ra, t2), pair(ra8, t2), pair(ra, t28),
-                                pair(ra8, t28)};
-    for (int64_t j = 0; j < 4; ++j) {
-      // sK is [key][dimension]: B = K^T with k (the dimension) fastest.
-      mmaBf16(b, loc, fragA,
-              fragmentB(sK, t2, add(c(8 * j), g), /*kFastest=*/true),
-              MutableArrayRef<Value>(acc).slice(4 * j, 4));
+    SmallVector<Value, 4> fragA =
+        loadMatrices(sQ, add(warpRow, lane16), add(qCol, add(half8, c(kk))),
+                     /*transpose=*/false);
+    for (int64_t j = 0; j < 4; j += 2) {
+      // sK is [key][dimension]: B = K^T with k (the dimension) fastest, so
+      // the keys of two n8 tiles are the rows of four 8 x 8 matrices.
+      SmallVector<Value, 4> fragB =
+          loadMatrices(sK, add(c(8 * j), pairRow), add(pairCol, c(kk)),
+                       /*transpose=*/false);
+      for (int64_t h = 0; h < 2; ++h)
+        mmaBf16(b, loc, fragA, ArrayRef<Value>(fragB).slice(2 * h, 2),
+                MutableArrayRef<Value>(acc).slice(4 * (j + h), 4));
     }
   }
   gpu::BarrierOp::create(b, loc);
@@ -302,11 +306,15 @@ SmallVector<Value> FlashKernelBuilder::keyTile(Value k0, ValueRange state,
   gpu::BarrierOp::create(b, loc);
   for (int64_t step = 0; step < 2; ++step) {
     ArrayRef<Value> fragA = ArrayRef<Value>(packed).slice(4 * step, 4);
-    Value k = add(mul(t, c(2)), c(16 * step));
-    for (int64_t j = 0; j < kSlice / 8; ++j) {
-      mmaBf16(b, loc, fragA,
-              fragmentB(sV, k, add(c(8 * j), g), /*kFastest=*/false),
-              MutableArrayRef<Value>(acc).slice(4 * j, 4));
+    for (int64_t j = 0; j < kSlice / 8; j += 2) {
+      // sV is [key][column]: k (the key) runs down a column, so the
+      // fragments come from transposed matrices.
+      SmallVector<Value, 4> fragB =
+          loadMatrices(sV, add(pairCol, add(rem(lane, 8), c(16 * step))),
+                       add(c(8 * j), half8), /*transpose=*/true);
+      for (int64_t h = 0; h < 2; ++h)
+        mmaBf16(b, loc, fragA, ArrayRef<Value>(fragB).slice(2 * h, 2),
+                MutableArrayRef<Value>(acc).slice(4 * (j + h), 4));
     }
   }
   acc.append({newMax[0], newMax[1], newSum[0], newSum[1]});
@@ -316,10 +324,17 @@ SmallVector<Value> FlashKernelBuilder::keyTile(Value k0, ValueRange state,
 void FlashKernelBuilder::build(gpu::LaunchOp launch) {
   tid = launch.getThreadIds().x;
   gpu::KernelDim3 block = launch.getBlockIds();
-  Value lane = rem(tid, 32);
+  lane = rem(tid, 32);
   warpRow = mul(div(tid, 32), c(16));
   g = div(lane, 4);
   t = rem(lane, 4);
+  // ldmatrix.x4 addresses: A's rows 0-15 at k and k + 8 (lanes 0-15,
+  // 16-31); B's matrices (n, k) = (0, 0), (0, 8), (8, 0), (8, 8), lane l
+  // giving row l % 8 of matrix l / 8.
+  lane16 = rem(lane, 16);
+  half8 = mul(div(lane, 16), c(8));
+  pairRow = add(half8, rem(lane, 8));
+  pairCol = mul(rem(div(lane, 8), 2), c(8));
   q0 = mul(div(block.x, slices()), c(kTileRows));
   d0 = mul(rem(block.x, slices()), c(kSlice));
   head = block.y;

@@ -74,10 +74,6 @@ private:
 
   void stageB(Value k0, Value n0, Value sB);
   void stageBVectors(Value k0, Value n0, Value sB);
-  /// The four 32-bit registers of one ldmatrix.x4 from a shared bf16 tile,
-  /// this lane's row of 8 elements starting at [row, col].
-  SmallVector<Value, 4> loadMatrices(Value tile, Value row, Value col,
-                                     bool transpose);
   /// Starts the cp.async copies of the tile of K at k0 into ring slot `slot`
   /// of the asynchronous operands' buffers, as one group; returns its token.
   Value copyTileAsync(Value k0, Value slot, Value m0, Value n0, Value sA,
@@ -228,21 +224,6 @@ void TileBuilder::build(gpu::LaunchOp launch) {
     }
 }
 
-SmallVector<Value, 4> TileBuilder::loadMatrices(Value tile, Value row,
-                                                Value col, bool transpose) {
-  auto pairs = VectorType::get({4, 2}, b.getBF16Type());
-  Value matrices = nvgpu::LdMatrixOp::create(
-      b, loc, pairs, tile, ValueRange{row, col}, transpose, 4);
-  auto word = VectorType::get({1}, b.getI32Type());
-  SmallVector<Value, 4> regs;
-  for (int64_t i = 0; i < 4; ++i) {
-    Value pair = vector::ExtractOp::create(b, loc, matrices, i);
-    regs.push_back(vector::ExtractOp::create(
-        b, loc, vector::BitCastOp::create(b, loc, word, pair), 0));
-  }
-  return regs;
-}
-
 Value TileBuilder::copyTileAsync(Value k0, Value slot, Value m0, Value n0,
                                  Value sA, Value sB) {
   if (shape.asyncA)
@@ -321,14 +302,19 @@ void TileBuilder::stageBVectors(Value k0, Value n0, Value sB) {
 
 } // namespace
 
-SmallVector<Value, 2> KernelArith::fragmentB(Value tile, Value k, Value n,
-                                             bool kFastest) {
-  auto at = [&](Value row) {
-    return kFastest ? lds(tile, n, row) : lds(tile, row, n);
-  };
-  Value k8 = add(k, c(8));
-  return {packBf16Pair(b, loc, at(k), at(add(k, c(1)))),
-          packBf16Pair(b, loc, at(k8), at(add(k8, c(1))))};
+SmallVector<Value, 4> KernelArith::loadMatrices(Value tile, Value row,
+                                                Value col, bool transpose) {
+  auto pairs = VectorType::get({4, 2}, b.getBF16Type());
+  Value matrices = nvgpu::LdMatrixOp::create(
+      b, loc, pairs, tile, ValueRange{row, col}, transpose, 4);
+  auto word = VectorType::get({1}, b.getI32Type());
+  SmallVector<Value, 4> regs;
+  for (int64_t i = 0; i < 4; ++i) {
+    Value pair = vector::ExtractOp::create(b, loc, matrices, i);
+    regs.push_back(vector::ExtractOp::create(
+        b, loc, vector::BitCastOp::create(b, loc, word, pair), 0));
+  }
+  return regs;
 }
 
 bool hasAlignedRowsOfEight(Value memref, AlignedBuffers trusted) {

@@ -119,12 +119,16 @@ protected:
     return mlir::memref::LoadOp::create(b, loc, tile,
                                         mlir::ValueRange{row, col});
   }
-  /// A lane's two B registers of an m16n8k16 mma.sync: B[k, k + 1][n] and
-  /// B[k + 8, k + 9][n], with k = 2 * (lane % 4) plus the step's first row
-  /// and n the lane's column, from a [k][n] tile, or an [n][k] one when
-  /// `kFastest`.
-  llvm::SmallVector<mlir::Value, 2> fragmentB(mlir::Value tile, mlir::Value k,
-                                              mlir::Value n, bool kFastest);
+  /// The four 32-bit registers one ldmatrix.x4 gives this lane from a
+  /// shared bf16 tile, whose lane l addresses the 8 elements at [row, col]
+  /// (row l % 8 of matrix l / 8; .trans when `transpose`). Register i is
+  /// matrix i's pair for this lane: (g, 2t..2t+1) of it, or (2t..2t+1, g)
+  /// transposed, with g = lane / 4 and t = lane % 4: mma.sync's fragment
+  /// layout.
+  llvm::SmallVector<mlir::Value, 4> loadMatrices(mlir::Value tile,
+                                                 mlir::Value row,
+                                                 mlir::Value col,
+                                                 bool transpose);
 
   mlir::OpBuilder &b;
   mlir::Location loc;

@@ -213,7 +213,8 @@ def DgGpuFlashAttention
     It keeps its queries in shared memory (head dimensions up to 256; larger
     ones restage them with the keys); per tile of 32 keys it stages the
     keys 64 dimensions at a time and multiplies them with `nvvm.mma.sync`
-    m16n8k16 (bf16 in, f32 accumulate); rounds, scales and masks the
+    m16n8k16 (bf16 in, f32 accumulate; fragments loaded with
+    `nvgpu.ldmatrix`, transposing for the values); rounds, scales and masks the
     scores as the op specifies; keeps each row's running maximum and sum
     of exponentials (a quad of lanes shares a row, combined with
     shuffles), rescales its output accumulators, and multiplies the
@@ -233,6 +234,7 @@ def DgGpuFlashAttention
                            "mlir::LLVM::LLVMDialect", "mlir::scf::SCFDialect",
                            "mlir::arith::ArithDialect", "mlir::math::MathDialect",
                            "mlir::memref::MemRefDialect",
+                           "mlir::nvgpu::NVGPUDialect",
                            "mlir::vector::VectorDialect"];
 }
 

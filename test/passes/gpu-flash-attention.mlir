@@ -31,7 +31,13 @@
 // CHECK-NOT: memref.load %[[Q]]
 // CHECK: memref.load %[[K]][%[[ROW]], %{{.*}}, %[[KVH]], %{{.*}}]
 // CHECK: gpu.barrier
-// CHECK-COUNT-16: nvvm.mma.sync
+// Per 16 dimensions: one ldmatrix.x4 of queries, one of keys per two n8
+// tiles.
+// CHECK: nvgpu.ldmatrix %[[SQ]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false}
+// CHECK: nvgpu.ldmatrix %[[SK]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false}
+// CHECK-COUNT-2: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[SK]]
+// CHECK-COUNT-14: nvvm.mma.sync
 // CHECK: gpu.barrier
 // Rounded, scaled (0.5 in bf16) and masked (with the values the vote
 // read) scores.
@@ -45,6 +51,8 @@
 // CHECK: math.exp
 // CHECK: memref.load %[[V]][%[[ROW]], %{{.*}}, %[[KVH]], %{{.*}}]
 // CHECK: gpu.barrier
+// V's keys run down its columns: transposing loads.
+// CHECK: nvgpu.ldmatrix %[[SV]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = true}
 // CHECK-COUNT-32: nvvm.mma.sync
 // CHECK: scf.yield
 // CHECK: } else {
