@@ -38,6 +38,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
@@ -118,30 +119,45 @@ private:
     return x;
   }
   /// Copies rows x cols elements of `source` into `tile`, consecutive
-  /// threads taking consecutive columns, 8 at a time as one 16-byte load
-  /// when `vectors`; at(row, col) gives the element's indices in `source`
-  /// and whether they lie inside it.
+  /// threads taking consecutive columns; at(row, col) gives the element's
+  /// indices in `source` and whether they lie inside it. With `vectors`, 8
+  /// at a time as one 16-byte cp.async (zero-filled outside `source`,
+  /// without reading it) that lands before this returns, so no register
+  /// holds the data on the way; else element by element.
   void
   stage(Value tile, int64_t rows, int64_t cols, Value source, bool vectors,
         function_ref<std::pair<SmallVector<Value>, Value>(Value, Value)> at) {
     int64_t width = vectors ? 8 : 1, perRow = cols / width;
     auto loop =
         scf::ForOp::create(b, loc, c(0), c(rows * perRow / kThreads), c(1));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value idx = add(mul(loop.getInductionVar(), c(kThreads)), tid);
-    Value row = div(idx, perRow), col = mul(rem(idx, perRow), c(width));
-    auto [indices, inBounds] = at(row, col);
-    MmaAccess from{source, indices};
-    if (!vectors) {
-      memref::StoreOp::create(b, loc, loadOrZero(b, loc, from, inBounds), tile,
-                              ValueRange{row, col});
-      return;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value idx = add(mul(loop.getInductionVar(), c(kThreads)), tid);
+      Value row = div(idx, perRow), col = mul(rem(idx, perRow), c(width));
+      auto [indices, inBounds] = at(row, col);
+      if (!vectors) {
+        memref::StoreOp::create(
+            b, loc, loadOrZero(b, loc, MmaAccess{source, indices}, inBounds),
+            tile, ValueRange{row, col});
+        return;
+      }
+      // Outside the source: zero bytes read from its first element.
+      for (Value &index : indices)
+        index = arith::SelectOp::create(b, loc, inBounds, index, c(0));
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile,
+          ValueRange{row, col}, source, indices, b.getIndexAttr(8),
+          arith::SelectOp::create(b, loc, inBounds, c(8), c(0)),
+          b.getUnitAttr());
     }
-    // Shared tiles are declared 2-byte aligned: a plain store, which the
-    // backend splits as far as their alignment requires.
-    vector::StoreOp::create(b, loc, loadEightOrZeros(b, loc, from, inBounds),
-                            tile, ValueRange{row, col});
+    // This thread's copies are in shared memory once their group is done;
+    // the caller's barrier then publishes everyone's.
+    nvgpu::DeviceAsyncWaitOp::create(
+        b, loc,
+        nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, ValueRange())
+            .getResult(),
+        b.getI32IntegerAttr(0));
   }
 
   /// This lane's row for accumulator register i of an m16n8 tile set.

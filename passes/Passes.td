@@ -225,7 +225,8 @@ def DgGpuFlashAttention
     left them, token-major. A key tile that no query of the block sees
     (outside a sliding window, past the causal diagonal) is skipped after
     a block-wide vote on the mask. Fresh buffers whose rows are a multiple
-    of 8 elements are staged with 16-byte loads, others element by element.
+    of 8 elements are copied to shared memory with 16-byte
+    `nvgpu.device_async_copy` (cp.async), others element by element.
     Bounds are checked: any lengths and head dimensions work.
 
     Runs on buffers, before parallel loops are mapped to the GPU.

@@ -91,16 +91,27 @@ func.func @global_layer(%q: memref<1x256x16x512xbf16>, %k: memref<1x?x2x512xbf16
 // -----
 
 // Fresh buffers with rows of a multiple of 8 elements (the roped queries,
-// the rows the cache read returned) are staged 16 bytes at a time; a
-// function argument's alignment is unknown, so the mask and the output
-// stay element by element.
+// the rows the cache read returned) are staged 16 bytes at a time, by
+// cp.async straight into shared memory, each thread waiting for its copies
+// before the barrier; a function argument's alignment is unknown, so the
+// mask and the output stay element by element.
 // CHECK-LABEL: func.func @aligned
+// CHECK: %[[Q:.*]] = memref.alloc() : memref<1x256x16x256xbf16>
+// CHECK: %[[K:.*]] = gpu.alloc host_shared
 // CHECK: gpu.launch
-// CHECK-SAME: workgroup(%{{.*}} : memref<64x264xbf16, #gpu.address_space<workgroup>>
-// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<1x256x16x256xbf16>, vector<8xbf16>
-// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<1x?x8x256xbf16>, vector<8xbf16>
+// CHECK-SAME: workgroup(%[[SQ:.*]] : memref<64x264xbf16, #gpu.address_space<workgroup>>, %[[SK:.*]] : memref<32x72xbf16, #gpu.address_space<workgroup>>, %[[SV:.*]] : memref<32x136xbf16, #gpu.address_space<workgroup>>)
+// CHECK: nvgpu.device_async_copy %[[Q]][%{{.*}}], %[[SQ]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1} : memref<1x256x16x256xbf16> to memref<64x264xbf16, #gpu.address_space<workgroup>>
+// CHECK: %[[QDONE:.*]] = nvgpu.device_async_create_group
+// CHECK-NEXT: nvgpu.device_async_wait %[[QDONE]] {numGroups = 0 : i32}
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvgpu.device_async_copy %[[K]][%{{.*}}], %[[SK]]
+// CHECK: nvgpu.device_async_wait
+// CHECK-NEXT: gpu.barrier
 // CHECK: nvvm.mma.sync
-// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<1x?x8x256xbf16>, vector<8xbf16>
+// CHECK: nvgpu.device_async_copy %[[K]][%{{.*}}], %[[SV]]
+// CHECK: nvgpu.device_async_wait
+// CHECK-NEXT: gpu.barrier
+// CHECK-NOT: vector.load
 // CHECK: memref.store %{{.*}} : memref<1x256x16x256xbf16>
 func.func @aligned(%s: index, %m: memref<1x256x?xbf16>, %o: memref<1x256x16x256xbf16>) {
   %q = memref.alloc() : memref<1x256x16x256xbf16>
@@ -116,9 +127,9 @@ func.func @aligned(%s: index, %m: memref<1x256x?xbf16>, %o: memref<1x256x16x256x
 // at an odd offset is not.
 // CHECK-LABEL: func.func @weights
 // CHECK: gpu.launch
-// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<1x64x4x32xbf16>, vector<8xbf16>
-// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<1x128x2x32xbf16>, vector<8xbf16>
-// CHECK-NOT: vector.load %{{.*}} : memref<1x128x2x32xbf16>, vector<8xbf16>
+// CHECK: nvgpu.device_async_copy %{{.*}} : memref<1x64x4x32xbf16> to memref<64x72xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.device_async_copy %{{.*}} : memref<1x128x2x32xbf16> to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// CHECK-NOT: nvgpu.device_async_copy %{{.*}} : memref<1x128x2x32xbf16> to memref<32x136xbf16
 // CHECK: memref.load %{{.*}} : memref<1x128x2x32xbf16>
 func.func @weights(%arena: memref<?xi8>, %m: memref<1x64x128xbf16>, %o: memref<1x64x4x32xbf16>) {
   %c0 = arith.constant 0 : index
