@@ -40,7 +40,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <limits>
 
@@ -142,22 +141,12 @@ private:
             tile, ValueRange{row, col});
         return;
       }
-      // Outside the source: zero bytes read from its first element.
-      for (Value &index : indices)
-        index = arith::SelectOp::create(b, loc, inBounds, index, c(0));
-      nvgpu::DeviceAsyncCopyOp::create(
-          b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile,
-          ValueRange{row, col}, source, indices, b.getIndexAttr(8),
-          arith::SelectOp::create(b, loc, inBounds, c(8), c(0)),
-          b.getUnitAttr());
+      copyEightOrZerosAsync(b, loc, tile, row, col, MmaAccess{source, indices},
+                            inBounds);
     }
     // This thread's copies are in shared memory once their group is done;
     // the caller's barrier then publishes everyone's.
-    nvgpu::DeviceAsyncWaitOp::create(
-        b, loc,
-        nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, ValueRange())
-            .getResult(),
-        b.getI32IntegerAttr(0));
+    waitForCopies(b, loc, 0);
   }
 
   /// This lane's row for accumulator register i of an m16n8 tile set.
@@ -214,10 +203,8 @@ private:
   /// Whether Q, K and V are staged 16 bytes at a time.
   std::array<bool, 3> vectors;
   Value tid, g, t, batch, head, kvHead, q0, warpRow;
-  /// ldmatrix addressing: lane, lane % 16, 8 * (lane / 16), the row of a
-  /// lane's matrix pair (8 * (lane / 16) + lane % 8) and its column offset
-  /// (8 * (lane / 8 % 2)).
-  Value lane, lane16, half8, pairRow, pairCol;
+  /// Where this lane points its ldmatrix loads.
+  MatrixLanes lanes;
   /// This lane's two query rows, the block's first output column.
   Value qa, qb, d0, minusInf;
   ValueRange shared;
@@ -241,15 +228,15 @@ SmallVector<Value> FlashKernelBuilder::scores(Value k0, Value sQ, Value sK) {
   gpu::BarrierOp::create(b, loc);
   SmallVector<Value> acc(depth.getRegionIterArgs());
   for (int64_t kk = 0; kk < kDepthStep; kk += 16) {
-    SmallVector<Value, 4> fragA =
-        loadMatrices(sQ, add(warpRow, lane16), add(qCol, add(half8, c(kk))),
-                     /*transpose=*/false);
+    SmallVector<Value, 4> fragA = loadMatrices(
+        sQ, add(warpRow, lanes.lane16), add(qCol, add(lanes.half8, c(kk))),
+        /*transpose=*/false);
     for (int64_t j = 0; j < 4; j += 2) {
       // sK is [key][dimension]: B = K^T with k (the dimension) fastest, so
       // the keys of two n8 tiles are the rows of four 8 x 8 matrices.
-      SmallVector<Value, 4> fragB =
-          loadMatrices(sK, add(c(8 * j), pairRow), add(pairCol, c(kk)),
-                       /*transpose=*/false);
+      SmallVector<Value, 4> fragB = loadMatrices(
+          sK, add(c(8 * j), lanes.pairRow), add(lanes.pairCol, c(kk)),
+          /*transpose=*/false);
       for (int64_t h = 0; h < 2; ++h)
         mmaBf16(b, loc, fragA, ArrayRef<Value>(fragB).slice(2 * h, 2),
                 MutableArrayRef<Value>(acc).slice(4 * (j + h), 4));
@@ -326,8 +313,8 @@ SmallVector<Value> FlashKernelBuilder::keyTile(Value k0, ValueRange state,
       // sV is [key][column]: k (the key) runs down a column, so the
       // fragments come from transposed matrices.
       SmallVector<Value, 4> fragB =
-          loadMatrices(sV, add(pairCol, add(rem(lane, 8), c(16 * step))),
-                       add(c(8 * j), half8), /*transpose=*/true);
+          loadMatrices(sV, add(lanes.pairCol, add(lanes.lane8, c(16 * step))),
+                       add(c(8 * j), lanes.half8), /*transpose=*/true);
       for (int64_t h = 0; h < 2; ++h)
         mmaBf16(b, loc, fragA, ArrayRef<Value>(fragB).slice(2 * h, 2),
                 MutableArrayRef<Value>(acc).slice(4 * (j + h), 4));
@@ -340,17 +327,11 @@ SmallVector<Value> FlashKernelBuilder::keyTile(Value k0, ValueRange state,
 void FlashKernelBuilder::build(gpu::LaunchOp launch) {
   tid = launch.getThreadIds().x;
   gpu::KernelDim3 block = launch.getBlockIds();
-  lane = rem(tid, 32);
+  Value lane = rem(tid, 32);
   warpRow = mul(div(tid, 32), c(16));
   g = div(lane, 4);
   t = rem(lane, 4);
-  // ldmatrix.x4 addresses: A's rows 0-15 at k and k + 8 (lanes 0-15,
-  // 16-31); B's matrices (n, k) = (0, 0), (0, 8), (8, 0), (8, 8), lane l
-  // giving row l % 8 of matrix l / 8.
-  lane16 = rem(lane, 16);
-  half8 = mul(div(lane, 16), c(8));
-  pairRow = add(half8, rem(lane, 8));
-  pairCol = mul(rem(div(lane, 8), 2), c(8));
+  lanes = matrixLanes(lane);
   q0 = mul(div(block.x, slices()), c(kTileRows));
   d0 = mul(rem(block.x, slices()), c(kSlice));
   head = block.y;

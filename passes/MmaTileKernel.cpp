@@ -60,7 +60,6 @@ private:
   Value guardedLoad(const MmaAccess &at, Value inBounds) {
     return loadOrZero(b, loc, at, inBounds);
   }
-  Value pack(Value lo, Value hi) { return packBf16Pair(b, loc, lo, hi); }
   /// Copies `count` elements into shared memory in a loop (unrolled, the
   /// addresses of every load stay live across the K loop and the kernel
   /// runs out of registers); element s * threads + tid goes to this thread.
@@ -73,7 +72,6 @@ private:
   }
 
   void stageB(Value k0, Value n0, Value sB);
-  void stageBVectors(Value k0, Value n0, Value sB);
   /// Starts the cp.async copies of the tile of K at k0 into ring slot `slot`
   /// of the asynchronous operands' buffers, as one group; returns its token.
   Value copyTileAsync(Value k0, Value slot, Value m0, Value n0, Value sA,
@@ -94,7 +92,8 @@ private:
 void TileBuilder::build(gpu::LaunchOp launch) {
   tid = launch.getThreadIds().x;
   gpu::KernelDim3 block = launch.getBlockIds();
-  Value warp = div(tid, 32), lane = rem(tid, 32), lane16 = rem(lane, 16);
+  Value warp = div(tid, 32), lane = rem(tid, 32);
+  MatrixLanes lanes = matrixLanes(lane);
   Value warpRow = mul(div(warp, shape.warpsN), c(16));
   Value warpCol = mul(rem(warp, shape.warpsN), c(32));
   Value g = div(lane, 4), t = rem(lane, 4);
@@ -152,40 +151,34 @@ void TileBuilder::build(gpu::LaunchOp launch) {
             guardedLoad(problem.a(b, gm, gk), both(below(gm, M), below(gk, K)));
         memref::StoreOp::create(b, loc, a, sA, ValueRange{r, col});
       });
-    if (!shape.asyncB) {
-      if (problem.bVectors)
-        stageBVectors(k0, n0, sB);
-      else
-        stageB(k0, n0, sB);
-    }
+    if (!shape.asyncB)
+      stageB(k0, n0, sB);
     // This thread's copies of this tile are done once at most stages - 1
     // newer groups are pending; the barrier then publishes everyone's.
     if (stages > 1)
-      nvgpu::DeviceAsyncWaitOp::create(b, loc, group,
-                                       b.getI32IntegerAttr(stages - 1));
+      waitForCopies(b, loc, stages - 1, group);
     gpu::BarrierOp::create(b, loc);
 
     Value aRow = shape.asyncA ? mul(slot, c(shape.tileM())) : c(0);
     Value bRow = shape.asyncB ? mul(slot, c(shape.tileN())) : c(0);
-    // ldmatrix.x4 addresses, one 8-element row per lane: for A, lanes 0-15
-    // rows 0-15 of the warp's 16 at k, lanes 16-31 the same rows at k + 8
-    // (a0..a3); for B, lane l row l % 8 of matrix l / 8, the matrices
-    // (n, k) = (0, 0), (0, 8), (8, 0), (8, 8): b0, b1 of two n8 tiles.
-    Value aAt = add(aRow, add(warpRow, lane16));
-    Value bN = add(bRow, add(warpCol, mul(div(lane, 16), c(8))));
-    Value bK = mul(rem(div(lane, 8), 2), c(8));
-    if (shape.bKFastest)
-      bN = add(bN, rem(lane, 8));
-    else
-      bK = add(bK, rem(lane, 8));
+    // ldmatrix.x4 addresses (MatrixLanes): B's k runs along a shared row
+    // when it is fastest, else down a column.
+    Value aAt = add(aRow, add(warpRow, lanes.lane16));
+    Value bN = add(bRow, warpCol), bK;
+    if (shape.bKFastest) {
+      bN = add(bN, lanes.pairRow);
+      bK = lanes.pairCol;
+    } else {
+      bN = add(bN, lanes.half8);
+      bK = add(lanes.pairCol, lanes.lane8);
+    }
     SmallVector<Value> fragC(loop.getRegionIterArgs());
     for (int64_t kk = 0; kk < tileK; kk += 16) {
       SmallVector<Value, 4> fragA =
-          loadMatrices(sA, aAt, add(mul(div(lane, 16), c(8)), c(kk)), false);
+          loadMatrices(sA, aAt, add(lanes.half8, c(kk)), false);
       for (int j = 0; j < kFragsN; j += 2) {
         Value n = add(bN, c(8 * j)), k = add(bK, c(kk));
-        // B's k runs along a shared row when it is fastest, else down a
-        // column: then the transposing load gives the same fragments.
+        // Stored [k][n], B's transposing load gives the same fragments.
         SmallVector<Value, 4> fragB = shape.bKFastest
                                           ? loadMatrices(sB, n, k, false)
                                           : loadMatrices(sB, k, n, true);
@@ -197,14 +190,9 @@ void TileBuilder::build(gpu::LaunchOp launch) {
     gpu::BarrierOp::create(b, loc);
     scf::YieldOp::create(b, loc, fragC);
   }
-  // The copies past the end (zero-fill) finish before the block does; the
-  // wait needs a token, that of an empty group.
+  // The copies past the end (zero-fill) finish before the block does.
   if (stages > 1)
-    nvgpu::DeviceAsyncWaitOp::create(
-        b, loc,
-        nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, ValueRange())
-            .getResult(),
-        b.getI32IntegerAttr(0));
+    waitForCopies(b, loc, 0);
 
   for (int j = 0; j < kFragsN; ++j)
     for (int e = 0; e < 4; ++e) {
@@ -245,16 +233,8 @@ void TileBuilder::copyRowsAsync(Value tile, Value slotRow, int64_t rows,
   auto copy = [&](Value idx) {
     Value kr = mul(rem(idx, perRow), c(8)), r = div(idx, perRow);
     Value gk = add(k0, kr), gr = add(first, r);
-    Value inBounds = both(below(gk, problem.depth), below(gr, bound));
-    // Outside the operand: zero bytes read from its first element.
-    Value zero = c(0);
-    MmaAccess src = at(arith::SelectOp::create(b, loc, inBounds, gr, zero),
-                       arith::SelectOp::create(b, loc, inBounds, gk, zero));
-    Value elements = arith::SelectOp::create(b, loc, inBounds, c(8), zero);
-    nvgpu::DeviceAsyncCopyOp::create(
-        b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile,
-        ValueRange{add(slotRow, r), kr}, src.memref, src.indices,
-        b.getIndexAttr(8), elements, b.getUnitAttr());
+    copyEightOrZerosAsync(b, loc, tile, add(slotRow, r), kr, at(gr, gk),
+                          both(below(gk, problem.depth), below(gr, bound)));
   };
   if (count < threads) {
     // Fewer vectors than threads (a 16-row tile of A): the first copy.
@@ -280,23 +260,6 @@ void TileBuilder::stageB(Value k0, Value n0, Value sB) {
     memref::StoreOp::create(b, loc, v, sB,
                             shape.bKFastest ? ValueRange{nc, kr}
                                             : ValueRange{kr, nc});
-  });
-}
-
-/// B as 16-byte vectors of 8 consecutive k into sB [n][k]: the loads that
-/// let a memory-bound GEMM approach the bandwidth. K is a multiple of 8, so
-/// a vector is wholly inside or outside B.
-void TileBuilder::stageBVectors(Value k0, Value n0, Value sB) {
-  int64_t perRow = shape.tileK / 8;
-  Value K = problem.depth, N = problem.cols;
-  staged(shape.tileK * shape.tileN() / 8, [&](Value idx) {
-    Value kr = mul(rem(idx, perRow), c(8)), nc = div(idx, perRow);
-    Value bk = add(k0, kr), bn = add(n0, nc);
-    Value v = loadEightOrZeros(b, loc, problem.b(b, bk, bn),
-                               both(below(bk, K), below(bn, N)));
-    // Shared tiles are declared 2-byte aligned: a plain store, which the
-    // backend splits as far as their alignment requires.
-    vector::StoreOp::create(b, loc, v, sB, ValueRange{nc, kr});
   });
 }
 
@@ -349,25 +312,23 @@ Value loadOrZero(OpBuilder &b, Location loc, const MmaAccess &at,
   return branch.getResult(0);
 }
 
-Value loadEightOrZeros(OpBuilder &b, Location loc, const MmaAccess &at,
-                       Value inBounds) {
-  auto vectorType = VectorType::get({8}, b.getBF16Type());
-  auto branch = scf::IfOp::create(b, loc, vectorType, inBounds, true);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(&branch.getThenRegion().front());
-  scf::YieldOp::create(
-      b, loc,
-      vector::LoadOp::create(b, loc, vectorType, at.memref, at.indices,
-                             /*nontemporal=*/false, llvm::MaybeAlign(16))
-          .getResult());
-  b.setInsertionPointToStart(&branch.getElseRegion().front());
-  scf::YieldOp::create(
-      b, loc,
-      arith::ConstantOp::create(
-          b, loc,
-          DenseElementsAttr::get(vectorType, b.getZeroAttr(b.getBF16Type())))
-          .getResult());
-  return branch.getResult(0);
+void copyEightOrZerosAsync(OpBuilder &b, Location loc, Value tile, Value row,
+                           Value col, MmaAccess from, Value inBounds) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  for (Value &index : from.indices)
+    index = arith::SelectOp::create(b, loc, inBounds, index, zero);
+  Value elements = arith::SelectOp::create(
+      b, loc, inBounds, arith::ConstantIndexOp::create(b, loc, 8), zero);
+  nvgpu::DeviceAsyncCopyOp::create(
+      b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile,
+      ValueRange{row, col}, from.memref, from.indices, b.getIndexAttr(8),
+      elements, b.getUnitAttr());
+}
+
+void waitForCopies(OpBuilder &b, Location loc, int32_t pending, Value group) {
+  if (!group)
+    group = nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, ValueRange());
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(pending));
 }
 
 Value packBf16Pair(OpBuilder &b, Location loc, Value lo, Value hi) {

@@ -71,11 +71,6 @@ struct MmaProblem {
   std::function<MmaAccess(mlir::OpBuilder &, mlir::Value k, mlir::Value col)> b;
   std::function<MmaAccess(mlir::OpBuilder &, mlir::Value row, mlir::Value col)>
       c;
-  /// B[k..k+7, col] are contiguous and 16-byte aligned whenever k is a
-  /// multiple of 8 (weights in the arena, K a multiple of 8, k fastest):
-  /// B is then staged with 16-byte loads (when the shape does not copy it
-  /// asynchronously).
-  bool bVectors = false;
   /// What C holds before the product when that is a known constant (a fill
   /// folded in): the accumulators start from it and C is not read.
   std::optional<double> initialC;
@@ -114,10 +109,23 @@ protected:
   mlir::Value both(mlir::Value x, mlir::Value y) {
     return mlir::arith::AndIOp::create(b, loc, x, y);
   }
-  /// An element of a shared tile.
-  mlir::Value lds(mlir::Value tile, mlir::Value row, mlir::Value col) {
-    return mlir::memref::LoadOp::create(b, loc, tile,
-                                        mlir::ValueRange{row, col});
+  /// Where a lane points ldmatrix.x4: `lane16` and `half8` (lane % 16 and
+  /// 8 * (lane / 16)) address A's rows 0-15 at k and k + 8 (registers
+  /// a0..a3); B's four matrices (n, k) = (0, 0), (0, 8), (8, 0), (8, 8)
+  /// (b0, b1 of two n8 tiles) take lane l's row l % 8 of matrix l / 8 at
+  /// n + `pairRow`, k + `pairCol` (at k + `pairCol` + lane % 8, n + `half8`
+  /// when B is stored [k][n] and read transposed).
+  struct MatrixLanes {
+    mlir::Value lane8, lane16, half8, pairRow, pairCol;
+  };
+  MatrixLanes matrixLanes(mlir::Value lane) {
+    MatrixLanes l;
+    l.lane8 = rem(lane, 8);
+    l.lane16 = rem(lane, 16);
+    l.half8 = mul(div(lane, 16), c(8));
+    l.pairRow = add(l.half8, l.lane8);
+    l.pairCol = mul(rem(div(lane, 8), 2), c(8));
+    return l;
   }
   /// The four 32-bit registers one ldmatrix.x4 gives this lane from a
   /// shared bf16 tile, whose lane l addresses the 8 elements at [row, col]
@@ -138,10 +146,18 @@ protected:
 mlir::Value loadOrZero(mlir::OpBuilder &b, mlir::Location loc,
                        const MmaAccess &at, mlir::Value inBounds);
 
-/// The 8 bf16 from `at` as one 16-byte load when `inBounds`, else zeros;
-/// `at` must be 16-byte aligned.
-mlir::Value loadEightOrZeros(mlir::OpBuilder &b, mlir::Location loc,
-                             const MmaAccess &at, mlir::Value inBounds);
+/// Starts a 16-byte cp.async of the 8 bf16 at `from` (16-byte aligned) to
+/// `tile`[row, col] in shared memory; when not `inBounds` it reads nothing
+/// (from the operand's first element) and writes zeros.
+void copyEightOrZerosAsync(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Value tile, mlir::Value row, mlir::Value col,
+                           MmaAccess from, mlir::Value inBounds);
+
+/// Closes this thread's cp.async copies into a group and waits until at
+/// most `pending` groups are in flight (the latest ones); without `group`,
+/// the copies issued since the last group form a new one.
+void waitForCopies(mlir::OpBuilder &b, mlir::Location loc, int32_t pending,
+                   mlir::Value group = {});
 
 /// Which buffers hasAlignedRowsOfEight may trust to start 16-byte aligned.
 enum class AlignedBuffers { Weights, WeightsAndAllocations };

@@ -121,14 +121,11 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops) {
   MmaTileShape shape;
   shape.bKFastest = bMap.getDimPosition(bMap.getNumResults() - 1) == loops.k;
   AffineMap aMap = op.getIndexingMapsArray()[0];
-  bool bVectors =
-      shape.bKFastest &&
-      hasAlignedRowsOfEight(op.getDpsInputs()[1], AlignedBuffers::Weights);
   shape.pipeline(
       aMap.getDimPosition(aMap.getNumResults() - 1) == loops.k &&
           hasAlignedRowsOfEight(op.getDpsInputs()[0],
                                 AlignedBuffers::WeightsAndAllocations),
-      bVectors);
+      hasAlignedRowsOfEight(op.getDpsInputs()[1], AlignedBuffers::Weights));
 
   Value gridZ = arith::ConstantIndexOp::create(b, loc, 1);
   for (int64_t batch : loops.batch)
@@ -185,7 +182,6 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops) {
       [&](OpBuilder &nb, Value row, Value col) {
         return cOperand(nb, row, col, zero);
       }};
-  problem.bVectors = bVectors;
   problem.initialC = initialC;
   if (epilogue)
     problem.storeC = [&](OpBuilder &nb, Value row, Value col, Value acc) {
@@ -245,10 +241,9 @@ void lowerGrouped(linalg::GenericOp op, const Grouped &g) {
   MmaTileShape shape;
   shape.warpsM = 1;
   shape.warpsN = 4;
-  bool bVectors = hasAlignedRowsOfEight(g.weight, AlignedBuffers::Weights);
   shape.pipeline(
       hasAlignedRowsOfEight(g.rows, AlignedBuffers::WeightsAndAllocations),
-      bVectors);
+      hasAlignedRowsOfEight(g.weight, AlignedBuffers::Weights));
   Value tiles = memref::DimOp::create(b, loc, g.rows, 0);
   Value rows = arith::MulIOp::create(b, loc, tiles, c(g.groupRows));
   Value cols = memref::DimOp::create(b, loc, g.out, 2);
@@ -288,7 +283,6 @@ void lowerGrouped(linalg::GenericOp op, const Grouped &g) {
                        [&](OpBuilder &nb, Value row, Value col) {
                          return rowAt(nb, g.out, row, col);
                        }};
-    problem.bVectors = bVectors;
     buildMmaTile(b, loc, launch, shape, problem);
   }
   gpu::TerminatorOp::create(b, loc);
