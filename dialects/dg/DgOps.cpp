@@ -692,8 +692,13 @@ LogicalResult AttentionOp::verify() {
 LogicalResult MaskedAttentionOp::verify() {
   auto q = cast<ShapedType>(getQ().getType());
   auto keys = cast<ShapedType>(getKeys().getType());
+  Value rows = getRows();
   bool onTensors = isa<RankedTensorType>(q);
-  for (Value operand : {getQ(), getKeys(), getValues(), getMask(), getInit()}) {
+  SmallVector<Value, 6> operands = {getQ(), getKeys(), getValues(), getMask(),
+                                    getInit()};
+  if (rows)
+    operands.push_back(rows);
+  for (Value operand : operands) {
     Type type = operand.getType();
     if (onTensors ? !isa<RankedTensorType>(type) : !isa<MemRefType>(type))
       return emitOpError("operands are all ranked tensors or all memrefs");
@@ -702,22 +707,41 @@ LogicalResult MaskedAttentionOp::verify() {
     return emitOpError(onTensors ? "on tensors the op has a result"
                                  : "on memrefs the op writes init and has "
                                    "no result");
-  if (failed(verifyRank(*this, "q", q, 4)) ||
-      failed(verifyRank(*this, "keys", keys, 4)) ||
-      failed(verifyShape(*this, "values", keys.getShape(),
+  if (failed(verifyRank(*this, "q", q, 4)))
+    return failure();
+  // The keys per request: the rows' second dimension in the paged form,
+  // where keys and values are pools of rows.
+  int64_t keyCount;
+  if (rows) {
+    auto rowsType = cast<ShapedType>(rows.getType());
+    if (!rowsType.getElementType().isInteger(64))
+      return emitOpError("rows must hold i64 pool rows");
+    if (failed(verifyRank(*this, "keys", keys, 3)) ||
+        failed(verifyShape(*this, "rows",
+                           {q.getDimSize(0), ShapedType::kDynamic, 2},
+                           rowsType)))
+      return failure();
+    keyCount = rowsType.getDimSize(1);
+  } else {
+    if (failed(verifyRank(*this, "keys", keys, 4)))
+      return failure();
+    keyCount = keys.getDimSize(1);
+  }
+  if (failed(verifyShape(*this, "values", keys.getShape(),
                          cast<ShapedType>(getValues().getType()))) ||
       failed(verifyShape(*this, "mask",
-                         {q.getDimSize(0), q.getDimSize(1), keys.getDimSize(1)},
+                         {q.getDimSize(0), q.getDimSize(1), keyCount},
                          cast<ShapedType>(getMask().getType()))) ||
       failed(verifyShape(*this, "init", q.getShape(),
                          cast<ShapedType>(getInit().getType()))))
     return failure();
   if (getResult() && getResult().getType() != getInit().getType())
     return emitOpError("result type differs from init's");
-  int64_t heads = q.getDimSize(2), kvHeads = keys.getDimSize(2);
+  int64_t rowRank = keys.getRank();
+  int64_t heads = q.getDimSize(2), kvHeads = keys.getDimSize(rowRank - 2);
   if (ShapedType::isDynamic(heads) || ShapedType::isDynamic(kvHeads) ||
-      !dimsAgree(q.getDimSize(3), keys.getDimSize(3)) || kvHeads == 0 ||
-      heads % kvHeads != 0)
+      !dimsAgree(q.getDimSize(3), keys.getDimSize(rowRank - 1)) ||
+      kvHeads == 0 || heads % kvHeads != 0)
     return emitOpError() << "queries " << shapeStr(q.getShape())
                          << " do not group over the keys "
                          << shapeStr(keys.getShape());
@@ -733,6 +757,9 @@ void MaskedAttentionOp::getEffects(
   for (OpOperand *input : {&getQMutable(), &getKeysMutable(),
                            &getValuesMutable(), &getMaskMutable()})
     effects.emplace_back(MemoryEffects::Read::get(), input,
+                         SideEffects::DefaultResource::get());
+  for (OpOperand &rows : getRowsMutable())
+    effects.emplace_back(MemoryEffects::Read::get(), &rows,
                          SideEffects::DefaultResource::get());
   effects.emplace_back(MemoryEffects::Write::get(), &getInitMutable(),
                        SideEffects::DefaultResource::get());
@@ -762,7 +789,12 @@ MaskedAttentionOp::bufferize(RewriterBase &rewriter,
                              const bufferization::BufferizationOptions &options,
                              bufferization::BufferizationState &state) {
   SmallVector<Value> buffers;
-  for (Value operand : {getQ(), getKeys(), getValues(), getMask(), getInit()}) {
+  for (Value operand :
+       {getQ(), getKeys(), getValues(), getMask(), getInit(), getRows()}) {
+    if (!operand) {
+      buffers.push_back(Value());
+      continue;
+    }
     FailureOr<Value> buffer =
         bufferization::getBuffer(rewriter, operand, options, state);
     if (failed(buffer))
@@ -770,7 +802,8 @@ MaskedAttentionOp::bufferize(RewriterBase &rewriter,
     buffers.push_back(*buffer);
   }
   MaskedAttentionOp::create(rewriter, getLoc(), Type(), buffers[0], buffers[1],
-                            buffers[2], buffers[3], buffers[4], getScaleAttr());
+                            buffers[2], buffers[3], buffers[5], buffers[4],
+                            getScaleAttr());
   bufferization::replaceOpWithBufferizedValues(rewriter, *this, buffers[4]);
   return success();
 }

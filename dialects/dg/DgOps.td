@@ -635,16 +635,25 @@ def Dg_MaskedAttentionOp : Dg_Op<"masked_attention",
     running maximum, so it rounds the probabilities before normalising
     them: the results agree to the element type's precision, not bitwise.
 
+    Paged form: with `rows` (`[B, S, 2]`, i64), `keys` and `values` are
+    pools of rows `[N, kv_heads, D]` (a KV cache's pool) and key `s` of
+    request `b` is `keys[rows[b, s, 0]]`, its value `values[rows[b, s, 1]]`;
+    a negative row stands for a zero row. `lower-dg-runtime-interface`
+    makes this form from a `dg.kv_cache_read` whose rows only attention
+    reads, so that a kernel reads the cache's pages where they lie instead
+    of a gathered copy. `convert-dg-to-linalg` does not expand it.
+
     Destination-passing: on tensors the result takes `init`'s type; after
     bufferization the op writes into `init`, a memref, and has no result.
   }];
   let arguments = (ins AnyShaped:$q, AnyShaped:$keys, AnyShaped:$values,
-                       AnyShaped:$mask, AnyShaped:$init, F64Attr:$scale);
+                       AnyShaped:$mask, Optional<AnyShaped>:$rows,
+                       AnyShaped:$init, F64Attr:$scale);
   let results = (outs Optional<AnyRankedTensor>:$result);
   let assemblyFormat = [{
-    $q `,` $keys `,` $values `,` $mask `into` $init attr-dict `:`
-    type($q) `,` type($keys) `,` type($values) `,` type($mask) `into`
-    type($init) (`->` type($result)^)?
+    $q `,` $keys `,` $values `,` $mask (`rows` $rows^)? `into` $init attr-dict
+    `:` type($q) `,` type($keys) `,` type($values) `,` type($mask)
+    (`rows` type($rows)^)? `into` type($init) (`->` type($result)^)?
   }];
   let hasVerifier = 1;
 }

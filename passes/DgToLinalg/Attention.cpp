@@ -89,8 +89,9 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
         sizes.push_back(tensor::DimOp::create(rewriter, loc, q, i));
     Value init =
         tensor::EmptyOp::create(rewriter, loc, qt.getShape(), dt, sizes);
-    rewriter.replaceOpWithNewOp<dg::MaskedAttentionOp>(
-        op, qt, q, keys, values, mask, init, op.getScaleAttr());
+    rewriter.replaceOpWithNewOp<dg::MaskedAttentionOp>(op, qt, q, keys, values,
+                                                       mask, /*rows=*/Value(),
+                                                       init, op.getScaleAttr());
     return success();
   }
 };

@@ -32,6 +32,17 @@ struct ConvertDgToLinalgPass
                                  << static_cast<int64_t>(moeGroupRows);
       return signalPassFailure();
     }
+    // Paged keys are pool rows only a flash kernel reads in place.
+    WalkResult paged = getOperation().walk([&](dg::MaskedAttentionOp op) {
+      if (!op.getRows() || lowering::isLeftWhole(op, flashAttention))
+        return WalkResult::advance();
+      op.emitOpError("with paged keys (rows) is computed only by the CUDA "
+                     "target's flash-attention kernel (bf16, "
+                     "flash-attention=true)");
+      return WalkResult::interrupt();
+    });
+    if (paged.wasInterrupted())
+      return signalPassFailure();
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
     lowering::populateElementwisePatterns(patterns);

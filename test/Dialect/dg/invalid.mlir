@@ -544,3 +544,43 @@ func.func @masked_attention_groups(%q: tensor<?x16x4x32xbf16>, %k: tensor<?x?x3x
   %a = dg.masked_attention %q, %k, %k, %m into %q {scale = 1.0 : f64} : tensor<?x16x4x32xbf16>, tensor<?x?x3x32xbf16>, tensor<?x?x3x32xbf16>, tensor<?x16x?xbf16> into tensor<?x16x4x32xbf16> -> tensor<?x16x4x32xbf16>
   return
 }
+
+// -----
+
+func.func @masked_attention_paged_rank(%q: tensor<?x16x4x32xbf16>, %k: tensor<?x?x2x32xbf16>, %r: tensor<?x?x2xi64>, %m: tensor<?x16x?xbf16>) {
+  // expected-error @+1 {{keys must have rank 3, got [?x?x2x32]}}
+  %a = dg.masked_attention %q, %k, %k, %m rows %r into %q {scale = 1.0 : f64} : tensor<?x16x4x32xbf16>, tensor<?x?x2x32xbf16>, tensor<?x?x2x32xbf16>, tensor<?x16x?xbf16> rows tensor<?x?x2xi64> into tensor<?x16x4x32xbf16> -> tensor<?x16x4x32xbf16>
+  return
+}
+
+// -----
+
+func.func @masked_attention_paged_rows(%q: tensor<?x16x4x32xbf16>, %k: tensor<?x2x32xbf16>, %r: tensor<?x?xi64>, %m: tensor<?x16x?xbf16>) {
+  // expected-error @+1 {{rows must have shape [?x?x2], got [?x?]}}
+  %a = dg.masked_attention %q, %k, %k, %m rows %r into %q {scale = 1.0 : f64} : tensor<?x16x4x32xbf16>, tensor<?x2x32xbf16>, tensor<?x2x32xbf16>, tensor<?x16x?xbf16> rows tensor<?x?xi64> into tensor<?x16x4x32xbf16> -> tensor<?x16x4x32xbf16>
+  return
+}
+
+// -----
+
+func.func @masked_attention_paged_row_type(%q: tensor<?x16x4x32xbf16>, %k: tensor<?x2x32xbf16>, %r: tensor<?x?x2xi32>, %m: tensor<?x16x?xbf16>) {
+  // expected-error @+1 {{rows must hold i64 pool rows}}
+  %a = dg.masked_attention %q, %k, %k, %m rows %r into %q {scale = 1.0 : f64} : tensor<?x16x4x32xbf16>, tensor<?x2x32xbf16>, tensor<?x2x32xbf16>, tensor<?x16x?xbf16> rows tensor<?x?x2xi32> into tensor<?x16x4x32xbf16> -> tensor<?x16x4x32xbf16>
+  return
+}
+
+// -----
+
+func.func @masked_attention_paged_mask(%q: tensor<?x16x4x32xbf16>, %k: tensor<?x2x32xbf16>, %r: tensor<?x64x2xi64>, %m: tensor<?x16x32xbf16>) {
+  // expected-error @+1 {{mask must have shape [?x16x64], got [?x16x32]}}
+  %a = dg.masked_attention %q, %k, %k, %m rows %r into %q {scale = 1.0 : f64} : tensor<?x16x4x32xbf16>, tensor<?x2x32xbf16>, tensor<?x2x32xbf16>, tensor<?x16x32xbf16> rows tensor<?x64x2xi64> into tensor<?x16x4x32xbf16> -> tensor<?x16x4x32xbf16>
+  return
+}
+
+// -----
+
+func.func @masked_attention_paged_mixed(%q: tensor<?x16x4x32xbf16>, %k: tensor<?x2x32xbf16>, %r: memref<?x?x2xi64>, %m: tensor<?x16x?xbf16>) {
+  // expected-error @+1 {{operands are all ranked tensors or all memrefs}}
+  %a = dg.masked_attention %q, %k, %k, %m rows %r into %q {scale = 1.0 : f64} : tensor<?x16x4x32xbf16>, tensor<?x2x32xbf16>, tensor<?x2x32xbf16>, tensor<?x16x?xbf16> rows memref<?x?x2xi64> into tensor<?x16x4x32xbf16> -> tensor<?x16x4x32xbf16>
+  return
+}

@@ -131,3 +131,11 @@ func.func @masked_attention(%q: tensor<?x256x16x512xbf16>, %k: tensor<?x?x2x512x
   dg.masked_attention %qb, %kb, %kb, %mb into %qb {scale = 1.0 : f64} : memref<?x256x16x512xbf16>, memref<?x?x2x512xbf16>, memref<?x?x2x512xbf16>, memref<?x256x?xbf16> into memref<?x256x16x512xbf16>
   return %a : tensor<?x256x16x512xbf16>
 }
+
+// The paged form: keys and values are a pool's rows, `rows` their numbers.
+// CHECK-LABEL: func.func @masked_attention_paged
+func.func @masked_attention_paged(%q: memref<2x256x16x512xbf16>, %pool: memref<?x2x512xbf16>, %rows: memref<2x?x2xi64>, %m: memref<2x256x?xbf16>) {
+  // CHECK: dg.masked_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} rows %{{.*}} into %{{.*}} {scale = 1.000000e+00 : f64} : memref<2x256x16x512xbf16>, memref<?x2x512xbf16>, memref<?x2x512xbf16>, memref<2x256x?xbf16> rows memref<2x?x2xi64> into memref<2x256x16x512xbf16>
+  dg.masked_attention %q, %pool, %pool, %m rows %rows into %q {scale = 1.0 : f64} : memref<2x256x16x512xbf16>, memref<?x2x512xbf16>, memref<?x2x512xbf16>, memref<2x256x?xbf16> rows memref<2x?x2xi64> into memref<2x256x16x512xbf16>
+  return
+}
