@@ -84,7 +84,8 @@ public:
     auto q = cast<MemRefType>(op.getQ().getType());
     heads = q.getDimSize(2);
     headDim = q.getDimSize(3);
-    groups = heads / cast<MemRefType>(op.getKeys().getType()).getDimSize(2);
+    auto keys = cast<MemRefType>(op.getKeys().getType());
+    groups = heads / keys.getDimSize(keys.getRank() - 2);
   }
 
   int64_t slices() const { return flashAttentionSlices(headDim); }
@@ -184,14 +185,28 @@ private:
           });
   }
   /// Stages columns [d0, d0 + cols) of the key tile at k0 of `rows` (the
-  /// keys or the values) into `tile`.
-  void stageKeyRows(Value tile, int64_t cols, Value rows, bool vectors,
-                    Value k0, Value d0) {
+  /// keys, `part` 0, or the values, 1) into `tile`. Paged rows are read
+  /// from the pool where the op's row numbers point.
+  void stageKeyRows(Value tile, int64_t cols, Value rows, int64_t part,
+                    bool vectors, Value k0, Value d0) {
     Value D = c(headDim);
     stage(tile, kTileKeys, cols, rows, vectors, [&](Value row, Value col) {
       Value key = add(k0, row), dim = add(d0, col);
-      return std::make_pair(SmallVector<Value>{batch, key, kvHead, dim},
-                            both(below(key, S), below(dim, D)));
+      Value keyInside = below(key, S);
+      Value inBounds = both(keyInside, below(dim, D));
+      if (!op.getRows())
+        return std::make_pair(SmallVector<Value>{batch, key, kvHead, dim},
+                              inBounds);
+      // The row number of a key past the end is never used: read key 0's.
+      Value safeKey = arith::SelectOp::create(b, loc, keyInside, key, c(0));
+      Value poolRow = arith::IndexCastOp::create(
+          b, loc, b.getIndexType(),
+          memref::LoadOp::create(b, loc, op.getRows(),
+                                 ValueRange{batch, safeKey, c(part)}));
+      Value present = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge,
+                                            poolRow, c(0));
+      return std::make_pair(SmallVector<Value>{poolRow, kvHead, dim},
+                            both(inBounds, present));
     });
   }
   SmallVector<Value> scores(Value k0, Value sQ, Value sK);
@@ -224,7 +239,7 @@ SmallVector<Value> FlashKernelBuilder::scores(Value k0, Value sQ, Value sK) {
   Value qCol = residentQueries() ? d0 : c(0);
   if (!residentQueries())
     stageQueries(sQ, d0, kDepthStep);
-  stageKeyRows(sK, kDepthStep, op.getKeys(), vectors[1], k0, d0);
+  stageKeyRows(sK, kDepthStep, op.getKeys(), 0, vectors[1], k0, d0);
   gpu::BarrierOp::create(b, loc);
   SmallVector<Value> acc(depth.getRegionIterArgs());
   for (int64_t kk = 0; kk < kDepthStep; kk += 16) {
@@ -305,7 +320,7 @@ SmallVector<Value> FlashKernelBuilder::keyTile(Value k0, ValueRange state,
     packed.push_back(packBf16Pair(b, loc, toBf16(p[i]), toBf16(p[i + 1])));
 
   Value sV = shared[2];
-  stageKeyRows(sV, kSlice, op.getValues(), vectors[2], k0, d0);
+  stageKeyRows(sV, kSlice, op.getValues(), 1, vectors[2], k0, d0);
   gpu::BarrierOp::create(b, loc);
   for (int64_t step = 0; step < 2; ++step) {
     ArrayRef<Value> fragA = ArrayRef<Value>(packed).slice(4 * step, 4);

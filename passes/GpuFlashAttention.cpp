@@ -47,7 +47,9 @@ LogicalResult lowerToKernel(dg::MaskedAttentionOp op) {
   auto dim = [&](Value v, int64_t i) -> Value {
     return memref::DimOp::create(b, loc, v, i);
   };
-  Value T = dim(op.getQ(), 1), S = dim(op.getKeys(), 1);
+  // Paged keys are counted by their row numbers.
+  Value T = dim(op.getQ(), 1),
+        S = op.getRows() ? dim(op.getRows(), 1) : dim(op.getKeys(), 1);
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
   Value rowTiles = arith::CeilDivUIOp::create(b, loc, T, c(kFlashRows));
   Value slices = c(flashAttentionSlices(q.getDimSize(3)));
@@ -58,7 +60,8 @@ LogicalResult lowerToKernel(dg::MaskedAttentionOp op) {
       ValueRange(), flashAttentionSharedTiles(b.getContext(), q.getDimSize(3)));
   b.setInsertionPointToStart(&launch.getBody().front());
   // The roped queries and the rows the cache read returned are fresh
-  // buffers; a kernel benchmark's operands are weights.
+  // buffers, a paged op's keys and values the cache's pool; a kernel
+  // benchmark's operands are weights.
   constexpr AlignedBuffers trusted = AlignedBuffers::WeightsAndAllocations;
   buildFlashAttention(b, loc, launch, op, T, S,
                       {hasAlignedRowsOfEight(op.getQ(), trusted),

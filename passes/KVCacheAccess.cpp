@@ -163,6 +163,62 @@ void lowerKVCacheWrite(OpBuilder &b, dg::KVCacheWriteOp op, Value pool,
       });
 }
 
+namespace {
+
+/// Row `row` of request `req` of a read: its position, whether it holds a
+/// key (inside the request's length, the table and a page), and its pool
+/// rows (meaningful only when it does).
+struct ReadRow {
+  Value position, valid, key, value;
+};
+
+ReadRow readRow(IndexMath &n, Value table, Value lengths, Value known,
+                int64_t layer, Value req, Value row) {
+  Value length = n.toIndex(n.load(lengths, {req}));
+  Value position = n.add(firstPosition(n, table, req), row);
+  Value inTable = n.both(n.lt(position, length), n.lt(row, known));
+  Value entry = tableEntry(n, table, req, row, inTable);
+  Value valid = n.both(inTable, n.ge(entry, n.c(0)));
+  Value pageSize = n.toIndex(n.load(table, {req, n.c(1)}));
+  Value key = keyRow(n, entry, pageSize, layer);
+  return {position, valid, key, n.add(key, pageSize)};
+}
+
+/// A fresh buffer for `result` of a read: [B, S, ...] with B the requests
+/// and S the table's positions where they are dynamic.
+Value allocRows(IndexMath &m, Type resultType, Value batch, Value known,
+                Type element = {}) {
+  auto type = cast<RankedTensorType>(resultType);
+  SmallVector<Value> sizes;
+  if (type.isDynamicDim(0))
+    sizes.push_back(batch);
+  if (type.isDynamicDim(1))
+    sizes.push_back(known);
+  return memref::AllocOp::create(
+      m.b, m.loc,
+      MemRefType::get(type.getShape(),
+                      element ? element : type.getElementType()),
+      sizes);
+}
+
+Value asTensor(IndexMath &m, Value buffer, Type type) {
+  return bufferization::ToTensorOp::create(m.b, m.loc, type, buffer,
+                                           /*restrict=*/true,
+                                           /*writable=*/true);
+}
+
+/// Stores the position of row `row` of request `req`, or -1 if it holds no
+/// key.
+void storePosition(IndexMath &n, Value positions, Value req, Value row,
+                   const ReadRow &at) {
+  Type i32 = n.b.getI32Type();
+  Value position = arith::IndexCastOp::create(n.b, n.loc, i32, at.position);
+  Value none = arith::ConstantIntOp::create(n.b, n.loc, i32, -1);
+  n.store(n.select(at.valid, position, none), positions, {req, row});
+}
+
+} // namespace
+
 SmallVector<Value> lowerKVCacheRead(OpBuilder &b, dg::KVCacheReadOp op,
                                     Value pool, Value table) {
   Location loc = op.getLoc();
@@ -171,38 +227,23 @@ SmallVector<Value> lowerKVCacheRead(OpBuilder &b, dg::KVCacheReadOp op,
   Value lengths = readBuffer(b, loc, op.getLengths());
   Value known = tablePositions(m, table);
   Value batch = m.dim(lengths, 0);
-  auto alloc = [&](Value result) -> Value {
-    auto type = cast<RankedTensorType>(result.getType());
-    SmallVector<Value> sizes;
-    if (type.isDynamicDim(0))
-      sizes.push_back(batch);
-    if (type.isDynamicDim(1))
-      sizes.push_back(known);
-    return memref::AllocOp::create(
-        b, loc, MemRefType::get(type.getShape(), type.getElementType()), sizes);
-  };
-  Value keys = alloc(op.getKeys()), values = alloc(op.getValues()),
-        positions = alloc(op.getPositions());
+  Value keys = allocRows(m, op.getKeys().getType(), batch, known),
+        values = allocRows(m, op.getValues().getType(), batch, known),
+        positions = allocRows(m, op.getPositions().getType(), batch, known);
   Type element = cast<MemRefType>(keys.getType()).getElementType();
   int64_t layer = op.getLayer();
   forEachElement(
       m, keys, [&](IndexMath &n, Value req, Value row, Value head, Value col) {
         OpBuilder &nb = n.b;
         Location l = n.loc;
-        Value length = n.toIndex(n.load(lengths, {req}));
-        Value position = n.add(firstPosition(n, table, req), row);
-        Value inTable = n.both(n.lt(position, length), n.lt(row, known));
-        Value entry = tableEntry(n, table, req, row, inTable);
-        Value valid = n.both(inTable, n.ge(entry, n.c(0)));
-        auto kv = scf::IfOp::create(nb, l, TypeRange{element, element}, valid,
-                                    /*withElseRegion=*/true);
+        ReadRow at = readRow(n, table, lengths, known, layer, req, row);
+        auto kv = scf::IfOp::create(nb, l, TypeRange{element, element},
+                                    at.valid, /*withElseRegion=*/true);
         {
           OpBuilder::InsertionGuard guard(nb);
           nb.setInsertionPointToStart(kv.thenBlock());
-          Value pageSize = n.toIndex(n.load(table, {req, n.c(1)}));
-          Value k = keyRow(n, entry, pageSize, layer);
-          Value rows[] = {n.load(pool, {k, head, col}),
-                          n.load(pool, {n.add(k, pageSize), head, col})};
+          Value rows[] = {n.load(pool, {at.key, head, col}),
+                          n.load(pool, {at.value, head, col})};
           scf::YieldOp::create(nb, l, rows);
           nb.setInsertionPointToStart(kv.elseBlock());
           Value zero = arith::ConstantOp::create(nb, l, element,
@@ -215,18 +256,46 @@ SmallVector<Value> lowerKVCacheRead(OpBuilder &b, dg::KVCacheReadOp op,
             nb, l, n.both(n.eq(head, n.c(0)), n.eq(col, n.c(0))));
         OpBuilder::InsertionGuard guard(nb);
         nb.setInsertionPointToStart(first.thenBlock());
-        Value i32 =
-            arith::IndexCastOp::create(nb, l, nb.getI32Type(), position);
-        Value none = arith::ConstantIntOp::create(nb, l, nb.getI32Type(), -1);
-        n.store(n.select(valid, i32, none), positions, {req, row});
+        storePosition(n, positions, req, row, at);
       });
   SmallVector<Value> results;
   Value buffers[] = {keys, values, positions};
   for (auto [buffer, result] : llvm::zip(buffers, op.getResults()))
-    results.push_back(bufferization::ToTensorOp::create(
-        b, loc, result.getType(), buffer, /*restrict=*/true,
-        /*writable=*/true));
+    results.push_back(asTensor(m, buffer, result.getType()));
   return results;
+}
+
+KVCacheRows lowerKVCacheReadRows(OpBuilder &b, dg::KVCacheReadOp op,
+                                 Value table) {
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  IndexMath m{b, loc};
+  Value lengths = readBuffer(b, loc, op.getLengths());
+  Value known = tablePositions(m, table);
+  Value batch = m.dim(lengths, 0);
+  int64_t batchSize =
+      cast<RankedTensorType>(op.getPositions().getType()).getDimSize(0);
+  auto rowsType = RankedTensorType::get({batchSize, ShapedType::kDynamic, 2},
+                                        b.getI64Type());
+  Value rows = allocRows(m, rowsType, batch, known);
+  Value positions = allocRows(m, op.getPositions().getType(), batch, known);
+  int64_t layer = op.getLayer();
+  scf::ParallelOp::create(
+      b, loc, SmallVector<Value>(2, m.c(0)), ValueRange{batch, known},
+      SmallVector<Value>(2, m.c(1)),
+      [&](OpBuilder &nb, Location l, ValueRange iv) {
+        IndexMath n{nb, l};
+        Value req = iv[0], row = iv[1];
+        ReadRow at = readRow(n, table, lengths, known, layer, req, row);
+        Value none = n.c(-1);
+        n.store(n.toI64(n.select(at.valid, at.key, none)), rows,
+                {req, row, n.c(0)});
+        n.store(n.toI64(n.select(at.valid, at.value, none)), rows,
+                {req, row, n.c(1)});
+        storePosition(n, positions, req, row, at);
+      });
+  return {asTensor(m, rows, rowsType),
+          asTensor(m, positions, op.getPositions().getType())};
 }
 
 } // namespace dgc

@@ -57,6 +57,19 @@ llvm::SmallVector<mlir::Value> lowerKVCacheRead(mlir::OpBuilder &b,
                                                 mlir::Value pool,
                                                 mlir::Value table);
 
+/// What a kernel that reads the pool in place needs of a read (the paged
+/// dg.masked_attention): `rows` [B, S, 2] i64, the pool rows of K and V of
+/// row s of request b (-1 where lowerKVCacheRead gives a zero row), and
+/// the positions as lowerKVCacheRead gives them.
+struct KVCacheRows {
+  mlir::Value rows, positions;
+};
+
+/// The rows `op` reads, as pool row numbers through `table`; the K/V rows
+/// themselves stay in the pool. Inserts before `op`.
+KVCacheRows lowerKVCacheReadRows(mlir::OpBuilder &b, dg::KVCacheReadOp op,
+                                 mlir::Value table);
+
 } // namespace dgc
 
 #endif // DGC_PASSES_KVCACHEACCESS_H

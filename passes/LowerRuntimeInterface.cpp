@@ -35,6 +35,50 @@ int64_t byteSize(RankedTensorType type) {
   return type.getNumElements() * type.getElementTypeBitWidth() / 8;
 }
 
+/// Whether the keys and values `op` reads feed only dg.masked_attention ops
+/// left whole for a kernel (the CUDA target's flash attention), as their
+/// keys and values.
+bool readOnlyByKernels(dg::KVCacheReadOp op) {
+  auto readsBoth = [&](OpOperand &use, bool asKeys) {
+    auto attention = dyn_cast<dg::MaskedAttentionOp>(use.getOwner());
+    return attention && !attention.getRows() &&
+           &use == (asKeys ? &attention.getKeysMutable()
+                           : &attention.getValuesMutable()) &&
+           attention.getKeys() == op.getKeys() &&
+           attention.getValues() == op.getValues();
+  };
+  return !op.getKeys().use_empty() &&
+         llvm::all_of(op.getKeys().getUses(),
+                      [&](OpOperand &use) { return readsBoth(use, true); }) &&
+         llvm::all_of(op.getValues().getUses(),
+                      [&](OpOperand &use) { return readsBoth(use, false); });
+}
+
+/// Points the attention ops that read `op`'s rows at the pool itself, with
+/// the rows' pool row numbers (the paged dg.masked_attention), so that no
+/// gathered copy of the keys and values is made.
+void readInPlace(OpBuilder &b, dg::KVCacheReadOp op, Value pool, Value table) {
+  KVCacheRows rows = lowerKVCacheReadRows(b, op, table);
+  auto poolType = cast<MemRefType>(pool.getType());
+  Value poolTensor = bufferization::ToTensorOp::create(
+      b, op.getLoc(),
+      RankedTensorType::get(poolType.getShape(), poolType.getElementType()),
+      pool, /*restrict=*/true, /*writable=*/false);
+  SmallVector<dg::MaskedAttentionOp> users;
+  for (Operation *user : op.getKeys().getUsers())
+    users.push_back(cast<dg::MaskedAttentionOp>(user));
+  for (dg::MaskedAttentionOp attention : users) {
+    b.setInsertionPoint(attention);
+    auto paged = dg::MaskedAttentionOp::create(
+        b, attention.getLoc(), attention.getResultTypes(), attention.getQ(),
+        poolTensor, poolTensor, attention.getMask(), rows.rows,
+        attention.getInit(), attention.getScaleAttr());
+    attention.replaceAllUsesWith(paged);
+    attention.erase();
+  }
+  op.getPositions().replaceAllUsesWith(rows.positions);
+}
+
 class RuntimeInterfaceLowering {
 public:
   explicit RuntimeInterfaceLowering(ModuleOp module)
@@ -171,11 +215,18 @@ LogicalResult RuntimeInterfaceLowering::lowerGraph(func::FuncOp func) {
     toErase.push_back(op);
   });
 
-  func.walk([&](dg::KVCacheReadOp op) {
+  // Collected first: reading in place replaces the attention ops after
+  // each read.
+  SmallVector<dg::KVCacheReadOp> reads;
+  func.walk([&](dg::KVCacheReadOp op) { reads.push_back(op); });
+  for (dg::KVCacheReadOp op : reads) {
     auto [pool, table] = caches.lookup(op.getCache());
-    op.replaceAllUsesWith(lowerKVCacheRead(b, op, pool, table));
+    if (readOnlyByKernels(op))
+      readInPlace(b, op, pool, table);
+    else
+      op.replaceAllUsesWith(lowerKVCacheRead(b, op, pool, table));
     toErase.push_back(op);
-  });
+  }
 
   for (Operation *op : toErase)
     op->erase();

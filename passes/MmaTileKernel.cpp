@@ -39,6 +39,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 using namespace mlir;
 
@@ -280,6 +281,17 @@ SmallVector<Value, 4> KernelArith::loadMatrices(Value tile, Value row,
   return regs;
 }
 
+/// A KV cache's pool (an argument lower-dg-runtime-interface marks): the
+/// runtime allocates it 16-byte aligned at least, and its rows are whole
+/// heads.
+static bool isKVCachePool(Value memref) {
+  auto arg = dyn_cast<BlockArgument>(memref);
+  auto func = arg ? dyn_cast<FunctionOpInterface>(arg.getOwner()->getParentOp())
+                  : FunctionOpInterface();
+  return func && arg.getOwner()->isEntryBlock() &&
+         func.getArgAttr(arg.getArgNumber(), "dg.kv_cache");
+}
+
 bool hasAlignedRowsOfEight(Value memref, AlignedBuffers trusted) {
   auto type = cast<MemRefType>(memref.getType());
   int64_t last = type.getRank() - 1;
@@ -287,7 +299,8 @@ bool hasAlignedRowsOfEight(Value memref, AlignedBuffers trusted) {
       type.isDynamicDim(last) || type.getDimSize(last) % 8 != 0)
     return false;
   if (trusted == AlignedBuffers::WeightsAndAllocations &&
-      isa_and_nonnull<memref::AllocOp, gpu::AllocOp>(memref.getDefiningOp()))
+      (isa_and_nonnull<memref::AllocOp, gpu::AllocOp>(memref.getDefiningOp()) ||
+       isKVCachePool(memref)))
     return true;
   auto view = memref.getDefiningOp<memref::ViewOp>();
   APInt shift;

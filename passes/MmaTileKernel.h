@@ -167,7 +167,7 @@ enum class AlignedBuffers { Weights, WeightsAndAllocations };
 /// static last dimension that is a multiple of 8, and a start that is
 /// 16-byte aligned: a weight viewed from the arena (a 64-byte aligned
 /// argument) at a constant byte offset that is a multiple of 16, or (when
-/// `trusted` says so) a fresh allocation.
+/// `trusted` says so) a fresh allocation or a KV cache's pool.
 bool hasAlignedRowsOfEight(mlir::Value memref, AlignedBuffers trusted);
 
 /// Two bf16 as one 32-bit fragment register, `lo` in the low half.

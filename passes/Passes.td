@@ -135,7 +135,12 @@ def LowerDgRuntimeInterface
       an error cell and the pool row of each position. `dg.kv_cache_write`
       and `dg.kv_cache_read` become `scf.parallel` loops that scatter and
       gather rows through that table, so the same code runs on the host and
-      as GPU kernels, with no call into the runtime. A write the table
+      as GPU kernels, with no call into the runtime. A read whose keys and
+      values only `dg.masked_attention` ops read (those
+      `convert-dg-to-linalg` left whole for the flash kernel) gathers
+      nothing: its loop writes each row's pool row numbers, and the
+      attention becomes the paged form that reads the pool through them.
+      A write the table
       rejects (outside the reservation, in a recycled page, scratch below
       the committed length) is skipped and its position left in the error
       cell for the runtime to report.
@@ -221,11 +226,14 @@ def DgGpuFlashAttention
     probabilities, rounded to bf16 and repacked from the accumulators as
     the next product's A fragments, by the value tile staged in shared
     memory. Query head `h` reads K/V head `h / (heads / kv_heads)`, so GQA
-    needs no copies, and the keys and values are read where the cache read
-    left them, token-major. A key tile that no query of the block sees
-    (outside a sliding window, past the causal diagonal) is skipped after
-    a block-wide vote on the mask. Fresh buffers whose rows are a multiple
-    of 8 elements are copied to shared memory with 16-byte
+    needs no copies, and the keys and values are read where they lie,
+    token-major: in the paged form, in the KV cache's pages, through the
+    op's row numbers (a negative one reads zeros). A key tile that no
+    query of the block sees (outside a sliding window, past the causal
+    diagonal) is skipped after a block-wide vote on the mask. Fresh buffers, the KV cache's pool
+    (an argument marked `dg.kv_cache`) and weights at 16-byte offsets,
+    whose rows are a multiple of 8 elements, are copied to shared memory
+    with 16-byte
     `nvgpu.device_async_copy` (cp.async), others element by element.
     Bounds are checked: any lengths and head dimensions work.
 

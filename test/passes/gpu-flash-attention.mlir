@@ -152,3 +152,53 @@ func.func @tensors(%q: tensor<?x16x4x32xbf16>, %k: tensor<?x?x2x32xbf16>, %m: te
   %a = dg.masked_attention %q, %k, %k, %m into %o {scale = 1.0 : f64} : tensor<?x16x4x32xbf16>, tensor<?x?x2x32xbf16>, tensor<?x?x2x32xbf16>, tensor<?x16x?xbf16> into tensor<?x16x4x32xbf16> -> tensor<?x16x4x32xbf16>
   return %a : tensor<?x16x4x32xbf16>
 }
+
+// -----
+
+// Paged keys: the key count is the rows' second dimension, and each key
+// and value row is copied from the pool where its number points (K's in
+// column 0, V's in column 1); a negative number, like a key past the end,
+// zero-fills. The pool is a KV cache's, which the runtime allocates
+// aligned, so its rows go by cp.async; the queries, an argument here, do
+// not.
+// CHECK-LABEL: func.func @paged
+// CHECK-SAME: (%[[Q:[^:]*]]: memref<1x16x4x32xbf16>, %[[POOL:[^:]*]]: memref<?x2x32xbf16> {dg.kv_cache}, %[[ROWS:[^:]*]]: memref<1x?x2xi64>,
+// CHECK-DAG: %[[S:.*]] = memref.dim %[[ROWS]], %c1
+// CHECK: gpu.launch
+// CHECK-SAME: workgroup(%[[SQ:.*]] : memref<64x72xbf16, #gpu.address_space<workgroup>>, %[[SK:.*]] : memref<32x72xbf16, #gpu.address_space<workgroup>>, %[[SV:.*]] : memref<32x136xbf16, #gpu.address_space<workgroup>>)
+// CHECK: memref.load %[[Q]]
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %[[S]] step %c32{{.*}} iter_args(
+// CHECK: nvvm.barrier #nvvm.reduction<or>
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c32{{.*}} step %c64{{.*}} iter_args(
+// CHECK: %[[INSIDE:.*]] = arith.cmpi ult, %[[KEY:.*]], %[[S]] : index
+// CHECK: %[[SAFE:.*]] = arith.select %[[INSIDE]], %[[KEY]], %c0{{.*}} : index
+// CHECK-NEXT: arith.constant 0 : index
+// CHECK-NEXT: %[[KR:.*]] = memref.load %[[ROWS]][%{{.*}}, %[[SAFE]], %c0{{.*}}] : memref<1x?x2xi64>
+// CHECK: %[[KRI:.*]] = arith.index_cast %[[KR]] : i64 to index
+// CHECK: %[[PRESENT:.*]] = arith.cmpi sge, %[[KRI]], %c0
+// CHECK: %[[OK:.*]] = arith.andi %{{.*}}, %[[PRESENT]]
+// CHECK: %[[AT:.*]] = arith.select %[[OK]], %[[KRI]], %c0
+// CHECK: nvgpu.device_async_copy %[[POOL]][%[[AT]], %{{.*}}, %{{.*}}], %[[SK]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1} : memref<?x2x32xbf16> to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvvm.mma.sync
+// CHECK: memref.load %[[ROWS]][%{{.*}}, %{{.*}}, %c1{{.*}}] : memref<1x?x2xi64>
+// CHECK: nvgpu.device_async_copy %[[POOL]][%{{.*}}, %{{.*}}, %{{.*}}], %[[SV]]
+// CHECK-NOT: memref.load %[[POOL]]
+// CHECK: return
+func.func @paged(%q: memref<1x16x4x32xbf16>, %pool: memref<?x2x32xbf16> {dg.kv_cache}, %rows: memref<1x?x2xi64>, %m: memref<1x16x?xbf16>, %o: memref<1x16x4x32xbf16>) {
+  dg.masked_attention %q, %pool, %pool, %m rows %rows into %o {scale = 1.0 : f64} : memref<1x16x4x32xbf16>, memref<?x2x32xbf16>, memref<?x2x32xbf16>, memref<1x16x?xbf16> rows memref<1x?x2xi64> into memref<1x16x4x32xbf16>
+  return
+}
+
+// -----
+
+// A pool that is not a KV cache's argument has no alignment to trust: its
+// rows are read element by element, still through the row numbers.
+// CHECK-LABEL: func.func @paged_unmarked
+// CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}, %c0{{.*}}] : memref<1x?x2xi64>
+// CHECK: scf.if
+// CHECK: memref.load %{{.*}} : memref<?x2x32xbf16>
+// CHECK-NOT: nvgpu.device_async_copy %{{.*}} : memref<?x2x32xbf16>
+func.func @paged_unmarked(%q: memref<1x16x4x32xbf16>, %pool: memref<?x2x32xbf16>, %rows: memref<1x?x2xi64>, %m: memref<1x16x?xbf16>, %o: memref<1x16x4x32xbf16>) {
+  dg.masked_attention %q, %pool, %pool, %m rows %rows into %o {scale = 1.0 : f64} : memref<1x16x4x32xbf16>, memref<?x2x32xbf16>, memref<?x2x32xbf16>, memref<1x16x?xbf16> rows memref<1x?x2xi64> into memref<1x16x4x32xbf16>
+  return
+}

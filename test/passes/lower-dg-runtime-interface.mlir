@@ -1,4 +1,4 @@
-// RUN: dgc-opt %s --lower-dg-runtime-interface | FileCheck %s
+// RUN: dgc-opt %s --lower-dg-runtime-interface --split-input-file | FileCheck %s
 
 !pool = !dg.kv_cache<sliding, layers = 2, kv_heads = 2, head_dim = 8, window = 4, f32>
 
@@ -93,4 +93,68 @@ func.func @graph(%k: tensor<?x?x2x8xf32>, %pos: tensor<?x?xi32>, %c: !pool {dg.n
 func.func @commit(%k: tensor<1x1x2x8xf32>, %pos: tensor<1x1xi32>, %c: !pool {dg.name = "kv_cache_sliding"}) {
   dg.kv_cache_write %c[0], %k, %k, %pos : !pool, tensor<1x1x2x8xf32>, tensor<1x1x2x8xf32>, tensor<1x1xi32>
   return
+}
+
+// -----
+
+!full = !dg.kv_cache<full, layers = 2, kv_heads = 2, head_dim = 32, window = 0, bf16>
+
+// Rows only flash attention reads stay in the pool: one loop over [B, S]
+// gives each row's pool rows (K's, then V's a page further; -1 where the
+// gather would give a zero row) and its position, and the attention reads
+// the pool through them. No [B, S, heads, dim] copy is made.
+// CHECK-LABEL: func.func @attend(
+// CHECK-SAME: %[[POOL:[a-z0-9]+]]: memref<?x2x32xbf16> {dg.kv_cache, dg.name = "kv_cache_full"}, %[[TABLE:[a-z0-9]+]]: memref<?x?xi64>
+// CHECK-NOT: memref.alloc({{.*}}) : memref<{{.*}}x2x32xbf16>
+// CHECK: %[[ROWS:.*]] = memref.alloc(%[[S:.*]]) : memref<1x?x2xi64>
+// CHECK: %[[KPOS:.*]] = memref.alloc(%[[S]]) : memref<1x?xi32>
+// CHECK: scf.parallel (%[[B:.*]], %[[R:.*]]) = (%{{.*}}, %{{.*}}) to (%{{.*}}, %[[S]])
+// CHECK:   %[[PAGE:.*]] = memref.load %[[TABLE]][%[[B]], %c1{{.*}}]
+// CHECK:   %[[PAGEI:.*]] = arith.index_cast %[[PAGE]] : i64 to index
+// CHECK:   %[[SKIP:.*]] = arith.muli %c2{{.*}}, %[[PAGEI]]
+// CHECK:   %[[K:.*]] = arith.addi %{{.*}}, %[[SKIP]]
+// CHECK:   %[[V:.*]] = arith.addi %[[K]], %[[PAGEI]]
+// CHECK:   %[[KROW:.*]] = arith.select %{{.*}}, %[[K]], %c-1
+// CHECK:   %[[KROW64:.*]] = arith.index_cast %[[KROW]] : index to i64
+// CHECK:   memref.store %[[KROW64]], %[[ROWS]][%[[B]], %[[R]], %c0{{.*}}]
+// CHECK:   %[[VROW:.*]] = arith.select %{{.*}}, %[[V]], %c-1
+// CHECK:   %[[VROW64:.*]] = arith.index_cast %[[VROW]] : index to i64
+// CHECK:   memref.store %[[VROW64]], %[[ROWS]][%[[B]], %[[R]], %c1{{.*}}]
+// CHECK:   memref.store %{{.*}}, %[[KPOS]][%[[B]], %[[R]]]
+// CHECK: %[[ROWST:.*]] = bufferization.to_tensor %[[ROWS]] restrict writable
+// CHECK: %[[KPOST:.*]] = bufferization.to_tensor %[[KPOS]] restrict writable
+// CHECK: %[[PT:.*]] = bufferization.to_tensor %[[POOL]] restrict : memref<?x2x32xbf16> to tensor<?x2x32xbf16>
+// CHECK-NOT: dg.kv_cache_read
+// CHECK: dg.masked_attention %{{.*}}, %[[PT]], %[[PT]], %{{.*}} rows %[[ROWST]] into
+// CHECK: return %{{.*}}, %[[KPOST]]
+func.func @attend(%q: tensor<1x16x4x32xbf16>, %m: tensor<1x16x?xbf16>, %len: tensor<1xi32>, %c: !full {dg.name = "kv_cache_full"}) -> (tensor<1x16x4x32xbf16>, tensor<1x?xi32>) {
+  %keys, %values, %kpos = dg.kv_cache_read %c[1], %len : !full, tensor<1xi32> -> tensor<1x?x2x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x?xi32>
+  %o = tensor.empty() : tensor<1x16x4x32xbf16>
+  %a = dg.masked_attention %q, %keys, %values, %m into %o {scale = 1.0 : f64} : tensor<1x16x4x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x16x?xbf16> into tensor<1x16x4x32xbf16> -> tensor<1x16x4x32xbf16>
+  return %a, %kpos : tensor<1x16x4x32xbf16>, tensor<1x?xi32>
+}
+
+// Rows anything else reads are gathered as before.
+// CHECK-LABEL: func.func @attend_and_return(
+// CHECK: memref.alloc(%{{.*}}) : memref<1x?x2x32xbf16>
+// CHECK-NOT: x2xi64>
+// CHECK: dg.masked_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} into
+func.func @attend_and_return(%q: tensor<1x16x4x32xbf16>, %m: tensor<1x16x?xbf16>, %len: tensor<1xi32>, %c: !full {dg.name = "kv_cache_full"}) -> (tensor<1x16x4x32xbf16>, tensor<1x?x2x32xbf16>) {
+  %keys, %values, %kpos = dg.kv_cache_read %c[1], %len : !full, tensor<1xi32> -> tensor<1x?x2x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x?xi32>
+  %o = tensor.empty() : tensor<1x16x4x32xbf16>
+  %a = dg.masked_attention %q, %keys, %values, %m into %o {scale = 1.0 : f64} : tensor<1x16x4x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x16x?xbf16> into tensor<1x16x4x32xbf16> -> tensor<1x16x4x32xbf16>
+  return %a, %values : tensor<1x16x4x32xbf16>, tensor<1x?x2x32xbf16>
+}
+
+// Keys read as values (or the other way round) are not attention's
+// layout of a read: gathered.
+// CHECK-LABEL: func.func @swapped(
+// CHECK: memref.alloc(%{{.*}}) : memref<1x?x2x32xbf16>
+// CHECK-NOT: rows
+// CHECK: return
+func.func @swapped(%q: tensor<1x16x4x32xbf16>, %m: tensor<1x16x?xbf16>, %len: tensor<1xi32>, %c: !full {dg.name = "kv_cache_full"}) -> tensor<1x16x4x32xbf16> {
+  %keys, %values, %kpos = dg.kv_cache_read %c[1], %len : !full, tensor<1xi32> -> tensor<1x?x2x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x?xi32>
+  %o = tensor.empty() : tensor<1x16x4x32xbf16>
+  %a = dg.masked_attention %q, %values, %keys, %m into %o {scale = 1.0 : f64} : tensor<1x16x4x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x16x?xbf16> into tensor<1x16x4x32xbf16> -> tensor<1x16x4x32xbf16>
+  return %a : tensor<1x16x4x32xbf16>
 }
