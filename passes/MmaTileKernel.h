@@ -73,12 +73,12 @@ struct MmaProblem {
       c;
   /// What C holds before the product when that is a known constant (a fill
   /// folded in): the accumulators start from it and C is not read.
-  std::optional<double> initialC;
+  std::optional<double> initialC = std::nullopt;
   /// Stores the finished accumulator `acc` of C[row, col]; when unset, it
   /// is stored to problem.c. Lets a caller fuse an elementwise epilogue.
   std::function<void(mlir::OpBuilder &, mlir::Value row, mlir::Value col,
                      mlir::Value acc)>
-      storeC;
+      storeC = nullptr;
 };
 
 /// Index and predicate arithmetic at the builder's insertion point, for the

@@ -26,12 +26,11 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType qt = tensorType(op.getQ()), kt = tensorType(op.getK());
-    Type dt = qt.getElementType(), f32 = rewriter.getF32Type();
-    Type i32 = rewriter.getI32Type();
+    Type dt = qt.getElementType(), i32 = rewriter.getI32Type();
     double eps = op.getEpsilon().convertToDouble();
     int64_t b = qt.getDimSize(0), t = qt.getDimSize(1);
-    int64_t heads = qt.getDimSize(2), hd = qt.getDimSize(3);
-    int64_t kvHeads = kt.getDimSize(2), dyn = ShapedType::kDynamic;
+    int64_t hd = qt.getDimSize(3), kvHeads = kt.getDimSize(2);
+    int64_t dyn = ShapedType::kDynamic;
     Value positions = op.getPositions(), cache = op.getCache();
     int64_t layer = op.getLayer();
     auto type = [](ArrayRef<int64_t> shape, Type e) {
