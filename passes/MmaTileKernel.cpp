@@ -98,8 +98,8 @@ void TileBuilder::build(gpu::LaunchOp launch) {
   Value warpRow = mul(div(warp, shape.warpsN), c(16));
   Value warpCol = mul(rem(warp, shape.warpsN), c(32));
   Value g = div(lane, 4), t = rem(lane, 4);
-  Value m0 = mul(block.y, c(shape.tileM())),
-        n0 = mul(block.x, c(shape.tileN()));
+  Value m0 = mul(block.x, c(shape.tileM())),
+        n0 = mul(block.y, c(shape.tileN()));
   Value M = problem.rows, N = problem.cols, K = problem.depth;
   Value sA = launch.getWorkgroupAttributions()[0];
   Value sB = launch.getWorkgroupAttributions()[1];

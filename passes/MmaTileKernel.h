@@ -187,7 +187,7 @@ mlir::MemRefType sharedBf16Tile(mlir::MLIRContext *ctx, int64_t rows,
                                 int64_t cols);
 
 /// Builds, at the insertion point inside `launch`, the code with which
-/// block (x, y) computes C[y * tileM.., x * tileN..] += A B (or
+/// block (x, y) computes C[x * tileM.., y * tileN..] += A B (or
 /// C = initialC + A B, then storeC). The launch has
 /// shape.threads() threads and the workgroup attributions sharedA, sharedB.
 void buildMmaTile(mlir::OpBuilder &b, mlir::Location loc,

@@ -261,7 +261,9 @@ def DgGpuTensorCoreContractions
     (bf16 in, f32 accumulate; fragments loaded with `nvgpu.ldmatrix`),
     adding to what the output held. Bounds are
     checked, so any sizes work; several M loops (a linear layer's batch and
-    token loops) act as one row index.
+    token loops) act as one row index. The grid's x walks the row tiles
+    and y the column tiles, so the blocks that share a tile of weights
+    start together and read it once from HBM.
 
     The grouped expert projections convert-dg-to-linalg marks
     `dg.grouped_by_expert` (tiles of a multiple of 16 rows) become one

@@ -96,12 +96,19 @@ Value ceilDiv(OpBuilder &b, Location loc, Value x, int64_t d) {
                                     arith::ConstantIndexOp::create(b, loc, d));
 }
 
-gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value gridX, Value gridY,
-                           Value gridZ, const MmaTileShape &shape) {
+/// The grid: x walks the tiles of rows, y those of columns (the weights),
+/// z the batch. Blocks start in x order, so the few row tiles that read
+/// one tile of weights run side by side: it comes from HBM once and from
+/// L2 for the others. With columns fastest, a wide output (the LM head's
+/// 262144 columns, 8192 tiles) read each weight tile again per row tile,
+/// thousands of blocks later, from HBM.
+gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value rowTiles,
+                           Value colTiles, Value gridZ,
+                           const MmaTileShape &shape) {
   MLIRContext *ctx = b.getContext();
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
   return gpu::LaunchOp::create(
-      b, loc, gridX, gridY, gridZ, c(shape.threads()), c(1), c(1),
+      b, loc, rowTiles, colTiles, gridZ, c(shape.threads()), c(1), c(1),
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
       ValueRange(), TypeRange{shape.sharedA(ctx), shape.sharedB(ctx)});
 }
@@ -133,9 +140,9 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops) {
   Value rows = sizes[loops.m[0]];
   for (size_t i = 1; i < loops.m.size(); ++i)
     rows = arith::MulIOp::create(b, loc, rows, sizes[loops.m[i]]);
-  gpu::LaunchOp launch =
-      createLaunch(b, loc, ceilDiv(b, loc, sizes[loops.n], shape.tileN()),
-                   ceilDiv(b, loc, rows, shape.tileM()), gridZ, shape);
+  Value rowTiles = ceilDiv(b, loc, rows, shape.tileM());
+  Value colTiles = ceilDiv(b, loc, sizes[loops.n], shape.tileN());
+  gpu::LaunchOp launch = createLaunch(b, loc, rowTiles, colTiles, gridZ, shape);
   b.setInsertionPointToStart(&launch.getBody().front());
 
   // Batch indices from blockIdx.z, the last batch loop fastest.
@@ -248,13 +255,13 @@ void lowerGrouped(linalg::GenericOp op, const Grouped &g) {
   Value rows = arith::MulIOp::create(b, loc, tiles, c(g.groupRows));
   Value cols = memref::DimOp::create(b, loc, g.out, 2);
   Value depth = memref::DimOp::create(b, loc, g.rows, 2);
-  gpu::LaunchOp launch =
-      createLaunch(b, loc, ceilDiv(b, loc, cols, shape.tileN()),
-                   ceilDiv(b, loc, rows, shape.tileM()), c(1), shape);
+  Value rowTiles = ceilDiv(b, loc, rows, shape.tileM());
+  Value colTiles = ceilDiv(b, loc, cols, shape.tileN());
+  gpu::LaunchOp launch = createLaunch(b, loc, rowTiles, colTiles, c(1), shape);
   b.setInsertionPointToStart(&launch.getBody().front());
   Value tile = arith::DivUIOp::create(
       b, loc,
-      arith::MulIOp::create(b, loc, launch.getBlockIds().y, c(shape.tileM())),
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x, c(shape.tileM())),
       c(g.groupRows));
   Value expert = memref::LoadOp::create(b, loc, g.tileExpert, tile);
   Value used = arith::CmpIOp::create(

@@ -5,13 +5,19 @@
 // threads per 64 x 32 tile, staging 32 of K of both operands in shared
 // memory (rows padded by 8 against bank conflicts; B with k fastest, as the
 // weight is stored) and multiplying with m16n8k16 bf16 mma.sync, two rounds
-// of four per stage.
+// of four per stage. The grid's x walks the tiles of rows and its y the
+// weight's tiles of columns, so the blocks that read one weight tile start
+// together.
 #x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 #w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
 #y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
 // CHECK-LABEL: func.func @linear
 // CHECK-NOT: linalg.generic
-// CHECK: gpu.launch blocks({{.*}}) in ({{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}) workgroup(%[[SA:.*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<32x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK: %[[ROWTILES:.*]] = arith.ceildivui %{{.*}}, %c64
+// CHECK: %[[COLTILES:.*]] = arith.ceildivui %{{.*}}, %c32
+// CHECK: gpu.launch blocks(%[[BX:[^,]*]], %[[BY:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWTILES]], %{{[^ ]*}} = %[[COLTILES]], %{{[^)]*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}) workgroup(%[[SA:.*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<32x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK-DAG: arith.muli %[[BX]], %c64
+// CHECK-DAG: arith.muli %[[BY]], %c32
 // CHECK: scf.for
 // CHECK: gpu.barrier
 // Per 16 of K, one ldmatrix.x4 for A's fragment and one per two n8 tiles of
@@ -130,16 +136,19 @@ func.func @not_a_contraction(%a: memref<8x16xbf16>, %c: memref<8xf32>) {
 // -----
 
 // A grouped expert projection from convert-dg-to-linalg: one block per 16
-// rows (one expert's tile) with 4 warps along N, 16 x 128 of C. The block
-// reads its tile's expert once, returns at once for unused tiles (-1), and
-// stages that expert's weights with k fastest.
+// rows (one expert's tile; the grid's x) with 4 warps along N, 16 x 128 of
+// C (the grid's y walks the tiles of N). The block reads its tile's expert
+// once, returns at once for unused tiles (-1), and stages that expert's
+// weights with k fastest.
 #rows = affine_map<(m, i, n, k) -> (m, i, k)>
 #tile = affine_map<(m, i, n, k) -> (m)>
 #out = affine_map<(m, i, n, k) -> (m, i, n)>
 // CHECK-LABEL: func.func @grouped
 // CHECK-NOT: linalg.generic
-// CHECK: gpu.launch blocks({{.*}}) in ({{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}) workgroup(%{{.*}} : memref<16x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>)
-// CHECK: %[[E:.*]] = memref.load %arg1[%{{.*}}] : memref<?xi32>
+// CHECK: gpu.launch blocks(%[[BX:[^,]*]], {{.*}}) in ({{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}) workgroup(%{{.*}} : memref<16x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK: %[[FIRST:.*]] = arith.muli %[[BX]], %c16
+// CHECK: %[[TILE:.*]] = arith.divui %[[FIRST]], %c16
+// CHECK: %[[E:.*]] = memref.load %arg1[%[[TILE]]] : memref<?xi32>
 // CHECK: %[[USED:.*]] = arith.cmpi sge, %[[E]], %{{.*}} : i32
 // CHECK: scf.if %[[USED]] {
 // CHECK: %[[EI:.*]] = arith.index_cast %[[E]] : i32 to index
