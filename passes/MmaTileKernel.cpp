@@ -4,9 +4,10 @@
 // stage of K, all threads copy A[tileM x tileK] and B[tileK x tileN] into
 // shared memory (zero outside the operands), consecutive threads taking
 // consecutive elements so global reads coalesce; then each warp runs
-// tileK / 16 rounds of four m16n8k16 mma.sync, one per 8 of its columns,
-// loading its fragments with ldmatrix.x4: one for A's four registers, one
-// for B's two registers of two n8 tiles (.trans when B is staged [k][n]).
+// tileK / 16 rounds of fragsM x fragsN m16n8k16 mma.sync, one per 16 of its
+// rows and 8 of its columns, loading its fragments with ldmatrix.x4: one
+// for A's four registers per 16 rows, one for B's two registers of two n8
+// tiles (.trans when B is staged [k][n]).
 //
 // Fragments follow the PTX ISA's layout for mma.m16n8k16 with .bf16, with
 // g = lane / 4 and t = lane % 4:
@@ -46,9 +47,6 @@ using namespace mlir;
 namespace dgc {
 namespace {
 
-/// m16n8 accumulators per warp, along N.
-constexpr int kFragsN = 4;
-
 class TileBuilder : KernelArith {
 public:
   TileBuilder(OpBuilder &b, Location loc, const MmaTileShape &shape,
@@ -65,6 +63,7 @@ private:
   /// addresses of every load stay live across the K loop and the kernel
   /// runs out of registers); element s * threads + tid goes to this thread.
   void staged(int64_t count, function_ref<void(Value)> body) {
+    assert(count % shape.threads() == 0 && "a tile the threads split evenly");
     int64_t perThread = count / shape.threads();
     auto stage = scf::ForOp::create(b, loc, c(0), c(perThread), c(1));
     OpBuilder::InsertionGuard guard(b);
@@ -95,8 +94,8 @@ void TileBuilder::build(gpu::LaunchOp launch) {
   gpu::KernelDim3 block = launch.getBlockIds();
   Value warp = div(tid, 32), lane = rem(tid, 32);
   MatrixLanes lanes = matrixLanes(lane);
-  Value warpRow = mul(div(warp, shape.warpsN), c(16));
-  Value warpCol = mul(rem(warp, shape.warpsN), c(32));
+  Value warpRow = mul(div(warp, shape.warpsN), c(shape.warpRows()));
+  Value warpCol = mul(rem(warp, shape.warpsN), c(shape.warpCols()));
   Value g = div(lane, 4), t = rem(lane, 4);
   Value m0 = mul(block.x, c(shape.tileM())),
         n0 = mul(block.y, c(shape.tileN()));
@@ -104,25 +103,30 @@ void TileBuilder::build(gpu::LaunchOp launch) {
   Value sA = launch.getWorkgroupAttributions()[0];
   Value sB = launch.getWorkgroupAttributions()[1];
 
-  // This lane's accumulators: rows r0, r0 + 8; columns 8j + 2t, 8j + 2t + 1
-  // of the warp's 32 for each m16n8 tile j.
-  Value r0 = add(m0, add(warpRow, g)), r1 = add(r0, c(8));
-  auto position = [&](int index, int j, Value &row, Value &col) {
-    row = index < 2 ? r0 : r1;
+  // This lane's accumulators: for each m16n8 tile (i, j) of the warp's,
+  // rows 16i + g and 16i + g + 8, columns 8j + 2t and 8j + 2t + 1; tile
+  // (i, j)'s four are at 4 (i fragsN + j).
+  int64_t fragsM = shape.fragsM, fragsN = shape.fragsN;
+  auto fragment = [&](int64_t i, int64_t j) { return 4 * (i * fragsN + j); };
+  Value r0 = add(m0, add(warpRow, g));
+  auto position = [&](int64_t index, int64_t i, int64_t j, Value &row,
+                      Value &col) {
+    row = add(r0, c(16 * i + (index < 2 ? 0 : 8)));
     col = add(add(n0, warpCol), add(c(8 * j + index % 2), mul(t, c(2))));
   };
   SmallVector<Value> acc;
-  for (int j = 0; j < kFragsN; ++j)
-    for (int e = 0; e < 4; ++e) {
-      Value row, col;
-      position(e, j, row, col);
-      acc.push_back(problem.initialC
-                        ? arith::ConstantOp::create(
-                              b, loc, b.getF32FloatAttr(*problem.initialC))
-                              .getResult()
-                        : guardedLoad(problem.c(b, row, col),
-                                      both(below(row, M), below(col, N))));
-    }
+  for (int64_t i = 0; i < fragsM; ++i)
+    for (int64_t j = 0; j < fragsN; ++j)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value row, col;
+        position(e, i, j, row, col);
+        acc.push_back(problem.initialC
+                          ? arith::ConstantOp::create(
+                                b, loc, b.getF32FloatAttr(*problem.initialC))
+                                .getResult()
+                          : guardedLoad(problem.c(b, row, col),
+                                        both(below(row, M), below(col, N))));
+      }
 
   // With the pipeline, the copies of the first stages - 1 tiles start
   // before the loop, one cp.async group per tile.
@@ -175,17 +179,20 @@ void TileBuilder::build(gpu::LaunchOp launch) {
     }
     SmallVector<Value> fragC(loop.getRegionIterArgs());
     for (int64_t kk = 0; kk < tileK; kk += 16) {
-      SmallVector<Value, 4> fragA =
-          loadMatrices(sA, aAt, add(lanes.half8, c(kk)), false);
-      for (int j = 0; j < kFragsN; j += 2) {
+      SmallVector<SmallVector<Value, 4>> fragA;
+      for (int64_t i = 0; i < fragsM; ++i)
+        fragA.push_back(loadMatrices(sA, add(aAt, c(16 * i)),
+                                     add(lanes.half8, c(kk)), false));
+      for (int64_t j = 0; j < fragsN; j += 2) {
         Value n = add(bN, c(8 * j)), k = add(bK, c(kk));
         // Stored [k][n], B's transposing load gives the same fragments.
         SmallVector<Value, 4> fragB = shape.bKFastest
                                           ? loadMatrices(sB, n, k, false)
                                           : loadMatrices(sB, k, n, true);
-        for (int h = 0; h < 2; ++h)
-          mmaBf16(b, loc, fragA, ArrayRef<Value>(fragB).slice(2 * h, 2),
-                  MutableArrayRef<Value>(fragC).slice(4 * (j + h), 4));
+        for (int64_t h = 0; h < 2; ++h)
+          for (int64_t i = 0; i < fragsM; ++i)
+            mmaBf16(b, loc, fragA[i], ArrayRef<Value>(fragB).slice(2 * h, 2),
+                    MutableArrayRef<Value>(fragC).slice(fragment(i, j + h), 4));
       }
     }
     gpu::BarrierOp::create(b, loc);
@@ -195,22 +202,23 @@ void TileBuilder::build(gpu::LaunchOp launch) {
   if (stages > 1)
     waitForCopies(b, loc, 0);
 
-  for (int j = 0; j < kFragsN; ++j)
-    for (int e = 0; e < 4; ++e) {
-      Value row, col;
-      position(e, j, row, col);
-      auto store =
-          scf::IfOp::create(b, loc, both(below(row, M), below(col, N)));
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&store.getThenRegion().front());
-      Value result = loop.getResult(4 * j + e);
-      if (problem.storeC) {
-        problem.storeC(b, row, col, result);
-        continue;
+  for (int64_t i = 0; i < fragsM; ++i)
+    for (int64_t j = 0; j < fragsN; ++j)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value row, col;
+        position(e, i, j, row, col);
+        auto store =
+            scf::IfOp::create(b, loc, both(below(row, M), below(col, N)));
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(&store.getThenRegion().front());
+        Value result = loop.getResult(fragment(i, j) + e);
+        if (problem.storeC) {
+          problem.storeC(b, row, col, result);
+          continue;
+        }
+        MmaAccess at = problem.c(b, row, col);
+        memref::StoreOp::create(b, loc, result, at.memref, at.indices);
       }
-      MmaAccess at = problem.c(b, row, col);
-      memref::StoreOp::create(b, loc, result, at.memref, at.indices);
-    }
 }
 
 Value TileBuilder::copyTileAsync(Value k0, Value slot, Value m0, Value n0,

@@ -22,10 +22,12 @@
 
 namespace dgc {
 
-/// The block's tile: warpsM x warpsN warps, each owning 16 rows x 32
-/// columns of C (four m16n8 accumulators), and tileK of K per stage.
+/// The block's tile: warpsM x warpsN warps, each owning fragsM x fragsN
+/// m16n8 accumulators of C (16 fragsM rows x 8 fragsN columns; fragsN even,
+/// as one ldmatrix.x4 gives B for two n8 tiles), and tileK of K per stage.
 struct MmaTileShape {
   int64_t warpsM = 4, warpsN = 1, tileK = 32;
+  int64_t fragsM = 1, fragsN = 4;
   /// Stage B with k fastest, the order of weights stored [N, K], so that
   /// neighbouring threads read neighbouring addresses.
   bool bKFastest = true;
@@ -37,8 +39,10 @@ struct MmaTileShape {
   bool asyncA = false, asyncB = false;
   int64_t stages = 1;
 
-  int64_t tileM() const { return 16 * warpsM; }
-  int64_t tileN() const { return 32 * warpsN; }
+  int64_t warpRows() const { return 16 * fragsM; }
+  int64_t warpCols() const { return 8 * fragsN; }
+  int64_t tileM() const { return warpRows() * warpsM; }
+  int64_t tileN() const { return warpCols() * warpsN; }
   int64_t threads() const { return 32 * warpsM * warpsN; }
   /// Turns on the cp.async pipeline for the operands that allow it: A's
   /// rows run along k (the caller checks its indexing), B's do when it is

@@ -113,9 +113,17 @@ gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value rowTiles,
       ValueRange(), TypeRange{shape.sharedA(ctx), shape.sharedB(ctx)});
 }
 
+/// Outputs at least this wide take the wide tile: 256 or more column tiles
+/// of 64, about two blocks per SM of an H100 or H200 (132 SMs) from a
+/// single tile of rows.
+constexpr int64_t kWideColumns = 16384;
+
 /// A contraction: blocks of 4 warps stacked along M, a 64 x 32 tile each
-/// (a 64-wide N tile doubles the accumulators and spills); batch loops
-/// become the grid's z.
+/// (16 x 32 a warp), or for wide outputs (the LM head) 128 x 64 (32 x 64 a
+/// warp): twice the multiply-adds per byte staged from L2, where every
+/// tile of rows reads the whole weight, while narrower outputs keep enough
+/// blocks to span every SM at the canvas's 256 rows. Batch loops become
+/// the grid's z.
 void lowerContraction(linalg::GenericOp op, const Loops &loops) {
   std::optional<double> initialC = foldConstantInit(op);
   // With an epilogue, the kernel replaces both ops where the second was.
@@ -126,6 +134,11 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops) {
   // B staged k-fastest when k is its innermost dimension (weights [N, K]).
   AffineMap bMap = op.getIndexingMapsArray()[1];
   MmaTileShape shape;
+  if (int64_t cols = op.getStaticLoopRanges()[loops.n];
+      !ShapedType::isDynamic(cols) && cols >= kWideColumns) {
+    shape.fragsM = 2;
+    shape.fragsN = 8;
+  }
   shape.bKFastest = bMap.getDimPosition(bMap.getNumResults() - 1) == loops.k;
   AffineMap aMap = op.getIndexingMapsArray()[0];
   shape.pipeline(

@@ -722,3 +722,84 @@ func.func @attention_values(%p: memref<?x4x16x?xbf16>, %v: memref<?x4x?x32xbf16>
   }
   return
 }
+
+// -----
+
+// An output of 16384 columns or more (the LM head) takes 128 x 64 tiles:
+// each warp owns 32 x 64 of C (2 x 8 m16n8 accumulators, 64 a lane), so per
+// 16 of K it loads two A fragments (rows r and r + 16 of the warp's) and
+// four of B, and issues 16 mma.sync. Both operands are aligned, so the
+// three-stage rings hold 3 x 128 rows of A and 3 x 64 of B.
+#x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @wide
+// CHECK: %[[ROWTILES:.*]] = arith.ceildivui %{{.*}}, %c128
+// CHECK: %[[COLTILES:.*]] = arith.ceildivui %{{.*}}, %c64
+// CHECK: gpu.launch blocks(%[[BX:[^,]*]], %[[BY:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWTILES]], %{{[^ ]*}} = %[[COLTILES]], %{{[^)]*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}}) workgroup(%[[SA:.*]] : memref<384x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<192x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK-DAG: arith.muli %[[BX]], %c128
+// CHECK-DAG: arith.muli %[[BY]], %c64
+// CHECK: %{{.*}}:64 = scf.for
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 2 : i32}
+// CHECK: gpu.barrier
+// CHECK: %[[COL:.*]] = arith.addi %{{.*}}, %c0{{.*}} : index
+// CHECK-NEXT: arith.constant 0 : index
+// CHECK-NEXT: %[[AT:.*]] = arith.addi %[[BASE:.*]], %c0{{.*}} : index
+// CHECK-NEXT: nvgpu.ldmatrix %[[SA]][%[[AT]], %[[COL]]]
+// CHECK: %[[AT16:.*]] = arith.addi %[[BASE]], %c16{{.*}} : index
+// CHECK-NEXT: nvgpu.ldmatrix %[[SA]][%[[AT16]], %{{.*}}]
+// CHECK: nvgpu.ldmatrix %[[SB]]
+// CHECK-COUNT-4: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[SB]]
+// CHECK-COUNT-4: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[SB]]
+// CHECK-COUNT-4: nvvm.mma.sync
+// CHECK: nvgpu.ldmatrix %[[SB]]
+// CHECK-COUNT-4: nvvm.mma.sync
+// CHECK-COUNT-2: nvgpu.ldmatrix %[[SA]]
+// CHECK-COUNT-16: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: gpu.barrier
+// CHECK-COUNT-64: memref.store %{{.*}} : memref<1x256x16384xf32>
+// CHECK-NOT: memref.store %{{.*}} : memref<1x256x16384xf32>
+func.func @wide(%arena: memref<?xi8>, %c: memref<1x256x16384xf32>) {
+  %c0 = arith.constant 0 : index
+  %a = memref.alloc() : memref<1x256x64xbf16>
+  %b = memref.view %arena[%c0][] : memref<?xi8> to memref<16384x64xbf16>
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<1x256x64xbf16>, memref<16384x64xbf16>) outs(%c : memref<1x256x16384xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  return
+}
+
+// -----
+
+// One column fewer than the wide tile's threshold keeps the 64 x 32 tile.
+#x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @narrower
+// CHECK: arith.ceildivui %{{.*}}, %c64
+// CHECK: arith.ceildivui %{{.*}}, %c32
+// CHECK: %{{.*}}:16 = scf.for
+func.func @narrower(%arena: memref<?xi8>, %c: memref<1x256x16383xf32>) {
+  %c0 = arith.constant 0 : index
+  %a = memref.alloc() : memref<1x256x64xbf16>
+  %b = memref.view %arena[%c0][] : memref<?xi8> to memref<16383x64xbf16>
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<1x256x64xbf16>, memref<16383x64xbf16>) outs(%c : memref<1x256x16383xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  return
+}
