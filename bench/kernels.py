@@ -11,7 +11,11 @@ batch 1: every operand is a weight named GRAPH.OPERAND, so that
 kernels alone. The attention graphs see a committed context of N tokens
 (default 4096) before the canvas. --rows R gives every graph R rows of
 queries (canvas positions, image patches) instead of the canvas length:
-the same kernels at a size the host target checks in seconds.
+the same kernels at a size the host target checks in seconds. One graph
+is not the model's: gemm_wide, a projection wide enough for the CUDA
+target's 128 x 64 GEMM tile (as the LM head takes it) but with a depth
+and rows that keep it cheap on the host, so that every warp's tile of it
+is compared at any --rows.
 
 `peer` reads what `dgc-kernel-check --out DIR` wrote (DIR/GRAPH.safetensors:
 the operands and dgc's outputs; DIR/dgc.jsonl: its times) and runs the same
@@ -38,6 +42,11 @@ TOP_K_PROBS = 64       # the sampler's top-k, as dgc's graphs build it
 TEMPERATURE = 0.8      # the sampling graph's temperature
 FLOAT_TOLERANCE = 0.02  # of the output's largest magnitude, per row
 ROWS_AGREEING = {"moe": 0.9}  # routing near ties may pick other experts
+# gemm_wide: 136 rows (a full tile of 128 and 8 more), 16424 columns (the
+# CUDA target's wide-tile threshold of 16384, then a part tile of 40), a
+# depth of 88 (two whole K tiles of 32 and a part one, a multiple of 8 so
+# that its rows still go by cp.async).
+WIDE_GEMM = {"rows": 136, "cols": 16424, "depth": 88}
 DEFAULT_ROWS_AGREEING = 0.99
 
 
@@ -145,6 +154,13 @@ def kernel_graphs(config, context, rows=None):
     y = g.op(f"dg.matmul {x}, {w} {{transpose_rhs}} : {tensor([1, C, H])}, {tensor([n, H])} -> "
              f"{tensor([1, C, n])}")
     graphs.append(g.text([("out", y, tensor([1, C, n]))]))
+
+    g = Graph("gemm_wide")  # every fragment of the wide tile, and its edges
+    r, n, k = WIDE_GEMM["rows"], WIDE_GEMM["cols"], WIDE_GEMM["depth"]
+    x, w = g.weight("x", [1, r, k]), g.weight("w", [n, k])
+    y = g.op(f"dg.matmul {x}, {w} {{transpose_rhs}} : {tensor([1, r, k])}, {tensor([n, k])} -> "
+             f"{tensor([1, r, n])}")
+    graphs.append(g.text([("out", y, tensor([1, r, n]))]))
 
     graphs.append(attention("attention_sliding", s["heads"], s["kv"], s["dim"], C, keys, context,
                             "canvas", s["window"], committed=context))
@@ -357,6 +373,7 @@ def peers(config_dir, device):
 
     return {
         "gemm_q_proj": lambda t: lambda: {"out": F.linear(t["x"], t["w"])},
+        "gemm_wide": lambda t: lambda: {"out": F.linear(t["x"], t["w"])},
         "attention_sliding": attention("canvas", s["window"]),
         "attention_full": attention("canvas"),
         "attention_causal": attention("causal", s["window"]),

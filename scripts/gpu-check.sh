@@ -21,7 +21,8 @@
 #      each peer row of step 7 (bench/gpu_step_rows.py); then again with
 #      each step replayed as a recorded CUDA graph (--cuda-graph);
 #   6. each fused kernel at the 26B-A4B shapes (bench/kernels.py: the
-#      q projection, attention of each mask kind and head dimension, the
+#      q projection, a projection wide enough for the LM head's 128 x 64
+#      tile, attention of each mask kind and head dimension, the
 #      MoE block, the sampling head, the self-conditioning embedding) on
 #      random operands: on cuda against the host target, then against its
 #      PyTorch peer (transformers' router and experts, SDPA, ...) on the
