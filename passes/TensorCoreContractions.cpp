@@ -120,10 +120,10 @@ constexpr int64_t kWideColumns = 16384;
 
 /// A contraction: blocks of 4 warps stacked along M, a 64 x 32 tile each
 /// (16 x 32 a warp), or for wide outputs (the LM head) 128 x 64 (32 x 64 a
-/// warp): twice the multiply-adds per byte staged from L2, where every
-/// tile of rows reads the whole weight, while narrower outputs keep enough
-/// blocks to span every SM at the canvas's 256 rows. Batch loops become
-/// the grid's z.
+/// warp): twice the flops per byte staged from L2, where every tile of
+/// rows reads the whole weight, while narrower outputs keep enough blocks
+/// to span every SM at the canvas's 256 rows. Batch loops become the
+/// grid's z.
 void lowerContraction(linalg::GenericOp op, const Loops &loops) {
   std::optional<double> initialC = foldConstantInit(op);
   // With an epilogue, the kernel replaces both ops where the second was.
