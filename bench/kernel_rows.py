@@ -6,7 +6,12 @@ what bench/kernels.py peer printed). A kernel's floor is its operands'
 bytes over the GPU's peak bandwidth; `peer ms / dgc ms` above 1 is faster
 than the peer.
 
-    python3 bench/kernel_rows.py GPU_NAME CHECK.jsonl DGC.jsonl PEER.jsonl
+With WIDE.jsonl (dgc-kernel-check's times of the same kernels compiled
+with --gemm-wide-columns 1), a row per kernel in it compares those times
+with DGC.jsonl's: every GEMM on the 128 x 64 tile against the default
+tiles.
+
+    python3 bench/kernel_rows.py GPU_NAME CHECK.jsonl DGC.jsonl PEER.jsonl [WIDE.jsonl]
 """
 import json
 import sys
@@ -39,6 +44,7 @@ def errors(outputs):
 
 def main():
     gpu, check, dgc, peer = sys.argv[1], *(lines(p) for p in sys.argv[2:5])
+    wide = lines(sys.argv[5]) if len(sys.argv) > 5 else []
     bw = peak_bandwidth(gpu)
     for c in check:
         print(f"kernel {c['kernel']}: cuda vs host|{'PASS' if c.get('passed') else 'FAIL'}|"
@@ -58,6 +64,12 @@ def main():
         detail.append(errors(p["outputs"]))
         print(f"kernel {p['kernel']}: cuda vs PyTorch|{'PASS' if p['passed'] else 'FAIL'}|"
               f"{'; '.join(detail)}")
+    for w in wide:
+        d = times.get(w["kernel"], {})
+        if not w.get("ms") or not d.get("ms"):
+            continue
+        print(f"kernel {w['kernel']}: 128 x 64 GEMM tiles|INFO|{w['ms']:.3f} ms against "
+              f"{d['ms']:.3f} ms on the default tiles ({d['ms'] / w['ms']:.2f}x)")
 
 
 if __name__ == "__main__":

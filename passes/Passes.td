@@ -256,8 +256,9 @@ def DgGpuTensorCoreContractions
     bf16 operands into an f32 accumulator (one N and one K loop, up to three
     M loops and two batch loops, any layouts and broadcasts the indexing
     maps express) by a `gpu.launch`: blocks of 128 threads own a 64 x 32
-    tile of the result (128 x 64 for outputs of 16384 columns or more, such
-    as the LM head), stage 32 of K of both operands in shared memory,
+    tile of the result (128 x 64 for outputs of `wide-columns` columns or
+    more, such as the LM head), stage 32 of K of both operands in shared
+    memory,
     and each warp multiplies its 16 rows with `nvvm.mma.sync` m16n8k16
     (bf16 in, f32 accumulate; fragments loaded with `nvgpu.ldmatrix`),
     adding to what the output held. Bounds are
@@ -282,6 +283,11 @@ def DgGpuTensorCoreContractions
 
     Runs on buffers, before parallel loops are mapped to the GPU.
   }];
+  let options = [
+    Option<"wideColumns", "wide-columns", "int64_t", /*default=*/"16384",
+           "Outputs of at least this many columns (a static size) take the "
+           "128 x 64 tile; smaller ones the 64 x 32 tile">,
+  ];
   let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::NVVM::NVVMDialect",
                            "mlir::nvgpu::NVGPUDialect",
                            "mlir::LLVM::LLVMDialect", "mlir::scf::SCFDialect",

@@ -113,18 +113,16 @@ gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value rowTiles,
       ValueRange(), TypeRange{shape.sharedA(ctx), shape.sharedB(ctx)});
 }
 
-/// Outputs at least this wide take the wide tile: 256 or more column tiles
-/// of 64, about two blocks per SM of an H100 or H200 (132 SMs) from a
-/// single tile of rows.
-constexpr int64_t kWideColumns = 16384;
-
 /// A contraction: blocks of 4 warps stacked along M, a 64 x 32 tile each
 /// (16 x 32 a warp), or for wide outputs (the LM head) 128 x 64 (32 x 64 a
 /// warp): twice the flops per byte staged from L2, where every tile of
 /// rows reads the whole weight, while narrower outputs keep enough blocks
-/// to span every SM at the canvas's 256 rows. Batch loops become the
-/// grid's z.
-void lowerContraction(linalg::GenericOp op, const Loops &loops) {
+/// to span every SM at the canvas's 256 rows. Outputs of `wideColumns` or
+/// more take the wide tile (by default 16384: 256 or more column tiles of
+/// 64, about two blocks per SM of an H100 or H200 from a single tile of
+/// rows). Batch loops become the grid's z.
+void lowerContraction(linalg::GenericOp op, const Loops &loops,
+                      int64_t wideColumns) {
   std::optional<double> initialC = foldConstantInit(op);
   // With an epilogue, the kernel replaces both ops where the second was.
   linalg::GenericOp epilogue = findEpilogue(op);
@@ -135,7 +133,7 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops) {
   AffineMap bMap = op.getIndexingMapsArray()[1];
   MmaTileShape shape;
   if (int64_t cols = op.getStaticLoopRanges()[loops.n];
-      !ShapedType::isDynamic(cols) && cols >= kWideColumns) {
+      !ShapedType::isDynamic(cols) && cols >= wideColumns) {
     shape.fragsM = 2;
     shape.fragsN = 8;
   }
@@ -311,7 +309,13 @@ void lowerGrouped(linalg::GenericOp op, const Grouped &g) {
 
 struct TensorCoreContractions
     : impl::DgGpuTensorCoreContractionsBase<TensorCoreContractions> {
+  using Base::Base;
   void runOnOperation() override {
+    if (wideColumns < 1) {
+      getOperation().emitError() << "wide-columns must be at least 1, got "
+                                 << static_cast<int64_t>(wideColumns);
+      return signalPassFailure();
+    }
     SmallVector<std::pair<linalg::GenericOp, Loops>> contractions;
     SmallVector<std::pair<linalg::GenericOp, Grouped>> grouped;
     getOperation().walk([&](linalg::GenericOp op) {
@@ -323,7 +327,7 @@ struct TensorCoreContractions
         contractions.push_back({op, *loops});
     });
     for (auto &[op, loops] : contractions)
-      lowerContraction(op, loops);
+      lowerContraction(op, loops, wideColumns);
     for (auto &[op, g] : grouped)
       lowerGrouped(op, g);
   }

@@ -33,6 +33,9 @@ struct CudaOptions {
   /// Rows per expert tile of the grouped MoE GEMMs: the tensor-core
   /// kernel's tile height, so that a tile never spans two experts.
   int64_t moeGroupRows = 16;
+  /// Contractions with at least this many output columns (the LM head) take
+  /// the 128 x 64 tensor-core tile, the others 64 x 32.
+  int64_t gemmWideColumns = 16384;
   /// The CUDA toolkit, for libdevice (nvvm/libdevice/libdevice.10.bc).
   std::string toolkitPath;
 };

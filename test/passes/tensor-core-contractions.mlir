@@ -1,4 +1,13 @@
 // RUN: dgc-opt %s --pass-pipeline="builtin.module(func.func(dg-gpu-tensor-core-contractions))" --split-input-file | FileCheck %s
+// RUN: dgc-opt %s --pass-pipeline="builtin.module(func.func(dg-gpu-tensor-core-contractions{wide-columns=64}))" --split-input-file | FileCheck %s --check-prefix=WIDE64
+// RUN: not dgc-opt %s --pass-pipeline="builtin.module(func.func(dg-gpu-tensor-core-contractions{wide-columns=0}))" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADWIDE
+// BADWIDE: error: wide-columns must be at least 1, got 0
+
+// wide-columns=64 gives the 64-column linear layer below the wide tile.
+// WIDE64-LABEL: func.func @linear
+// WIDE64: arith.ceildivui %{{.*}}, %c128
+// WIDE64: arith.ceildivui %{{.*}}, %c64
+// WIDE64: workgroup(%{{.*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>)
 
 // A linear layer as the host lowering writes it: bf16 x bf16 into f32, the
 // weight read transposed through its map. It becomes one launch of 128

@@ -91,6 +91,13 @@ cl::opt<int64_t> moeGroupRowsOpt(
              "host, 16 on cuda, the tensor-core tile height)"),
     cl::init(0), cl::value_desc("n"), cl::sub(compileCmd),
     cl::cat(dgcCategory));
+cl::opt<int64_t> gemmWideColumnsOpt(
+    "gemm-wide-columns",
+    cl::desc("cuda: contractions with at least this many output columns take "
+             "the 128 x 64 tensor-core tile, the others 64 x 32 (default "
+             "16384: the LM head; 1: every one)"),
+    cl::init(0), cl::value_desc("n"), cl::sub(compileCmd),
+    cl::cat(dgcCategory));
 cl::list<std::string> summaryConfigs(cl::Positional, cl::OneOrMore,
                                      cl::desc("<config.json>..."),
                                      cl::sub(summaryCmd), cl::cat(dgcCategory));
@@ -301,8 +308,13 @@ int runCompile() {
       (moeGroupRowsOpt < 1 || moeGroupRowsOpt > 4096))
     return fail("--moe-group-rows: " + std::to_string(moeGroupRowsOpt) +
                 " is not in [1, 4096]");
+  if (gemmWideColumnsOpt.getNumOccurrences() && gemmWideColumnsOpt < 1)
+    return fail("--gemm-wide-columns: " + std::to_string(gemmWideColumnsOpt) +
+                " is not at least 1");
   dgc::CudaOptions cudaOptions;
   cudaOptions.chip = chipOpt;
+  if (gemmWideColumnsOpt > 0)
+    cudaOptions.gemmWideColumns = gemmWideColumnsOpt;
   dgc::HostOptions hostOptions;
   if (moeGroupRowsOpt > 0)
     hostOptions.moeGroupRows = cudaOptions.moeGroupRows = moeGroupRowsOpt;
