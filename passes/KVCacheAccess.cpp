@@ -112,10 +112,14 @@ Value firstPosition(IndexMath &n, Value table, Value req) {
   return n.toIndex(n.load(table, {req, n.c(3)}));
 }
 
-/// The pool row of layer `layer`'s K at the position whose table entry is
-/// `entry` (>= 0); V is `pageSize` rows further.
-Value keyRow(IndexMath &m, Value entry, Value pageSize, int64_t layer) {
-  return m.add(entry, m.mul(m.c(2 * layer), pageSize));
+/// The pool rows of layer `layer`'s K and V at the position of request
+/// `req` whose table entry is `entry` (>= 0): K is 2 * layer pages of rows
+/// past the entry (layer 0's K), V a page past K.
+std::pair<Value, Value> poolRows(IndexMath &m, Value table, Value req,
+                                 Value entry, int64_t layer) {
+  Value pageSize = m.toIndex(m.load(table, {req, m.c(1)}));
+  Value key = m.add(entry, m.mul(m.c(2 * layer), pageSize));
+  return {key, m.add(key, pageSize)};
 }
 
 } // namespace
@@ -148,11 +152,9 @@ void lowerKVCacheWrite(OpBuilder &b, dg::KVCacheWriteOp op, Value pool,
         {
           OpBuilder::InsertionGuard guard(nb);
           nb.setInsertionPointToStart(write.thenBlock());
-          Value pageSize = n.toIndex(n.load(table, {req, n.c(1)}));
-          Value k = keyRow(n, entry, pageSize, layer);
+          auto [k, v] = poolRows(n, table, req, entry, layer);
           n.store(n.load(keys, {req, tok, head, col}), pool, {k, head, col});
-          n.store(n.load(values, {req, tok, head, col}), pool,
-                  {n.add(k, pageSize), head, col});
+          n.store(n.load(values, {req, tok, head, col}), pool, {v, head, col});
           // One thread of the row reports it.
           nb.setInsertionPointToStart(write.elseBlock());
           Value first = n.both(n.eq(head, n.c(0)), n.eq(col, n.c(0)));
@@ -166,22 +168,19 @@ void lowerKVCacheWrite(OpBuilder &b, dg::KVCacheWriteOp op, Value pool,
 namespace {
 
 /// Row `row` of request `req` of a read: its position, whether it holds a
-/// key (inside the request's length, the table and a page), and its pool
-/// rows (meaningful only when it does).
+/// key (inside the request's length, the table and a page), and its table
+/// entry (meaningful only when it does).
 struct ReadRow {
-  Value position, valid, key, value;
+  Value position, valid, entry;
 };
 
 ReadRow readRow(IndexMath &n, Value table, Value lengths, Value known,
-                int64_t layer, Value req, Value row) {
+                Value req, Value row) {
   Value length = n.toIndex(n.load(lengths, {req}));
   Value position = n.add(firstPosition(n, table, req), row);
   Value inTable = n.both(n.lt(position, length), n.lt(row, known));
   Value entry = tableEntry(n, table, req, row, inTable);
-  Value valid = n.both(inTable, n.ge(entry, n.c(0)));
-  Value pageSize = n.toIndex(n.load(table, {req, n.c(1)}));
-  Value key = keyRow(n, entry, pageSize, layer);
-  return {position, valid, key, n.add(key, pageSize)};
+  return {position, n.both(inTable, n.ge(entry, n.c(0))), entry};
 }
 
 /// A fresh buffer for `result` of a read: [B, S, ...] with B the requests
@@ -207,6 +206,21 @@ Value asTensor(IndexMath &m, Value buffer, Type type) {
                                            /*writable=*/true);
 }
 
+/// What both lowerings of a read start from, inserted before it: the
+/// request lengths, the table's positions S and the requests B.
+struct ReadStart {
+  IndexMath m;
+  Value lengths, known, batch;
+};
+
+ReadStart startRead(OpBuilder &b, dg::KVCacheReadOp op, Value table) {
+  b.setInsertionPoint(op);
+  IndexMath m{b, op.getLoc()};
+  Value lengths = readBuffer(b, op.getLoc(), op.getLengths());
+  Value known = tablePositions(m, table);
+  return {m, lengths, known, m.dim(lengths, 0)};
+}
+
 /// Stores the position of row `row` of request `req`, or -1 if it holds no
 /// key.
 void storePosition(IndexMath &n, Value positions, Value req, Value row,
@@ -221,12 +235,9 @@ void storePosition(IndexMath &n, Value positions, Value req, Value row,
 
 SmallVector<Value> lowerKVCacheRead(OpBuilder &b, dg::KVCacheReadOp op,
                                     Value pool, Value table) {
-  Location loc = op.getLoc();
-  b.setInsertionPoint(op);
-  IndexMath m{b, loc};
-  Value lengths = readBuffer(b, loc, op.getLengths());
-  Value known = tablePositions(m, table);
-  Value batch = m.dim(lengths, 0);
+  ReadStart start = startRead(b, op, table);
+  IndexMath &m = start.m;
+  Value lengths = start.lengths, known = start.known, batch = start.batch;
   Value keys = allocRows(m, op.getKeys().getType(), batch, known),
         values = allocRows(m, op.getValues().getType(), batch, known),
         positions = allocRows(m, op.getPositions().getType(), batch, known);
@@ -236,14 +247,15 @@ SmallVector<Value> lowerKVCacheRead(OpBuilder &b, dg::KVCacheReadOp op,
       m, keys, [&](IndexMath &n, Value req, Value row, Value head, Value col) {
         OpBuilder &nb = n.b;
         Location l = n.loc;
-        ReadRow at = readRow(n, table, lengths, known, layer, req, row);
+        ReadRow at = readRow(n, table, lengths, known, req, row);
         auto kv = scf::IfOp::create(nb, l, TypeRange{element, element},
                                     at.valid, /*withElseRegion=*/true);
         {
           OpBuilder::InsertionGuard guard(nb);
           nb.setInsertionPointToStart(kv.thenBlock());
-          Value rows[] = {n.load(pool, {at.key, head, col}),
-                          n.load(pool, {at.value, head, col})};
+          auto [k, v] = poolRows(n, table, req, at.entry, layer);
+          Value rows[] = {n.load(pool, {k, head, col}),
+                          n.load(pool, {v, head, col})};
           scf::YieldOp::create(nb, l, rows);
           nb.setInsertionPointToStart(kv.elseBlock());
           Value zero = arith::ConstantOp::create(nb, l, element,
@@ -267,12 +279,9 @@ SmallVector<Value> lowerKVCacheRead(OpBuilder &b, dg::KVCacheReadOp op,
 
 KVCacheRows lowerKVCacheReadRows(OpBuilder &b, dg::KVCacheReadOp op,
                                  Value table) {
-  Location loc = op.getLoc();
-  b.setInsertionPoint(op);
-  IndexMath m{b, loc};
-  Value lengths = readBuffer(b, loc, op.getLengths());
-  Value known = tablePositions(m, table);
-  Value batch = m.dim(lengths, 0);
+  ReadStart start = startRead(b, op, table);
+  IndexMath &m = start.m;
+  Value lengths = start.lengths, known = start.known, batch = start.batch;
   int64_t batchSize =
       cast<RankedTensorType>(op.getPositions().getType()).getDimSize(0);
   auto rowsType = RankedTensorType::get({batchSize, ShapedType::kDynamic, 2},
@@ -281,17 +290,18 @@ KVCacheRows lowerKVCacheReadRows(OpBuilder &b, dg::KVCacheReadOp op,
   Value positions = allocRows(m, op.getPositions().getType(), batch, known);
   int64_t layer = op.getLayer();
   scf::ParallelOp::create(
-      b, loc, SmallVector<Value>(2, m.c(0)), ValueRange{batch, known},
+      b, m.loc, SmallVector<Value>(2, m.c(0)), ValueRange{batch, known},
       SmallVector<Value>(2, m.c(1)),
       [&](OpBuilder &nb, Location l, ValueRange iv) {
         IndexMath n{nb, l};
         Value req = iv[0], row = iv[1];
-        ReadRow at = readRow(n, table, lengths, known, layer, req, row);
+        ReadRow at = readRow(n, table, lengths, known, req, row);
+        // Computed for every row (the table's page size is always there)
+        // and kept only for the rows that hold a key.
+        auto [k, v] = poolRows(n, table, req, at.entry, layer);
         Value none = n.c(-1);
-        n.store(n.toI64(n.select(at.valid, at.key, none)), rows,
-                {req, row, n.c(0)});
-        n.store(n.toI64(n.select(at.valid, at.value, none)), rows,
-                {req, row, n.c(1)});
+        n.store(n.toI64(n.select(at.valid, k, none)), rows, {req, row, n.c(0)});
+        n.store(n.toI64(n.select(at.valid, v, none)), rows, {req, row, n.c(1)});
         storePosition(n, positions, req, row, at);
       });
   return {asTensor(m, rows, rowsType),

@@ -45,8 +45,8 @@ func.func @graph(%k: tensor<?x?x2x8xf32>, %pos: tensor<?x?xi32>, %c: !pool {dg.n
   // CHECK:     %[[PAGEI:.*]] = arith.index_cast %[[PAGE]] : i64 to index
   // CHECK:     %[[SKIP:.*]] = arith.muli %c2{{.*}}, %[[PAGEI]]
   // CHECK:     %[[ROW:.*]] = arith.addi %{{.*}}, %[[SKIP]]
-  // CHECK:     memref.store %{{.*}}, %[[POOL]][%[[ROW]], %[[H]], %[[D]]]
   // CHECK:     %[[VROW:.*]] = arith.addi %[[ROW]], %[[PAGEI]]
+  // CHECK:     memref.store %{{.*}}, %[[POOL]][%[[ROW]], %[[H]], %[[D]]]
   // CHECK:     memref.store %{{.*}}, %[[POOL]][%[[VROW]], %[[H]], %[[D]]]
   // CHECK:   } else {
   // CHECK:     memref.store %{{.*}}, %[[TABLE]][%[[B]], %c2{{.*}}] : memref<?x?xi64>
