@@ -6,12 +6,11 @@ what bench/kernels.py peer printed). A kernel's floor is its operands'
 bytes over the GPU's peak bandwidth; `peer ms / dgc ms` above 1 is faster
 than the peer.
 
-With WIDE.jsonl (dgc-kernel-check's times of the same kernels compiled
-with --gemm-wide-columns 1), a row per kernel in it compares those times
-with DGC.jsonl's: every GEMM on the 128 x 64 tile against the default
-tiles.
+Each LABEL=TIMES.jsonl after them (dgc-kernel-check's times of the same
+kernels compiled another way, such as --gemm-wide-columns 1) gives a row
+per kernel in it that compares those times with DGC.jsonl's.
 
-    python3 bench/kernel_rows.py GPU_NAME CHECK.jsonl DGC.jsonl PEER.jsonl [WIDE.jsonl]
+    python3 bench/kernel_rows.py GPU_NAME CHECK.jsonl DGC.jsonl PEER.jsonl [LABEL=TIMES.jsonl...]
 """
 import json
 import sys
@@ -44,7 +43,7 @@ def errors(outputs):
 
 def main():
     gpu, check, dgc, peer = sys.argv[1], *(lines(p) for p in sys.argv[2:5])
-    wide = lines(sys.argv[5]) if len(sys.argv) > 5 else []
+    variants = [arg.split("=", 1) for arg in sys.argv[5:]]
     bw = peak_bandwidth(gpu)
     for c in check:
         print(f"kernel {c['kernel']}: cuda vs host|{'PASS' if c.get('passed') else 'FAIL'}|"
@@ -64,12 +63,13 @@ def main():
         detail.append(errors(p["outputs"]))
         print(f"kernel {p['kernel']}: cuda vs PyTorch|{'PASS' if p['passed'] else 'FAIL'}|"
               f"{'; '.join(detail)}")
-    for w in wide:
-        d = times.get(w["kernel"], {})
-        if not w.get("ms") or not d.get("ms"):
-            continue
-        print(f"kernel {w['kernel']}: 128 x 64 GEMM tiles|INFO|{w['ms']:.3f} ms against "
-              f"{d['ms']:.3f} ms on the default tiles ({d['ms'] / w['ms']:.2f}x)")
+    for label, path in variants:
+        for v in lines(path):
+            d = times.get(v["kernel"], {})
+            if not v.get("ms") or not d.get("ms"):
+                continue
+            print(f"kernel {v['kernel']}: {label}|INFO|{v['ms']:.3f} ms against "
+                  f"{d['ms']:.3f} ms by default ({d['ms'] / v['ms']:.2f}x)")
 
 
 if __name__ == "__main__":

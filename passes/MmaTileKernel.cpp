@@ -386,6 +386,14 @@ MemRefType sharedBf16Tile(MLIRContext *ctx, int64_t rows, int64_t cols) {
                          workgroup);
 }
 
+int64_t MmaTileShape::sharedBytes() const {
+  // Rows padded by 8 elements (sharedBf16Tile), 2 bytes each.
+  int64_t a = (asyncA ? stages : 1) * tileM() * (tileK + 8);
+  int64_t b = bKFastest ? (asyncB ? stages : 1) * tileN() * (tileK + 8)
+                        : tileK * (tileN() + 8);
+  return 2 * (a + b);
+}
+
 MemRefType MmaTileShape::sharedA(MLIRContext *ctx) const {
   return sharedBf16Tile(ctx, (asyncA ? stages : 1) * tileM(), tileK);
 }

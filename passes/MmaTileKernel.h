@@ -46,15 +46,26 @@ struct MmaTileShape {
   int64_t threads() const { return 32 * warpsM * warpsN; }
   /// Turns on the cp.async pipeline for the operands that allow it: A's
   /// rows run along k (the caller checks its indexing), B's do when it is
-  /// staged k fastest.
-  void pipeline(bool aRowsOfEight, bool bRowsOfEight) {
+  /// staged k fastest. The ring gets `maxStages` buffers, or as many as
+  /// fit in the 48 KB of static shared memory (at least 2).
+  void pipeline(bool aRowsOfEight, bool bRowsOfEight,
+                int64_t maxStages = kPipelineStages) {
     asyncA = aRowsOfEight;
     asyncB = bRowsOfEight && bKFastest;
-    stages = asyncA || asyncB ? kPipelineStages : 1;
+    stages = 1;
+    if (!asyncA && !asyncB)
+      return;
+    stages = maxStages;
+    while (stages > 2 && sharedBytes() > kStaticShared)
+      --stages;
   }
-  /// Three buffers: a 16 x 128 expert tile then needs 35 KB of shared
-  /// memory, inside the 48 KB a kernel may declare statically.
+  /// Three buffers by default: a 16 x 128 expert tile then needs 35 KB of
+  /// shared memory, a 128 x 64 tile 45 KB.
   static constexpr int64_t kPipelineStages = 3;
+  /// The shared memory a kernel may declare statically.
+  static constexpr int64_t kStaticShared = 48 * 1024;
+  /// Bytes of the shared tiles.
+  int64_t sharedBytes() const;
   /// The shared-memory tiles, in the order the launch must attribute them.
   mlir::MemRefType sharedA(mlir::MLIRContext *ctx) const;
   mlir::MemRefType sharedB(mlir::MLIRContext *ctx) const;

@@ -276,8 +276,9 @@ def DgGpuTensorCoreContractions
     B operands that are weights viewed from the arena at offsets that are
     multiples of 16 bytes, with K a multiple of 8, stored k fastest, are
     copied to shared memory with `nvgpu.device_async_copy` (cp.async, 16
-    bytes, zero-filled past the bounds) two tiles of K ahead of the one the
-    warps multiply, through a ring of three shared buffers; so are A
+    bytes, zero-filled past the bounds) `stages - 1` tiles of K ahead of the
+    one the warps multiply, through a ring of `stages` shared buffers (3 by
+    default; fewer where they would pass 48 KB); so are A
     operands whose rows run along K in fresh allocations or the arena.
     Other operands are staged in step with the multiplication.
 
@@ -287,6 +288,9 @@ def DgGpuTensorCoreContractions
     Option<"wideColumns", "wide-columns", "int64_t", /*default=*/"16384",
            "Outputs of at least this many columns (a static size) take the "
            "128 x 64 tile; smaller ones the 64 x 32 tile">,
+    Option<"stages", "stages", "int64_t", /*default=*/"3",
+           "Shared buffers of the cp.async rings (2 to 8), fewer where they "
+           "would pass 48 KB of static shared memory">,
   ];
   let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::NVVM::NVVMDialect",
                            "mlir::nvgpu::NVGPUDialect",

@@ -122,7 +122,7 @@ gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value rowTiles,
 /// 64, about two blocks per SM of an H100 or H200 from a single tile of
 /// rows). Batch loops become the grid's z.
 void lowerContraction(linalg::GenericOp op, const Loops &loops,
-                      int64_t wideColumns) {
+                      int64_t wideColumns, int64_t stages) {
   std::optional<double> initialC = foldConstantInit(op);
   // With an epilogue, the kernel replaces both ops where the second was.
   linalg::GenericOp epilogue = findEpilogue(op);
@@ -143,7 +143,8 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops,
       aMap.getDimPosition(aMap.getNumResults() - 1) == loops.k &&
           hasAlignedRowsOfEight(op.getDpsInputs()[0],
                                 AlignedBuffers::WeightsAndAllocations),
-      hasAlignedRowsOfEight(op.getDpsInputs()[1], AlignedBuffers::Weights));
+      hasAlignedRowsOfEight(op.getDpsInputs()[1], AlignedBuffers::Weights),
+      stages);
 
   Value gridZ = arith::ConstantIndexOp::create(b, loc, 1);
   for (int64_t batch : loops.batch)
@@ -252,7 +253,7 @@ std::optional<Grouped> matchGrouped(linalg::GenericOp op) {
 /// A grouped projection: one block per 16 rows (one expert's tile, so the
 /// block reads one expert's weights) and 4 warps side by side along N, a
 /// 16 x 128 tile; blocks of unused tiles (expert -1) return at once.
-void lowerGrouped(linalg::GenericOp op, const Grouped &g) {
+void lowerGrouped(linalg::GenericOp op, const Grouped &g, int64_t stages) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
@@ -261,7 +262,7 @@ void lowerGrouped(linalg::GenericOp op, const Grouped &g) {
   shape.warpsN = 4;
   shape.pipeline(
       hasAlignedRowsOfEight(g.rows, AlignedBuffers::WeightsAndAllocations),
-      hasAlignedRowsOfEight(g.weight, AlignedBuffers::Weights));
+      hasAlignedRowsOfEight(g.weight, AlignedBuffers::Weights), stages);
   Value tiles = memref::DimOp::create(b, loc, g.rows, 0);
   Value rows = arith::MulIOp::create(b, loc, tiles, c(g.groupRows));
   Value cols = memref::DimOp::create(b, loc, g.out, 2);
@@ -316,6 +317,11 @@ struct TensorCoreContractions
                                  << static_cast<int64_t>(wideColumns);
       return signalPassFailure();
     }
+    if (stages < 2 || stages > 8) {
+      getOperation().emitError()
+          << "stages must be in [2, 8], got " << static_cast<int64_t>(stages);
+      return signalPassFailure();
+    }
     SmallVector<std::pair<linalg::GenericOp, Loops>> contractions;
     SmallVector<std::pair<linalg::GenericOp, Grouped>> grouped;
     getOperation().walk([&](linalg::GenericOp op) {
@@ -327,9 +333,9 @@ struct TensorCoreContractions
         contractions.push_back({op, *loops});
     });
     for (auto &[op, loops] : contractions)
-      lowerContraction(op, loops, wideColumns);
+      lowerContraction(op, loops, wideColumns, stages);
     for (auto &[op, g] : grouped)
-      lowerGrouped(op, g);
+      lowerGrouped(op, g, stages);
   }
 };
 

@@ -27,8 +27,9 @@
 #      random operands: on cuda against the host target, then against its
 #      PyTorch peer (transformers' router and experts, SDPA, ...) on the
 #      same operands, with both times (dgc-kernel-check, bench/kernel_rows.py);
-#      and the projections again with every GEMM on the 128 x 64 tile
-#      (dgc compile --gemm-wide-columns 1), timed against the default tiles;
+#      and the GEMM kernels again with every GEMM on the 128 x 64 tile
+#      (dgc compile --gemm-wide-columns 1) and with rings of four tiles
+#      (--gemm-stages 4), timed against the defaults;
 #   7. the peer: transformers' DiffusionGemma 26B-A4B shape, the same step
 #      after a 4096-token prefill, eager and torch.compile
 #      (bench/torch_gpu_step.py).
@@ -121,18 +122,22 @@ timeout 150 "$build/bin/dgc-kernel-check" "$kernels-16.dgm" --device cuda --comp
 timeout 90 "$build/bin/dgc-kernel-check" "$kernels.dgm" --device cuda --runs 10 \
   --out "$out/6" >"$out/6/dgc.jsonl" 2>"$out/6/dgc.err" ||
   row "fused kernels on cuda, timed" FAIL "$(tail -c 300 "$out/6/dgc.err")"
-# The dense projections with the LM head's 128 x 64 tile instead of 64 x 32:
-# which one the L2 traffic and the blocks in flight favour at 256 rows.
-timeout 60 "$build/bin/dgc-kernel-check" "$kernels-wide.dgm" --device cuda --runs 10 \
-  --only gemm_q_proj,soft_embedding >"$out/6/wide.jsonl" 2>"$out/6/wide.err" ||
-  row "GEMMs on 128 x 64 tiles, timed" FAIL "$(tail -c 300 "$out/6/wide.err")"
+# The GEMMs with the LM head's 128 x 64 tile instead of 64 x 32, and with
+# rings of four tiles: which the L2 traffic and the bytes in flight favour
+# at 256 rows (the expert GEMMs keep their tile: a baseline for noise).
+for variant in wide stages4; do
+  timeout 60 "$build/bin/dgc-kernel-check" "$kernels-$variant.dgm" --device cuda --runs 10 \
+    --only gemm_q_proj,moe,soft_embedding >"$out/6/$variant.jsonl" 2>"$out/6/$variant.err" ||
+    row "GEMM variant $variant, timed" FAIL "$(tail -c 300 "$out/6/$variant.err")"
+done
 timeout 150 python3 bench/kernels.py peer configs/diffusiongemma-26b-a4b "$out/6" --runs 10 \
   >"$out/6/peer.jsonl" 2>"$out/6/peer.err"
 [ $? -le 1 ] || row "fused kernels' PyTorch peers" FAIL "$(tail -c 300 "$out/6/peer.err")"
 while IFS='|' read -r label result detail; do
   row "$label" "$result" "$detail"
 done < <(python3 bench/kernel_rows.py "$gpu" "$out/6/check.jsonl" "$out/6/dgc.jsonl" \
-  "$out/6/peer.jsonl" "$out/6/wide.jsonl")
+  "$out/6/peer.jsonl" "128 x 64 GEMM tiles=$out/6/wide.jsonl" \
+  "GEMM rings of 4=$out/6/stages4.jsonl")
 rm -f "$out"/6/*.safetensors # gigabytes of operands
 
 echo "== 7. peer: transformers 26B-A4B shape, one denoise step"

@@ -35,15 +35,19 @@ for rows in 256 16; do
     "$build/bin/dgc" compile "$name.mlir" --target $targets -o "$name.dgm"
   fi
 done
-# The same kernels at 256 rows with every GEMM on the 128 x 64 tile, which
-# only the LM head takes by default: step 6 times both tile sizes.
-if [ ! -f "$kernels-wide.dgm/manifest.json" ] ||
-  [ "$kernels-wide.dgm/manifest.json" -ot "$kernels.dgm/manifest.json" ]; then
-  "$build/bin/dgc" compile "$kernels.mlir" --target cuda --gemm-wide-columns 1 \
-    -o "$kernels-wide.dgm"
-fi
+# The same kernels at 256 rows with other GEMM settings, which step 6 times
+# against the defaults: every GEMM on the 128 x 64 tile (by default only
+# the LM head's), and rings of four tiles instead of three.
+for variant in "wide:--gemm-wide-columns 1" "stages4:--gemm-stages 4"; do
+  name=$kernels-${variant%%:*}
+  if [ ! -f "$name.dgm/manifest.json" ] ||
+    [ "$name.dgm/manifest.json" -ot "$kernels.dgm/manifest.json" ]; then
+    # shellcheck disable=SC2086 # the flags are words
+    "$build/bin/dgc" compile "$kernels.mlir" --target cuda ${variant#*:} -o "$name.dgm"
+  fi
+done
 # Kernels travel inside cuda.so; the ptx/ copies are for ptxas-check.sh.
 tar -cJf "$build/gpu-check.tar.xz" --exclude='*.dgm/ptx' \
   "$build/bin" "$build/lib"/*.so "$build"/test/e2e/*.dgm "$big" "$kernels.dgm" \
-  "$kernels-16.dgm" "$kernels-wide.dgm"
+  "$kernels-16.dgm" "$kernels-wide.dgm" "$kernels-stages4.dgm"
 echo "gpu-prepare: wrote $build/gpu-check.tar.xz ($(du -h "$build/gpu-check.tar.xz" | cut -f1))"

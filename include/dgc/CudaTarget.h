@@ -36,6 +36,8 @@ struct CudaOptions {
   /// Contractions with at least this many output columns (the LM head) take
   /// the 128 x 64 tensor-core tile, the others 64 x 32.
   int64_t gemmWideColumns = 16384;
+  /// Shared buffers of the tensor-core GEMMs' cp.async rings.
+  int64_t gemmStages = 3;
   /// The CUDA toolkit, for libdevice (nvvm/libdevice/libdevice.10.bc).
   std::string toolkitPath;
 };

@@ -54,7 +54,7 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
     return llvm::formatv(
         "dg-gpu-managed-memory,"
         "func.func(dg-gpu-flash-attention,dg-gpu-top-k,dg-gpu-device-copies,"
-        "dg-gpu-tensor-core-contractions{{wide-columns={1}},"
+        "dg-gpu-tensor-core-contractions{{wide-columns={1} stages={2}},"
         "dg-gpu-block-reductions,"
         "convert-linalg-to-parallel-loops,"
         "dg-tile-parallel-loops-for-gpu{{threads={0}},"
@@ -64,7 +64,7 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
         "gpu-kernel-outlining,canonicalize,"
         "gpu.module(dg-gpu-align-workgroup-memory),"
         "func.func(dg-gpu-async-launches)",
-        o.threads, o.gemmWideColumns);
+        o.threads, o.gemmWideColumns, o.gemmStages);
   case CudaStage::LLVMDialect:
     // Host loops as on the host target; kernels through NVVM to PTX (math
     // ops inside kernels become PTX approximations or libdevice, linked by

@@ -2,6 +2,21 @@
 // RUN: dgc-opt %s --pass-pipeline="builtin.module(func.func(dg-gpu-tensor-core-contractions{wide-columns=64}))" --split-input-file | FileCheck %s --check-prefix=WIDE64
 // RUN: not dgc-opt %s --pass-pipeline="builtin.module(func.func(dg-gpu-tensor-core-contractions{wide-columns=0}))" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADWIDE
 // BADWIDE: error: wide-columns must be at least 1, got 0
+// RUN: dgc-opt %s --pass-pipeline="builtin.module(func.func(dg-gpu-tensor-core-contractions{stages=4}))" --split-input-file | FileCheck %s --check-prefix=STAGES4
+// RUN: not dgc-opt %s --pass-pipeline="builtin.module(func.func(dg-gpu-tensor-core-contractions{stages=1}))" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADSTAGES
+// BADSTAGES: error: stages must be in [2, 8], got 1
+
+// stages=4: rings of four tiles, three in flight, where they fit in 48 KB
+// of static shared memory (the 64 x 32 tile: 30 KB); the 128 x 64 tile
+// would need 60 KB and keeps three (45 KB).
+// STAGES4-LABEL: func.func @linear_both_ahead
+// STAGES4: workgroup(%{{.*}} : memref<256x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>)
+// STAGES4-COUNT-3: nvgpu.device_async_create_group
+// STAGES4: scf.for
+// STAGES4: nvgpu.device_async_wait %{{.*}} {numGroups = 3 : i32}
+// STAGES4-LABEL: func.func @wide
+// STAGES4: workgroup(%{{.*}} : memref<384x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<192x40xbf16, #gpu.address_space<workgroup>>)
+// STAGES4: nvgpu.device_async_wait %{{.*}} {numGroups = 2 : i32}
 
 // wide-columns=64 gives the 64-column linear layer below the wide tile.
 // WIDE64-LABEL: func.func @linear

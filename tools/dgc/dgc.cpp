@@ -98,6 +98,12 @@ cl::opt<int64_t> gemmWideColumnsOpt(
              "16384: the LM head; 1: every one)"),
     cl::init(0), cl::value_desc("n"), cl::sub(compileCmd),
     cl::cat(dgcCategory));
+cl::opt<int64_t> gemmStagesOpt(
+    "gemm-stages",
+    cl::desc("cuda: shared buffers of the tensor-core GEMMs' cp.async rings, "
+             "2 to 8 (default 3; fewer where they would pass 48 KB)"),
+    cl::init(0), cl::value_desc("n"), cl::sub(compileCmd),
+    cl::cat(dgcCategory));
 cl::list<std::string> summaryConfigs(cl::Positional, cl::OneOrMore,
                                      cl::desc("<config.json>..."),
                                      cl::sub(summaryCmd), cl::cat(dgcCategory));
@@ -311,8 +317,14 @@ int runCompile() {
   if (gemmWideColumnsOpt.getNumOccurrences() && gemmWideColumnsOpt < 1)
     return fail("--gemm-wide-columns: " + std::to_string(gemmWideColumnsOpt) +
                 " is not at least 1");
+  if (gemmStagesOpt.getNumOccurrences() &&
+      (gemmStagesOpt < 2 || gemmStagesOpt > 8))
+    return fail("--gemm-stages: " + std::to_string(gemmStagesOpt) +
+                " is not in [2, 8]");
   dgc::CudaOptions cudaOptions;
   cudaOptions.chip = chipOpt;
+  if (gemmStagesOpt > 0)
+    cudaOptions.gemmStages = gemmStagesOpt;
   if (gemmWideColumnsOpt > 0)
     cudaOptions.gemmWideColumns = gemmWideColumnsOpt;
   dgc::HostOptions hostOptions;
