@@ -234,13 +234,16 @@ void storePosition(IndexMath &n, Value positions, Value req, Value row,
 } // namespace
 
 SmallVector<Value> lowerKVCacheRead(OpBuilder &b, dg::KVCacheReadOp op,
-                                    Value pool, Value table) {
+                                    Value pool, Value table,
+                                    bool withPositions) {
   ReadStart start = startRead(b, op, table);
   IndexMath &m = start.m;
   Value lengths = start.lengths, known = start.known, batch = start.batch;
   Value keys = allocRows(m, op.getKeys().getType(), batch, known),
         values = allocRows(m, op.getValues().getType(), batch, known),
-        positions = allocRows(m, op.getPositions().getType(), batch, known);
+        positions;
+  if (withPositions)
+    positions = allocRows(m, op.getPositions().getType(), batch, known);
   Type element = cast<MemRefType>(keys.getType()).getElementType();
   int64_t layer = op.getLayer();
   forEachElement(
@@ -264,6 +267,8 @@ SmallVector<Value> lowerKVCacheRead(OpBuilder &b, dg::KVCacheReadOp op,
         }
         n.store(kv.getResult(0), keys, {req, row, head, col});
         n.store(kv.getResult(1), values, {req, row, head, col});
+        if (!withPositions)
+          return;
         auto first = scf::IfOp::create(
             nb, l, n.both(n.eq(head, n.c(0)), n.eq(col, n.c(0))));
         OpBuilder::InsertionGuard guard(nb);
@@ -273,12 +278,12 @@ SmallVector<Value> lowerKVCacheRead(OpBuilder &b, dg::KVCacheReadOp op,
   SmallVector<Value> results;
   Value buffers[] = {keys, values, positions};
   for (auto [buffer, result] : llvm::zip(buffers, op.getResults()))
-    results.push_back(asTensor(m, buffer, result.getType()));
+    results.push_back(buffer ? asTensor(m, buffer, result.getType()) : Value());
   return results;
 }
 
 KVCacheRows lowerKVCacheReadRows(OpBuilder &b, dg::KVCacheReadOp op,
-                                 Value table) {
+                                 Value table, bool withPositions) {
   ReadStart start = startRead(b, op, table);
   IndexMath &m = start.m;
   Value lengths = start.lengths, known = start.known, batch = start.batch;
@@ -287,7 +292,9 @@ KVCacheRows lowerKVCacheReadRows(OpBuilder &b, dg::KVCacheReadOp op,
   auto rowsType = RankedTensorType::get({batchSize, ShapedType::kDynamic, 2},
                                         b.getI64Type());
   Value rows = allocRows(m, rowsType, batch, known);
-  Value positions = allocRows(m, op.getPositions().getType(), batch, known);
+  Value positions;
+  if (withPositions)
+    positions = allocRows(m, op.getPositions().getType(), batch, known);
   int64_t layer = op.getLayer();
   scf::ParallelOp::create(
       b, m.loc, SmallVector<Value>(2, m.c(0)), ValueRange{batch, known},
@@ -302,10 +309,12 @@ KVCacheRows lowerKVCacheReadRows(OpBuilder &b, dg::KVCacheReadOp op,
         Value none = n.c(-1);
         n.store(n.toI64(n.select(at.valid, k, none)), rows, {req, row, n.c(0)});
         n.store(n.toI64(n.select(at.valid, v, none)), rows, {req, row, n.c(1)});
-        storePosition(n, positions, req, row, at);
+        if (withPositions)
+          storePosition(n, positions, req, row, at);
       });
   return {asTensor(m, rows, rowsType),
-          asTensor(m, positions, op.getPositions().getType())};
+          positions ? asTensor(m, positions, op.getPositions().getType())
+                    : Value()};
 }
 
 } // namespace dgc

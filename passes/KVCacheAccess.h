@@ -51,11 +51,11 @@ void lowerKVCacheWrite(mlir::OpBuilder &b, dg::KVCacheWriteOp op,
 /// The keys, values and positions `op` reads, gathered from `pool` through
 /// `table`: row s of request b holds position F_b + s (the table's first
 /// position); rows at or past `lengths[b]` and rows without a page are zero
-/// with position -1. Inserts before `op`.
-llvm::SmallVector<mlir::Value> lowerKVCacheRead(mlir::OpBuilder &b,
-                                                dg::KVCacheReadOp op,
-                                                mlir::Value pool,
-                                                mlir::Value table);
+/// with position -1. Without `withPositions` the positions (the same for
+/// every layer of a cache) are left out, a null value. Inserts before `op`.
+llvm::SmallVector<mlir::Value>
+lowerKVCacheRead(mlir::OpBuilder &b, dg::KVCacheReadOp op, mlir::Value pool,
+                 mlir::Value table, bool withPositions = true);
 
 /// What a kernel that reads the pool in place needs of a read (the paged
 /// dg.masked_attention): `rows` [B, S, 2] i64, the pool rows of K and V of
@@ -66,9 +66,10 @@ struct KVCacheRows {
 };
 
 /// The rows `op` reads, as pool row numbers through `table`; the K/V rows
-/// themselves stay in the pool. Inserts before `op`.
+/// themselves stay in the pool. Without `withPositions`, `positions` is
+/// null. Inserts before `op`.
 KVCacheRows lowerKVCacheReadRows(mlir::OpBuilder &b, dg::KVCacheReadOp op,
-                                 mlir::Value table);
+                                 mlir::Value table, bool withPositions = true);
 
 } // namespace dgc
 

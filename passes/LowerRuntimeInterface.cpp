@@ -56,9 +56,11 @@ bool readOnlyByKernels(dg::KVCacheReadOp op) {
 
 /// Points the attention ops that read `op`'s rows at the pool itself, with
 /// the rows' pool row numbers (the paged dg.masked_attention), so that no
-/// gathered copy of the keys and values is made.
-void readInPlace(OpBuilder &b, dg::KVCacheReadOp op, Value pool, Value table) {
-  KVCacheRows rows = lowerKVCacheReadRows(b, op, table);
+/// gathered copy of the keys and values is made. Returns the positions
+/// (null without `withPositions`).
+Value readInPlace(OpBuilder &b, dg::KVCacheReadOp op, Value pool, Value table,
+                  bool withPositions) {
+  KVCacheRows rows = lowerKVCacheReadRows(b, op, table, withPositions);
   auto poolType = cast<MemRefType>(pool.getType());
   Value poolTensor = bufferization::ToTensorOp::create(
       b, op.getLoc(),
@@ -76,7 +78,7 @@ void readInPlace(OpBuilder &b, dg::KVCacheReadOp op, Value pool, Value table) {
     attention.replaceAllUsesWith(paged);
     attention.erase();
   }
-  op.getPositions().replaceAllUsesWith(rows.positions);
+  return rows.positions;
 }
 
 class RuntimeInterfaceLowering {
@@ -219,12 +221,27 @@ LogicalResult RuntimeInterfaceLowering::lowerGraph(func::FuncOp func) {
   // each read.
   SmallVector<dg::KVCacheReadOp> reads;
   func.walk([&](dg::KVCacheReadOp op) { reads.push_back(op); });
+  // Reads of one cache up to the same lengths list the same positions (the
+  // layer moves only the pool rows): the first read's serve the later ones
+  // in its block, so that what is built from them, each layer's mask, is
+  // one value that cse can share.
+  DenseMap<std::pair<Value, Value>, Value> positionsOf;
   for (dg::KVCacheReadOp op : reads) {
     auto [pool, table] = caches.lookup(op.getCache());
-    if (readOnlyByKernels(op))
-      readInPlace(b, op, pool, table);
-    else
-      op.replaceAllUsesWith(lowerKVCacheRead(b, op, pool, table));
+    Value &positions = positionsOf[{op.getCache(), op.getLengths()}];
+    bool shared = positions && positions.getParentBlock() == op->getBlock();
+    Value read;
+    if (readOnlyByKernels(op)) {
+      read = readInPlace(b, op, pool, table, !shared);
+    } else {
+      SmallVector<Value> rows = lowerKVCacheRead(b, op, pool, table, !shared);
+      op.getKeys().replaceAllUsesWith(rows[0]);
+      op.getValues().replaceAllUsesWith(rows[1]);
+      read = rows[2];
+    }
+    if (!shared)
+      positions = read;
+    op.getPositions().replaceAllUsesWith(positions);
     toErase.push_back(op);
   }
 

@@ -140,6 +140,9 @@ def LowerDgRuntimeInterface
       `convert-dg-to-linalg` left whole for the flash kernel) gathers
       nothing: its loop writes each row's pool row numbers, and the
       attention becomes the paged form that reads the pool through them.
+      Reads of one cache up to the same lengths share the first one's
+      positions (the layer moves only the pool rows), so that a later
+      `cse` merges the masks built from them.
       A write the table
       rejects (outside the reservation, in a recycled page, scratch below
       the committed length) is skipped and its position left in the error

@@ -43,7 +43,8 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
         "dg-fuse-elementwise,canonicalize",
         o.moeGroupRows);
   case CudaStage::RuntimeAbi:
-    return "lower-dg-runtime-interface";
+    // cse: the layers of one cache share their positions, and so masks.
+    return "lower-dg-runtime-interface,cse";
   case CudaStage::Buffers:
     // A result that views a buffer is returned as a clone: a copy.
     return "one-shot-bufferize{bufferize-function-boundaries "

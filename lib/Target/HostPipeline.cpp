@@ -26,7 +26,8 @@ const Stage kStages[] = {
     {HostStage::Linalg, "linalg",
      "convert-dg-to-linalg{moe-group-rows=%d},canonicalize,cse,"
      "dg-fuse-elementwise,canonicalize"},
-    {HostStage::RuntimeAbi, "abi", "lower-dg-runtime-interface"},
+    // cse: the layers of one cache share their positions, and so masks.
+    {HostStage::RuntimeAbi, "abi", "lower-dg-runtime-interface,cse"},
     {HostStage::Buffers, "buffers",
      "one-shot-bufferize{bufferize-function-boundaries "
      "function-boundary-type-conversion=identity-layout-map},"

@@ -158,3 +158,32 @@ func.func @swapped(%q: tensor<1x16x4x32xbf16>, %m: tensor<1x16x?xbf16>, %len: te
   %a = dg.masked_attention %q, %values, %keys, %m into %o {scale = 1.0 : f64} : tensor<1x16x4x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x16x?xbf16> into tensor<1x16x4x32xbf16> -> tensor<1x16x4x32xbf16>
   return %a : tensor<1x16x4x32xbf16>
 }
+
+// -----
+
+!full = !dg.kv_cache<full, layers = 2, kv_heads = 2, head_dim = 32, window = 0, bf16>
+
+// Two layers' reads of one cache up to the same lengths list the same
+// positions: the first read's loop writes them, the second's only its pool
+// rows, and both layers' users see the first's (so cse can merge what they
+// build from them, such as masks). A read up to other lengths writes its own.
+// CHECK-LABEL: func.func @two_layers(
+// CHECK: %[[KPOS:.*]] = memref.alloc(%{{.*}}) : memref<1x?xi32>
+// CHECK: %[[POS:.*]] = bufferization.to_tensor %[[KPOS]] restrict writable
+// CHECK: dg.masked_attention
+// CHECK-NOT: memref<1x?xi32>
+// CHECK: memref.alloc(%{{.*}}) : memref<1x?x2xi64>
+// CHECK-NOT: memref<1x?xi32>
+// CHECK: dg.masked_attention
+// CHECK: %[[OTHER:.*]] = memref.alloc(%{{.*}}) : memref<1x?xi32>
+// CHECK: %[[OTHERPOS:.*]] = bufferization.to_tensor %[[OTHER]]
+// CHECK: return %{{.*}}, %{{.*}}, %[[POS]], %[[POS]], %[[OTHERPOS]]
+func.func @two_layers(%q: tensor<1x16x4x32xbf16>, %m: tensor<1x16x?xbf16>, %len: tensor<1xi32>, %len2: tensor<1xi32>, %c: !full {dg.name = "kv_cache_full"}) -> (tensor<1x16x4x32xbf16>, tensor<1x16x4x32xbf16>, tensor<1x?xi32>, tensor<1x?xi32>, tensor<1x?xi32>) {
+  %o = tensor.empty() : tensor<1x16x4x32xbf16>
+  %k0, %v0, %p0 = dg.kv_cache_read %c[0], %len : !full, tensor<1xi32> -> tensor<1x?x2x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x?xi32>
+  %a0 = dg.masked_attention %q, %k0, %v0, %m into %o {scale = 1.0 : f64} : tensor<1x16x4x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x16x?xbf16> into tensor<1x16x4x32xbf16> -> tensor<1x16x4x32xbf16>
+  %k1, %v1, %p1 = dg.kv_cache_read %c[1], %len : !full, tensor<1xi32> -> tensor<1x?x2x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x?xi32>
+  %a1 = dg.masked_attention %q, %k1, %v1, %m into %o {scale = 1.0 : f64} : tensor<1x16x4x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x16x?xbf16> into tensor<1x16x4x32xbf16> -> tensor<1x16x4x32xbf16>
+  %k2, %v2, %p2 = dg.kv_cache_read %c[1], %len2 : !full, tensor<1xi32> -> tensor<1x?x2x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x?xi32>
+  return %a0, %a1, %p0, %p1, %p2 : tensor<1x16x4x32xbf16>, tensor<1x16x4x32xbf16>, tensor<1x?xi32>, tensor<1x?xi32>, tensor<1x?xi32>
+}
