@@ -185,8 +185,7 @@ ReadRow readRow(IndexMath &n, Value table, Value lengths, Value known,
 
 /// A fresh buffer for `result` of a read: [B, S, ...] with B the requests
 /// and S the table's positions where they are dynamic.
-Value allocRows(IndexMath &m, Type resultType, Value batch, Value known,
-                Type element = {}) {
+Value allocRows(IndexMath &m, Type resultType, Value batch, Value known) {
   auto type = cast<RankedTensorType>(resultType);
   SmallVector<Value> sizes;
   if (type.isDynamicDim(0))
@@ -194,9 +193,7 @@ Value allocRows(IndexMath &m, Type resultType, Value batch, Value known,
   if (type.isDynamicDim(1))
     sizes.push_back(known);
   return memref::AllocOp::create(
-      m.b, m.loc,
-      MemRefType::get(type.getShape(),
-                      element ? element : type.getElementType()),
+      m.b, m.loc, MemRefType::get(type.getShape(), type.getElementType()),
       sizes);
 }
 

@@ -379,28 +379,41 @@ void mmaBf16(OpBuilder &b, Location loc, ValueRange fragA, ValueRange fragB,
     fragC[e] = LLVM::ExtractValueOp::create(b, loc, mma, e);
 }
 
+/// Elements each shared row is padded by (see sharedBf16Tile).
+static constexpr int64_t kSharedRowPad = 8;
+
 MemRefType sharedBf16Tile(MLIRContext *ctx, int64_t rows, int64_t cols) {
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  return MemRefType::get({rows, cols + 8}, BFloat16Type::get(ctx), AffineMap(),
-                         workgroup);
+  return MemRefType::get({rows, cols + kSharedRowPad}, BFloat16Type::get(ctx),
+                         AffineMap(), workgroup);
+}
+
+std::pair<int64_t, int64_t> MmaTileShape::sharedAExtent() const {
+  return {(asyncA ? stages : 1) * tileM(), tileK};
+}
+
+std::pair<int64_t, int64_t> MmaTileShape::sharedBExtent() const {
+  if (bKFastest)
+    return {(asyncB ? stages : 1) * tileN(), tileK};
+  return {tileK, tileN()};
 }
 
 int64_t MmaTileShape::sharedBytes() const {
-  // Rows padded by 8 elements (sharedBf16Tile), 2 bytes each.
-  int64_t a = (asyncA ? stages : 1) * tileM() * (tileK + 8);
-  int64_t b = bKFastest ? (asyncB ? stages : 1) * tileN() * (tileK + 8)
-                        : tileK * (tileN() + 8);
-  return 2 * (a + b);
+  int64_t elements = 0;
+  for (auto [rows, cols] : {sharedAExtent(), sharedBExtent()})
+    elements += rows * (cols + kSharedRowPad);
+  return 2 * elements;
 }
 
 MemRefType MmaTileShape::sharedA(MLIRContext *ctx) const {
-  return sharedBf16Tile(ctx, (asyncA ? stages : 1) * tileM(), tileK);
+  auto [rows, cols] = sharedAExtent();
+  return sharedBf16Tile(ctx, rows, cols);
 }
 
 MemRefType MmaTileShape::sharedB(MLIRContext *ctx) const {
-  return bKFastest ? sharedBf16Tile(ctx, (asyncB ? stages : 1) * tileN(), tileK)
-                   : sharedBf16Tile(ctx, tileK, tileN());
+  auto [rows, cols] = sharedBExtent();
+  return sharedBf16Tile(ctx, rows, cols);
 }
 
 void buildMmaTile(OpBuilder &b, Location loc, gpu::LaunchOp launch,

@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <optional>
+#include <utility>
 
 namespace dgc {
 
@@ -66,6 +67,9 @@ struct MmaTileShape {
   static constexpr int64_t kStaticShared = 48 * 1024;
   /// Bytes of the shared tiles.
   int64_t sharedBytes() const;
+  /// Rows and columns of the shared tiles of A and B, before padding.
+  std::pair<int64_t, int64_t> sharedAExtent() const;
+  std::pair<int64_t, int64_t> sharedBExtent() const;
   /// The shared-memory tiles, in the order the launch must attribute them.
   mlir::MemRefType sharedA(mlir::MLIRContext *ctx) const;
   mlir::MemRefType sharedB(mlir::MLIRContext *ctx) const;
