@@ -33,6 +33,13 @@ def ConvertDgToLinalg : Pass<"convert-dg-to-linalg", "mlir::ModuleOp"> {
     products and the masked softmax. With `flash-attention`, bf16
     `dg.masked_attention` ops stay whole: they bufferize as themselves and
     `dg-gpu-flash-attention` turns each into one kernel.
+
+    `dg.sample` with rounded (bf16) logits keeps no f32 logits beyond the
+    head: its statistics read the raw product, and its top-k is taken among
+    the `k + sample-candidates` largest rounded logits, whose f32 values are
+    recomputed. That is the exact top-k unless more than
+    `sample-candidates` rounded logits tie with the k-th; 0 selects over
+    the f32 logits instead.
   }];
   let options = [
     Option<"moeGroupRows", "moe-group-rows", "int64_t", /*default=*/"1",
@@ -40,7 +47,11 @@ def ConvertDgToLinalg : Pass<"convert-dg-to-linalg", "mlir::ModuleOp"> {
            "uses its tensor-core tile height)">,
     Option<"flashAttention", "flash-attention", "bool", /*default=*/"false",
            "Leave bf16 dg.masked_attention whole for a flash kernel (the "
-           "CUDA target)">
+           "CUDA target)">,
+    Option<"sampleCandidates", "sample-candidates", "int64_t",
+           /*default=*/"64",
+           "dg.sample with rounded logits: rounded candidates beyond top_k "
+           "whose f32 values are recomputed (0: top-k over f32 logits)">
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",

@@ -38,6 +38,10 @@ struct CudaOptions {
   int64_t gemmWideColumns = 16384;
   /// Shared buffers of the tensor-core GEMMs' cp.async rings.
   int64_t gemmStages = 3;
+  /// dg.sample with bf16 logits: candidates beyond top_k among the rounded
+  /// logits whose f32 values are recomputed (0: top-k over f32 logits,
+  /// which the LM head's GEMM must then write).
+  int64_t sampleCandidates = 64;
   /// The CUDA toolkit, for libdevice (nvvm/libdevice/libdevice.10.bc).
   std::string toolkitPath;
 };

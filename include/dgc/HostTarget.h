@@ -36,6 +36,9 @@ struct HostOptions {
   /// Rows per expert tile of the grouped MoE GEMMs: 1 wastes nothing on a
   /// CPU (larger values exist to test the GPU layout on the host).
   int64_t moeGroupRows = 1;
+  /// dg.sample with bf16 logits: candidates beyond top_k among the rounded
+  /// logits whose f32 values are recomputed (0: top-k over f32 logits).
+  int64_t sampleCandidates = 64;
 };
 const char *hostStageNames();
 

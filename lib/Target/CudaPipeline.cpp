@@ -38,10 +38,10 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
   switch (stage) {
   case CudaStage::Linalg:
     return llvm::formatv(
-        "convert-dg-to-linalg{{moe-group-rows={0} flash-attention=true},"
-        "canonicalize,cse,"
+        "convert-dg-to-linalg{{moe-group-rows={0} flash-attention=true "
+        "sample-candidates={1}},canonicalize,cse,"
         "dg-fuse-elementwise,canonicalize",
-        o.moeGroupRows);
+        o.moeGroupRows, o.sampleCandidates);
   case CudaStage::RuntimeAbi:
     // cse: the layers of one cache share their positions, and so masks.
     return "lower-dg-runtime-interface,cse";

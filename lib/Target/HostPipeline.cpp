@@ -24,7 +24,8 @@ struct Stage {
 // with dgc-opt.
 const Stage kStages[] = {
     {HostStage::Linalg, "linalg",
-     "convert-dg-to-linalg{moe-group-rows=%d},canonicalize,cse,"
+     "convert-dg-to-linalg{moe-group-rows=%d sample-candidates=%c},"
+     "canonicalize,cse,"
      "dg-fuse-elementwise,canonicalize"},
     // cse: the layers of one cache share their positions, and so masks.
     {HostStage::RuntimeAbi, "abi", "lower-dg-runtime-interface,cse"},
@@ -79,6 +80,8 @@ LogicalResult runHostPipeline(ModuleOp module, HostStage first, HostStage last,
     std::string pipeline = s.pipeline;
     if (size_t at = pipeline.find("%d"); at != std::string::npos)
       pipeline.replace(at, 2, std::to_string(options.moeGroupRows));
+    if (size_t at = pipeline.find("%c"); at != std::string::npos)
+      pipeline.replace(at, 2, std::to_string(options.sampleCandidates));
     if (failed(parsePassPipeline(pipeline, pm)))
       return module.emitError() << "bad pipeline of stage " << s.name;
     if (s.stage == last)

@@ -32,6 +32,11 @@ struct ConvertDgToLinalgPass
                                  << static_cast<int64_t>(moeGroupRows);
       return signalPassFailure();
     }
+    if (sampleCandidates < 0) {
+      getOperation().emitError() << "sample-candidates must be at least 0, got "
+                                 << static_cast<int64_t>(sampleCandidates);
+      return signalPassFailure();
+    }
     // Paged keys are pool rows only a flash kernel reads in place.
     WalkResult paged = getOperation().walk([&](dg::MaskedAttentionOp op) {
       if (!op.getRows() || lowering::isLeftWhole(op, flashAttention))
@@ -52,7 +57,7 @@ struct ConvertDgToLinalgPass
     lowering::populatePositionPatterns(patterns);
     lowering::populateShapePatterns(patterns);
     lowering::populateMoEPatterns(patterns, moeGroupRows);
-    lowering::populateSamplingPatterns(patterns);
+    lowering::populateSamplingPatterns(patterns, sampleCandidates);
     lowering::populateSoftEmbeddingPatterns(patterns);
     lowering::populateAttentionPatterns(patterns, flashAttention);
 

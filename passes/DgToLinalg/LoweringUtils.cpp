@@ -187,7 +187,9 @@ reduceAxis(OpBuilder &b, Location loc, Value input, int64_t axis, double init,
   return generic.getResult(0);
 }
 
-SmallVector<Value> rowStatistics(OpBuilder &b, Location loc, Value x) {
+SmallVector<Value> rowStatistics(
+    OpBuilder &b, Location loc, Value x, ValueRange perRow,
+    function_ref<Value(OpBuilder &, Location, Value, ValueRange)> value) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType t = tensorType(x);
   int64_t rank = t.getRank();
@@ -201,19 +203,28 @@ SmallVector<Value> rowStatistics(OpBuilder &b, Location loc, Value x) {
     inits.push_back(
         filledTensor(b, loc, cast<RankedTensorType>(type), sizes, attr));
   AffineMap rowMap = droppedAxisMap(ctx, rank, rank - 1);
-  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank), rowMap, rowMap,
-                                 rowMap, rowMap};
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
+  SmallVector<Value> inputs = {x};
+  for (Value row : perRow) {
+    inputs.push_back(row);
+    maps.push_back(rowMap);
+  }
+  maps.append(4, rowMap);
   SmallVector<utils::IteratorType> iterators = parallelLoops(rank);
   iterators.back() = utils::IteratorType::reduction;
+  size_t numInputs = inputs.size();
   auto generic = linalg::GenericOp::create(
-      b, loc, types, ValueRange{x}, inits, maps, iterators,
+      b, loc, types, inputs, inits, maps, iterators,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
         Value index = arith::IndexCastOp::create(
             nb, nl, nb.getI32Type(), linalg::IndexOp::create(nb, nl, rank - 1));
+        Value element = toF32(nb, nl, args[0]);
+        if (value)
+          element = value(nb, nl, element, args.slice(1, numInputs - 1));
         linalg::YieldOp::create(
             nb, nl,
-            addToRowStatistics(nb, nl, args.drop_front().take_front(4),
-                               toF32(nb, nl, args[0]), index));
+            addToRowStatistics(nb, nl, args.drop_front(numInputs).take_front(4),
+                               element, index));
       });
   generic->setAttr(kRowStatisticsAttr, b.getUnitAttr());
   return generic.getResults();

@@ -76,8 +76,13 @@ reduceAxis(OpBuilder &b, Location loc, Value input, int64_t axis, double init,
 /// The softmax statistics of each row of `x` along its last axis, in one
 /// pass: (max, sum of exponentials, sum of exp * shifted value, argmax) as
 /// f32, f32, f32 and i32 tensors without that axis (RowStatistics.h). The
-/// generic is marked for the GPU (dg-gpu-block-reductions).
-llvm::SmallVector<Value> rowStatistics(OpBuilder &b, Location loc, Value x);
+/// generic is marked for the GPU (dg-gpu-block-reductions). With `value`,
+/// the statistics are of `value(f32 element, perRow values)` instead, the
+/// `perRow` tensors (x's shape without its last axis) read beside x.
+llvm::SmallVector<Value> rowStatistics(
+    OpBuilder &b, Location loc, Value x, mlir::ValueRange perRow = {},
+    llvm::function_ref<Value(OpBuilder &, Location, Value, mlir::ValueRange)>
+        value = nullptr);
 
 /// The map from an input's loops to a per-row statistic without `axis`.
 mlir::AffineMap droppedAxisMap(mlir::MLIRContext *ctx, int64_t rank,

@@ -18,7 +18,10 @@ void populateShapePatterns(mlir::RewritePatternSet &patterns);
 /// `groupRows`: the rows of a tile of the grouped expert GEMMs (1 on the
 /// host, where padding only costs; a tensor-core tile height on GPUs).
 void populateMoEPatterns(mlir::RewritePatternSet &patterns, int64_t groupRows);
-void populateSamplingPatterns(mlir::RewritePatternSet &patterns);
+/// dg.sample with rounded logits takes its top-k among k + `candidates`
+/// rounded logits (0: over the f32 logits).
+void populateSamplingPatterns(mlir::RewritePatternSet &patterns,
+                              int64_t candidates);
 void populateSoftEmbeddingPatterns(mlir::RewritePatternSet &patterns);
 /// `flashAttention`: leave bf16 `dg.masked_attention` whole (see
 /// isLeftWhole) for a target that runs it as one kernel.

@@ -236,38 +236,3 @@ func.func @moe(%r: tensor<?x?x64xf32>, %x: tensor<?x?x64xf32>, %scale: tensor<64
   return %m : tensor<?x?x64xf32>
 }
 
-// -----
-
-// The sampler's head: after the LM head, one pass per row for (max, sum of
-// exponentials, sum of exp * shifted value, argmax), marked for the GPU; the
-// top-k runs over the logits, and its probabilities and the entropy come
-// from the statistics. No softmax of the whole row is materialised, and
-// argmax is not a pass of its own.
-// CHECK-LABEL: func.func @sample
-// CHECK-SAME: (%{{.*}}: tensor<?x16x64xf32>, %{{.*}}: tensor<512x64xf32>, %{{.*}}: tensor<?xf32>)
-// CHECK: %[[S:.*]]:4 = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X:[0-9]+]] : tensor<?x16x512xf32>) outs({{.*}} : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xi32>) attrs = {dg.row_statistics}
-// CHECK: linalg.index 2
-// CHECK: math.exp
-// CHECK: math.exp
-// CHECK: linalg.yield
-// Entropy: log s - u / s.
-// CHECK: %[[N:.*]] = linalg.generic {{.*}} ins(%[[S]]#1, %[[S]]#2 : tensor<?x16xf32>, tensor<?x16xf32>)
-// CHECK: arith.divf
-// CHECK: math.log
-// CHECK: arith.subf
-// CHECK-NOT: tensor<?x16x512xf32>) outs
-// CHECK: %[[TOP:.*]]:2 = scf.for
-// CHECK: ins(%[[X]], {{.*}}) {{.*}} attrs = {dg.best_of_rows}
-// CHECK: } {dg.top_k = 64 : i64}
-// Probabilities: exp(v - max) / s.
-// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[TOP]]#0, %[[S]]#0, %[[S]]#1 : tensor<?x16x64xf32>, tensor<?x16xf32>, tensor<?x16xf32>)
-// CHECK: arith.subf
-// CHECK: math.exp
-// CHECK: arith.divf
-// CHECK-NOT: dg.best_of_rows
-// CHECK: %[[L:.*]] = linalg.generic {{.*}} ins(%[[X]] : tensor<?x16x512xf32>) outs({{.*}} : tensor<?x16x512xbf16>)
-// CHECK: return %[[L]], %[[S]]#3, %[[P]], %[[TOP]]#1, %[[N]]
-func.func @sample(%h: tensor<?x16x64xf32>, %e: tensor<512x64xf32>, %temp: tensor<?xf32>) -> (tensor<?x16x512xbf16>, tensor<?x16xi32>, tensor<?x16x64xf32>, tensor<?x16x64xi32>, tensor<?x16xf32>) {
-  %l, %a, %p, %i, %n = dg.sample %h, %e, %temp {softcap = 3.000000e+01 : f64, top_k = 64 : i64} : tensor<?x16x64xf32>, tensor<512x64xf32>, tensor<?xf32> -> tensor<?x16x512xbf16>, tensor<?x16xi32>, tensor<?x16x64xf32>, tensor<?x16x64xi32>, tensor<?x16xf32>
-  return %l, %a, %p, %i, %n : tensor<?x16x512xbf16>, tensor<?x16xi32>, tensor<?x16x64xf32>, tensor<?x16x64xi32>, tensor<?x16xf32>
-}

@@ -104,6 +104,15 @@ cl::opt<int64_t> gemmStagesOpt(
              "2 to 8 (default 3; fewer where they would pass 48 KB)"),
     cl::init(0), cl::value_desc("n"), cl::sub(compileCmd),
     cl::cat(dgcCategory));
+cl::opt<int64_t> sampleCandidatesOpt(
+    "sample-candidates",
+    cl::desc("bf16 models: the sampler's top-64 is taken among this many "
+             "more of the largest bf16 logits, their f32 values recomputed, "
+             "so no f32 [canvas x vocabulary] logits are kept (default 64; "
+             "exact unless more tie in bf16 with the 64th; 0: top-64 over "
+             "f32 logits)"),
+    cl::init(64), cl::value_desc("n"), cl::sub(compileCmd),
+    cl::cat(dgcCategory));
 cl::list<std::string> summaryConfigs(cl::Positional, cl::OneOrMore,
                                      cl::desc("<config.json>..."),
                                      cl::sub(summaryCmd), cl::cat(dgcCategory));
@@ -321,6 +330,9 @@ int runCompile() {
       (gemmStagesOpt < 2 || gemmStagesOpt > 8))
     return fail("--gemm-stages: " + std::to_string(gemmStagesOpt) +
                 " is not in [2, 8]");
+  if (sampleCandidatesOpt < 0 || sampleCandidatesOpt > 4096)
+    return fail("--sample-candidates: " + std::to_string(sampleCandidatesOpt) +
+                " is not in [0, 4096]");
   dgc::CudaOptions cudaOptions;
   cudaOptions.chip = chipOpt;
   if (gemmStagesOpt > 0)
@@ -328,6 +340,8 @@ int runCompile() {
   if (gemmWideColumnsOpt > 0)
     cudaOptions.gemmWideColumns = gemmWideColumnsOpt;
   dgc::HostOptions hostOptions;
+  hostOptions.sampleCandidates = cudaOptions.sampleCandidates =
+      sampleCandidatesOpt;
   if (moeGroupRowsOpt > 0)
     hostOptions.moeGroupRows = cudaOptions.moeGroupRows = moeGroupRowsOpt;
   if (cuda) {
