@@ -101,7 +101,7 @@ std::optional<double> foldConstantInit(linalg::GenericOp op) {
   return known->value;
 }
 
-linalg::GenericOp findEpilogue(linalg::GenericOp op) {
+linalg::GenericOp findEpilogue(linalg::GenericOp op, Operation *alsoReadsC) {
   Value c = op.getDpsInits()[0];
   if (viewRoot(c) != c || !isAllocation(c))
     return {};
@@ -181,7 +181,7 @@ linalg::GenericOp findEpilogue(linalg::GenericOp op) {
   if (readsOfC != 1)
     return {};
   for (Operation *user : c.getUsers()) {
-    if (user == op || user == consumer || isDealloc(user))
+    if (user == op || user == consumer || user == alsoReadsC || isDealloc(user))
       continue;
     Operation *at = consumer->getBlock()->findAncestorOpInBlock(*user);
     if (!inPlace || !at || !consumer->isBeforeInBlock(at))
@@ -192,6 +192,13 @@ linalg::GenericOp findEpilogue(linalg::GenericOp op) {
 
 void emitEpilogueElement(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
                          Value c, ValueRange indices, Value value) {
+  memref::StoreOp::create(b, loc,
+                          epilogueValue(b, loc, epilogue, c, indices, value),
+                          epilogue.getDpsInits()[0], indices);
+}
+
+Value epilogueValue(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
+                    Value c, ValueRange indices, Value value) {
   Block &body = epilogue.getRegion().front();
   IRMapping map;
   for (OpOperand *input : epilogue.getDpsInputOperands()) {
@@ -221,8 +228,7 @@ void emitEpilogueElement(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
     }
     b.clone(inner, map);
   }
-  Value result = map.lookupOrDefault(body.getTerminator()->getOperand(0));
-  memref::StoreOp::create(b, loc, result, epilogue.getDpsInits()[0], indices);
+  return map.lookupOrDefault(body.getTerminator()->getOperand(0));
 }
 
 } // namespace dgc

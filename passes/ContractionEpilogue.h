@@ -28,10 +28,12 @@ std::optional<double> foldConstantInit(mlir::linalg::GenericOp op);
 /// The all-parallel generic that reads the contraction `op`'s result C
 /// next, element for element (identity map, over C's own loops), writing
 /// either C itself (then C may have later readers) or a buffer that
-/// aliases neither C nor the contraction's operands (then C has none). The
-/// ops between the two must not write the contraction's operands, as the
-/// kernel goes after them. Null if there is no such reader.
-mlir::linalg::GenericOp findEpilogue(mlir::linalg::GenericOp op);
+/// aliases neither C nor the contraction's operands (then C has none but
+/// `alsoReadsC`, which the caller folds in too). The ops between the two
+/// must not write the contraction's operands, as the kernel goes after
+/// them. Null if there is no such reader.
+mlir::linalg::GenericOp findEpilogue(mlir::linalg::GenericOp op,
+                                     mlir::Operation *alsoReadsC = nullptr);
 
 /// Emits `epilogue` for one element: its body with C's element replaced by
 /// `value` and the other inputs read at `indices` (C's indices) through
@@ -39,6 +41,11 @@ mlir::linalg::GenericOp findEpilogue(mlir::linalg::GenericOp op);
 void emitEpilogueElement(mlir::OpBuilder &b, mlir::Location loc,
                          mlir::linalg::GenericOp epilogue, mlir::Value c,
                          mlir::ValueRange indices, mlir::Value value);
+
+/// What emitEpilogueElement stores, without the store.
+mlir::Value epilogueValue(mlir::OpBuilder &b, mlir::Location loc,
+                          mlir::linalg::GenericOp epilogue, mlir::Value c,
+                          mlir::ValueRange indices, mlir::Value value);
 
 } // namespace dgc
 

@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/BufferUtils.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -30,6 +31,8 @@ bool isShapeBuffer(MemRefType type) {
   return isa<IndexType>(type.getElementType());
 }
 
+} // namespace
+
 gpu::AllocOp allocManaged(OpBuilder &b, Location loc, MemRefType type,
                           ValueRange dynamicSizes) {
   return gpu::AllocOp::create(b, loc, type, /*asyncToken=*/Type(),
@@ -38,8 +41,6 @@ gpu::AllocOp allocManaged(OpBuilder &b, Location loc, MemRefType type,
                               /*hostShared=*/true);
 }
 
-/// gpu-to-llvm lowers only the asynchronous form of gpu.dealloc: free on a
-/// fresh stream and wait for it.
 void deallocManaged(OpBuilder &b, Location loc, Value memref) {
   auto tokenType = gpu::AsyncTokenType::get(b.getContext());
   Value start = gpu::WaitOp::create(b, loc, tokenType, ValueRange())
@@ -49,6 +50,8 @@ void deallocManaged(OpBuilder &b, Location loc, Value memref) {
           .getAsyncToken();
   gpu::WaitOp::create(b, loc, Type(), ValueRange{freed});
 }
+
+namespace {
 
 struct GpuManagedMemory : impl::DgGpuManagedMemoryBase<GpuManagedMemory> {
   void runOnOperation() override {

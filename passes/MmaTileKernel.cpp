@@ -72,6 +72,9 @@ private:
   }
 
   void stageB(Value k0, Value n0, Value sB);
+  /// problem.rowFold over the finished accumulators (`loop`'s results).
+  void foldRows(const MmaProblem::RowFold &fold, scf::ForOp loop, Value r0,
+                Value n0, Value warpCol, Value t, Value columnTile);
   /// Starts the cp.async copies of the tile of K at k0 into ring slot `slot`
   /// of the asynchronous operands' buffers, as one group; returns its token.
   Value copyTileAsync(Value k0, Value slot, Value m0, Value n0, Value sA,
@@ -219,6 +222,66 @@ void TileBuilder::build(gpu::LaunchOp launch) {
         MmaAccess at = problem.c(b, row, col);
         memref::StoreOp::create(b, loc, result, at.memref, at.indices);
       }
+  if (problem.rowFold)
+    foldRows(*problem.rowFold, loop, r0, n0, warpCol, t, block.y);
+}
+
+void TileBuilder::foldRows(const MmaProblem::RowFold &fold, scf::ForOp loop,
+                           Value r0, Value n0, Value warpCol, Value t,
+                           Value columnTile) {
+  assert(shape.warpsN == 1 && "each warp spans the tile's columns");
+  Value M = problem.rows, N = problem.cols;
+  // Columns past N need a check unless the tiles divide N.
+  std::optional<int64_t> staticN = getConstantIntValue(N);
+  bool ragged = !staticN || *staticN % shape.tileN() != 0;
+  auto fragment = [&](int64_t i, int64_t j) {
+    return 4 * (i * shape.fragsN + j);
+  };
+  // Lane (g, t) holds rows g and g + 8 of each m16 fragment: for each, its
+  // two columns 2t, 2t + 1 of every n8 fragment.
+  for (int64_t i = 0; i < shape.fragsM; ++i)
+    for (int64_t half = 0; half < 2; ++half) {
+      Value row = add(r0, c(16 * i + 8 * half));
+      SmallVector<Value> state =
+          llvm::map_to_vector(fold.identity, [&](TypedAttr value) -> Value {
+            return arith::ConstantOp::create(b, loc, value);
+          });
+      for (int64_t j = 0; j < shape.fragsN; ++j)
+        for (int64_t e = 2 * half; e < 2 * half + 2; ++e) {
+          Value col =
+              add(add(n0, warpCol), add(c(8 * j + e % 2), mul(t, c(2))));
+          Value acc = loop.getResult(fragment(i, j) + e);
+          SmallVector<Value> next = fold.add(b, state, row, col, acc);
+          if (ragged) {
+            Value inside = below(col, N);
+            for (size_t v = 0; v < state.size(); ++v)
+              state[v] =
+                  arith::SelectOp::create(b, loc, inside, next[v], state[v]);
+          } else {
+            state = next;
+          }
+        }
+      // The quad's four lanes hold the row's other columns.
+      for (int32_t offset : {1, 2}) {
+        Value width =
+            arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(32));
+        Value by =
+            arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(offset));
+        SmallVector<Value> other = llvm::map_to_vector(state, [&](Value v) {
+          return gpu::ShuffleOp::create(b, loc, v, by, width,
+                                        gpu::ShuffleMode::XOR)
+              .getShuffleResult();
+        });
+        state = fold.combine(b, state, other);
+      }
+      auto store = scf::IfOp::create(
+          b, loc,
+          both(below(row, M), arith::CmpIOp::create(
+                                  b, loc, arith::CmpIPredicate::eq, t, c(0))));
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&store.getThenRegion().front());
+      fold.store(b, row, columnTile, state);
+    }
 }
 
 Value TileBuilder::copyTileAsync(Value k0, Value slot, Value m0, Value n0,

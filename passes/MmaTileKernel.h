@@ -98,6 +98,25 @@ struct MmaProblem {
   std::function<void(mlir::OpBuilder &, mlir::Value row, mlir::Value col,
                      mlir::Value acc)>
       storeC = nullptr;
+  /// A reduction of each row of the block's tile, after the stores: each
+  /// lane folds its finished accumulators of a row into `identity` with
+  /// `add`, the four lanes holding that row merge theirs with `combine`,
+  /// and one of them passes the tile's partial to `store` with the
+  /// column tile's index. Needs warps that span the tile's columns.
+  struct RowFold {
+    llvm::SmallVector<mlir::TypedAttr> identity;
+    std::function<llvm::SmallVector<mlir::Value>(
+        mlir::OpBuilder &, mlir::ValueRange state, mlir::Value row,
+        mlir::Value col, mlir::Value acc)>
+        add;
+    std::function<llvm::SmallVector<mlir::Value>(
+        mlir::OpBuilder &, mlir::ValueRange x, mlir::ValueRange y)>
+        combine;
+    std::function<void(mlir::OpBuilder &, mlir::Value row,
+                       mlir::Value columnTile, mlir::ValueRange state)>
+        store;
+  };
+  std::optional<RowFold> rowFold = std::nullopt;
 };
 
 /// Index and predicate arithmetic at the builder's insertion point, for the

@@ -7,15 +7,21 @@
 //    batches and strided views need no special case. A constant fill of C
 //    becomes the accumulators' start, and an elementwise reader of C alone
 //    (rounding to bf16, softcap, scale) runs in the kernel's store
-//    (ContractionEpilogue.h).
+//    (ContractionEpilogue.h). Row reductions of C or of the epilogue's
+//    output (the sampler's statistics and draw) fold into the kernel per
+//    tile too (StatisticsEpilogue.h); with all of C's readers folded, C is
+//    never written.
 //  - grouped expert projections (dg.grouped_by_expert): one block per 16
 //    rows of one expert, 4 warps side by side along N (16 x 128), each
 //    block reading its expert's weights through the tile's expert index.
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/BufferUtils.h"
 #include "passes/ContractionEpilogue.h"
 #include "passes/Passes.h"
+#include "passes/RowStatistics.h"
+#include "passes/StatisticsEpilogue.h"
 
 #include "DgToLinalg/MoEDispatch.h"
 #include "MmaTileKernel.h"
@@ -113,6 +119,113 @@ gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value rowTiles,
       ValueRange(), TypeRange{shape.sharedA(ctx), shape.sharedB(ctx)});
 }
 
+/// Buffers for the partial row statistics of each tile of columns: the
+/// statistics' outputs' shapes (C's rows, of sizes `rowSizes`) with the
+/// column tiles appended.
+SmallVector<Value> allocatePartials(OpBuilder &b, Location loc,
+                                    linalg::GenericOp reduction,
+                                    ArrayRef<Value> rowSizes, Value colTiles) {
+  std::optional<int64_t> staticTiles = getConstantIntValue(colTiles);
+  SmallVector<Value> partials;
+  for (Value out : reduction.getDpsInits()) {
+    auto type = cast<MemRefType>(out.getType());
+    SmallVector<int64_t> shape(type.getShape());
+    shape.push_back(staticTiles ? *staticTiles : ShapedType::kDynamic);
+    SmallVector<Value> dynamic;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      if (type.isDynamicDim(d))
+        dynamic.push_back(rowSizes[d]);
+    if (!staticTiles)
+      dynamic.push_back(colTiles);
+    partials.push_back(
+        allocManaged(b, loc, MemRefType::get(shape, type.getElementType()),
+                     dynamic)
+            .getMemref());
+  }
+  return partials;
+}
+
+/// The kernel's fold of `reductions`, each state a slice of one: of C's
+/// accumulator or of the epilogue's value, C's element at (row, col) being
+/// at `indicesOf(row, col)`; each partial goes to its buffers at the row's
+/// indices with the column tile last.
+MmaProblem::RowFold rowFoldOf(
+    ArrayRef<RowReduction> reductions, ArrayRef<SmallVector<Value>> partials,
+    linalg::GenericOp epilogue, Value c, Location loc,
+    std::function<SmallVector<Value>(OpBuilder &, Value, Value)> indicesOf) {
+  SmallVector<size_t> starts;
+  MmaProblem::RowFold fold;
+  Builder attrs(c.getContext());
+  for (const RowReduction &reduction : reductions) {
+    starts.push_back(fold.identity.size());
+    llvm::append_range(fold.identity, reduction.identity(attrs));
+  }
+  starts.push_back(fold.identity.size());
+  auto slice = [starts](ValueRange state, size_t i) {
+    return state.slice(starts[i], starts[i + 1] - starts[i]);
+  };
+  SmallVector<RowReduction> all(reductions.begin(), reductions.end());
+  fold.add = [=](OpBuilder &b, ValueRange state, Value row, Value col,
+                 Value acc) {
+    SmallVector<Value> indices = indicesOf(b, row, col), next;
+    Value rounded; // the epilogue's value, made once for its readers
+    for (size_t i = 0; i < all.size(); ++i) {
+      Value value = acc;
+      if (all[i].source != c) {
+        if (!rounded)
+          rounded = epilogueValue(b, loc, epilogue, c, indices, acc);
+        value = rounded;
+      }
+      llvm::append_range(next,
+                         all[i].fold(b, loc, indices, value, slice(state, i)));
+    }
+    return next;
+  };
+  fold.combine = [=](OpBuilder &b, ValueRange x, ValueRange y) {
+    SmallVector<Value> merged;
+    for (size_t i = 0; i < all.size(); ++i)
+      llvm::append_range(merged,
+                         all[i].combine(b, loc, slice(x, i), slice(y, i)));
+    return merged;
+  };
+  SmallVector<SmallVector<Value>> buffers(partials.begin(), partials.end());
+  fold.store = [=](OpBuilder &b, Value row, Value columnTile,
+                   ValueRange state) {
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    SmallVector<Value> at = indicesOf(b, row, zero);
+    at.back() = columnTile;
+    for (size_t i = 0; i < all.size(); ++i)
+      for (auto [value, partial] : llvm::zip(slice(state, i), buffers[i]))
+        memref::StoreOp::create(b, loc, value, partial, at);
+  };
+  return fold;
+}
+
+/// Erases the allocation `buffer` once nothing but its release uses it: a
+/// product the kernel's epilogue consumed without writing it.
+void eraseUnusedBuffer(Value buffer) {
+  Operation *alloc = buffer.getDefiningOp();
+  if (!isa_and_nonnull<memref::AllocOp, gpu::AllocOp>(alloc))
+    return;
+  SmallVector<Operation *> releases;
+  for (Operation *user : buffer.getUsers()) {
+    auto asyncRelease = dyn_cast<gpu::DeallocOp>(user);
+    if (!isa<memref::DeallocOp>(user) &&
+        !(asyncRelease && (!asyncRelease.getAsyncToken() ||
+                           asyncRelease.getAsyncDependencies().size() == 1)))
+      return;
+    releases.push_back(user);
+  }
+  for (Operation *release : releases) {
+    // Whatever waited for the release waits for what it waited for.
+    if (auto asyncRelease = dyn_cast<gpu::DeallocOp>(release))
+      if (Value token = asyncRelease.getAsyncToken())
+        token.replaceAllUsesWith(asyncRelease.getAsyncDependencies()[0]);
+    release->erase();
+  }
+  alloc->erase();
+}
+
 /// A contraction: blocks of 4 warps stacked along M, a 64 x 32 tile each
 /// (16 x 32 a warp), or for wide outputs (the LM head) 128 x 64 (32 x 64 a
 /// warp): twice the flops per byte staged from L2, where every tile of
@@ -125,7 +238,35 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops,
                       int64_t wideColumns, int64_t stages) {
   std::optional<double> initialC = foldConstantInit(op);
   // With an epilogue, the kernel replaces both ops where the second was.
+  Value c = op.getDpsInits()[0];
   linalg::GenericOp epilogue = findEpilogue(op);
+  SmallVector<RowReduction> reductions;
+  // A block's partial row reduction covers its columns: C's last dimension.
+  AffineMap cMap = op.getIndexingMapsArray()[2];
+  bool columnsLast = cMap.getDimPosition(cMap.getNumResults() - 1) == loops.n;
+  if (!epilogue && columnsLast) {
+    // C may also be read by row reductions, which then fold in too.
+    for (Operation *user : c.getUsers())
+      if (auto generic = dyn_cast<linalg::GenericOp>(user);
+          generic && (generic->hasAttr(kRowStatisticsAttr) ||
+                      generic->hasAttr(kBestOfRowsAttr))) {
+        epilogue = findEpilogue(op, generic);
+        if (epilogue && epilogue.getDpsInits()[0] != c)
+          reductions = findRowReductions(c, epilogue, {op, epilogue},
+                                         /*all=*/true);
+        if (reductions.empty())
+          epilogue = {};
+        break;
+      }
+  }
+  // And the readers of what the epilogue writes, in its element type.
+  Value written = epilogue ? epilogue.getDpsInits()[0] : Value();
+  if (epilogue && written != c && columnsLast &&
+      cast<MemRefType>(written.getType()).getRank() ==
+          cast<MemRefType>(c.getType()).getRank())
+    llvm::append_range(reductions,
+                       findRowReductions(written, epilogue, {epilogue},
+                                         /*all=*/false));
   OpBuilder b(epilogue ? epilogue.getOperation() : op.getOperation());
   Location loc = op.getLoc();
   SmallVector<Value> sizes = loopSizes(b, loc, op);
@@ -154,6 +295,23 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops,
     rows = arith::MulIOp::create(b, loc, rows, sizes[loops.m[i]]);
   Value rowTiles = ceilDiv(b, loc, rows, shape.tileM());
   Value colTiles = ceilDiv(b, loc, sizes[loops.n], shape.tileN());
+  // The row reductions' partials: one state per row and tile of columns.
+  SmallVector<SmallVector<Value>> partials;
+  if (!reductions.empty()) {
+    // Their outputs may be allocated later; C's rows are the loops its map
+    // reads.
+    SmallVector<Value> rowSizes;
+    for (unsigned r = 0; r + 1 < cMap.getNumResults(); ++r)
+      rowSizes.push_back(sizes[cMap.getDimPosition(r)]);
+    int64_t cols = op.getStaticLoopRanges()[loops.n];
+    Value tiles = ShapedType::isDynamic(cols)
+                      ? colTiles
+                      : arith::ConstantIndexOp::create(
+                            b, loc, llvm::divideCeil(cols, shape.tileN()));
+    for (const RowReduction &reduction : reductions)
+      partials.push_back(
+          allocatePartials(b, loc, reduction.op, rowSizes, tiles));
+  }
   gpu::LaunchOp launch = createLaunch(b, loc, rowTiles, colTiles, gridZ, shape);
   b.setInsertionPointToStart(&launch.getBody().front());
 
@@ -207,11 +365,24 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops,
       emitEpilogueElement(nb, loc, epilogue, op.getDpsInits()[0],
                           cOperand(nb, row, col, zero).indices, acc);
     };
+  if (!reductions.empty())
+    problem.rowFold = rowFoldOf(reductions, partials, epilogue, c, loc,
+                                [&](OpBuilder &nb, Value row, Value col) {
+                                  return cOperand(nb, row, col, zero).indices;
+                                });
   buildMmaTile(b, loc, launch, shape, problem);
   gpu::TerminatorOp::create(b, loc);
   op.erase();
   if (epilogue)
     epilogue.erase();
+  for (auto [reduction, buffers] : llvm::zip(reductions, partials)) {
+    OpBuilder after(reduction.op);
+    after.setInsertionPointAfter(reduction.op);
+    for (Value partial : buffers)
+      deallocManaged(after, loc, partial);
+    reduction.replaceByMerge(buffers);
+  }
+  eraseUnusedBuffer(c);
 }
 
 /// A grouped expert projection from convert-dg-to-linalg:

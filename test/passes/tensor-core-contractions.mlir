@@ -354,22 +354,20 @@ func.func @linear_from_the_arena(%arena: memref<?xi8>, %a: memref<?x64xbf16>, %c
 #w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
 #y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
 #e = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// C, neither read nor written, is not allocated.
 // CHECK-LABEL: func.func @linear_epilogue
 // CHECK-SAME: (%[[A:.*]]: memref<?x16x512xbf16>, %[[B:.*]]: memref<64x512xbf16>)
 // CHECK-NOT: linalg.fill
-// CHECK: %[[C:.*]] = memref.alloc
+// CHECK-NOT: memref<?x16x64xf32>
 // CHECK: %[[D:.*]] = memref.alloc
 // CHECK: gpu.launch
-// CHECK-NOT: memref.load %[[C]][
 // CHECK: arith.constant 0.000000e+00 : f32
 // CHECK: nvvm.mma.sync
-// CHECK-NOT: memref.store %{{.*}}, %[[C]][
 // CHECK: %[[R:.*]] = arith.truncf %{{.*}} : f32 to bf16
 // CHECK-NEXT: memref.store %[[R]], %[[D]][
-// CHECK-NOT: memref.store %{{.*}}, %[[C]][
 // CHECK: gpu.terminator
 // CHECK-NOT: linalg.generic
-// CHECK: memref.dealloc %[[C]] :
+// CHECK-NOT: memref.dealloc
 // CHECK: return %[[D]]
 func.func @linear_epilogue(%a: memref<?x16x512xbf16>, %b: memref<64x512xbf16>) -> memref<?x16x64xbf16> {
   %c0 = arith.constant 0 : index
@@ -825,5 +823,168 @@ func.func @narrower(%arena: memref<?xi8>, %c: memref<1x256x16383xf32>) {
     %3 = arith.addf %out, %2 : f32
     linalg.yield %3 : f32
   }
+  return
+}
+
+// -----
+
+#x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#e = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#r = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// The sampler's head as convert-dg-to-linalg leaves it for bf16 logits: the
+// product C is read by the rounding to bf16 and by the row statistics
+// (dg.row_statistics), each applying the temperature. Both fold into the
+// kernel, which never writes C: its buffer goes. Each block folds its rows'
+// statistics over its 32 columns, lanes merging with shuffles, into
+// partials of 16 column tiles, which a reduction still marked for
+// dg-gpu-block-reductions merges into the statistics' outputs.
+// The draw over the rounded logits (a best-of-rows of each logit plus its
+// noise from the row's seed) folds in the same way, from the epilogue's
+// value; an elementwise reader of the logits stays as it is.
+// CHECK-LABEL: func.func @sampling_head
+// CHECK-SAME: %[[LOGITS:[^:]*]]: memref<?x16x512xbf16>, %[[M:[^:]*]]: memref<?x16xf32>, %[[S:[^:]*]]: memref<?x16xf32>, %[[U:[^:]*]]: memref<?x16xf32>, %[[I:[^:]*]]: memref<?x16xi32>, %[[SEEDS:[^:]*]]: memref<?x16xi32>, %[[DV:[^:]*]]: memref<?x16xf32>, %[[DI:[^:]*]]: memref<?x16xi32>, %[[PROBS:[^:]*]]: memref<?x16x512xf32>)
+// CHECK-NOT: memref.alloc
+// CHECK: %[[P0:.*]] = gpu.alloc  host_shared (%{{.*}}) : memref<?x16x16xf32>
+// CHECK: %[[P1:.*]] = gpu.alloc  host_shared (%{{.*}}) : memref<?x16x16xf32>
+// CHECK: %[[P2:.*]] = gpu.alloc  host_shared (%{{.*}}) : memref<?x16x16xf32>
+// CHECK: %[[P3:.*]] = gpu.alloc  host_shared (%{{.*}}) : memref<?x16x16xi32>
+// CHECK: %[[Q0:.*]] = gpu.alloc  host_shared (%{{.*}}) : memref<?x16x16xf32>
+// CHECK: %[[Q1:.*]] = gpu.alloc  host_shared (%{{.*}}) : memref<?x16x16xi32>
+// CHECK: gpu.launch
+// CHECK: nvvm.mma.sync
+// CHECK: arith.truncf
+// CHECK: memref.store %{{.*}}, %[[LOGITS]][
+// CHECK: math.exp
+// CHECK: memref.load %[[SEEDS]][
+// CHECK: gpu.shuffle  xor
+// CHECK: memref.store %{{.*}}, %[[P0]][
+// CHECK: memref.store %{{.*}}, %[[P1]][
+// CHECK: memref.store %{{.*}}, %[[P2]][
+// CHECK: memref.store %{{.*}}, %[[P3]][
+// CHECK: memref.store %{{.*}}, %[[Q0]][
+// CHECK: memref.store %{{.*}}, %[[Q1]][
+// CHECK: gpu.terminator
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[P0]], %[[P1]], %[[P2]], %[[P3]] : {{.*}}) outs(%[[M]], %[[S]], %[[U]], %[[I]] : {{.*}}) attrs = {dg.row_statistics}
+// CHECK: gpu.dealloc async {{.*}} %[[P0]]
+// CHECK: linalg.generic {{.*}} ins(%[[LOGITS]] : memref<?x16x512xbf16>) outs(%[[PROBS]] :
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[Q0]], %[[Q1]] : {{.*}}) outs(%[[DV]], %[[DI]] : {{.*}}) attrs = {dg.best_of_rows}
+// CHECK-NOT: memref<?x16x512xf32>)
+// CHECK: return
+func.func @sampling_head(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %t: memref<?x16xf32>, %logits: memref<?x16x512xbf16>, %m: memref<?x16xf32>, %s: memref<?x16xf32>, %u: memref<?x16xf32>, %i: memref<?x16xi32>, %seeds: memref<?x16xi32>, %dv: memref<?x16xf32>, %di: memref<?x16xi32>, %probs: memref<?x16x512xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %h, %c0 : memref<?x16x64xbf16>
+  %c = memref.alloc(%n) : memref<?x16x512xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16x512xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%h, %emb : memref<?x16x64xbf16>, memref<512x64xbf16>) outs(%c : memref<?x16x512xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.generic {indexing_maps = [#e, #r, #e], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%c, %t : memref<?x16x512xf32>, memref<?x16xf32>) outs(%logits : memref<?x16x512xbf16>) {
+  ^bb0(%in: f32, %temp: f32, %out: bf16):
+    %0 = arith.divf %in, %temp : f32
+    %1 = arith.truncf %0 : f32 to bf16
+    linalg.yield %1 : bf16
+  }
+  // A shortened body: the max, a sum of exponentials against it, the argmax.
+  linalg.generic {indexing_maps = [#e, #r, #r, #r, #r, #r], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%c, %t : memref<?x16x512xf32>, memref<?x16xf32>) outs(%m, %s, %u, %i : memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?x16xi32>) attrs = {dg.row_statistics} {
+  ^bb0(%in: f32, %temp: f32, %om: f32, %os: f32, %ou: f32, %oi: i32):
+    %x = arith.divf %in, %temp : f32
+    %j = linalg.index 2 : index
+    %ji = arith.index_cast %j : index to i32
+    %mx = arith.maximumf %om, %x : f32
+    %better = arith.cmpf ogt, %x, %om : f32
+    %ni = arith.select %better, %ji, %oi : i32
+    %d = arith.subf %x, %mx : f32
+    %ex = math.exp %d : f32
+    %ns = arith.addf %os, %ex : f32
+    linalg.yield %mx, %ns, %ou, %ni : f32, f32, f32, i32
+  }
+  linalg.generic {indexing_maps = [#e, #e], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%logits : memref<?x16x512xbf16>) outs(%probs : memref<?x16x512xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    linalg.yield %0 : f32
+  }
+  // A shortened draw: the logit plus a noise made from the seed and index.
+  linalg.generic {indexing_maps = [#e, #r, #r, #r], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%logits, %seeds : memref<?x16x512xbf16>, memref<?x16xi32>) outs(%dv, %di : memref<?x16xf32>, memref<?x16xi32>) attrs = {dg.best_of_rows} {
+  ^bb0(%in: bf16, %seed: i32, %ov: f32, %oi: i32):
+    %j = linalg.index 2 : index
+    %ji = arith.index_cast %j : index to i32
+    %h0 = arith.xori %seed, %ji : i32
+    %noise = arith.uitofp %h0 : i32 to f32
+    %x = arith.extf %in : bf16 to f32
+    %v = arith.addf %x, %noise : f32
+    %better = arith.cmpf ogt, %v, %ov : f32
+    %nv = arith.select %better, %v, %ov : f32
+    %ni = arith.select %better, %ji, %oi : i32
+    linalg.yield %nv, %ni : f32, i32
+  }
+  memref.dealloc %c : memref<?x16x512xf32>
+  return
+}
+
+// -----
+
+#x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#e = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#r = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// Not folded: the temperatures the statistics read are rewritten after the
+// rounding, so the kernel (where the rounding was) would read them too
+// early. C is written, and the statistics read it.
+// CHECK-LABEL: func.func @statistics_input_rewritten
+// CHECK: %[[C:.*]] = memref.alloc(%{{.*}}) : memref<?x16x512xf32>
+// CHECK: gpu.launch
+// CHECK-NOT: gpu.shuffle
+// CHECK: memref.store %{{.*}}, %[[C]][
+// CHECK: gpu.terminator
+// CHECK: linalg.generic {{.*}} ins(%[[C]] : memref<?x16x512xf32>) outs(
+// CHECK: linalg.fill
+// CHECK: linalg.generic {{.*}} ins(%[[C]], %{{.*}} : memref<?x16x512xf32>, memref<?x16xf32>) {{.*}} attrs = {dg.row_statistics}
+func.func @statistics_input_rewritten(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %t: memref<?x16xf32>, %logits: memref<?x16x512xbf16>, %m: memref<?x16xf32>, %s: memref<?x16xf32>, %u: memref<?x16xf32>, %i: memref<?x16xi32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %n = memref.dim %h, %c0 : memref<?x16x64xbf16>
+  %c = memref.alloc(%n) : memref<?x16x512xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16x512xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%h, %emb : memref<?x16x64xbf16>, memref<512x64xbf16>) outs(%c : memref<?x16x512xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.generic {indexing_maps = [#e, #e], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%c : memref<?x16x512xf32>) outs(%logits : memref<?x16x512xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %1 = arith.truncf %in : f32 to bf16
+    linalg.yield %1 : bf16
+  }
+  linalg.fill ins(%one : f32) outs(%t : memref<?x16xf32>)
+  linalg.generic {indexing_maps = [#e, #r, #r, #r, #r, #r], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%c, %t : memref<?x16x512xf32>, memref<?x16xf32>) outs(%m, %s, %u, %i : memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?x16xi32>) attrs = {dg.row_statistics} {
+  ^bb0(%in: f32, %temp: f32, %om: f32, %os: f32, %ou: f32, %oi: i32):
+    %x = arith.divf %in, %temp : f32
+    %mx = arith.maximumf %om, %x : f32
+    linalg.yield %mx, %os, %ou, %oi : f32, f32, f32, i32
+  }
+  memref.dealloc %c : memref<?x16x512xf32>
   return
 }

@@ -1,0 +1,208 @@
+//===- StatisticsEpilogue.cpp - Row reductions in a GEMM's tiles ----------===//
+
+#include "passes/StatisticsEpilogue.h"
+
+#include "passes/BufferUtils.h"
+#include "passes/Passes.h"
+#include "passes/RowStatistics.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <limits>
+
+using namespace mlir;
+
+namespace dgc {
+namespace {
+
+/// Whether `op` (or an op nested in it) writes a buffer cut from `root`.
+bool writes(Operation *op, Value root) {
+  bool found = false;
+  op->walk([&](Operation *inner) {
+    SmallVector<Value> written;
+    if (auto store = dyn_cast<memref::StoreOp>(inner))
+      written.push_back(store.getMemRef());
+    else if (auto copy = dyn_cast<memref::CopyOp>(inner))
+      written.push_back(copy.getTarget());
+    else if (auto structured = dyn_cast<linalg::LinalgOp>(inner))
+      llvm::append_range(written, structured.getDpsInits());
+    else if (!isa<MemoryEffectOpInterface>(inner) &&
+             inner->getNumRegions() == 0)
+      // Unknown effects (a call): assume the worst of a memref operand.
+      llvm::append_range(written, inner->getOperands());
+    for (Value w : written)
+      if (isa<MemRefType>(w.getType()) && viewRoot(w) == root)
+        found = true;
+  });
+  return found;
+}
+
+/// Whether the outputs are (f32..., i32), `count` of them.
+bool hasStateTypes(linalg::GenericOp op, unsigned count) {
+  if (op.getNumDpsInits() != count)
+    return false;
+  for (auto [i, out] : llvm::enumerate(op.getDpsInits())) {
+    Type element = cast<MemRefType>(out.getType()).getElementType();
+    if (i + 1 < count ? !element.isF32() : !element.isInteger(32))
+      return false;
+  }
+  return true;
+}
+
+/// Whether `op` is a row reduction of `source` the kernel at `epilogue` can
+/// compute instead.
+bool isFoldable(linalg::GenericOp op, Value source,
+                linalg::GenericOp epilogue) {
+  if (op->getBlock() != epilogue->getBlock() ||
+      !epilogue->isBeforeInBlock(op) || !op.hasPureBufferSemantics() ||
+      !(op->hasAttr(kRowStatisticsAttr)
+            ? hasStateTypes(op, 4)
+            : op->hasAttr(kBestOfRowsAttr) && hasStateTypes(op, 2)))
+    return false;
+  unsigned loops = op.getNumLoops();
+  if (loops !=
+          static_cast<unsigned>(cast<MemRefType>(source.getType()).getRank()) ||
+      op.getNumReductionLoops() != 1 ||
+      op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
+    return false;
+  SmallVector<Value> roots = {viewRoot(source)};
+  unsigned reads = 0;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (input->get() == source) {
+      ++reads;
+      if (!map.isIdentity() || input->getOperandNumber() != 0)
+        return false;
+      continue;
+    }
+    // A per-row input: the same for every column of a row.
+    if (!map.isProjectedPermutation() || map.isFunctionOfDim(loops - 1))
+      return false;
+    if (isa<MemRefType>(input->get().getType()))
+      roots.push_back(viewRoot(input->get()));
+  }
+  if (reads != 1)
+    return false;
+  // Per row, in the source's order of rows: the merge indexes them so.
+  AffineMap rowMap = AffineMap::getMultiDimIdentityMap(loops, op.getContext())
+                         .dropResult(loops - 1);
+  for (OpOperand &init : op.getDpsInitsMutable())
+    if (op.getMatchingIndexingMap(&init) != rowMap)
+      return false;
+  for (Operation *it = epilogue->getNextNode(); it != op.getOperation();
+       it = it->getNextNode())
+    for (Value root : roots)
+      if (writes(it, root))
+        return false;
+  return true;
+}
+
+} // namespace
+
+bool RowReduction::isStatistics() const {
+  return const_cast<linalg::GenericOp &>(op)->hasAttr(kRowStatisticsAttr);
+}
+
+SmallVector<TypedAttr> RowReduction::identity(Builder &b) const {
+  if (isStatistics())
+    return rowStatisticsIdentity(b);
+  return {b.getF32FloatAttr(-std::numeric_limits<double>::infinity()),
+          b.getI32IntegerAttr(std::numeric_limits<int32_t>::max())};
+}
+
+SmallVector<Value> RowReduction::fold(OpBuilder &b, Location loc,
+                                      ValueRange indices, Value value,
+                                      ValueRange state) const {
+  linalg::GenericOp op = this->op; // the accessors are not const
+  Block &body = op.getRegion().front();
+  IRMapping map;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    BlockArgument arg = body.getArgument(input->getOperandNumber());
+    if (input->get() == source) {
+      map.map(arg, value);
+      continue;
+    }
+    if (!isa<MemRefType>(input->get().getType())) {
+      map.map(arg, input->get());
+      continue;
+    }
+    AffineMap inputMap = op.getMatchingIndexingMap(input);
+    SmallVector<Value> at;
+    for (unsigned r = 0; r < inputMap.getNumResults(); ++r)
+      at.push_back(indices[inputMap.getDimPosition(r)]);
+    map.map(arg, memref::LoadOp::create(b, loc, input->get(), at));
+  }
+  for (auto [arg, current] :
+       llvm::zip(body.getArguments().drop_front(op.getNumDpsInputs()), state))
+    map.map(arg, current);
+  for (Operation &inner : body.without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+      map.map(index.getResult(), indices[index.getDim()]);
+      continue;
+    }
+    b.clone(inner, map);
+  }
+  return llvm::map_to_vector(
+      body.getTerminator()->getOperands(),
+      [&](Value v) -> Value { return map.lookupOrDefault(v); });
+}
+
+SmallVector<Value> RowReduction::combine(OpBuilder &b, Location loc,
+                                         ValueRange x, ValueRange y) const {
+  if (isStatistics())
+    return combineRowStatistics(b, loc, x, y);
+  Value better = isBetterPick(b, loc, x[0], x[1], y[0], y[1]);
+  return {arith::SelectOp::create(b, loc, better, y[0], x[0]),
+          arith::SelectOp::create(b, loc, better, y[1], x[1])};
+}
+
+void RowReduction::replaceByMerge(ArrayRef<Value> partials) const {
+  linalg::GenericOp op = this->op;
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  unsigned rank = cast<MemRefType>(partials.front().getType()).getRank();
+  unsigned count = partials.size();
+  SmallVector<AffineMap> maps(count,
+                              AffineMap::getMultiDimIdentityMap(rank, ctx));
+  maps.append(
+      count, AffineMap::getMultiDimIdentityMap(rank, ctx).dropResult(rank - 1));
+  SmallVector<utils::IteratorType> iterators(rank - 1,
+                                             utils::IteratorType::parallel);
+  iterators.push_back(utils::IteratorType::reduction);
+  auto merge = linalg::GenericOp::create(
+      b, loc, TypeRange(), partials, op.getDpsInits(), maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        linalg::YieldOp::create(
+            nb, nl,
+            combine(nb, nl, args.drop_front(count), args.take_front(count)));
+      });
+  for (StringRef mark : {kRowStatisticsAttr, kBestOfRowsAttr})
+    if (op->hasAttr(mark))
+      merge->setAttr(mark, b.getUnitAttr());
+  op.erase();
+}
+
+SmallVector<RowReduction> findRowReductions(Value source,
+                                            linalg::GenericOp epilogue,
+                                            ArrayRef<Operation *> ignored,
+                                            bool all) {
+  SmallVector<RowReduction> found;
+  if (!epilogue)
+    return found;
+  for (Operation *user : source.getUsers()) {
+    if (llvm::is_contained(ignored, user) ||
+        isa<memref::DeallocOp, gpu::DeallocOp>(user))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (generic && isFoldable(generic, source, epilogue))
+      found.push_back({generic, source});
+    else if (all)
+      return {};
+  }
+  return found;
+}
+
+} // namespace dgc

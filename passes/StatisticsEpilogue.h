@@ -1,0 +1,60 @@
+//===- StatisticsEpilogue.h - Row reductions in a GEMM's tiles --*- C++ -*-===//
+//
+// The sampler's head is a GEMM whose f32 result C is read by the rounding
+// to bf16 (an epilogue, ContractionEpilogue.h) and by the one-pass row
+// statistics (dg.row_statistics: max, sum of exponentials, sum of
+// p * (x - max), argmax; RowStatistics.h); the rounded logits are read in
+// turn by the full-vocabulary draw (a dg.best_of_rows over the logits plus
+// noise) and the self-conditioning's statistics. Each such row reduction
+// folds into the GEMM: every block folds its tile's columns of each of its
+// rows into a partial state, and a small reduction (marked as the reader
+// was, for dg-gpu-block-reductions) merges the column tiles' partials.
+// With all of C's readers folded, C is never written.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DGC_PASSES_STATISTICSEPILOGUE_H
+#define DGC_PASSES_STATISTICSEPILOGUE_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+namespace dgc {
+
+/// A row reduction that reads `source` (C, or the epilogue's output)
+/// element for element: dg.row_statistics (f32 max, sum, sum, i32 argmax)
+/// or dg.best_of_rows (f32 value, i32 index).
+struct RowReduction {
+  mlir::linalg::GenericOp op;
+  mlir::Value source;
+
+  bool isStatistics() const;
+  /// The state of an empty row.
+  llvm::SmallVector<mlir::TypedAttr> identity(mlir::Builder &b) const;
+  /// `state` with `source`'s element `value` at `indices` folded in by the
+  /// op's body, its other inputs read at `indices`.
+  llvm::SmallVector<mlir::Value> fold(mlir::OpBuilder &b, mlir::Location loc,
+                                      mlir::ValueRange indices,
+                                      mlir::Value value,
+                                      mlir::ValueRange state) const;
+  /// The state of the union of two partial rows.
+  llvm::SmallVector<mlir::Value> combine(mlir::OpBuilder &b, mlir::Location loc,
+                                         mlir::ValueRange x,
+                                         mlir::ValueRange y) const;
+  /// Replaces the op by the merge of `partials` (its outputs' shapes with
+  /// one more dimension, the column tiles) into its outputs.
+  void replaceByMerge(llvm::ArrayRef<mlir::Value> partials) const;
+};
+
+/// The row reductions of `source` that can run in the kernel that replaces
+/// the contraction and its epilogue (placed where `epilogue` is): ops in
+/// its block after it, reading `source` with an identity map over its
+/// loops (the last the reduction) beside per-row inputs, with nothing in
+/// between writing `source` or those inputs. With `all`, every reader of
+/// `source` but `ignored` and releases must be one, else none is returned.
+llvm::SmallVector<RowReduction>
+findRowReductions(mlir::Value source, mlir::linalg::GenericOp epilogue,
+                  llvm::ArrayRef<mlir::Operation *> ignored, bool all);
+
+} // namespace dgc
+
+#endif // DGC_PASSES_STATISTICSEPILOGUE_H
