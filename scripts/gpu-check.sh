@@ -29,7 +29,8 @@
 #      same operands, with both times (dgc-kernel-check, bench/kernel_rows.py);
 #      and the GEMM kernels again with every GEMM on the 128 x 64 tile
 #      (dgc compile --gemm-wide-columns 1) and with rings of four tiles
-#      (--gemm-stages 4), timed against the defaults;
+#      (--gemm-stages 4), and the sampling head with its top-64 over f32
+#      logits (--sample-candidates 0), timed against the defaults;
 #   7. the peer: transformers' DiffusionGemma 26B-A4B shape, the same step
 #      after a 4096-token prefill, eager and torch.compile
 #      (bench/torch_gpu_step.py).
@@ -125,10 +126,14 @@ timeout 90 "$build/bin/dgc-kernel-check" "$kernels.dgm" --device cuda --runs 10 
 # The GEMMs with the LM head's 128 x 64 tile instead of 64 x 32, and with
 # rings of four tiles: which the L2 traffic and the bytes in flight favour
 # at 256 rows (the expert GEMMs keep their tile: a baseline for noise).
-for variant in wide stages4; do
-  timeout 60 "$build/bin/dgc-kernel-check" "$kernels-$variant.dgm" --device cuda --runs 10 \
-    --only gemm_q_proj,moe,soft_embedding >"$out/6/$variant.jsonl" 2>"$out/6/$variant.err" ||
-    row "GEMM variant $variant, timed" FAIL "$(tail -c 300 "$out/6/$variant.err")"
+# The sampling head with its f32 logits written and read back: what the
+# bf16 candidates save.
+for variant in wide:gemm_q_proj,moe,soft_embedding \
+  stages4:gemm_q_proj,moe,soft_embedding exact:sample; do
+  name=${variant%%:*}
+  timeout 60 "$build/bin/dgc-kernel-check" "$kernels-$name.dgm" --device cuda --runs 10 \
+    --only "${variant#*:}" >"$out/6/$name.jsonl" 2>"$out/6/$name.err" ||
+    row "kernel variant $name, timed" FAIL "$(tail -c 300 "$out/6/$name.err")"
 done
 timeout 150 python3 bench/kernels.py peer configs/diffusiongemma-26b-a4b "$out/6" --runs 10 \
   >"$out/6/peer.jsonl" 2>"$out/6/peer.err"
@@ -137,7 +142,7 @@ while IFS='|' read -r label result detail; do
   row "$label" "$result" "$detail"
 done < <(python3 bench/kernel_rows.py "$gpu" "$out/6/check.jsonl" "$out/6/dgc.jsonl" \
   "$out/6/peer.jsonl" "128 x 64 GEMM tiles=$out/6/wide.jsonl" \
-  "GEMM rings of 4=$out/6/stages4.jsonl")
+  "GEMM rings of 4=$out/6/stages4.jsonl" "top-64 over f32 logits=$out/6/exact.jsonl")
 rm -f "$out"/6/*.safetensors # gigabytes of operands
 
 echo "== 7. peer: transformers 26B-A4B shape, one denoise step"

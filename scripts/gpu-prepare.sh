@@ -35,10 +35,13 @@ for rows in 256 16; do
     "$build/bin/dgc" compile "$name.mlir" --target $targets -o "$name.dgm"
   fi
 done
-# The same kernels at 256 rows with other GEMM settings, which step 6 times
+# The same kernels at 256 rows with other settings, which step 6 times
 # against the defaults: every GEMM on the 128 x 64 tile (by default only
-# the LM head's), and rings of four tiles instead of three.
-for variant in "wide:--gemm-wide-columns 1" "stages4:--gemm-stages 4"; do
+# the LM head's), rings of four tiles instead of three, and the sampler's
+# top-64 over f32 logits (the LM head then writes them) instead of among
+# 128 bf16 candidates.
+for variant in "wide:--gemm-wide-columns 1" "stages4:--gemm-stages 4" \
+  "exact:--sample-candidates 0"; do
   name=$kernels-${variant%%:*}
   if [ ! -f "$name.dgm/manifest.json" ] ||
     [ "$name.dgm/manifest.json" -ot "$kernels.dgm/manifest.json" ]; then
@@ -49,5 +52,5 @@ done
 # Kernels travel inside cuda.so; the ptx/ copies are for ptxas-check.sh.
 tar -cJf "$build/gpu-check.tar.xz" --exclude='*.dgm/ptx' \
   "$build/bin" "$build/lib"/*.so "$build"/test/e2e/*.dgm "$big" "$kernels.dgm" \
-  "$kernels-16.dgm" "$kernels-wide.dgm" "$kernels-stages4.dgm"
+  "$kernels-16.dgm" "$kernels-wide.dgm" "$kernels-stages4.dgm" "$kernels-exact.dgm"
 echo "gpu-prepare: wrote $build/gpu-check.tar.xz ($(du -h "$build/gpu-check.tar.xz" | cut -f1))"
