@@ -15,6 +15,8 @@
 // top-k lies among the k + `candidates` largest rounded logits unless more
 // than `candidates` of them tie with the k-th: their f32 values are
 // recomputed (a dot product each) and the top-k taken among them. The
+// candidates come from groups of columns (candidatesOf), so the rounded
+// logits are read once more, not once per pass of a radix select. The
 // CUDA target then folds the statistics into the head's GEMM, which writes
 // only the rounded logits (dg-gpu-tensor-core-contractions).
 //
@@ -26,6 +28,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <limits>
 
 using namespace mlir;
 
@@ -174,10 +178,7 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
     // The candidates: the `width` largest rounded logits, then their f32
     // values, each a dot product of the row's hidden state with the id's
     // embedding, in f32 like the head's GEMM.
-    auto candidates =
-        dg::TopKOp::create(rewriter, loc, rowsOf(width, out.getElementType()),
-                           rowsOf(width, i32), logits, width);
-    Value candidateIds = candidates.getIndices();
+    Value candidateIds = candidatesOf(rewriter, loc, logits, width, rowSizes);
     AffineMap rowJ =
         AffineMap::get(4, 0,
                        {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx),
@@ -243,6 +244,158 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
       return failure();
     rewriter.replaceOp(op, {logits, stats[3], probs, ids, *entropy});
     return success();
+  }
+
+  /// The ids of the `width` largest of `logits` [B, S, V] (rounded), in
+  /// (value descending, id ascending) order. Over a large vocabulary, in
+  /// groups of G columns (G up to 64, V / G at least 2 * width): each
+  /// group's max, the `width` groups of the largest maxima, and the top
+  /// `width` of their columns. Every column that belongs among the top
+  /// `width` lies in a group whose max is at least the `width`-th largest
+  /// max, so this reads each row once and then width * G columns, not the
+  /// whole row a few times over; it differs from the plain top-k only when
+  /// more than `width` groups tie at that max.
+  Value candidatesOf(PatternRewriter &rewriter, Location loc, Value logits,
+                     int64_t width, ValueRange rowSizes) const {
+    MLIRContext *ctx = rewriter.getContext();
+    RankedTensorType type = tensorType(logits);
+    Type element = type.getElementType(), i32 = rewriter.getI32Type();
+    int64_t vocab = type.getDimSize(2);
+    auto rowsOf = [&](ArrayRef<int64_t> tail, Type t) {
+      SmallVector<int64_t> shape = {type.getDimSize(0), type.getDimSize(1)};
+      llvm::append_range(shape, tail);
+      return RankedTensorType::get(shape, t);
+    };
+    int64_t group = 64;
+    while (group >= 2 && (vocab % group != 0 || vocab / group < 2 * width))
+      group /= 2;
+    if (group < 2)
+      return dg::TopKOp::create(rewriter, loc, rowsOf({width}, element),
+                                rowsOf({width}, i32), logits, width)
+          .getIndices();
+    int64_t groups = vocab / group;
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    auto index = [&](OpBuilder &b, Location l, unsigned dim) -> Value {
+      return linalg::IndexOp::create(b, l, dim);
+    };
+    auto toIndex = [](OpBuilder &b, Location l, Value v) -> Value {
+      return arith::IndexCastOp::create(b, l, b.getIndexType(), v);
+    };
+    auto constant = [](OpBuilder &b, Location l, int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, l, v);
+    };
+    // Each group's max: a row reduction over [B, S, V / G, G].
+    Value grouped = tensor::ExpandShapeOp::create(
+        rewriter, loc, rowsOf({groups, group}, element), logits,
+        ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+    SmallVector<utils::IteratorType> reduceLast = parallelLoops(4);
+    reduceLast.back() = utils::IteratorType::reduction;
+    Value maxima =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{rowsOf({groups}, element)},
+            ValueRange{grouped},
+            ValueRange{filledTensor(
+                rewriter, loc, rowsOf({groups}, element), rowSizes,
+                rewriter.getFloatAttr(
+                    element, -std::numeric_limits<double>::infinity()))},
+            ArrayRef<AffineMap>{rewriter.getMultiDimIdentityMap(4),
+                                AffineMap::get(4, 0, {d(0), d(1), d(2)}, ctx)},
+            reduceLast,
+            [](OpBuilder &b, Location l, ValueRange a) {
+              // A compare and a select: the host has no bf16 max (LLVM
+              // would round an f32 one back through a libgcc call).
+              Value greater = arith::CmpFOp::create(
+                  b, l, arith::CmpFPredicate::OGT, a[0], a[1]);
+              Value max = arith::SelectOp::create(b, l, greater, a[0], a[1]);
+              linalg::YieldOp::create(b, l, max);
+            })
+            .getResult(0);
+    Value chosen = dg::TopKOp::create(rewriter, loc, rowsOf({width}, element),
+                                      rowsOf({width}, i32), maxima, width)
+                       .getIndices();
+    // The chosen groups in ascending order (group g goes to the number of
+    // chosen groups before it), so that columns keep their ids' order.
+    AffineMap rowGH = AffineMap::get(4, 0, {d(0), d(1), d(2)}, ctx);
+    AffineMap rowG2 = AffineMap::get(4, 0, {d(0), d(1), d(3)}, ctx);
+    Value rank =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{rowsOf({width}, i32)},
+            ValueRange{chosen, chosen},
+            ValueRange{filledTensor(rewriter, loc, rowsOf({width}, i32),
+                                    rowSizes, rewriter.getI32IntegerAttr(0))},
+            ArrayRef<AffineMap>{rowGH, rowG2, rowGH}, reduceLast,
+            [](OpBuilder &b, Location l, ValueRange a) {
+              Value before = arith::CmpIOp::create(
+                  b, l, arith::CmpIPredicate::slt, a[1], a[0]);
+              Value one = arith::ExtUIOp::create(b, l, b.getI32Type(), before);
+              Value sum = arith::AddIOp::create(b, l, a[2], one);
+              linalg::YieldOp::create(b, l, sum);
+            })
+            .getResult(0);
+    // sorted[r] = the chosen group of rank r (a sum with one term).
+    Value sorted =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{rowsOf({width}, i32)},
+            ValueRange{chosen, rank},
+            ValueRange{filledTensor(rewriter, loc, rowsOf({width}, i32),
+                                    rowSizes, rewriter.getI32IntegerAttr(0))},
+            ArrayRef<AffineMap>{rowG2, rowG2, rowGH}, reduceLast,
+            [&](OpBuilder &b, Location l, ValueRange a) {
+              Value r = arith::IndexCastOp::create(b, l, b.getI32Type(),
+                                                   index(b, l, 2));
+              Value here = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+                                                 a[1], r);
+              Value zero =
+                  arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0));
+              Value term = arith::SelectOp::create(b, l, here, a[0], zero);
+              Value sum = arith::AddIOp::create(b, l, a[2], term);
+              linalg::YieldOp::create(b, l, sum);
+            })
+            .getResult(0);
+    // Their columns, [B, S, width * G], and the top `width` of those.
+    auto columnOf = [&](OpBuilder &b, Location l, Value position) -> Value {
+      Value g = arith::DivUIOp::create(b, l, position, constant(b, l, group));
+      Value j = arith::RemUIOp::create(b, l, position, constant(b, l, group));
+      Value chosenGroup = tensor::ExtractOp::create(
+          b, l, sorted, ValueRange{index(b, l, 0), index(b, l, 1), g});
+      return arith::AddIOp::create(
+          b, l,
+          arith::MulIOp::create(b, l, toIndex(b, l, chosenGroup),
+                                constant(b, l, group)),
+          j);
+    };
+    AffineMap identity3 = rewriter.getMultiDimIdentityMap(3);
+    Value columns =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{rowsOf({width * group}, element)},
+            ValueRange{},
+            ValueRange{emptyTensor(rewriter, loc,
+                                   rowsOf({width * group}, element), rowSizes)},
+            ArrayRef<AffineMap>{identity3}, parallelLoops(3),
+            [&](OpBuilder &b, Location l, ValueRange) {
+              Value v = tensor::ExtractOp::create(
+                  b, l, logits,
+                  ValueRange{index(b, l, 0), index(b, l, 1),
+                             columnOf(b, l, index(b, l, 2))});
+              linalg::YieldOp::create(b, l, v);
+            })
+            .getResult(0);
+    Value positions =
+        dg::TopKOp::create(rewriter, loc, rowsOf({width}, element),
+                           rowsOf({width}, i32), columns, width)
+            .getIndices();
+    return linalg::GenericOp::create(
+               rewriter, loc, TypeRange{rowsOf({width}, i32)},
+               ValueRange{positions},
+               ValueRange{
+                   emptyTensor(rewriter, loc, rowsOf({width}, i32), rowSizes)},
+               ArrayRef<AffineMap>{identity3, identity3}, parallelLoops(3),
+               [&](OpBuilder &b, Location l, ValueRange a) {
+                 Value id = arith::IndexCastOp::create(
+                     b, l, b.getI32Type(), columnOf(b, l, toIndex(b, l, a[0])));
+                 linalg::YieldOp::create(b, l, id);
+               })
+        .getResult(0);
   }
 
   int64_t candidates;

@@ -22,10 +22,28 @@
 // CHECK: linalg.yield
 // Nothing else reads the f32 product.
 // CHECK-NOT: ins(%[[RAW]]
-// CHECK: %[[C:.*]]:2 = scf.for
-// CHECK: ins(%[[L]], {{.*}}) {{.*}} attrs = {dg.best_of_rows}
+// The candidates: the max of each group of columns (2 here: the vocabulary
+// holds 256 groups, twice the 128 chosen), the 128 groups of the largest
+// maxima, in ascending order (each group's rank among them, then the group
+// of each rank), their 256 columns, and the top 128 of those.
+// CHECK: %[[G:.*]] = tensor.expand_shape %[[L]] {{\[\[}}0], [1], [2, 3]] {{.*}} into tensor<?x16x256x2xbf16>
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[G]] : tensor<?x16x256x2xbf16>) outs(%{{.*}} : tensor<?x16x256xbf16>)
+// CHECK: arith.cmpf ogt
+// CHECK: %[[CHOSEN:.*]]:2 = scf.for
+// CHECK: ins(%[[MAX]], {{.*}}) {{.*}} attrs = {dg.best_of_rows}
 // CHECK: } {dg.top_k = 128 : i64}
-// CHECK: %[[DOT:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %[[C]]#1 : tensor<?x16x64xbf16>, tensor<?x16x128xi32>) outs(%{{.*}} : tensor<?x16x128xf32>)
+// CHECK: %[[RANK:.*]] = linalg.generic {{.*}} ins(%[[CHOSEN]]#1, %[[CHOSEN]]#1 : tensor<?x16x128xi32>, tensor<?x16x128xi32>)
+// CHECK: arith.cmpi slt
+// CHECK: %[[SORTED:.*]] = linalg.generic {{.*}} ins(%[[CHOSEN]]#1, %[[RANK]] : tensor<?x16x128xi32>, tensor<?x16x128xi32>)
+// CHECK: %[[COLUMNS:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<?x16x256xbf16>)
+// CHECK: tensor.extract %[[SORTED]]
+// CHECK: tensor.extract %[[L]]
+// CHECK: %[[TOPC:.*]]:2 = scf.for
+// CHECK: ins(%[[COLUMNS]], {{.*}}) {{.*}} attrs = {dg.best_of_rows}
+// CHECK: } {dg.top_k = 128 : i64}
+// CHECK: %[[C:.*]] = linalg.generic {{.*}} ins(%[[TOPC]]#1 : tensor<?x16x128xi32>) outs(%{{.*}} : tensor<?x16x128xi32>)
+// CHECK: tensor.extract %[[SORTED]]
+// CHECK: %[[DOT:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %[[C]] : tensor<?x16x64xbf16>, tensor<?x16x128xi32>) outs(%{{.*}} : tensor<?x16x128xf32>)
 // CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<512x64xbf16>
 // CHECK: %[[X:.*]] = linalg.generic {{.*}} ins(%[[DOT]], %[[T]] : tensor<?x16x128xf32>, tensor<?x16xf32>)
 // CHECK: math.tanh
@@ -34,7 +52,7 @@
 // CHECK: } {dg.top_k = 64 : i64}
 // The ids: the candidates' at the top-64's positions.
 // CHECK: %[[IDS:.*]] = linalg.generic {{.*}} ins(%[[TOP]]#1 : tensor<?x16x64xi32>)
-// CHECK: tensor.extract %[[C]]#1
+// CHECK: tensor.extract %[[C]]
 // Entropy: log s - u / s.
 // CHECK: %[[N:.*]] = linalg.generic {{.*}} ins(%[[S]]#1, %[[S]]#2 : tensor<?x16xf32>, tensor<?x16xf32>)
 // CHECK: math.log
@@ -77,7 +95,8 @@ func.func @f32_logits(%h: tensor<?x4x8xf32>, %e: tensor<32x8xf32>, %temp: tensor
 // -----
 
 // A vocabulary smaller than top_k + 64 holds fewer candidates: all of it
-// here (4 + 12), and no softcap in the recomputed values.
+// here (4 + 12), too few columns for groups, and no softcap in the
+// recomputed values.
 // CHECK-LABEL: func.func @small_vocabulary
 // CHECK: } {dg.top_k = 16 : i64}
 // CHECK-NOT: math.tanh
