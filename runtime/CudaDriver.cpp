@@ -189,6 +189,7 @@ Status CudaDevice::initialise() {
   need("cuMemAlloc_v2", api_.cuMemAlloc);
   need("cuMemAllocManaged", api_.cuMemAllocManaged);
   need("cuMemFree_v2", api_.cuMemFree);
+  resolve(handle_, "cuMemsetD8Async", api_.cuMemsetD8Async);
   resolve(handle_, "cuMemPrefetchAsync_v2", api_.cuMemPrefetchAsync);
   resolve(handle_, "cuStreamBeginCapture_v2", api_.cuStreamBeginCapture);
   resolve(handle_, "cuStreamEndCapture", api_.cuStreamEndCapture);
@@ -329,6 +330,18 @@ Status CudaDevice::prefetchToDevice(const void *pointer, size_t bytes) {
                  " bytes of managed memory to the GPU: " +
                  describeCudaFailure({"cuMemPrefetchAsync", r, "", ""}, &api_)};
   return Status();
+}
+
+void CudaDevice::zeroManaged(void *pointer, size_t bytes) {
+  if (!pointer || !bytes)
+    return;
+  makeCurrent();
+  if (api_.cuMemsetD8Async &&
+      api_.cuMemsetD8Async(reinterpret_cast<CUdeviceptr>(pointer), 0, bytes,
+                           stream_) == kSuccess &&
+      api_.cuStreamSynchronize(stream_) == kSuccess)
+    return;
+  std::memset(pointer, 0, bytes);
 }
 
 std::string CudaDevice::chipProblem(const std::string &chip) const {

@@ -94,6 +94,8 @@ struct DriverApi {
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
   CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
   CUresult (*cuMemFree)(CUdeviceptr);
+  /// Optional: sets memory on the GPU, in stream order.
+  CUresult (*cuMemsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream);
   /// Optional (drivers for CUDA 12.2 and later): moves managed memory.
   CUresult (*cuMemPrefetchAsync)(CUdeviceptr, size_t, CUmemLocation, unsigned,
                                  CUstream);
@@ -161,6 +163,9 @@ public:
   /// Migrates managed memory to the GPU ahead of the kernels that read it
   /// and waits; without the driver call, the first kernels fault it in.
   Status prefetchToDevice(const void *pointer, size_t bytes);
+  /// Zeroes managed memory on the GPU and waits (a host memset where the
+  /// driver lacks cuMemsetD8Async, or if it fails).
+  void zeroManaged(void *pointer, size_t bytes);
 
   // The mgpu* ABI (CudaABI.cpp).
   void *loadModule(const void *ptx, int optLevel);

@@ -219,6 +219,9 @@ Result<KVCache> HostModule::createCache(int64_t pageSize,
       return p ? *p : nullptr;
     };
     memory.release = [device](void *p) { device->freeManaged(p); };
+    memory.zero = [device](void *p, size_t bytes) {
+      device->zeroManaged(p, bytes);
+    };
   }
   return KVCache::create(pageSize, poolSpecs(), std::move(pages),
                          std::move(memory));

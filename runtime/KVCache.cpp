@@ -63,7 +63,10 @@ Result<KVCache> KVCache::create(int64_t pageSize, std::vector<PoolSpec> pools,
 
   if (!memory.allocate || !memory.release)
     memory = {[](size_t bytes) { return std::malloc(bytes); },
-              [](void *p) { std::free(p); }};
+              [](void *p) { std::free(p); }, nullptr};
+  cache.zero = memory.zero ? memory.zero : [](void *p, size_t bytes) {
+    std::memset(p, 0, bytes);
+  };
   cache.specs = std::move(pools);
   cache.storage.resize(cache.specs.size());
   for (size_t i = 0; i < cache.specs.size(); ++i) {
@@ -74,7 +77,7 @@ Result<KVCache> KVCache::create(int64_t pageSize, std::vector<PoolSpec> pools,
       return fail("pool '" + cache.specs[i].name + "': out of memory for " +
                   std::to_string(bytes) + " bytes of pages");
     pool.data = {data, [release = memory.release](uint8_t *p) { release(p); }};
-    std::memset(data, 0, bytes);
+    cache.zero(data, bytes);
     pool.numPages = numPages[i];
     // Reversed so that pages are handed out from 0 up.
     for (int64_t page = numPages[i] - 1; page >= 0; --page)
@@ -138,7 +141,7 @@ int64_t KVCache::allocatePage(int64_t pool) {
   int64_t page = p.freeList.back();
   p.freeList.pop_back();
   // Zero rows keep masked-out garbage (NaN * 0) out of attention kernels.
-  std::memset(p.data.get() + page * pageBytes(pool), 0, pageBytes(pool));
+  zero(p.data.get() + page * pageBytes(pool), pageBytes(pool));
   return page;
 }
 

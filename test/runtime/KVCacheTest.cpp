@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <algorithm>
 
 using namespace dgc::runtime;
@@ -440,7 +442,7 @@ TEST(KVCacheTest, PagesLiveInTheGivenMemory) {
                       blocks.emplace_back(bytes, 0xCD);
                       return blocks.back().data();
                     },
-                    [&](void *) { ++released; }};
+                    [&](void *) { ++released; }, nullptr};
   blocks.reserve(2);
   {
     Result<KVCache> cache = KVCache::create(kPage, {slidingSpec(), fullSpec()},
@@ -454,13 +456,47 @@ TEST(KVCacheTest, PagesLiveInTheGivenMemory) {
   }
   EXPECT_EQ(released, 2);
 
-  PoolMemory none{[](size_t) -> void * { return nullptr; }, [](void *) {}};
+  PoolMemory none{[](size_t) -> void * { return nullptr; }, [](void *) {},
+                  nullptr};
   Result<KVCache> failed =
       KVCache::create(kPage, {slidingSpec()}, {2}, std::move(none));
   ASSERT_FALSE(failed);
   EXPECT_NE(failed.error().find("pool 'sliding': out of memory"),
             std::string::npos)
       << failed.error();
+}
+
+TEST(KVCacheTest, PagesAreZeroedByTheMemorysOwnZero) {
+  // A cuda cache zeroes its managed pages on the GPU, not with a host
+  // memset that would pull them to the host.
+  std::vector<std::vector<uint8_t>> blocks;
+  blocks.reserve(2);
+  std::vector<size_t> zeroed; // the sizes asked for
+  PoolMemory memory{[&](size_t bytes) -> void * {
+                      blocks.emplace_back(bytes, 0xCD);
+                      return blocks.back().data();
+                    },
+                    [](void *) {},
+                    [&](void *p, size_t bytes) {
+                      zeroed.push_back(bytes);
+                      std::memset(p, 0, bytes);
+                    }};
+  Result<KVCache> cache = KVCache::create(kPage, {slidingSpec(), fullSpec()},
+                                          {2, 3}, std::move(memory));
+  ASSERT_TRUE(cache) << cache.error();
+  // Each pool once, whole.
+  ASSERT_EQ(zeroed.size(), 2u);
+  EXPECT_EQ(zeroed[1], size_t(3 * cache->pageBytes(kFull)));
+  // A page handed out again after its request left is zeroed again, by
+  // the same function, one page at a time.
+  RequestId first = *cache->admit(kPage);
+  ASSERT_EQ(zeroed.size(), 4u);
+  EXPECT_EQ(zeroed[3], size_t(cache->pageBytes(kFull)));
+  std::memset(cache->poolData(kFull), 0xEE, cache->pageBytes(kFull));
+  ASSERT_TRUE(cache->release(first));
+  ASSERT_TRUE(cache->admit(kPage));
+  ASSERT_EQ(zeroed.size(), 6u);
+  EXPECT_EQ(cache->poolData(kFull)[0], 0);
 }
 
 TEST(KVCacheTest, BadArgumentsGiveClearErrors) {

@@ -95,6 +95,10 @@ struct PoolMemory {
   /// Null when out of memory.
   std::function<void *(size_t bytes)> allocate;
   std::function<void(void *)> release;
+  /// Zeroes `bytes` at `p` where the memory lives, before returning (null:
+  /// memset on the host). Managed memory zeroed by the host moves to the
+  /// host, and the GPU's next kernels fault it back page by page.
+  std::function<void(void *p, size_t bytes)> zero;
 };
 
 class KVCache {
@@ -211,6 +215,7 @@ private:
   int64_t positionsPerPage = 0;
   std::vector<PoolSpec> specs;
   std::vector<Pool> storage;
+  std::function<void(void *, size_t)> zero;
   std::map<RequestId, Request> requests;
   RequestId nextId = 0;
 };
