@@ -199,11 +199,17 @@ void emitEpilogueElement(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
 
 Value epilogueValue(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
                     Value c, ValueRange indices, Value value) {
-  Block &body = epilogue.getRegion().front();
+  return inlineBodyAt(b, loc, epilogue, indices, c, value).front();
+}
+
+SmallVector<Value> inlineBodyAt(OpBuilder &b, Location loc,
+                                linalg::GenericOp generic, ValueRange indices,
+                                Value source, Value value, ValueRange outputs) {
+  Block &body = generic.getRegion().front();
   IRMapping map;
-  for (OpOperand *input : epilogue.getDpsInputOperands()) {
+  for (OpOperand *input : generic.getDpsInputOperands()) {
     BlockArgument arg = body.getArgument(input->getOperandNumber());
-    if (input->get() == c) {
+    if (input->get() == source) {
       map.map(arg, value);
       continue;
     }
@@ -212,7 +218,7 @@ Value epilogueValue(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
       continue;
     }
     SmallVector<Value> at;
-    for (AffineExpr e : epilogue.getMatchingIndexingMap(input).getResults()) {
+    for (AffineExpr e : generic.getMatchingIndexingMap(input).getResults()) {
       if (auto dim = dyn_cast<AffineDimExpr>(e))
         at.push_back(indices[dim.getPosition()]);
       else
@@ -221,6 +227,9 @@ Value epilogueValue(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
     }
     map.map(arg, memref::LoadOp::create(b, loc, input->get(), at));
   }
+  for (auto [arg, current] : llvm::zip(
+           body.getArguments().drop_front(generic.getNumDpsInputs()), outputs))
+    map.map(arg, current);
   for (Operation &inner : body.without_terminator()) {
     if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
       map.map(index.getResult(), indices[index.getDim()]);
@@ -228,7 +237,9 @@ Value epilogueValue(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
     }
     b.clone(inner, map);
   }
-  return map.lookupOrDefault(body.getTerminator()->getOperand(0));
+  return llvm::map_to_vector(
+      body.getTerminator()->getOperands(),
+      [&](Value v) -> Value { return map.lookupOrDefault(v); });
 }
 
 } // namespace dgc

@@ -42,6 +42,16 @@ void emitEpilogueElement(mlir::OpBuilder &b, mlir::Location loc,
                          mlir::linalg::GenericOp epilogue, mlir::Value c,
                          mlir::ValueRange indices, mlir::Value value);
 
+/// The values `generic`'s body yields for the element at `indices` (its
+/// loops' indices), built at `b`'s insertion point: `source`'s block
+/// argument is `value`, the outputs' arguments are `outputs` (if any), and
+/// the other inputs are read at `indices` through their maps.
+llvm::SmallVector<mlir::Value>
+inlineBodyAt(mlir::OpBuilder &b, mlir::Location loc,
+             mlir::linalg::GenericOp generic, mlir::ValueRange indices,
+             mlir::Value source, mlir::Value value,
+             mlir::ValueRange outputs = {});
+
 /// What emitEpilogueElement stores, without the store.
 mlir::Value epilogueValue(mlir::OpBuilder &b, mlir::Location loc,
                           mlir::linalg::GenericOp epilogue, mlir::Value c,

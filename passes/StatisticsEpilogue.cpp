@@ -3,12 +3,14 @@
 #include "passes/StatisticsEpilogue.h"
 
 #include "passes/BufferUtils.h"
+#include "passes/ContractionEpilogue.h"
+#include "passes/MmaTileKernel.h"
 #include "passes/Passes.h"
 #include "passes/RowStatistics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/IR/IRMapping.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 #include <limits>
 
@@ -115,38 +117,7 @@ SmallVector<TypedAttr> RowReduction::identity(Builder &b) const {
 SmallVector<Value> RowReduction::fold(OpBuilder &b, Location loc,
                                       ValueRange indices, Value value,
                                       ValueRange state) const {
-  linalg::GenericOp op = this->op; // the accessors are not const
-  Block &body = op.getRegion().front();
-  IRMapping map;
-  for (OpOperand *input : op.getDpsInputOperands()) {
-    BlockArgument arg = body.getArgument(input->getOperandNumber());
-    if (input->get() == source) {
-      map.map(arg, value);
-      continue;
-    }
-    if (!isa<MemRefType>(input->get().getType())) {
-      map.map(arg, input->get());
-      continue;
-    }
-    AffineMap inputMap = op.getMatchingIndexingMap(input);
-    SmallVector<Value> at;
-    for (unsigned r = 0; r < inputMap.getNumResults(); ++r)
-      at.push_back(indices[inputMap.getDimPosition(r)]);
-    map.map(arg, memref::LoadOp::create(b, loc, input->get(), at));
-  }
-  for (auto [arg, current] :
-       llvm::zip(body.getArguments().drop_front(op.getNumDpsInputs()), state))
-    map.map(arg, current);
-  for (Operation &inner : body.without_terminator()) {
-    if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
-      map.map(index.getResult(), indices[index.getDim()]);
-      continue;
-    }
-    b.clone(inner, map);
-  }
-  return llvm::map_to_vector(
-      body.getTerminator()->getOperands(),
-      [&](Value v) -> Value { return map.lookupOrDefault(v); });
+  return inlineBodyAt(b, loc, op, indices, source, value, state);
 }
 
 SmallVector<Value> RowReduction::combine(OpBuilder &b, Location loc,
@@ -183,6 +154,81 @@ void RowReduction::replaceByMerge(ArrayRef<Value> partials) const {
     if (op->hasAttr(mark))
       merge->setAttr(mark, b.getUnitAttr());
   op.erase();
+}
+
+SmallVector<Value> allocatePartials(OpBuilder &b, Location loc,
+                                    linalg::GenericOp reduction,
+                                    ArrayRef<Value> rowSizes, Value colTiles) {
+  std::optional<int64_t> staticTiles = getConstantIntValue(colTiles);
+  SmallVector<Value> partials;
+  for (Value out : reduction.getDpsInits()) {
+    auto type = cast<MemRefType>(out.getType());
+    SmallVector<int64_t> shape(type.getShape());
+    shape.push_back(staticTiles ? *staticTiles : ShapedType::kDynamic);
+    SmallVector<Value> dynamic;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      if (type.isDynamicDim(d))
+        dynamic.push_back(rowSizes[d]);
+    if (!staticTiles)
+      dynamic.push_back(colTiles);
+    partials.push_back(
+        allocManaged(b, loc, MemRefType::get(shape, type.getElementType()),
+                     dynamic)
+            .getMemref());
+  }
+  return partials;
+}
+
+MmaProblem::RowFold rowFoldOf(
+    ArrayRef<RowReduction> reductions, ArrayRef<SmallVector<Value>> partials,
+    linalg::GenericOp epilogue, Value c, Location loc,
+    std::function<SmallVector<Value>(OpBuilder &, Value, Value)> indicesOf) {
+  SmallVector<size_t> starts;
+  MmaProblem::RowFold fold;
+  Builder attrs(c.getContext());
+  for (const RowReduction &reduction : reductions) {
+    starts.push_back(fold.identity.size());
+    llvm::append_range(fold.identity, reduction.identity(attrs));
+  }
+  starts.push_back(fold.identity.size());
+  auto slice = [starts](ValueRange state, size_t i) {
+    return state.slice(starts[i], starts[i + 1] - starts[i]);
+  };
+  SmallVector<RowReduction> all(reductions.begin(), reductions.end());
+  fold.add = [=](OpBuilder &b, ValueRange state, Value row, Value col,
+                 Value acc) {
+    SmallVector<Value> indices = indicesOf(b, row, col), next;
+    Value rounded; // the epilogue's value, made once for its readers
+    for (size_t i = 0; i < all.size(); ++i) {
+      Value value = acc;
+      if (all[i].source != c) {
+        if (!rounded)
+          rounded = epilogueValue(b, loc, epilogue, c, indices, acc);
+        value = rounded;
+      }
+      llvm::append_range(next,
+                         all[i].fold(b, loc, indices, value, slice(state, i)));
+    }
+    return next;
+  };
+  fold.combine = [=](OpBuilder &b, ValueRange x, ValueRange y) {
+    SmallVector<Value> merged;
+    for (size_t i = 0; i < all.size(); ++i)
+      llvm::append_range(merged,
+                         all[i].combine(b, loc, slice(x, i), slice(y, i)));
+    return merged;
+  };
+  SmallVector<SmallVector<Value>> buffers(partials.begin(), partials.end());
+  fold.store = [=](OpBuilder &b, Value row, Value columnTile,
+                   ValueRange state) {
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    SmallVector<Value> at = indicesOf(b, row, zero);
+    at.back() = columnTile;
+    for (size_t i = 0; i < all.size(); ++i)
+      for (auto [value, partial] : llvm::zip(slice(state, i), buffers[i]))
+        memref::StoreOp::create(b, loc, value, partial, at);
+  };
+  return fold;
 }
 
 SmallVector<RowReduction> findRowReductions(Value source,

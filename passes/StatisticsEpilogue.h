@@ -16,6 +16,8 @@
 #ifndef DGC_PASSES_STATISTICSEPILOGUE_H
 #define DGC_PASSES_STATISTICSEPILOGUE_H
 
+#include "passes/MmaTileKernel.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace dgc {
@@ -54,6 +56,27 @@ struct RowReduction {
 llvm::SmallVector<RowReduction>
 findRowReductions(mlir::Value source, mlir::linalg::GenericOp epilogue,
                   llvm::ArrayRef<mlir::Operation *> ignored, bool all);
+
+/// Buffers for the partials of `reduction`'s outputs, one per row and tile
+/// of columns: each output's shape (C's rows, of sizes `rowSizes` where
+/// dynamic) with `colTiles` appended, in managed memory.
+llvm::SmallVector<mlir::Value>
+allocatePartials(mlir::OpBuilder &b, mlir::Location loc,
+                 mlir::linalg::GenericOp reduction,
+                 llvm::ArrayRef<mlir::Value> rowSizes, mlir::Value colTiles);
+
+/// The GEMM kernel's fold of `reductions` (MmaTileKernel.h), its state their
+/// states side by side: each reads C's accumulator or, when it reads the
+/// epilogue's output, the epilogue's value of it. C's element (row, col) is
+/// at `indicesOf(row, col)`; each partial is stored to its `partials` at
+/// the row's indices with the column tile last.
+MmaProblem::RowFold rowFoldOf(
+    llvm::ArrayRef<RowReduction> reductions,
+    llvm::ArrayRef<llvm::SmallVector<mlir::Value>> partials,
+    mlir::linalg::GenericOp epilogue, mlir::Value c, mlir::Location loc,
+    std::function<llvm::SmallVector<mlir::Value>(mlir::OpBuilder &, mlir::Value,
+                                                 mlir::Value)>
+        indicesOf);
 
 } // namespace dgc
 

@@ -25,31 +25,8 @@ using namespace dgc::runtime;
 namespace {
 
 const std::string kModule = testPath(DGC_TINY_MODULE);
-const std::string kFixtures = testPath(DGC_TINY_FIXTURES);
 
-struct Loaded {
-  std::unique_ptr<HostModule> module;
-  std::unique_ptr<KVCache> cache;
-  RequestId request = 0;
-};
-
-Loaded load(const std::string &dir, Device device) {
-  Loaded l;
-  auto module = HostModule::load(dir, device);
-  EXPECT_TRUE(module) << module.error();
-  if (!module)
-    return l;
-  auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
-  EXPECT_TRUE(checkpoint) << checkpoint.error();
-  Status bound = module->bindWeights(*checkpoint);
-  EXPECT_TRUE(bound) << bound.error();
-  l.module = std::make_unique<HostModule>(std::move(*module));
-  auto cache = l.module->createCache(16, 16);
-  EXPECT_TRUE(cache) << cache.error();
-  l.cache = std::make_unique<KVCache>(std::move(*cache));
-  l.request = *l.cache->admit(96);
-  return l;
-}
+using Loaded = LoadedWithCache;
 
 /// Largest |a - b| over two float outputs (relative to the largest |a| when
 /// `relative`), or the count of differing ids against `tolerance` ids.
@@ -86,8 +63,8 @@ protected:
     const char *dir = std::getenv("DGC_TEST_CUDA_MODULE");
     if (!dir || !*dir)
       GTEST_SKIP() << "DGC_TEST_CUDA_MODULE is not set (needs a GPU)";
-    host_ = load(kModule, Device::Host);
-    cuda_ = load(dir, Device::Cuda);
+    host_ = loadWithCache(kModule, Device::Host);
+    cuda_ = loadWithCache(dir, Device::Cuda);
     ASSERT_TRUE(host_.module && cuda_.module);
   }
   Loaded host_, cuda_;
@@ -193,7 +170,8 @@ TEST(CudaMatchesHostBf16, EncoderThenDecoder) {
   const char *dir = std::getenv("DGC_TEST_CUDA_BF16_MODULE");
   if (!dir || !*dir)
     GTEST_SKIP() << "DGC_TEST_CUDA_BF16_MODULE is not set (needs a GPU)";
-  Loaded host = load(dir, Device::Host), cuda = load(dir, Device::Cuda);
+  Loaded host = loadWithCache(dir, Device::Host),
+         cuda = loadWithCache(dir, Device::Cuda);
   ASSERT_TRUE(host.module && cuda.module);
   std::mt19937 rng(99);
   std::uniform_int_distribution<int32_t> id(3, 500);

@@ -71,6 +71,32 @@ loadWithWeights(const ModuleUnderTest &m) {
   return std::make_unique<HostModule>(std::move(*module));
 }
 
+/// A module with weights, a cache (16 pages of 16 positions a pool) and one
+/// request admitted for 96 tokens; null members after a test failure.
+struct LoadedWithCache {
+  std::unique_ptr<dgc::runtime::HostModule> module;
+  std::unique_ptr<dgc::runtime::KVCache> cache;
+  dgc::runtime::RequestId request = 0;
+};
+
+inline LoadedWithCache loadWithCache(const std::string &dir,
+                                     dgc::runtime::Device device) {
+  LoadedWithCache l;
+  l.module = loadWithWeights({dir, device, ""});
+  if (!l.module)
+    return l;
+  auto cache = l.module->createCache(16, 16);
+  EXPECT_TRUE(cache) << cache.error();
+  if (!cache)
+    return l;
+  l.cache = std::make_unique<dgc::runtime::KVCache>(std::move(*cache));
+  auto request = l.cache->admit(96);
+  EXPECT_TRUE(request) << request.error();
+  if (request)
+    l.request = *request;
+  return l;
+}
+
 inline std::string moduleName(
     const testing::TestParamInfo<ModuleUnderTest> &info) {
   return info.param.name;

@@ -23,30 +23,7 @@ using namespace dgc::runtime;
 
 namespace {
 
-struct Loaded {
-  std::unique_ptr<HostModule> module;
-  std::unique_ptr<KVCache> cache;
-  RequestId request = 0;
-};
-
-Loaded load(const std::string &dir) {
-  Loaded l;
-  auto module = HostModule::load(dir, Device::Host);
-  EXPECT_TRUE(module) << module.error();
-  if (!module)
-    return l;
-  auto checkpoint =
-      Checkpoint::open(testPath(DGC_TINY_FIXTURES) + "/checkpoint");
-  EXPECT_TRUE(checkpoint) << checkpoint.error();
-  Status bound = module->bindWeights(*checkpoint);
-  EXPECT_TRUE(bound) << bound.error();
-  l.module = std::make_unique<HostModule>(std::move(*module));
-  auto cache = l.module->createCache(16, 16);
-  EXPECT_TRUE(cache) << cache.error();
-  l.cache = std::make_unique<KVCache>(std::move(*cache));
-  l.request = *l.cache->admit(96);
-  return l;
-}
+using Loaded = LoadedWithCache;
 
 double maxAbsDiff(const HostModule::Output &a, const HostModule::Output &b) {
   std::vector<float> x = a.floats(), y = b.floats();
@@ -57,8 +34,10 @@ double maxAbsDiff(const HostModule::Output &a, const HostModule::Output &b) {
 }
 
 TEST(SampleCandidates, MatchTopKOverF32Logits) {
-  Loaded candidates = load(testPath(DGC_TINY_BF16_MODULE));
-  Loaded exact = load(testPath(DGC_TINY_BF16_EXACT_MODULE));
+  Loaded candidates =
+      loadWithCache(testPath(DGC_TINY_BF16_MODULE), Device::Host);
+  Loaded exact =
+      loadWithCache(testPath(DGC_TINY_BF16_EXACT_MODULE), Device::Host);
   ASSERT_TRUE(candidates.module && exact.module);
   std::mt19937 rng(7);
   std::uniform_int_distribution<int32_t> id(3, 500);
