@@ -43,47 +43,16 @@ using namespace mlir;
 namespace dgc {
 namespace {
 
-/// A row reduction over the last loop with projected-permutation maps.
-bool isRowReduction(linalg::GenericOp op) {
-  if (!op.hasPureBufferSemantics() || op.getNumLoops() < 2 ||
-      linalg::isaContractionOpInterface(op))
-    return false;
-  auto iterators = op.getIteratorTypesArray();
-  for (size_t i = 0; i + 1 < iterators.size(); ++i)
-    if (iterators[i] != utils::IteratorType::parallel)
-      return false;
-  if (iterators.back() != utils::IteratorType::reduction)
-    return false;
-  for (AffineMap map : op.getIndexingMapsArray())
-    if (!map.isProjectedPermutation())
-      return false;
-  return true;
-}
-
-/// A row reduction marked `mark` whose outputs are f32 but for a last i32
-/// (an index).
-bool isMarkedWithIndex(linalg::GenericOp op, StringRef mark, unsigned outputs) {
-  if (!op->hasAttr(mark) || op.getNumDpsInits() != outputs ||
-      !isRowReduction(op))
-    return false;
-  for (auto [i, out] : llvm::enumerate(op.getDpsInits())) {
-    Type element = cast<MemRefType>(out.getType()).getElementType();
-    if (i + 1 < outputs ? !element.isF32() : !element.isInteger(32))
-      return false;
-  }
-  return true;
-}
-
 /// argmax and top-k steps: (f32 value, i32 index) outputs combined in
 /// (value descending, index ascending) order, as the marking says.
 bool isBestOfRows(linalg::GenericOp op) {
-  return isMarkedWithIndex(op, kBestOfRowsAttr, 2);
+  return isMarkedRowReduction(op, kBestOfRowsAttr, 2);
 }
 
 /// The sampler's one-pass statistics: (f32 max, f32 sum, f32 sum, i32
 /// argmax), as the marking says.
 bool isRowStatistics(linalg::GenericOp op) {
-  return isMarkedWithIndex(op, kRowStatisticsAttr, 4);
+  return isMarkedRowReduction(op, kRowStatisticsAttr, 4);
 }
 
 /// The combine of a reduction body `yield combine(out, f(...))`, or null.

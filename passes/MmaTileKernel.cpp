@@ -73,8 +73,15 @@ private:
 
   void stageB(Value k0, Value n0, Value sB);
   /// problem.rowFold over the finished accumulators (`loop`'s results).
-  void foldRows(const MmaProblem::RowFold &fold, scf::ForOp loop, Value r0,
-                Value n0, Value warpCol, Value t, Value columnTile);
+  void foldRows(const MmaProblem::RowFold &fold, scf::ForOp loop,
+                Value columnTile);
+  /// The row and column of accumulator `e` of this lane's m16n8 tile (i, j)
+  /// (mma.sync's layout): rows 16i + g and 16i + g + 8, columns 8j + 2t and
+  /// 8j + 2t + 1, with g = lane / 4 and t = lane % 4.
+  std::pair<Value, Value> position(int64_t e, int64_t i, int64_t j) {
+    return {add(laneRow, c(16 * i + (e < 2 ? 0 : 8))),
+            add(laneCol, c(8 * j + e % 2))};
+  }
   /// Starts the cp.async copies of the tile of K at k0 into ring slot `slot`
   /// of the asynchronous operands' buffers, as one group; returns its token.
   Value copyTileAsync(Value k0, Value slot, Value m0, Value n0, Value sA,
@@ -90,6 +97,8 @@ private:
   const MmaTileShape &shape;
   const MmaProblem &problem;
   Value tid;
+  /// This lane's first row and column of C, and t (its place in its quad).
+  Value laneRow, laneCol, quadLane;
 };
 
 void TileBuilder::build(gpu::LaunchOp launch) {
@@ -106,23 +115,16 @@ void TileBuilder::build(gpu::LaunchOp launch) {
   Value sA = launch.getWorkgroupAttributions()[0];
   Value sB = launch.getWorkgroupAttributions()[1];
 
-  // This lane's accumulators: for each m16n8 tile (i, j) of the warp's,
-  // rows 16i + g and 16i + g + 8, columns 8j + 2t and 8j + 2t + 1; tile
-  // (i, j)'s four are at 4 (i fragsN + j).
+  // This lane's accumulators (position, shape.accumulator).
   int64_t fragsM = shape.fragsM, fragsN = shape.fragsN;
-  auto fragment = [&](int64_t i, int64_t j) { return 4 * (i * fragsN + j); };
-  Value r0 = add(m0, add(warpRow, g));
-  auto position = [&](int64_t index, int64_t i, int64_t j, Value &row,
-                      Value &col) {
-    row = add(r0, c(16 * i + (index < 2 ? 0 : 8)));
-    col = add(add(n0, warpCol), add(c(8 * j + index % 2), mul(t, c(2))));
-  };
+  laneRow = add(m0, add(warpRow, g));
+  laneCol = add(add(n0, warpCol), mul(t, c(2)));
+  quadLane = t;
   SmallVector<Value> acc;
   for (int64_t i = 0; i < fragsM; ++i)
     for (int64_t j = 0; j < fragsN; ++j)
       for (int64_t e = 0; e < 4; ++e) {
-        Value row, col;
-        position(e, i, j, row, col);
+        auto [row, col] = position(e, i, j);
         acc.push_back(problem.initialC
                           ? arith::ConstantOp::create(
                                 b, loc, b.getF32FloatAttr(*problem.initialC))
@@ -195,7 +197,8 @@ void TileBuilder::build(gpu::LaunchOp launch) {
         for (int64_t h = 0; h < 2; ++h)
           for (int64_t i = 0; i < fragsM; ++i)
             mmaBf16(b, loc, fragA[i], ArrayRef<Value>(fragB).slice(2 * h, 2),
-                    MutableArrayRef<Value>(fragC).slice(fragment(i, j + h), 4));
+                    MutableArrayRef<Value>(fragC).slice(
+                        shape.accumulator(i, j + h), 4));
       }
     }
     gpu::BarrierOp::create(b, loc);
@@ -208,13 +211,12 @@ void TileBuilder::build(gpu::LaunchOp launch) {
   for (int64_t i = 0; i < fragsM; ++i)
     for (int64_t j = 0; j < fragsN; ++j)
       for (int64_t e = 0; e < 4; ++e) {
-        Value row, col;
-        position(e, i, j, row, col);
+        auto [row, col] = position(e, i, j);
         auto store =
             scf::IfOp::create(b, loc, both(below(row, M), below(col, N)));
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(&store.getThenRegion().front());
-        Value result = loop.getResult(fragment(i, j) + e);
+        Value result = loop.getResult(shape.accumulator(i, j) + e);
         if (problem.storeC) {
           problem.storeC(b, row, col, result);
           continue;
@@ -223,34 +225,29 @@ void TileBuilder::build(gpu::LaunchOp launch) {
         memref::StoreOp::create(b, loc, result, at.memref, at.indices);
       }
   if (problem.rowFold)
-    foldRows(*problem.rowFold, loop, r0, n0, warpCol, t, block.y);
+    foldRows(*problem.rowFold, loop, block.y);
 }
 
 void TileBuilder::foldRows(const MmaProblem::RowFold &fold, scf::ForOp loop,
-                           Value r0, Value n0, Value warpCol, Value t,
                            Value columnTile) {
   assert(shape.warpsN == 1 && "each warp spans the tile's columns");
   Value M = problem.rows, N = problem.cols;
   // Columns past N need a check unless the tiles divide N.
   std::optional<int64_t> staticN = getConstantIntValue(N);
   bool ragged = !staticN || *staticN % shape.tileN() != 0;
-  auto fragment = [&](int64_t i, int64_t j) {
-    return 4 * (i * shape.fragsN + j);
-  };
-  // Lane (g, t) holds rows g and g + 8 of each m16 fragment: for each, its
-  // two columns 2t, 2t + 1 of every n8 fragment.
+  // Accumulators 0, 1 of each m16n8 tile hold one row, 2, 3 the row 8
+  // below: each row's values are fragsN * 2 of them.
   for (int64_t i = 0; i < shape.fragsM; ++i)
     for (int64_t half = 0; half < 2; ++half) {
-      Value row = add(r0, c(16 * i + 8 * half));
+      Value row = position(2 * half, i, 0).first;
       SmallVector<Value> state =
           llvm::map_to_vector(fold.identity, [&](TypedAttr value) -> Value {
             return arith::ConstantOp::create(b, loc, value);
           });
       for (int64_t j = 0; j < shape.fragsN; ++j)
         for (int64_t e = 2 * half; e < 2 * half + 2; ++e) {
-          Value col =
-              add(add(n0, warpCol), add(c(8 * j + e % 2), mul(t, c(2))));
-          Value acc = loop.getResult(fragment(i, j) + e);
+          Value col = position(e, i, j).second;
+          Value acc = loop.getResult(shape.accumulator(i, j) + e);
           SmallVector<Value> next = fold.add(b, state, row, col, acc);
           if (ragged) {
             Value inside = below(col, N);
@@ -276,8 +273,9 @@ void TileBuilder::foldRows(const MmaProblem::RowFold &fold, scf::ForOp loop,
       }
       auto store = scf::IfOp::create(
           b, loc,
-          both(below(row, M), arith::CmpIOp::create(
-                                  b, loc, arith::CmpIPredicate::eq, t, c(0))));
+          both(below(row, M),
+               arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, quadLane,
+                                     c(0))));
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&store.getThenRegion().front());
       fold.store(b, row, columnTile, state);

@@ -45,6 +45,11 @@ struct MmaTileShape {
   int64_t tileM() const { return warpRows() * warpsM; }
   int64_t tileN() const { return warpCols() * warpsN; }
   int64_t threads() const { return 32 * warpsM * warpsN; }
+  /// Where a lane's four accumulators of m16n8 tile (i, j) of its warp's
+  /// start among its fragsM * fragsN * 4.
+  int64_t accumulator(int64_t i, int64_t j) const {
+    return 4 * (i * fragsN + j);
+  }
   /// Turns on the cp.async pipeline for the operands that allow it: A's
   /// rows run along k (the caller checks its indexing), B's do when it is
   /// staged k fastest. The ring gets `maxStages` buffers, or as many as

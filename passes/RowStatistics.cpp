@@ -69,4 +69,33 @@ SmallVector<Value> addToRowStatistics(OpBuilder &b, Location loc,
   return combineRowStatistics(b, loc, state, {value, one, zero, index});
 }
 
+bool isRowReduction(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumLoops() < 2 ||
+      linalg::isaContractionOpInterface(op))
+    return false;
+  auto iterators = op.getIteratorTypesArray();
+  for (size_t i = 0; i + 1 < iterators.size(); ++i)
+    if (iterators[i] != utils::IteratorType::parallel)
+      return false;
+  if (iterators.back() != utils::IteratorType::reduction)
+    return false;
+  for (AffineMap map : op.getIndexingMapsArray())
+    if (!map.isProjectedPermutation())
+      return false;
+  return true;
+}
+
+bool isMarkedRowReduction(linalg::GenericOp op, StringRef mark,
+                          unsigned outputs) {
+  if (!op->hasAttr(mark) || op.getNumDpsInits() != outputs ||
+      !isRowReduction(op))
+    return false;
+  for (auto [i, out] : llvm::enumerate(op.getDpsInits())) {
+    Type element = cast<MemRefType>(out.getType()).getElementType();
+    if (i + 1 < outputs ? !element.isF32() : !element.isInteger(32))
+      return false;
+  }
+  return true;
+}
+
 } // namespace dgc

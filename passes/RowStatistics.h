@@ -15,6 +15,7 @@
 #ifndef DGC_PASSES_ROWSTATISTICS_H
 #define DGC_PASSES_ROWSTATISTICS_H
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 
 namespace dgc {
@@ -41,6 +42,16 @@ llvm::SmallVector<mlir::Value> addToRowStatistics(mlir::OpBuilder &b,
                                                   mlir::ValueRange state,
                                                   mlir::Value value,
                                                   mlir::Value index);
+
+/// A reduction over the last loop on buffers, every other loop parallel,
+/// with projected-permutation maps (not a contraction).
+bool isRowReduction(mlir::linalg::GenericOp op);
+
+/// A row reduction marked `mark` (dg.row_statistics, dg.best_of_rows) with
+/// `outputs` outputs, all f32 but a last i32 (an index): a state that
+/// combineRowStatistics or isBetterPick merges.
+bool isMarkedRowReduction(mlir::linalg::GenericOp op, llvm::StringRef mark,
+                          unsigned outputs);
 
 } // namespace dgc
 

@@ -41,33 +41,18 @@ bool writes(Operation *op, Value root) {
   return found;
 }
 
-/// Whether the outputs are (f32..., i32), `count` of them.
-bool hasStateTypes(linalg::GenericOp op, unsigned count) {
-  if (op.getNumDpsInits() != count)
-    return false;
-  for (auto [i, out] : llvm::enumerate(op.getDpsInits())) {
-    Type element = cast<MemRefType>(out.getType()).getElementType();
-    if (i + 1 < count ? !element.isF32() : !element.isInteger(32))
-      return false;
-  }
-  return true;
-}
-
 /// Whether `op` is a row reduction of `source` the kernel at `epilogue` can
 /// compute instead.
 bool isFoldable(linalg::GenericOp op, Value source,
                 linalg::GenericOp epilogue) {
   if (op->getBlock() != epilogue->getBlock() ||
-      !epilogue->isBeforeInBlock(op) || !op.hasPureBufferSemantics() ||
-      !(op->hasAttr(kRowStatisticsAttr)
-            ? hasStateTypes(op, 4)
-            : op->hasAttr(kBestOfRowsAttr) && hasStateTypes(op, 2)))
+      !epilogue->isBeforeInBlock(op) ||
+      !(isMarkedRowReduction(op, kRowStatisticsAttr, 4) ||
+        isMarkedRowReduction(op, kBestOfRowsAttr, 2)))
     return false;
   unsigned loops = op.getNumLoops();
   if (loops !=
-          static_cast<unsigned>(cast<MemRefType>(source.getType()).getRank()) ||
-      op.getNumReductionLoops() != 1 ||
-      op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
+      static_cast<unsigned>(cast<MemRefType>(source.getType()).getRank()))
     return false;
   SmallVector<Value> roots = {viewRoot(source)};
   unsigned reads = 0;
@@ -80,7 +65,7 @@ bool isFoldable(linalg::GenericOp op, Value source,
       continue;
     }
     // A per-row input: the same for every column of a row.
-    if (!map.isProjectedPermutation() || map.isFunctionOfDim(loops - 1))
+    if (map.isFunctionOfDim(loops - 1))
       return false;
     if (isa<MemRefType>(input->get().getType()))
       roots.push_back(viewRoot(input->get()));
@@ -104,7 +89,7 @@ bool isFoldable(linalg::GenericOp op, Value source,
 } // namespace
 
 bool RowReduction::isStatistics() const {
-  return const_cast<linalg::GenericOp &>(op)->hasAttr(kRowStatisticsAttr);
+  return op->hasAttr(kRowStatisticsAttr);
 }
 
 SmallVector<TypedAttr> RowReduction::identity(Builder &b) const {
@@ -130,7 +115,6 @@ SmallVector<Value> RowReduction::combine(OpBuilder &b, Location loc,
 }
 
 void RowReduction::replaceByMerge(ArrayRef<Value> partials) const {
-  linalg::GenericOp op = this->op;
   OpBuilder b(op);
   Location loc = op.getLoc();
   MLIRContext *ctx = b.getContext();

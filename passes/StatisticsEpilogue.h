@@ -26,7 +26,8 @@ namespace dgc {
 /// element for element: dg.row_statistics (f32 max, sum, sum, i32 argmax)
 /// or dg.best_of_rows (f32 value, i32 index).
 struct RowReduction {
-  mlir::linalg::GenericOp op;
+  /// Mutable: an op handle's accessors are not const.
+  mutable mlir::linalg::GenericOp op;
   mlir::Value source;
 
   bool isStatistics() const;

@@ -280,7 +280,7 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops,
   problem.initialC = initialC;
   if (epilogue)
     problem.storeC = [&](OpBuilder &nb, Value row, Value col, Value acc) {
-      emitEpilogueElement(nb, loc, epilogue, op.getDpsInits()[0],
+      emitEpilogueElement(nb, loc, epilogue, c,
                           cOperand(nb, row, col, zero).indices, acc);
     };
   if (!reductions.empty())

@@ -48,6 +48,75 @@ Value headValue(OpBuilder &b, Location loc, Value l, Value t, double cap) {
   return arith::DivFOp::create(b, loc, l, t);
 }
 
+/// headValue of (raw, temperature) arguments, as mapRows passes them.
+std::function<Value(OpBuilder &, Location, ValueRange)> headOf(double cap) {
+  return [cap](OpBuilder &b, Location l, ValueRange a) {
+    return headValue(b, l, a[0], a[1], cap);
+  };
+}
+
+/// [B, S, tail...] of `element`, B and S those of `like`.
+RankedTensorType rowsType(RankedTensorType like, ArrayRef<int64_t> tail,
+                          Type element) {
+  SmallVector<int64_t> shape = {like.getDimSize(0), like.getDimSize(1)};
+  llvm::append_range(shape, tail);
+  return RankedTensorType::get(shape, element);
+}
+
+/// Each row's temperature in f32, [B, S], from the op's [B].
+Value rowTemperatures(OpBuilder &b, Location loc, dg::SampleOp op,
+                      ValueRange rowSizes) {
+  auto type = rowsType(tensorType(op.getLogits()), {}, b.getF32Type());
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{op.getTemperature()},
+             ValueRange{emptyTensor(b, loc, type, rowSizes)},
+             ArrayRef<AffineMap>{
+                 AffineMap::get(2, 0, getAffineDimExpr(0, b.getContext())),
+                 b.getMultiDimIdentityMap(2)},
+             parallelLoops(2),
+             [](OpBuilder &nb, Location l, ValueRange a) {
+               linalg::YieldOp::create(nb, l, toF32(nb, l, a[0]));
+             })
+      .getResult(0);
+}
+
+/// A sum over q of the loops (b, s, r, q) into a zero-filled i32 [B, S, n]
+/// of `term(atR at (b, s, r), atQ at (b, s, q), r)`: comparisons among the
+/// n chosen groups of a row.
+Value sumOverPairs(
+    OpBuilder &b, Location loc, RankedTensorType type, ValueRange rowSizes,
+    ValueRange atR, ValueRange atQ,
+    function_ref<Value(OpBuilder &, Location, ValueRange, ValueRange, Value)>
+        term) {
+  MLIRContext *ctx = b.getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  AffineMap rowR = AffineMap::get(4, 0, {d(0), d(1), d(2)}, ctx);
+  AffineMap rowQ = AffineMap::get(4, 0, {d(0), d(1), d(3)}, ctx);
+  SmallVector<Value> inputs(atR);
+  llvm::append_range(inputs, atQ);
+  SmallVector<AffineMap> maps(atR.size(), rowR);
+  maps.append(atQ.size(), rowQ);
+  maps.push_back(rowR);
+  SmallVector<utils::IteratorType> loops = parallelLoops(4);
+  loops.back() = utils::IteratorType::reduction;
+  size_t rCount = atR.size(), qCount = atQ.size();
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, inputs,
+             ValueRange{
+                 filledTensor(b, loc, type, rowSizes, b.getI32IntegerAttr(0))},
+             maps, loops,
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               Value r = arith::IndexCastOp::create(
+                   nb, l, nb.getI32Type(), linalg::IndexOp::create(nb, l, 2));
+               Value sum =
+                   arith::AddIOp::create(nb, l, a.back(),
+                                         term(nb, l, a.take_front(rCount),
+                                              a.slice(rCount, qCount), r));
+               linalg::YieldOp::create(nb, l, sum);
+             })
+      .getResult(0);
+}
+
 /// The probabilities of the top-k values and the entropy, from the
 /// statistics (max, sum of exponentials, sum of p * (x - max)).
 std::pair<Value, FailureOr<Value>>
@@ -93,26 +162,14 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
     Type f32 = rewriter.getF32Type();
     RankedTensorType out = tensorType(op.getLogits());
     auto f32Type = RankedTensorType::get(out.getShape(), f32);
-    auto scalar = [&](double v) -> Value {
-      return arith::ConstantOp::create(
-          rewriter, loc,
-          DenseElementsAttr::get(RankedTensorType::get({}, f32),
-                                 rewriter.getF32FloatAttr(v)));
-    };
-    Value x = dg::MatmulOp::create(rewriter, loc, f32Type, op.getHidden(),
-                                   op.getEmbedding(), /*transpose_lhs=*/false,
-                                   /*transpose_rhs=*/true);
-    if (double cap = op.getSoftcap().convertToDouble(); cap > 0) {
-      Value c = scalar(cap);
-      x = dg::DivOp::create(rewriter, loc, f32Type, x, c);
-      x = dg::TanhOp::create(rewriter, loc, x);
-      x = dg::MulOp::create(rewriter, loc, f32Type, x, c);
-    }
-    int64_t batch = out.getDimSize(0);
-    Value temperature = dg::ReshapeOp::create(
-        rewriter, loc, RankedTensorType::get({batch, 1, 1}, f32),
-        op.getTemperature());
-    x = dg::DivOp::create(rewriter, loc, f32Type, x, temperature);
+    SmallVector<Value> rowSizes =
+        dynamicSizesWithout(rewriter, loc, op.getHidden(), 2);
+    Value raw = dg::MatmulOp::create(rewriter, loc, f32Type, op.getHidden(),
+                                     op.getEmbedding(), /*transpose_lhs=*/false,
+                                     /*transpose_rhs=*/true);
+    Value x = mapRows(rewriter, loc, raw,
+                      {rowTemperatures(rewriter, loc, op, rowSizes)}, {}, 2,
+                      f32Type, headOf(op.getSoftcap().convertToDouble()));
     SmallVector<Value> stats = rowStatistics(rewriter, loc, x);
     // The k largest logits are the k largest probabilities; ties still go
     // to the lower id.
@@ -144,23 +201,10 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
     int64_t k = op.getTopK(), width = k + extra;
     Value hidden = op.getHidden(), table = op.getEmbedding();
     SmallVector<Value> rowSizes = dynamicSizesWithout(rewriter, loc, hidden, 2);
-    ArrayRef<int64_t> rowShape = out.getShape().drop_back();
     auto rowsOf = [&](int64_t n, Type element) {
-      return RankedTensorType::get({rowShape[0], rowShape[1], n}, element);
+      return rowsType(out, {n}, element);
     };
-    // Each row's temperature, [B, S].
-    auto f32Rows = RankedTensorType::get(rowShape, f32);
-    Value temperature =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{f32Rows}, ValueRange{op.getTemperature()},
-            ValueRange{emptyTensor(rewriter, loc, f32Rows, rowSizes)},
-            ArrayRef<AffineMap>{AffineMap::get(2, 0, getAffineDimExpr(0, ctx)),
-                                rewriter.getMultiDimIdentityMap(2)},
-            parallelLoops(2),
-            [](OpBuilder &b, Location l, ValueRange a) {
-              linalg::YieldOp::create(b, l, toF32(b, l, a[0]));
-            })
-            .getResult(0);
+    Value temperature = rowTemperatures(rewriter, loc, op, rowSizes);
     auto head = [cap](OpBuilder &b, Location l, Value raw, ValueRange t) {
       return headValue(b, l, raw, t[0], cap);
     };
@@ -168,10 +212,8 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
     Value raw = dg::MatmulOp::create(
         rewriter, loc, RankedTensorType::get(out.getShape(), f32), hidden,
         table, /*transpose_lhs=*/false, /*transpose_rhs=*/true);
-    Value logits = mapRows(rewriter, loc, raw, {temperature}, {}, 2, out,
-                           [cap](OpBuilder &b, Location l, ValueRange a) {
-                             return headValue(b, l, a[0], a[1], cap);
-                           });
+    Value logits =
+        mapRows(rewriter, loc, raw, {temperature}, {}, 2, out, headOf(cap));
     SmallVector<Value> stats =
         rowStatistics(rewriter, loc, raw, {temperature}, head);
 
@@ -210,11 +252,8 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
               linalg::YieldOp::create(b, l, sum);
             })
             .getResult(0);
-    Value candidateX =
-        mapRows(rewriter, loc, dots, {temperature}, {}, 2, rowsOf(width, f32),
-                [cap](OpBuilder &b, Location l, ValueRange a) {
-                  return headValue(b, l, a[0], a[1], cap);
-                });
+    Value candidateX = mapRows(rewriter, loc, dots, {temperature}, {}, 2,
+                               rowsOf(width, f32), headOf(cap));
     // Among equal f32 values the rounded ones are equal too, and the
     // candidates are then in id order: the top-k's tie to the lower
     // position is its tie to the lower id.
@@ -262,9 +301,7 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
     Type element = type.getElementType(), i32 = rewriter.getI32Type();
     int64_t vocab = type.getDimSize(2);
     auto rowsOf = [&](ArrayRef<int64_t> tail, Type t) {
-      SmallVector<int64_t> shape = {type.getDimSize(0), type.getDimSize(1)};
-      llvm::append_range(shape, tail);
-      return RankedTensorType::get(shape, t);
+      return rowsType(type, tail, t);
     };
     int64_t group = 64;
     while (group >= 2 && (vocab % group != 0 || vocab / group < 2 * width))
@@ -315,43 +352,24 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
                        .getIndices();
     // The chosen groups in ascending order (group g goes to the number of
     // chosen groups before it), so that columns keep their ids' order.
-    AffineMap rowGH = AffineMap::get(4, 0, {d(0), d(1), d(2)}, ctx);
-    AffineMap rowG2 = AffineMap::get(4, 0, {d(0), d(1), d(3)}, ctx);
-    Value rank =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{rowsOf({width}, i32)},
-            ValueRange{chosen, chosen},
-            ValueRange{filledTensor(rewriter, loc, rowsOf({width}, i32),
-                                    rowSizes, rewriter.getI32IntegerAttr(0))},
-            ArrayRef<AffineMap>{rowGH, rowG2, rowGH}, reduceLast,
-            [](OpBuilder &b, Location l, ValueRange a) {
-              Value before = arith::CmpIOp::create(
-                  b, l, arith::CmpIPredicate::slt, a[1], a[0]);
-              Value one = arith::ExtUIOp::create(b, l, b.getI32Type(), before);
-              Value sum = arith::AddIOp::create(b, l, a[2], one);
-              linalg::YieldOp::create(b, l, sum);
-            })
-            .getResult(0);
+    Value rank = sumOverPairs(
+        rewriter, loc, rowsOf({width}, i32), rowSizes, {chosen}, {chosen},
+        [](OpBuilder &b, Location l, ValueRange group, ValueRange other,
+           Value) -> Value {
+          Value before = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt,
+                                               other[0], group[0]);
+          return arith::ExtUIOp::create(b, l, b.getI32Type(), before);
+        });
     // sorted[r] = the chosen group of rank r (a sum with one term).
-    Value sorted =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{rowsOf({width}, i32)},
-            ValueRange{chosen, rank},
-            ValueRange{filledTensor(rewriter, loc, rowsOf({width}, i32),
-                                    rowSizes, rewriter.getI32IntegerAttr(0))},
-            ArrayRef<AffineMap>{rowG2, rowG2, rowGH}, reduceLast,
-            [&](OpBuilder &b, Location l, ValueRange a) {
-              Value r = arith::IndexCastOp::create(b, l, b.getI32Type(),
-                                                   index(b, l, 2));
-              Value here = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
-                                                 a[1], r);
-              Value zero =
-                  arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0));
-              Value term = arith::SelectOp::create(b, l, here, a[0], zero);
-              Value sum = arith::AddIOp::create(b, l, a[2], term);
-              linalg::YieldOp::create(b, l, sum);
-            })
-            .getResult(0);
+    Value sorted = sumOverPairs(
+        rewriter, loc, rowsOf({width}, i32), rowSizes, {}, {chosen, rank},
+        [](OpBuilder &b, Location l, ValueRange, ValueRange q,
+           Value r) -> Value {
+          Value here =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, q[1], r);
+          Value zero = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0));
+          return arith::SelectOp::create(b, l, here, q[0], zero);
+        });
     // Their columns, [B, S, width * G], and the top `width` of those.
     auto columnOf = [&](OpBuilder &b, Location l, Value position) -> Value {
       Value g = arith::DivUIOp::create(b, l, position, constant(b, l, group));
