@@ -265,9 +265,18 @@ void TileBuilder::foldRows(const MmaProblem::RowFold &fold, scf::ForOp loop,
         Value by =
             arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(offset));
         SmallVector<Value> other = llvm::map_to_vector(state, [&](Value v) {
-          return gpu::ShuffleOp::create(b, loc, v, by, width,
-                                        gpu::ShuffleMode::XOR)
-              .getShuffleResult();
+          // A shuffle moves 32 bits: a narrower float goes as f32, exactly.
+          Type type = v.getType();
+          bool narrow =
+              isa<FloatType>(type) && type.getIntOrFloatBitWidth() < 32;
+          if (narrow)
+            v = arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+          Value moved = gpu::ShuffleOp::create(b, loc, v, by, width,
+                                               gpu::ShuffleMode::XOR)
+                            .getShuffleResult();
+          if (narrow)
+            moved = arith::TruncFOp::create(b, loc, type, moved);
+          return moved;
         });
         state = fold.combine(b, state, other);
       }

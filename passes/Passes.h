@@ -29,6 +29,13 @@ inline constexpr const char kTopKLoopAttr[] = "dg.top_k";
 /// (dg-gpu-block-reductions).
 inline constexpr const char kRowStatisticsAttr[] = "dg.row_statistics";
 
+/// Marks the `linalg.generic` that takes the max of each group of columns
+/// of a row (a reduction over the last loop of an expanded view, the
+/// sampler's candidates): its body, (element, max) -> max, is also how two
+/// partial maxima merge. A GEMM whose tile spans one group computes it in
+/// the kernel (dg-gpu-tensor-core-contractions).
+inline constexpr const char kColumnGroupMaxAttr[] = "dg.column_group_max";
+
 /// The fusion passes that have landed, in order (dgc-opt --dg-fuse,
 /// dgc compile --fuse).
 void buildFusionPipeline(mlir::OpPassManager &pm);

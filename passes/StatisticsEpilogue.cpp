@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Dominance.h"
 
 #include <limits>
 
@@ -86,6 +87,92 @@ bool isFoldable(linalg::GenericOp op, Value source,
   return true;
 }
 
+/// Whether `op` (or an op nested in it) has an operand cut from `root`.
+bool touches(Operation *op, Value root) {
+  bool found = false;
+  op->walk([&](Operation *inner) {
+    for (Value operand : inner->getOperands())
+      if (isa<MemRefType>(operand.getType()) && viewRoot(operand) == root)
+        found = true;
+  });
+  return found;
+}
+
+/// Whether `view` splits the last dimension of its source into
+/// [groups, `group`] and keeps the others.
+bool splitsColumnsInto(memref::ExpandShapeOp view, int64_t group) {
+  SmallVector<ReassociationIndices> parts = view.getReassociationIndices();
+  for (size_t i = 0; i + 1 < parts.size(); ++i)
+    if (parts[i].size() != 1)
+      return false;
+  auto type = view.getResultType();
+  return parts.back().size() == 2 &&
+         type.getDimSize(type.getRank() - 1) == group;
+}
+
+/// The allocation of `buffer` when it can move right before `point`: one
+/// in the same block after it, whose sizes are known there.
+Operation *movableAllocation(Value buffer, Operation *point,
+                             DominanceInfo &dominance) {
+  Operation *alloc = buffer.getDefiningOp();
+  if (!alloc || alloc->getBlock() != point->getBlock() ||
+      !isa<memref::AllocOp, gpu::AllocOp>(alloc))
+    return nullptr;
+  if (auto gpuAlloc = dyn_cast<gpu::AllocOp>(alloc);
+      gpuAlloc &&
+      (gpuAlloc.getAsyncToken() || !gpuAlloc.getAsyncDependencies().empty()))
+    return nullptr;
+  for (Value size : alloc->getOperands())
+    if (!dominance.properlyDominates(size, point))
+      return nullptr;
+  return alloc;
+}
+
+/// Whether `op` is a dg.column_group_max of `view` that the kernel at
+/// `epilogue` can write the maxima of (findColumnGroupMaxima).
+bool isFoldableGroupMax(linalg::GenericOp op, Value view, Value written,
+                        linalg::GenericOp epilogue) {
+  if (!op->hasAttr(kColumnGroupMaxAttr) ||
+      op->getBlock() != epilogue->getBlock() ||
+      !epilogue->isBeforeInBlock(op) || op.getNumDpsInputs() != 1 ||
+      op.getNumDpsInits() != 1 || op.getDpsInputs()[0] != view ||
+      !isRowReduction(op))
+    return false;
+  unsigned loops = op.getNumLoops();
+  AffineMap identity =
+      AffineMap::getMultiDimIdentityMap(loops, op.getContext());
+  if (op.getIndexingMapsArray()[0] != identity ||
+      op.getIndexingMapsArray()[1] != identity.dropResult(loops - 1))
+    return false;
+  // The body is also the merge of two maxima, with no position of its own.
+  if (!op.getRegion().front().getOps<linalg::IndexOp>().empty())
+    return false;
+  Value out = op.getDpsInits()[0];
+  auto outType = cast<MemRefType>(out.getType());
+  if (viewRoot(out) != out || !outType.getLayout().isIdentity() ||
+      outType.getElementType() !=
+          cast<MemRefType>(written.getType()).getElementType())
+    return false;
+  DominanceInfo dominance(epilogue->getParentOp());
+  if (!dominance.properlyDominates(out, epilogue) &&
+      !movableAllocation(out, epilogue, dominance))
+    return false;
+  // The kernel writes the maxima and reads nothing of them: in between,
+  // only fills may touch them, and nothing may write what they are of.
+  Value source = viewRoot(written);
+  for (Operation *it = epilogue->getNextNode(); it != op.getOperation();
+       it = it->getNextNode()) {
+    if (writes(it, source))
+      return false;
+    auto fill = dyn_cast<linalg::FillOp>(it);
+    if (it == out.getDefiningOp() || (fill && fill.getDpsInits()[0] == out))
+      continue;
+    if (touches(it, out))
+      return false;
+  }
+  return true;
+}
+
 } // namespace
 
 bool RowReduction::isStatistics() const {
@@ -93,6 +180,10 @@ bool RowReduction::isStatistics() const {
 }
 
 SmallVector<TypedAttr> RowReduction::identity(Builder &b) const {
+  if (isColumnGroups())
+    return {b.getFloatAttr(
+        cast<MemRefType>(op.getDpsInits()[0].getType()).getElementType(),
+        -std::numeric_limits<double>::infinity())};
   if (isStatistics())
     return rowStatisticsIdentity(b);
   return {b.getF32FloatAttr(-std::numeric_limits<double>::infinity()),
@@ -102,11 +193,20 @@ SmallVector<TypedAttr> RowReduction::identity(Builder &b) const {
 SmallVector<Value> RowReduction::fold(OpBuilder &b, Location loc,
                                       ValueRange indices, Value value,
                                       ValueRange state) const {
-  return inlineBodyAt(b, loc, op, indices, source, value, state);
+  if (!isColumnGroups())
+    return inlineBodyAt(b, loc, op, indices, source, value, state);
+  // The group's loops: column c is element c % group of group c / group.
+  SmallVector<Value> at(indices.drop_back());
+  Value size = arith::ConstantIndexOp::create(b, loc, group);
+  at.push_back(arith::DivUIOp::create(b, loc, indices.back(), size));
+  at.push_back(arith::RemUIOp::create(b, loc, indices.back(), size));
+  return inlineBodyAt(b, loc, op, at, source, value, state);
 }
 
 SmallVector<Value> RowReduction::combine(OpBuilder &b, Location loc,
                                          ValueRange x, ValueRange y) const {
+  if (isColumnGroups())
+    return inlineBodyAt(b, loc, op, ValueRange(), source, y.front(), x);
   if (isStatistics())
     return combineRowStatistics(b, loc, x, y);
   Value better = isBetterPick(b, loc, x[0], x[1], y[0], y[1]);
@@ -115,6 +215,12 @@ SmallVector<Value> RowReduction::combine(OpBuilder &b, Location loc,
 }
 
 void RowReduction::replaceByMerge(ArrayRef<Value> partials) const {
+  if (isColumnGroups()) {
+    op.erase();
+    if (Operation *view = source.getDefiningOp(); view && view->use_empty())
+      view->erase();
+    return;
+  }
   OpBuilder b(op);
   Location loc = op.getLoc();
   MLIRContext *ctx = b.getContext();
@@ -233,6 +339,38 @@ SmallVector<RowReduction> findRowReductions(Value source,
       return {};
   }
   return found;
+}
+
+SmallVector<RowReduction> findColumnGroupMaxima(Value written,
+                                                linalg::GenericOp epilogue,
+                                                int64_t tileColumns) {
+  SmallVector<RowReduction> found;
+  for (Operation *user : written.getUsers()) {
+    auto view = dyn_cast<memref::ExpandShapeOp>(user);
+    if (!view || view.getSrc() != written ||
+        !splitsColumnsInto(view, tileColumns))
+      continue;
+    for (Operation *reader : view.getResult().getUsers())
+      if (auto op = dyn_cast<linalg::GenericOp>(reader);
+          op && isFoldableGroupMax(op, view.getResult(), written, epilogue))
+        found.push_back({op, view.getResult(), tileColumns});
+  }
+  return found;
+}
+
+void claimGroupMaxima(const RowReduction &groups, linalg::GenericOp epilogue) {
+  Value out = groups.op.getDpsInits()[0];
+  DominanceInfo dominance(epilogue->getParentOp());
+  if (!dominance.properlyDominates(out, epilogue))
+    movableAllocation(out, epilogue, dominance)->moveBefore(epilogue);
+  SmallVector<Operation *> fills;
+  for (Operation *it = epilogue->getNextNode(); it != groups.op.getOperation();
+       it = it->getNextNode())
+    if (auto fill = dyn_cast<linalg::FillOp>(it);
+        fill && fill.getDpsInits()[0] == out)
+      fills.push_back(fill);
+  for (Operation *fill : fills)
+    fill->erase();
 }
 
 } // namespace dgc

@@ -24,13 +24,18 @@ namespace dgc {
 
 /// A row reduction that reads `source` (C, or the epilogue's output)
 /// element for element: dg.row_statistics (f32 max, sum, sum, i32 argmax)
-/// or dg.best_of_rows (f32 value, i32 index).
+/// or dg.best_of_rows (f32 value, i32 index). Or, with `group` set, a
+/// dg.column_group_max: `source` is then a view of the epilogue's output
+/// as [rows..., groups, group], one group a tile of the kernel's columns,
+/// and its partials are the maxima themselves.
 struct RowReduction {
   /// Mutable: an op handle's accessors are not const.
   mutable mlir::linalg::GenericOp op;
   mlir::Value source;
+  int64_t group = 0;
 
   bool isStatistics() const;
+  bool isColumnGroups() const { return group != 0; }
   /// The state of an empty row.
   llvm::SmallVector<mlir::TypedAttr> identity(mlir::Builder &b) const;
   /// `state` with `source`'s element `value` at `indices` folded in by the
@@ -44,7 +49,8 @@ struct RowReduction {
                                          mlir::ValueRange x,
                                          mlir::ValueRange y) const;
   /// Replaces the op by the merge of `partials` (its outputs' shapes with
-  /// one more dimension, the column tiles) into its outputs.
+  /// one more dimension, the column tiles) into its outputs; a column
+  /// group's op, whose outputs the kernel wrote, is erased.
   void replaceByMerge(llvm::ArrayRef<mlir::Value> partials) const;
 };
 
@@ -57,6 +63,23 @@ struct RowReduction {
 llvm::SmallVector<RowReduction>
 findRowReductions(mlir::Value source, mlir::linalg::GenericOp epilogue,
                   llvm::ArrayRef<mlir::Operation *> ignored, bool all);
+
+/// The dg.column_group_max readers of the epilogue's output `written`,
+/// through a view that splits its last dimension into groups of
+/// `tileColumns` (the kernel's tile width), whose maxima the kernel at
+/// `epilogue` can store directly: ops in its block after it, with nothing
+/// in between writing `written`, and nothing touching their output but
+/// fills (which claimGroupMaxima erases). The output must be a whole
+/// buffer, allocated before the epilogue or in a way that can move there.
+llvm::SmallVector<RowReduction>
+findColumnGroupMaxima(mlir::Value written, mlir::linalg::GenericOp epilogue,
+                      int64_t tileColumns);
+
+/// Readies the output of `groups` (from findColumnGroupMaxima) for the
+/// kernel at `epilogue` to write: its allocation moved before the
+/// epilogue, the fills before the op erased.
+void claimGroupMaxima(const RowReduction &groups,
+                      mlir::linalg::GenericOp epilogue);
 
 /// Buffers for the partials of `reduction`'s outputs, one per row and tile
 /// of columns: each output's shape (C's rows, of sizes `rowSizes` where

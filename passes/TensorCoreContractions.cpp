@@ -8,9 +8,10 @@
 //    becomes the accumulators' start, and an elementwise reader of C alone
 //    (rounding to bf16, softcap, scale) runs in the kernel's store
 //    (ContractionEpilogue.h). Row reductions of C or of the epilogue's
-//    output (the sampler's statistics and draw) fold into the kernel per
-//    tile too (StatisticsEpilogue.h); with all of C's readers folded, C is
-//    never written.
+//    output (the sampler's statistics and draw, and the maxima of groups
+//    of columns its top-64 starts from) fold into the kernel per tile too
+//    (StatisticsEpilogue.h); with all of C's readers folded, C is never
+//    written.
 //  - grouped expert projections (dg.grouped_by_expert): one block per 16
 //    rows of one expert, 4 warps side by side along N (16 x 128), each
 //    block reading its expert's weights through the tile's expert index.
@@ -179,9 +180,10 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops,
   }
   // And the readers of what the epilogue writes, in its element type.
   Value written = epilogue ? epilogue.getDpsInits()[0] : Value();
-  if (epilogue && written != c && columnsLast &&
-      cast<MemRefType>(written.getType()).getRank() ==
-          cast<MemRefType>(c.getType()).getRank())
+  bool foldsWritten = epilogue && written != c && columnsLast &&
+                      cast<MemRefType>(written.getType()).getRank() ==
+                          cast<MemRefType>(c.getType()).getRank();
+  if (foldsWritten)
     llvm::append_range(reductions,
                        findRowReductions(written, epilogue, {epilogue},
                                          /*all=*/false));
@@ -197,6 +199,13 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops,
     shape.fragsN = 8;
   }
   shape.bKFastest = bMap.getDimPosition(bMap.getNumResults() - 1) == loops.k;
+  // The sampler's maxima of groups of columns, where a group is a tile.
+  if (foldsWritten)
+    for (const RowReduction &groups :
+         findColumnGroupMaxima(written, epilogue, shape.tileN())) {
+      claimGroupMaxima(groups, epilogue);
+      reductions.push_back(groups);
+    }
   AffineMap aMap = op.getIndexingMapsArray()[0];
   shape.pipeline(
       aMap.getDimPosition(aMap.getNumResults() - 1) == loops.k &&
@@ -228,7 +237,9 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops,
                             b, loc, llvm::divideCeil(cols, shape.tileN()));
     for (const RowReduction &reduction : reductions)
       partials.push_back(
-          allocatePartials(b, loc, reduction.op, rowSizes, tiles));
+          reduction.isColumnGroups()
+              ? SmallVector<Value>(reduction.op.getDpsInits())
+              : allocatePartials(b, loc, reduction.op, rowSizes, tiles));
   }
   gpu::LaunchOp launch = createLaunch(b, loc, rowTiles, colTiles, gridZ, shape);
   b.setInsertionPointToStart(&launch.getBody().front());
@@ -296,8 +307,9 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops,
   for (auto [reduction, buffers] : llvm::zip(reductions, partials)) {
     OpBuilder after(reduction.op);
     after.setInsertionPointAfter(reduction.op);
-    for (Value partial : buffers)
-      deallocManaged(after, loc, partial);
+    if (!reduction.isColumnGroups())
+      for (Value partial : buffers)
+        deallocManaged(after, loc, partial);
     reduction.replaceByMerge(buffers);
   }
   eraseUnusedBuffer(c);

@@ -17,13 +17,16 @@
 // recomputed (a dot product each) and the top-k taken among them. The
 // candidates come from groups of columns (candidatesOf), so the rounded
 // logits are read once more, not once per pass of a radix select. The
-// CUDA target then folds the statistics into the head's GEMM, which writes
-// only the rounded logits (dg-gpu-tensor-core-contractions).
+// CUDA target then folds the statistics and the groups' maxima into the
+// head's GEMM, which writes only the rounded logits
+// (dg-gpu-tensor-core-contractions).
 //
 //===----------------------------------------------------------------------===//
 
 #include "LoweringUtils.h"
 #include "Patterns.h"
+
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -347,6 +350,8 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
               linalg::YieldOp::create(b, l, max);
             })
             .getResult(0);
+    maxima.getDefiningOp()->setAttr(kColumnGroupMaxAttr,
+                                    rewriter.getUnitAttr());
     Value chosen = dg::TopKOp::create(rewriter, loc, rowsOf({width}, element),
                                       rowsOf({width}, i32), maxima, width)
                        .getIndices();

@@ -23,11 +23,12 @@
 // Nothing else reads the f32 product.
 // CHECK-NOT: ins(%[[RAW]]
 // The candidates: the max of each group of columns (2 here: the vocabulary
-// holds 256 groups, twice the 128 chosen), the 128 groups of the largest
+// holds 256 groups, twice the 128 chosen; marked, so that a GEMM whose
+// tile is one group can take them), the 128 groups of the largest
 // maxima, in ascending order (each group's rank among them, then the group
 // of each rank), their 256 columns, and the top 128 of those.
 // CHECK: %[[G:.*]] = tensor.expand_shape %[[L]] {{\[\[}}0], [1], [2, 3]] {{.*}} into tensor<?x16x256x2xbf16>
-// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[G]] : tensor<?x16x256x2xbf16>) outs(%{{.*}} : tensor<?x16x256xbf16>)
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[G]] : tensor<?x16x256x2xbf16>) outs(%{{.*}} : tensor<?x16x256xbf16>) attrs = {dg.column_group_max}
 // CHECK: arith.cmpf ogt
 // CHECK: %[[CHOSEN:.*]]:2 = scf.for
 // CHECK: ins(%[[MAX]], {{.*}}) {{.*}} attrs = {dg.best_of_rows}

@@ -988,3 +988,140 @@ func.func @statistics_input_rewritten(%h: memref<?x16x64xbf16>, %emb: memref<512
   memref.dealloc %c : memref<?x16x512xf32>
   return
 }
+
+// -----
+
+#x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#e = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#g = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#m = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+
+// The sampler's candidates start from the max of each group of columns of
+// the rounded logits (dg.column_group_max). Where a group is the kernel's
+// tile of columns (32 here), the kernel writes the maxima itself, bf16
+// maxima crossing lanes as f32: their buffer is allocated before it and
+// their fill goes. Groups of 64 span two tiles and stay as they are.
+// CHECK-LABEL: func.func @group_maxima
+// CHECK-SAME: %[[LOGITS:[^:]*]]: memref<?x16x512xbf16>)
+// CHECK: %[[G32:.*]] = memref.alloc(%{{.*}}) : memref<?x16x16xbf16>
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.launch
+// CHECK: nvvm.mma.sync
+// CHECK: memref.store %{{.*}}, %[[LOGITS]][
+// CHECK: arith.cmpf ogt, %{{.*}} : bf16
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: gpu.shuffle  xor %{{.*}} : f32
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: memref.store %{{.*}}, %[[G32]][
+// CHECK: gpu.terminator
+// CHECK-NOT: %[[G32]]
+// CHECK-NOT: memref<?x16x16x32xbf16>
+// CHECK: %[[V64:.*]] = memref.expand_shape %[[LOGITS]] {{.*}} into memref<?x16x8x64xbf16>
+// CHECK-NOT: %[[G32]]
+// CHECK: %[[G64:.*]] = memref.alloc(%{{.*}}) : memref<?x16x8xbf16>
+// CHECK: linalg.fill ins(%{{.*}}) outs(%[[G64]] :
+// CHECK: linalg.generic {{.*}} ins(%[[V64]] : memref<?x16x8x64xbf16>) outs(%[[G64]] : memref<?x16x8xbf16>) attrs = {dg.column_group_max}
+// CHECK: return %[[G32]], %[[G64]]
+func.func @group_maxima(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %logits: memref<?x16x512xbf16>) -> (memref<?x16x16xbf16>, memref<?x16x8xbf16>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF80 : bf16
+  %n = memref.dim %h, %c0 : memref<?x16x64xbf16>
+  %c = memref.alloc(%n) : memref<?x16x512xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16x512xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%h, %emb : memref<?x16x64xbf16>, memref<512x64xbf16>) outs(%c : memref<?x16x512xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.generic {indexing_maps = [#e, #e], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%c : memref<?x16x512xf32>) outs(%logits : memref<?x16x512xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %1 = arith.truncf %in : f32 to bf16
+    linalg.yield %1 : bf16
+  }
+  memref.dealloc %c : memref<?x16x512xf32>
+  %v32 = memref.expand_shape %logits [[0], [1], [2, 3]] output_shape [%n, 16, 16, 32] : memref<?x16x512xbf16> into memref<?x16x16x32xbf16>
+  %g32 = memref.alloc(%n) : memref<?x16x16xbf16>
+  linalg.fill ins(%ninf : bf16) outs(%g32 : memref<?x16x16xbf16>)
+  linalg.generic {indexing_maps = [#g, #m], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%v32 : memref<?x16x16x32xbf16>) outs(%g32 : memref<?x16x16xbf16>) attrs = {dg.column_group_max} {
+  ^bb0(%in: bf16, %out: bf16):
+    %gt = arith.cmpf ogt, %in, %out : bf16
+    %max = arith.select %gt, %in, %out : bf16
+    linalg.yield %max : bf16
+  }
+  %v64 = memref.expand_shape %logits [[0], [1], [2, 3]] output_shape [%n, 16, 8, 64] : memref<?x16x512xbf16> into memref<?x16x8x64xbf16>
+  %g64 = memref.alloc(%n) : memref<?x16x8xbf16>
+  linalg.fill ins(%ninf : bf16) outs(%g64 : memref<?x16x8xbf16>)
+  linalg.generic {indexing_maps = [#g, #m], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%v64 : memref<?x16x8x64xbf16>) outs(%g64 : memref<?x16x8xbf16>) attrs = {dg.column_group_max} {
+  ^bb0(%in: bf16, %out: bf16):
+    %gt = arith.cmpf ogt, %in, %out : bf16
+    %max = arith.select %gt, %in, %out : bf16
+    linalg.yield %max : bf16
+  }
+  return %g32, %g64 : memref<?x16x16xbf16>, memref<?x16x8xbf16>
+}
+
+// -----
+
+#x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#e = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#g = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#m = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+
+// Not folded: the maxima's buffer is read after the rounding, before the
+// maxima are taken, so the kernel (where the rounding was) would write it
+// too early.
+// CHECK-LABEL: func.func @group_maxima_buffer_read_between
+// CHECK-SAME: %[[G:[^:]*]]: memref<?x16x16xbf16>, %[[SAVED:[^:]*]]: memref<?x16x16xbf16>)
+// CHECK: gpu.launch
+// CHECK-NOT: gpu.shuffle
+// CHECK: gpu.terminator
+// CHECK: memref.copy %[[G]], %[[SAVED]]
+// CHECK: linalg.fill ins(%{{.*}}) outs(%[[G]] :
+// CHECK: linalg.generic {{.*}} outs(%[[G]] : memref<?x16x16xbf16>) attrs = {dg.column_group_max}
+func.func @group_maxima_buffer_read_between(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %logits: memref<?x16x512xbf16>, %g32: memref<?x16x16xbf16>, %saved: memref<?x16x16xbf16>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF80 : bf16
+  %n = memref.dim %h, %c0 : memref<?x16x64xbf16>
+  %c = memref.alloc(%n) : memref<?x16x512xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16x512xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%h, %emb : memref<?x16x64xbf16>, memref<512x64xbf16>) outs(%c : memref<?x16x512xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.generic {indexing_maps = [#e, #e], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%c : memref<?x16x512xf32>) outs(%logits : memref<?x16x512xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %1 = arith.truncf %in : f32 to bf16
+    linalg.yield %1 : bf16
+  }
+  memref.dealloc %c : memref<?x16x512xf32>
+  memref.copy %g32, %saved : memref<?x16x16xbf16> to memref<?x16x16xbf16>
+  %v32 = memref.expand_shape %logits [[0], [1], [2, 3]] output_shape [%n, 16, 16, 32] : memref<?x16x512xbf16> into memref<?x16x16x32xbf16>
+  linalg.fill ins(%ninf : bf16) outs(%g32 : memref<?x16x16xbf16>)
+  linalg.generic {indexing_maps = [#g, #m], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%v32 : memref<?x16x16x32xbf16>) outs(%g32 : memref<?x16x16xbf16>) attrs = {dg.column_group_max} {
+  ^bb0(%in: bf16, %out: bf16):
+    %gt = arith.cmpf ogt, %in, %out : bf16
+    %max = arith.select %gt, %in, %out : bf16
+    linalg.yield %max : bf16
+  }
+  return
+}
