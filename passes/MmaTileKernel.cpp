@@ -208,6 +208,10 @@ void TileBuilder::build(gpu::LaunchOp launch) {
   if (stages > 1)
     waitForCopies(b, loc, 0);
 
+  if (problem.rowFold) {
+    foldRows(*problem.rowFold, loop, block.y);
+    return;
+  }
   for (int64_t i = 0; i < fragsM; ++i)
     for (int64_t j = 0; j < fragsN; ++j)
       for (int64_t e = 0; e < 4; ++e) {
@@ -224,8 +228,6 @@ void TileBuilder::build(gpu::LaunchOp launch) {
         MmaAccess at = problem.c(b, row, col);
         memref::StoreOp::create(b, loc, result, at.memref, at.indices);
       }
-  if (problem.rowFold)
-    foldRows(*problem.rowFold, loop, block.y);
 }
 
 void TileBuilder::foldRows(const MmaProblem::RowFold &fold, scf::ForOp loop,
@@ -235,29 +237,50 @@ void TileBuilder::foldRows(const MmaProblem::RowFold &fold, scf::ForOp loop,
   // Columns past N need a check unless the tiles divide N.
   std::optional<int64_t> staticN = getConstantIntValue(N);
   bool ragged = !staticN || *staticN % shape.tileN() != 0;
+  auto within = [&](Value x, Value inside, Value bound) -> Value {
+    return arith::SelectOp::create(b, loc, inside, x,
+                                   arith::SubIOp::create(b, loc, bound, c(1)));
+  };
   // Accumulators 0, 1 of each m16n8 tile hold one row, 2, 3 the row 8
   // below: each row's values are fragsN * 2 of them.
   for (int64_t i = 0; i < shape.fragsM; ++i)
     for (int64_t half = 0; half < 2; ++half) {
       Value row = position(2 * half, i, 0).first;
+      Value rowInside = below(row, M);
+      Value safeRow = within(row, rowInside, M);
       SmallVector<Value> state =
           llvm::map_to_vector(fold.identity, [&](TypedAttr value) -> Value {
             return arith::ConstantOp::create(b, loc, value);
           });
+      // The row's values, stored once all are made: a store between them
+      // would make every element load the row's inputs (a temperature, a
+      // seed) again, as they might alias what was stored.
+      SmallVector<std::tuple<Value, Value, Value>> toStore;
       for (int64_t j = 0; j < shape.fragsN; ++j)
         for (int64_t e = 2 * half; e < 2 * half + 2; ++e) {
           Value col = position(e, i, j).second;
+          Value colInside = ragged ? below(col, N) : Value();
+          Value safeCol = ragged ? within(col, colInside, N) : col;
           Value acc = loop.getResult(shape.accumulator(i, j) + e);
-          SmallVector<Value> next = fold.add(b, state, row, col, acc);
+          Value value = fold.value(b, safeRow, safeCol, acc);
+          toStore.push_back({col, colInside, value});
+          SmallVector<Value> next =
+              fold.add(b, state, safeRow, safeCol, acc, value);
           if (ragged) {
-            Value inside = below(col, N);
             for (size_t v = 0; v < state.size(); ++v)
               state[v] =
-                  arith::SelectOp::create(b, loc, inside, next[v], state[v]);
+                  arith::SelectOp::create(b, loc, colInside, next[v], state[v]);
           } else {
             state = next;
           }
         }
+      for (auto [col, colInside, value] : toStore) {
+        auto store = scf::IfOp::create(
+            b, loc, colInside ? both(rowInside, colInside) : rowInside);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(&store.getThenRegion().front());
+        fold.storeValue(b, row, col, value);
+      }
       // The quad's four lanes hold the row's other columns.
       for (int32_t offset : {1, 2}) {
         Value width =
@@ -282,7 +305,7 @@ void TileBuilder::foldRows(const MmaProblem::RowFold &fold, scf::ForOp loop,
       }
       auto store = scf::IfOp::create(
           b, loc,
-          both(below(row, M),
+          both(rowInside,
                arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, quadLane,
                                      c(0))));
       OpBuilder::InsertionGuard guard(b);

@@ -100,19 +100,31 @@ struct MmaProblem {
   std::optional<double> initialC = std::nullopt;
   /// Stores the finished accumulator `acc` of C[row, col]; when unset, it
   /// is stored to problem.c. Lets a caller fuse an elementwise epilogue.
+  /// Unused with a row fold, which stores instead.
   std::function<void(mlir::OpBuilder &, mlir::Value row, mlir::Value col,
                      mlir::Value acc)>
       storeC = nullptr;
-  /// A reduction of each row of the block's tile, after the stores: each
-  /// lane folds its finished accumulators of a row into `identity` with
-  /// `add`, the four lanes holding that row merge theirs with `combine`,
-  /// and one of them passes the tile's partial to `store` with the
-  /// column tile's index. Needs warps that span the tile's columns.
+  /// A reduction of each row of the block's tile, which then also does
+  /// the stores: each lane works out `value` of each of its finished
+  /// accumulators once (the epilogue's value, say), stores it with
+  /// `storeValue` where the element is inside the problem, and folds it
+  /// with `add` into its row's state, which starts as `identity`; the four
+  /// lanes holding a row merge theirs with `combine`, and one of them
+  /// passes the tile's partial to `store` with the column tile's index.
+  /// `value` and `add` may read other buffers at (row, col): past the
+  /// problem's edge they get the last row or column instead, and what they
+  /// make there is dropped. Needs warps that span the tile's columns.
   struct RowFold {
     llvm::SmallVector<mlir::TypedAttr> identity;
+    std::function<mlir::Value(mlir::OpBuilder &, mlir::Value row,
+                              mlir::Value col, mlir::Value acc)>
+        value;
+    std::function<void(mlir::OpBuilder &, mlir::Value row, mlir::Value col,
+                       mlir::Value value)>
+        storeValue;
     std::function<llvm::SmallVector<mlir::Value>(
         mlir::OpBuilder &, mlir::ValueRange state, mlir::Value row,
-        mlir::Value col, mlir::Value acc)>
+        mlir::Value col, mlir::Value acc, mlir::Value value)>
         add;
     std::function<llvm::SmallVector<mlir::Value>(
         mlir::OpBuilder &, mlir::ValueRange x, mlir::ValueRange y)>

@@ -285,20 +285,23 @@ MmaProblem::RowFold rowFoldOf(
     return state.slice(starts[i], starts[i + 1] - starts[i]);
   };
   SmallVector<RowReduction> all(reductions.begin(), reductions.end());
+  // The epilogue's value, stored to its output; or C's own.
+  fold.value = [=](OpBuilder &b, Value row, Value col, Value acc) -> Value {
+    if (!epilogue)
+      return acc;
+    return epilogueValue(b, loc, epilogue, c, indicesOf(b, row, col), acc);
+  };
+  Value out = epilogue ? epilogue.getDpsInits()[0] : c;
+  fold.storeValue = [=](OpBuilder &b, Value row, Value col, Value value) {
+    memref::StoreOp::create(b, loc, value, out, indicesOf(b, row, col));
+  };
   fold.add = [=](OpBuilder &b, ValueRange state, Value row, Value col,
-                 Value acc) {
+                 Value acc, Value value) {
     SmallVector<Value> indices = indicesOf(b, row, col), next;
-    Value rounded; // the epilogue's value, made once for its readers
-    for (size_t i = 0; i < all.size(); ++i) {
-      Value value = acc;
-      if (all[i].source != c) {
-        if (!rounded)
-          rounded = epilogueValue(b, loc, epilogue, c, indices, acc);
-        value = rounded;
-      }
-      llvm::append_range(next,
-                         all[i].fold(b, loc, indices, value, slice(state, i)));
-    }
+    for (size_t i = 0; i < all.size(); ++i)
+      llvm::append_range(next, all[i].fold(b, loc, indices,
+                                           all[i].source == c ? acc : value,
+                                           slice(state, i)));
     return next;
   };
   fold.combine = [=](OpBuilder &b, ValueRange x, ValueRange y) {

@@ -9,7 +9,12 @@
 // folds into the GEMM: every block folds its tile's columns of each of its
 // rows into a partial state, and a small reduction (marked as the reader
 // was, for dg-gpu-block-reductions) merges the column tiles' partials.
-// With all of C's readers folded, C is never written.
+// With all of C's readers folded, C is never written. The top-64's
+// candidates start from the max of each group of 64 rounded logits
+// (dg.column_group_max): where the kernel's tile is 64 columns wide, a
+// block's partial for a row is its group's max, stored as the result.
+// Each element's rounded value is worked out once, for its store and
+// every fold.
 //
 //===----------------------------------------------------------------------===//
 
@@ -91,7 +96,8 @@ allocatePartials(mlir::OpBuilder &b, mlir::Location loc,
 
 /// The GEMM kernel's fold of `reductions` (MmaTileKernel.h), its state their
 /// states side by side: each reads C's accumulator or, when it reads the
-/// epilogue's output, the epilogue's value of it. C's element (row, col) is
+/// epilogue's output, the epilogue's value of it, which the fold also
+/// stores (C's accumulator, without an epilogue). C's element (row, col) is
 /// at `indicesOf(row, col)`; each partial is stored to its `partials` at
 /// the row's indices with the column tile last.
 MmaProblem::RowFold rowFoldOf(

@@ -845,7 +845,7 @@ func.func @narrower(%arena: memref<?xi8>, %c: memref<1x256x16383xf32>) {
 // noise from the row's seed) folds in the same way, from the epilogue's
 // value; an elementwise reader of the logits stays as it is.
 // CHECK-LABEL: func.func @sampling_head
-// CHECK-SAME: %[[LOGITS:[^:]*]]: memref<?x16x512xbf16>, %[[M:[^:]*]]: memref<?x16xf32>, %[[S:[^:]*]]: memref<?x16xf32>, %[[U:[^:]*]]: memref<?x16xf32>, %[[I:[^:]*]]: memref<?x16xi32>, %[[SEEDS:[^:]*]]: memref<?x16xi32>, %[[DV:[^:]*]]: memref<?x16xf32>, %[[DI:[^:]*]]: memref<?x16xi32>, %[[PROBS:[^:]*]]: memref<?x16x512xf32>)
+// CHECK-SAME: %[[T:[^:]*]]: memref<?x16xf32>, %[[LOGITS:[^:]*]]: memref<?x16x512xbf16>, %[[M:[^:]*]]: memref<?x16xf32>, %[[S:[^:]*]]: memref<?x16xf32>, %[[U:[^:]*]]: memref<?x16xf32>, %[[I:[^:]*]]: memref<?x16xi32>, %[[SEEDS:[^:]*]]: memref<?x16xi32>, %[[DV:[^:]*]]: memref<?x16xf32>, %[[DI:[^:]*]]: memref<?x16xi32>, %[[PROBS:[^:]*]]: memref<?x16x512xf32>)
 // CHECK-NOT: memref.alloc
 // CHECK: %[[P0:.*]] = gpu.alloc  host_shared (%{{.*}}) : memref<?x16x16xf32>
 // CHECK: %[[P1:.*]] = gpu.alloc  host_shared (%{{.*}}) : memref<?x16x16xf32>
@@ -855,10 +855,18 @@ func.func @narrower(%arena: memref<?xi8>, %c: memref<1x256x16383xf32>) {
 // CHECK: %[[Q1:.*]] = gpu.alloc  host_shared (%{{.*}}) : memref<?x16x16xi32>
 // CHECK: gpu.launch
 // CHECK: nvvm.mma.sync
+// Each element's value is made once for its store and the folds, which
+// read a row's temperature and seed; a lane past the last row reads the
+// last row's.
+// CHECK: %[[INSIDE:.*]] = arith.cmpi ult, %[[ROW:.*]], %[[ROWS:.*]] : index
+// CHECK: %[[LAST:.*]] = arith.subi %[[ROWS]], %c1
+// CHECK: %[[SAFE:.*]] = arith.select %[[INSIDE]], %[[ROW]], %[[LAST]] : index
+// CHECK: %[[TR:.*]] = arith.divui %[[SAFE]], %{{.*}}
+// CHECK: memref.load %[[T]][%[[TR]],
 // CHECK: arith.truncf
-// CHECK: memref.store %{{.*}}, %[[LOGITS]][
 // CHECK: math.exp
 // CHECK: memref.load %[[SEEDS]][
+// CHECK: memref.store %{{.*}}, %[[LOGITS]][
 // CHECK: gpu.shuffle  xor
 // CHECK: memref.store %{{.*}}, %[[P0]][
 // CHECK: memref.store %{{.*}}, %[[P1]][
