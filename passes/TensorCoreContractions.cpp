@@ -92,9 +92,15 @@ SmallVector<Value> loopSizes(OpBuilder &b, Location loc, linalg::GenericOp op) {
   for (auto [operand, map] :
        llvm::zip(op->getOperands(), op.getIndexingMapsArray()))
     for (unsigned r = 0; r < map.getNumResults(); ++r)
-      if (!sizes[map.getDimPosition(r)])
+      if (!sizes[map.getDimPosition(r)]) {
+        // A static size stays a constant: the kernel's bounds checks then
+        // fold where the tiles divide it.
+        int64_t size = cast<MemRefType>(operand.getType()).getDimSize(r);
         sizes[map.getDimPosition(r)] =
-            memref::DimOp::create(b, loc, operand, r);
+            ShapedType::isDynamic(size)
+                ? Value(memref::DimOp::create(b, loc, operand, r))
+                : Value(arith::ConstantIndexOp::create(b, loc, size));
+      }
   return sizes;
 }
 
