@@ -18,8 +18,9 @@
 // Shared rows are padded by 8 elements so that the eight g of a fragment
 // load fall in different banks.
 //
-// Pipelined (shape.stages > 1): the operands made of aligned k-fastest rows
-// (the weights, usually) are copied with 16-byte cp.async into a ring of
+// Pipelined (shape.stages > 1): the operands made of aligned rows (the
+// weights, usually; B's rows may run along k or n) are copied with 16-byte
+// cp.async into a ring of
 // `stages` buffers. Before the K loop the block starts the copies of tiles
 // 0 .. stages - 2, one group each; iteration i starts tile i + stages - 1
 // into the slot iteration i - 1 used (free after its closing barrier),
@@ -89,10 +90,17 @@ private:
   /// Copies rows [first, first + rows) (bounded by `bound`) x [k0, k0 +
   /// tileK) of an operand, `at(row, k)`, to rows [slotRow, slotRow + rows)
   /// of `tile` with 16-byte cp.async; vectors outside the operand are
-  /// zero-filled without reading it.
+  /// zero-filled without reading it. With `run`, a row is `run->width`
+  /// long from k0 and ends at `run->bound` (B's rows of n, staged [k][n]),
+  /// not tileK from k0 within K.
+  struct RowRun {
+    int64_t width;
+    Value bound;
+  };
   void copyRowsAsync(Value tile, Value slotRow, int64_t rows, Value first,
                      Value bound, Value k0,
-                     function_ref<MmaAccess(Value row, Value k)> at);
+                     function_ref<MmaAccess(Value row, Value k)> at,
+                     std::optional<RowRun> run = std::nullopt);
 
   const MmaTileShape &shape;
   const MmaProblem &problem;
@@ -170,17 +178,20 @@ void TileBuilder::build(gpu::LaunchOp launch) {
     gpu::BarrierOp::create(b, loc);
 
     Value aRow = shape.asyncA ? mul(slot, c(shape.tileM())) : c(0);
-    Value bRow = shape.asyncB ? mul(slot, c(shape.tileN())) : c(0);
+    // A ring slot of B is tileN rows ([n][k]) or tileK rows ([k][n]).
+    Value bRow = shape.asyncB
+                     ? mul(slot, c(shape.bKFastest ? shape.tileN() : tileK))
+                     : c(0);
     // ldmatrix.x4 addresses (MatrixLanes): B's k runs along a shared row
     // when it is fastest, else down a column.
     Value aAt = add(aRow, add(warpRow, lanes.lane16));
-    Value bN = add(bRow, warpCol), bK;
+    Value bN = warpCol, bK;
     if (shape.bKFastest) {
-      bN = add(bN, lanes.pairRow);
+      bN = add(add(bRow, bN), lanes.pairRow);
       bK = lanes.pairCol;
     } else {
       bN = add(bN, lanes.half8);
-      bK = add(lanes.pairCol, lanes.lane8);
+      bK = add(bRow, add(lanes.pairCol, lanes.lane8));
     }
     SmallVector<Value> fragC(loop.getRegionIterArgs());
     for (int64_t kk = 0; kk < tileK; kk += 16) {
@@ -320,23 +331,31 @@ Value TileBuilder::copyTileAsync(Value k0, Value slot, Value m0, Value n0,
     copyRowsAsync(sA, mul(slot, c(shape.tileM())), shape.tileM(), m0,
                   problem.rows, k0,
                   [&](Value row, Value k) { return problem.a(b, row, k); });
-  if (shape.asyncB)
+  if (shape.asyncB && shape.bKFastest)
     copyRowsAsync(sB, mul(slot, c(shape.tileN())), shape.tileN(), n0,
                   problem.cols, k0,
                   [&](Value col, Value k) { return problem.b(b, k, col); });
+  else if (shape.asyncB)
+    copyRowsAsync(
+        sB, mul(slot, c(shape.tileK)), shape.tileK, k0, problem.depth, n0,
+        [&](Value k, Value col) { return problem.b(b, k, col); },
+        RowRun{shape.tileN(), problem.cols});
   return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, ValueRange());
 }
 
 void TileBuilder::copyRowsAsync(Value tile, Value slotRow, int64_t rows,
                                 Value first, Value bound, Value k0,
-                                function_ref<MmaAccess(Value, Value)> at) {
-  int64_t perRow = shape.tileK / 8, count = rows * perRow;
+                                function_ref<MmaAccess(Value, Value)> at,
+                                std::optional<RowRun> run) {
+  int64_t width = run ? run->width : shape.tileK;
+  Value along = run ? run->bound : problem.depth;
+  int64_t perRow = width / 8, count = rows * perRow;
   int64_t threads = shape.threads();
   auto copy = [&](Value idx) {
     Value kr = mul(rem(idx, perRow), c(8)), r = div(idx, perRow);
     Value gk = add(k0, kr), gr = add(first, r);
     copyEightOrZerosAsync(b, loc, tile, add(slotRow, r), kr, at(gr, gk),
-                          both(below(gk, problem.depth), below(gr, bound)));
+                          both(below(gk, along), below(gr, bound)));
   };
   if (count < threads) {
     // Fewer vectors than threads (a 16-row tile of A): the first copy.
@@ -487,9 +506,10 @@ std::pair<int64_t, int64_t> MmaTileShape::sharedAExtent() const {
 }
 
 std::pair<int64_t, int64_t> MmaTileShape::sharedBExtent() const {
+  int64_t slots = asyncB ? stages : 1;
   if (bKFastest)
-    return {(asyncB ? stages : 1) * tileN(), tileK};
-  return {tileK, tileN()};
+    return {slots * tileN(), tileK};
+  return {slots * tileK, tileN()};
 }
 
 int64_t MmaTileShape::sharedBytes() const {

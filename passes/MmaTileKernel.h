@@ -32,10 +32,11 @@ struct MmaTileShape {
   /// Stage B with k fastest, the order of weights stored [N, K], so that
   /// neighbouring threads read neighbouring addresses.
   bool bKFastest = true;
-  /// Operands whose rows are k-fastest runs of 16-byte aligned vectors of 8
-  /// (see hasAlignedRowsOfEight) are copied to shared memory with cp.async,
-  /// `stages - 1` tiles of K ahead of the one the warps multiply, into a ring
-  /// of `stages` shared buffers: the weights stream while the tensor cores
+  /// Operands whose rows are runs of 16-byte aligned vectors of 8 (see
+  /// hasAlignedRowsOfEight; A's rows run along k, B's along k or, staged
+  /// [k][n], along n) are copied to shared memory with cp.async, `stages -
+  /// 1` tiles of K ahead of the one the warps multiply, into a ring of
+  /// `stages` shared buffers: the weights stream while the tensor cores
   /// work. The other operand is staged in step, as without pipelining.
   bool asyncA = false, asyncB = false;
   int64_t stages = 1;
@@ -51,13 +52,13 @@ struct MmaTileShape {
     return 4 * (i * fragsN + j);
   }
   /// Turns on the cp.async pipeline for the operands that allow it: A's
-  /// rows run along k (the caller checks its indexing), B's do when it is
-  /// staged k fastest. The ring gets `maxStages` buffers, or as many as
-  /// fit in the 48 KB of static shared memory (at least 2).
+  /// rows run along k, B's along k or n (the caller checks their
+  /// indexing). The ring gets `maxStages` buffers, or as many as fit in the
+  /// 48 KB of static shared memory (at least 2).
   void pipeline(bool aRowsOfEight, bool bRowsOfEight,
                 int64_t maxStages = kPipelineStages) {
     asyncA = aRowsOfEight;
-    asyncB = bRowsOfEight && bKFastest;
+    asyncB = bRowsOfEight;
     stages = 1;
     if (!asyncA && !asyncB)
       return;

@@ -204,7 +204,8 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops,
     shape.fragsM = 2;
     shape.fragsN = 8;
   }
-  shape.bKFastest = bMap.getDimPosition(bMap.getNumResults() - 1) == loops.k;
+  unsigned bInner = bMap.getDimPosition(bMap.getNumResults() - 1);
+  shape.bKFastest = bInner == loops.k;
   // The sampler's maxima of groups of columns, where a group is a tile.
   if (foldsWritten)
     for (const RowReduction &groups :
@@ -217,7 +218,8 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops,
       aMap.getDimPosition(aMap.getNumResults() - 1) == loops.k &&
           hasAlignedRowsOfEight(op.getDpsInputs()[0],
                                 AlignedBuffers::WeightsAndAllocations),
-      hasAlignedRowsOfEight(op.getDpsInputs()[1], AlignedBuffers::Weights),
+      (bInner == loops.k || bInner == loops.n) &&
+          hasAlignedRowsOfEight(op.getDpsInputs()[1], AlignedBuffers::Weights),
       stages);
 
   Value gridZ = arith::ConstantIndexOp::create(b, loc, 1);

@@ -720,6 +720,43 @@ func.func @linear_rows_ahead(%w: memref<96x64xbf16>, %c: memref<256x96xf32>) {
 
 // -----
 
+// The self-conditioning's soft embedding, probabilities times the
+// embedding table: the weight's rows run along n, so B is staged [k][n].
+// Both are fetched ahead with cp.async, B's ring slots tileK rows of the
+// tile's columns each, read back by transposing ldmatrix loads.
+#p = affine_map<(d0, d1, d2) -> (d0, d2)>
+#t = affine_map<(d0, d1, d2) -> (d2, d1)>
+#s = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @soft_embedding
+// CHECK: %[[P:.*]] = memref.alloc
+// CHECK: %[[E:.*]] = memref.view
+// CHECK: gpu.launch {{.*}} workgroup(%[[SA:.*]] : memref<192x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<96x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK: nvgpu.device_async_copy %[[P]][%{{.*}}, %{{.*}}], %[[SA]]
+// CHECK: nvgpu.device_async_copy %[[E]][%{{.*}}, %{{.*}}], %[[SB]]
+// CHECK: nvgpu.device_async_create_group
+// CHECK: scf.for
+// CHECK-NOT: memref.store
+// CHECK: nvgpu.device_async_wait
+// CHECK: nvgpu.ldmatrix %[[SB]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = true}
+// CHECK-COUNT-2: nvvm.mma.sync
+func.func @soft_embedding(%arena: memref<?xi8>, %c: memref<256x64xf32>) {
+  %c64 = arith.constant 64 : index
+  %p = memref.alloc() : memref<256x512xbf16>
+  %e = memref.view %arena[%c64][] : memref<?xi8> to memref<512x64xbf16>
+  linalg.generic {indexing_maps = [#p, #t, #s], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%p, %e : memref<256x512xbf16>, memref<512x64xbf16>) outs(%c : memref<256x64xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  return
+}
+
+// -----
+
 // Attention values, P V: V's k (the key) runs down its rows, so B is staged
 // [k][n] in one buffer (not fetched ahead) and its fragments come from
 // transposing ldmatrix loads.
