@@ -39,7 +39,7 @@ bool touches(Operation *op, Value root) {
 }
 
 struct KnownConstant {
-  double value;
+  TypedAttr value;
   Operation *initializer; // the fill or copy that made it
   Value copiedFrom;       // the copy's source, if a copy
 };
@@ -54,11 +54,12 @@ std::optional<KnownConstant> constantBefore(Operation *before, Value target) {
     if (!touches(it, target))
       continue;
     if (auto fill = dyn_cast<linalg::FillOp>(it)) {
-      FloatAttr value;
+      TypedAttr value;
       if (fill.getDpsInits()[0] != target ||
-          !matchPattern(fill.getDpsInputs()[0], m_Constant(&value)))
+          !matchPattern(fill.getDpsInputs()[0], m_Constant(&value)) ||
+          !isa<FloatAttr, IntegerAttr>(value))
         return std::nullopt;
-      return KnownConstant{value.getValueAsDouble(), fill, Value()};
+      return KnownConstant{value, fill, Value()};
     }
     Value source;
     if (auto copy = dyn_cast<linalg::CopyOp>(it);
@@ -80,10 +81,23 @@ std::optional<KnownConstant> constantBefore(Operation *before, Value target) {
 } // namespace
 
 std::optional<double> foldConstantInit(linalg::GenericOp op) {
-  std::optional<KnownConstant> known = constantBefore(op, op.getDpsInits()[0]);
+  Value c = op.getDpsInits()[0];
+  std::optional<KnownConstant> known = constantBefore(op, c);
+  if (!known || !isa<FloatAttr>(known->value))
+    return std::nullopt;
+  return cast<FloatAttr>(*takeConstantInit(op, c)).getValueAsDouble();
+}
+
+std::optional<TypedAttr> takeConstantInit(Operation *op, Value init) {
+  // `op` must not read what it overwrites through another operand.
+  for (Value operand : op->getOperands())
+    if (operand != init && isa<MemRefType>(operand.getType()) &&
+        viewRoot(operand) == viewRoot(init))
+      return std::nullopt;
+  std::optional<KnownConstant> known = constantBefore(op, init);
   if (!known)
     return std::nullopt;
-  // Nothing read C between the initializer and op, and op writes all of it.
+  // Nothing read `init` between its initializer and op, which writes it all.
   known->initializer->erase();
   Value source = known->copiedFrom;
   // A fill that only fed copies folded away is dead too.

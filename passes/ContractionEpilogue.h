@@ -25,6 +25,13 @@ namespace dgc {
 /// every element of C, and nothing reads C in between).
 std::optional<double> foldConstantInit(mlir::linalg::GenericOp op);
 
+/// The same for any buffer `init` that `op` overwrites, reading it only
+/// through that operand: the constant (float or integer) it holds when
+/// `op` starts, its fill or copy erased, and a fill that only fed such
+/// copies. The caller must then start `init`'s every element from it.
+std::optional<mlir::TypedAttr> takeConstantInit(mlir::Operation *op,
+                                                mlir::Value init);
+
 /// The all-parallel generic that reads the contraction `op`'s result C
 /// next, element for element (identity map, over C's own loops), writing
 /// either C itself (then C may have later readers) or a buffer that

@@ -9,6 +9,10 @@
 //   smem[tid] = partial; tree-combine smem over log2(T) steps
 //   thread 0: out = combine(out, smem[0])
 //
+// (`out` read there is the constant a fill or a copy of one left in it, when
+// that is what it holds: bufferization copies a shared filled init into each
+// reduction's output, a kernel each, which then go.)
+//
 // which needs the body to be `combine(out, f(inputs))` with an associative,
 // commutative combine of known identity: addf (0) or maximumf / maxnumf
 // (-inf); a best-of-rows (argmax, a top-k step), whose (value, index)
@@ -18,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/ContractionEpilogue.h"
 #include "passes/Passes.h"
 #include "passes/RowStatistics.h"
 
@@ -157,6 +162,11 @@ struct GpuBlockReductions
     };
     unsigned loops = op.getNumLoops();
     unsigned outputs = op.getNumDpsInits();
+    // An output that starts as a constant (a fill, or a copy of one) takes
+    // it from here: no fill or copy kernel before this one.
+    SmallVector<std::optional<TypedAttr>> startsAs(outputs);
+    for (unsigned i = 0; i < outputs; ++i)
+      startsAs[i] = takeConstantInit(op, op.getDpsInits()[i]);
     // Each loop's trip count: the size of an operand dimension it indexes.
     SmallVector<Value> sizes(loops);
     for (auto [operand, map] :
@@ -271,8 +281,12 @@ struct GpuBlockReductions
       b.setInsertionPointToStart(&store.getThenRegion().front());
       SmallVector<Value> old;
       for (unsigned i = 0; i < outputs; ++i)
-        old.push_back(memref::LoadOp::create(b, loc, op.getDpsInits()[i],
-                                             indicesOf(inputs + i)));
+        old.push_back(
+            startsAs[i]
+                ? arith::ConstantOp::create(b, loc, *startsAs[i]).getResult()
+                : memref::LoadOp::create(b, loc, op.getDpsInits()[i],
+                                         indicesOf(inputs + i))
+                      .getResult());
       SmallVector<Value> total = combiner.apply(b, loc, old, loadAll(c(0)));
       for (unsigned i = 0; i < outputs; ++i)
         memref::StoreOp::create(b, loc, total[i], op.getDpsInits()[i],

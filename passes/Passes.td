@@ -327,7 +327,10 @@ def DgGpuBlockReductions
     result is combined with what the output held. Argmax and each top-k step
     (marked `dg.best_of_rows` by convert-dg-to-linalg) reduce the same way,
     their (value, index) pairs combined in (value descending, index
-    ascending) order. Without it a row is one thread's sequential loop.
+    ascending) order. An output that a constant fill (or a copy of a
+    filled buffer) sets just before is not read: thread 0 starts from the
+    constant and the fill or copy is erased. Without it a row is one
+    thread's sequential loop.
     Contractions are left to the tensor-core and general kernels.
   }];
   let options = [

@@ -188,3 +188,86 @@ func.func @not_row_statistics(%x: memref<?x512xf32>, %m: memref<?xf32>, %s: memr
   }
   return
 }
+
+// -----
+
+// Outputs that start as constants: the sum's buffer is a copy of a zero
+// fill (bufferization's copy of a shared init), the argmax's index a fill.
+// Thread 0 starts from those constants; the fills and the copy, a kernel
+// each, go. The max's output is read in between, so it keeps its fill and
+// the block reads what the output held. The argmax's (value, index) start
+// as fills too.
+#in = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @constant_inits
+// CHECK-SAME: %[[X:[^:]*]]: memref<?x64xf32>, %[[SEEN:[^:]*]]: memref<?xf32>
+// CHECK: %[[ZEROS:.*]] = memref.alloc
+// CHECK-NOT: linalg.fill
+// CHECK: %[[SUM:.*]] = memref.alloc
+// CHECK-NOT: linalg.copy
+// CHECK: gpu.launch
+// CHECK: scf.if
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[TOTAL:.*]] = arith.addf %[[ZERO]], %{{.*}} : f32
+// CHECK: memref.store %[[TOTAL]], %[[SUM]][
+// CHECK: gpu.terminator
+// CHECK: %[[MAX:.*]] = memref.alloc
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[MAX]] :
+// CHECK: linalg.copy ins(%[[MAX]] : memref<?xf32>) outs(%[[SEEN]] :
+// CHECK: gpu.launch
+// CHECK: scf.if
+// CHECK: %[[OLD:.*]] = memref.load %[[MAX]][
+// CHECK: arith.maximumf %[[OLD]],
+// CHECK: gpu.terminator
+// CHECK: %[[V:.*]] = memref.alloc
+// CHECK: %[[I:.*]] = memref.alloc
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.launch
+// CHECK: scf.if
+// CHECK-NOT: memref.load %[[V]]
+// CHECK-NOT: memref.load %[[I]]
+// CHECK: arith.constant 2147483647 : i32
+// CHECK: memref.store %{{.*}}, %[[V]][
+// CHECK: memref.store %{{.*}}, %[[I]][
+// CHECK: gpu.terminator
+func.func @constant_inits(%x: memref<?x64xf32>, %seen: memref<?xf32>) -> (memref<?xf32>, memref<?xf32>, memref<?xf32>, memref<?xi32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %none = arith.constant 2147483647 : i32
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  %zeros = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%zeros : memref<?xf32>)
+  %sum = memref.alloc(%n) : memref<?xf32>
+  linalg.copy ins(%zeros : memref<?xf32>) outs(%sum : memref<?xf32>)
+  linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.addf %out, %in : f32
+    linalg.yield %0 : f32
+  }
+  %max = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%ninf : f32) outs(%max : memref<?xf32>)
+  linalg.copy ins(%max : memref<?xf32>) outs(%seen : memref<?xf32>)
+  linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%max : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.maximumf %out, %in : f32
+    linalg.yield %0 : f32
+  }
+  %v = memref.alloc(%n) : memref<?xf32>
+  %i = memref.alloc(%n) : memref<?xi32>
+  linalg.fill ins(%ninf : f32) outs(%v : memref<?xf32>)
+  linalg.fill ins(%none : i32) outs(%i : memref<?xi32>)
+  linalg.generic {indexing_maps = [#in, #out, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%v, %i : memref<?xf32>, memref<?xi32>) attrs = {dg.best_of_rows} {
+  ^bb0(%in: f32, %ov: f32, %oi: i32):
+    %j = linalg.index 1 : index
+    %ji = arith.index_cast %j : index to i32
+    %better = arith.cmpf ogt, %in, %ov : f32
+    %nv = arith.select %better, %in, %ov : f32
+    %ni = arith.select %better, %ji, %oi : i32
+    linalg.yield %nv, %ni : f32, i32
+  }
+  return %sum, %max, %v, %i : memref<?xf32>, memref<?xf32>, memref<?xf32>, memref<?xi32>
+}
