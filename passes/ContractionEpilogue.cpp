@@ -90,10 +90,11 @@ std::optional<double> foldConstantInit(linalg::GenericOp op) {
 
 std::optional<TypedAttr> takeConstantInit(Operation *op, Value init) {
   // `op` must not read what it overwrites through another operand.
-  for (Value operand : op->getOperands())
-    if (operand != init && isa<MemRefType>(operand.getType()) &&
-        viewRoot(operand) == viewRoot(init))
-      return std::nullopt;
+  if (llvm::count_if(op->getOperands(), [&](Value operand) {
+        return isa<MemRefType>(operand.getType()) &&
+               viewRoot(operand) == viewRoot(init);
+      }) != 1)
+    return std::nullopt;
   std::optional<KnownConstant> known = constantBefore(op, init);
   if (!known)
     return std::nullopt;

@@ -369,6 +369,26 @@ def DgGpuTopK : Pass<"dg-gpu-top-k", "mlir::func::FuncOp"> {
                            "mlir::memref::MemRefDialect"];
 }
 
+def DgFoldReductionInits
+    : Pass<"dg-fold-reduction-inits", "mlir::func::FuncOp"> {
+  let summary = "A reduction's constant start stored in its loops";
+  let description = [{
+    Lowers each `linalg.generic` on buffers whose loops are parallel ones
+    and then reductions, and one of whose outputs holds a constant when it
+    starts (the last op to touch it a `linalg.fill` with a constant, or a
+    copy from a buffer in that state), to an `scf.parallel` over its
+    parallel loops around `scf.for` loops over its reductions, each
+    parallel iteration first storing the constants to its output elements.
+    The fill or copy is erased (and a fill that only fed such copies): no
+    pass over the output before the reduction, and on the GPU no kernel.
+    Other generics are left to convert-linalg-to-loops or
+    convert-linalg-to-parallel-loops.
+  }];
+  let dependentDialects = ["mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
 def DgGpuDeviceCopies : Pass<"dg-gpu-device-copies", "mlir::func::FuncOp"> {
   let summary = "Copies between GPU buffers as linalg.copy, for a kernel";
   let description = [{

@@ -56,7 +56,7 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
         "dg-gpu-managed-memory,"
         "func.func(dg-gpu-flash-attention,dg-gpu-top-k,dg-gpu-device-copies,"
         "dg-gpu-tensor-core-contractions{{wide-columns={1} stages={2}},"
-        "dg-gpu-block-reductions,"
+        "dg-gpu-block-reductions,dg-fold-reduction-inits,"
         "convert-linalg-to-parallel-loops,"
         "dg-tile-parallel-loops-for-gpu{{threads={0}},"
         "gpu-map-parallel-loops{{mapping-policy=innermost-first},"

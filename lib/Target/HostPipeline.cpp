@@ -38,6 +38,8 @@ const Stage kStages[] = {
     {HostStage::Loops, "loops",
      // bf16 <-> f32 conversions become integer bit operations: no
      // dependence on a libgcc that has __truncsfbf2.
+     // A reduction's constant start goes into its loops (no fill pass).
+     "func.func(dg-fold-reduction-inits),"
      "convert-linalg-to-loops,arith-expand{include-bf16=true},"
      "expand-strided-metadata,lower-affine,"
      "convert-scf-to-cf,canonicalize"},
