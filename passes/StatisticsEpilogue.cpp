@@ -131,7 +131,8 @@ Operation *movableAllocation(Value buffer, Operation *point,
 /// Whether `op` is a dg.column_group_max of `view` that the kernel at
 /// `epilogue` can write the maxima of (findColumnGroupMaxima).
 bool isFoldableGroupMax(linalg::GenericOp op, Value view, Value written,
-                        linalg::GenericOp epilogue) {
+                        linalg::GenericOp epilogue,
+                        ArrayRef<Operation *> kernel) {
   if (!op->hasAttr(kColumnGroupMaxAttr) ||
       op->getBlock() != epilogue->getBlock() ||
       !epilogue->isBeforeInBlock(op) || op.getNumDpsInputs() != 1 ||
@@ -157,6 +158,10 @@ bool isFoldableGroupMax(linalg::GenericOp op, Value view, Value written,
   if (!dominance.properlyDominates(out, epilogue) &&
       !movableAllocation(out, epilogue, dominance))
     return false;
+  // Nor may the kernel read them (a buffer bufferization reused).
+  for (Operation *part : kernel)
+    if (touches(part, out))
+      return false;
   // The kernel writes the maxima and reads nothing of them: in between,
   // only fills may touch them, and nothing may write what they are of.
   Value source = viewRoot(written);
@@ -346,7 +351,8 @@ SmallVector<RowReduction> findRowReductions(Value source,
 
 SmallVector<RowReduction> findColumnGroupMaxima(Value written,
                                                 linalg::GenericOp epilogue,
-                                                int64_t tileColumns) {
+                                                int64_t tileColumns,
+                                                ArrayRef<Operation *> kernel) {
   SmallVector<RowReduction> found;
   for (Operation *user : written.getUsers()) {
     auto view = dyn_cast<memref::ExpandShapeOp>(user);
@@ -355,7 +361,8 @@ SmallVector<RowReduction> findColumnGroupMaxima(Value written,
       continue;
     for (Operation *reader : view.getResult().getUsers())
       if (auto op = dyn_cast<linalg::GenericOp>(reader);
-          op && isFoldableGroupMax(op, view.getResult(), written, epilogue))
+          op &&
+          isFoldableGroupMax(op, view.getResult(), written, epilogue, kernel))
         found.push_back({op, view.getResult(), tileColumns});
   }
   return found;

@@ -74,11 +74,13 @@ findRowReductions(mlir::Value source, mlir::linalg::GenericOp epilogue,
 /// `tileColumns` (the kernel's tile width), whose maxima the kernel at
 /// `epilogue` can store directly: ops in its block after it, with nothing
 /// in between writing `written`, and nothing touching their output but
-/// fills (which claimGroupMaxima erases). The output must be a whole
+/// fills (which claimGroupMaxima erases), nor any op of the `kernel` (the
+/// contraction, the epilogue, the other folds). The output must be a whole
 /// buffer, allocated before the epilogue or in a way that can move there.
 llvm::SmallVector<RowReduction>
 findColumnGroupMaxima(mlir::Value written, mlir::linalg::GenericOp epilogue,
-                      int64_t tileColumns);
+                      int64_t tileColumns,
+                      llvm::ArrayRef<mlir::Operation *> kernel);
 
 /// Readies the output of `groups` (from findColumnGroupMaxima) for the
 /// kernel at `epilogue` to write: its allocation moved before the

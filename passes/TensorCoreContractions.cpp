@@ -207,12 +207,16 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops,
   unsigned bInner = bMap.getDimPosition(bMap.getNumResults() - 1);
   shape.bKFastest = bInner == loops.k;
   // The sampler's maxima of groups of columns, where a group is a tile.
-  if (foldsWritten)
+  if (foldsWritten) {
+    SmallVector<Operation *> kernel = {op, epilogue};
+    for (const RowReduction &reduction : reductions)
+      kernel.push_back(reduction.op);
     for (const RowReduction &groups :
-         findColumnGroupMaxima(written, epilogue, shape.tileN())) {
+         findColumnGroupMaxima(written, epilogue, shape.tileN(), kernel)) {
       claimGroupMaxima(groups, epilogue);
       reductions.push_back(groups);
     }
+  }
   AffineMap aMap = op.getIndexingMapsArray()[0];
   shape.pipeline(
       aMap.getDimPosition(aMap.getNumResults() - 1) == loops.k &&

@@ -1170,3 +1170,57 @@ func.func @group_maxima_buffer_read_between(%h: memref<?x16x64xbf16>, %emb: memr
   }
   return
 }
+
+// -----
+
+#x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#e = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#g = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#m = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+
+// Not folded: the maxima go to the buffer the GEMM reads its rows from
+// (free once the product is done, as bufferization may reuse it), which
+// the kernel would overwrite while other blocks still read it.
+// CHECK-LABEL: func.func @group_maxima_over_the_rows
+// CHECK-SAME: %[[H:[^:]*]]: memref<?x16x16xbf16>
+// CHECK: gpu.launch
+// CHECK-NOT: gpu.shuffle
+// CHECK: gpu.terminator
+// CHECK: linalg.fill ins(%{{.*}}) outs(%[[H]] :
+// CHECK: linalg.generic {{.*}} outs(%[[H]] : memref<?x16x16xbf16>) attrs = {dg.column_group_max}
+func.func @group_maxima_over_the_rows(%h: memref<?x16x16xbf16>, %emb: memref<512x16xbf16>, %logits: memref<?x16x512xbf16>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF80 : bf16
+  %n = memref.dim %h, %c0 : memref<?x16x16xbf16>
+  %c = memref.alloc(%n) : memref<?x16x512xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16x512xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%h, %emb : memref<?x16x16xbf16>, memref<512x16xbf16>) outs(%c : memref<?x16x512xf32>) {
+  ^bb0(%in: bf16, %in_0: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.extf %in_0 : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %out, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.generic {indexing_maps = [#e, #e], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%c : memref<?x16x512xf32>) outs(%logits : memref<?x16x512xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %1 = arith.truncf %in : f32 to bf16
+    linalg.yield %1 : bf16
+  }
+  memref.dealloc %c : memref<?x16x512xf32>
+  %v32 = memref.expand_shape %logits [[0], [1], [2, 3]] output_shape [%n, 16, 16, 32] : memref<?x16x512xbf16> into memref<?x16x16x32xbf16>
+  linalg.fill ins(%ninf : bf16) outs(%h : memref<?x16x16xbf16>)
+  linalg.generic {indexing_maps = [#g, #m], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%v32 : memref<?x16x16x32xbf16>) outs(%h : memref<?x16x16xbf16>) attrs = {dg.column_group_max} {
+  ^bb0(%in: bf16, %out: bf16):
+    %gt = arith.cmpf ogt, %in, %out : bf16
+    %max = arith.select %gt, %in, %out : bf16
+    linalg.yield %max : bf16
+  }
+  return
+}
