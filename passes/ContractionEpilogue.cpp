@@ -24,20 +24,6 @@ bool isDealloc(Operation *op) {
   return isa<memref::DeallocOp, gpu::DeallocOp>(op);
 }
 
-/// Whether `op` or an op nested in it has an operand cut from `root`.
-bool touches(Operation *op, Value root) {
-  bool found = false;
-  op->walk([&](Operation *inner) {
-    for (Value operand : inner->getOperands())
-      if (isa<MemRefType>(operand.getType()) && viewRoot(operand) == root) {
-        found = true;
-        return WalkResult::interrupt();
-      }
-    return WalkResult::advance();
-  });
-  return found;
-}
-
 struct KnownConstant {
   TypedAttr value;
   Operation *initializer; // the fill or copy that made it
@@ -51,7 +37,7 @@ std::optional<KnownConstant> constantBefore(Operation *before, Value target) {
   if (viewRoot(target) != target || !isAllocation(target))
     return std::nullopt;
   for (Operation *it = before->getPrevNode(); it; it = it->getPrevNode()) {
-    if (!touches(it, target))
+    if (!touchesBuffer(it, target))
       continue;
     if (auto fill = dyn_cast<linalg::FillOp>(it)) {
       TypedAttr value;
@@ -142,7 +128,7 @@ linalg::GenericOp findEpilogue(linalg::GenericOp op, Operation *alsoReadsC) {
                      structured.getDpsInits().end());
     else
       return false;
-    if (touches(it, c))
+    if (touchesBuffer(it, c))
       return false;
     for (Value w : written)
       for (Value operand : op.getDpsInputs())

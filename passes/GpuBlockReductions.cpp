@@ -22,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/BufferUtils.h"
 #include "passes/ContractionEpilogue.h"
 #include "passes/Passes.h"
 #include "passes/RowStatistics.h"
@@ -167,18 +168,7 @@ struct GpuBlockReductions
     SmallVector<std::optional<TypedAttr>> startsAs(outputs);
     for (unsigned i = 0; i < outputs; ++i)
       startsAs[i] = takeConstantInit(op, op.getDpsInits()[i]);
-    // Each loop's trip count: the size of an operand dimension it indexes.
-    SmallVector<Value> sizes(loops);
-    for (auto [operand, map] :
-         llvm::zip(op->getOperands(), op.getIndexingMapsArray()))
-      for (unsigned r = 0; r < map.getNumResults(); ++r)
-        if (!sizes[map.getDimPosition(r)]) {
-          int64_t size = cast<MemRefType>(operand.getType()).getDimSize(r);
-          sizes[map.getDimPosition(r)] =
-              ShapedType::isDynamic(size)
-                  ? memref::DimOp::create(b, loc, operand, r).getResult()
-                  : arith::ConstantIndexOp::create(b, loc, size).getResult();
-        }
+    SmallVector<Value> sizes = loopSizes(b, loc, op);
     Value rows = c(1);
     for (unsigned d = 0; d + 1 < loops; ++d)
       rows = arith::MulIOp::create(b, loc, rows, sizes[d]);

@@ -11,6 +11,7 @@
 #include "passes/BufferUtils.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -32,6 +33,21 @@ bool isShapeBuffer(MemRefType type) {
 }
 
 } // namespace
+
+SmallVector<Value> loopSizes(OpBuilder &b, Location loc, linalg::GenericOp op) {
+  SmallVector<Value> sizes(op.getNumLoops());
+  for (auto [operand, map] :
+       llvm::zip(op->getOperands(), op.getIndexingMapsArray()))
+    for (unsigned r = 0; r < map.getNumResults(); ++r)
+      if (!sizes[map.getDimPosition(r)]) {
+        int64_t size = cast<MemRefType>(operand.getType()).getDimSize(r);
+        sizes[map.getDimPosition(r)] =
+            ShapedType::isDynamic(size)
+                ? Value(memref::DimOp::create(b, loc, operand, r))
+                : Value(arith::ConstantIndexOp::create(b, loc, size));
+      }
+  return sizes;
+}
 
 gpu::AllocOp allocManaged(OpBuilder &b, Location loc, MemRefType type,
                           ValueRange dynamicSizes) {

@@ -87,17 +87,6 @@ bool isFoldable(linalg::GenericOp op, Value source,
   return true;
 }
 
-/// Whether `op` (or an op nested in it) has an operand cut from `root`.
-bool touches(Operation *op, Value root) {
-  bool found = false;
-  op->walk([&](Operation *inner) {
-    for (Value operand : inner->getOperands())
-      if (isa<MemRefType>(operand.getType()) && viewRoot(operand) == root)
-        found = true;
-  });
-  return found;
-}
-
 /// Whether `view` splits the last dimension of its source into
 /// [groups, `group`] and keeps the others.
 bool splitsColumnsInto(memref::ExpandShapeOp view, int64_t group) {
@@ -160,7 +149,7 @@ bool isFoldableGroupMax(linalg::GenericOp op, Value view, Value written,
     return false;
   // Nor may the kernel read them (a buffer bufferization reused).
   for (Operation *part : kernel)
-    if (touches(part, out))
+    if (touchesBuffer(part, out))
       return false;
   // The kernel writes the maxima and reads nothing of them: in between,
   // only fills may touch them, and nothing may write what they are of.
@@ -172,7 +161,7 @@ bool isFoldableGroupMax(linalg::GenericOp op, Value view, Value written,
     auto fill = dyn_cast<linalg::FillOp>(it);
     if (it == out.getDefiningOp() || (fill && fill.getDpsInits()[0] == out))
       continue;
-    if (touches(it, out))
+    if (touchesBuffer(it, out))
       return false;
   }
   return true;

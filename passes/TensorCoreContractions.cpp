@@ -85,25 +85,6 @@ std::optional<Loops> matchContraction(linalg::GenericOp op) {
   return loops;
 }
 
-/// The trip count of every loop: the size of an operand dimension it
-/// indexes.
-SmallVector<Value> loopSizes(OpBuilder &b, Location loc, linalg::GenericOp op) {
-  SmallVector<Value> sizes(op.getNumLoops());
-  for (auto [operand, map] :
-       llvm::zip(op->getOperands(), op.getIndexingMapsArray()))
-    for (unsigned r = 0; r < map.getNumResults(); ++r)
-      if (!sizes[map.getDimPosition(r)]) {
-        // A static size stays a constant: the kernel's bounds checks then
-        // fold where the tiles divide it.
-        int64_t size = cast<MemRefType>(operand.getType()).getDimSize(r);
-        sizes[map.getDimPosition(r)] =
-            ShapedType::isDynamic(size)
-                ? Value(memref::DimOp::create(b, loc, operand, r))
-                : Value(arith::ConstantIndexOp::create(b, loc, size));
-      }
-  return sizes;
-}
-
 Value ceilDiv(OpBuilder &b, Location loc, Value x, int64_t d) {
   return arith::CeilDivUIOp::create(b, loc, x,
                                     arith::ConstantIndexOp::create(b, loc, d));
