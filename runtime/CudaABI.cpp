@@ -132,6 +132,11 @@ void *CudaDevice::loadModule(const void *ptx, int optLevel) {
     return it->second;
   if (!ptx || hasError())
     return nullptr;
+  // Text loaded before, at another address or by a module since unloaded
+  // (a test loading the same module again), is not compiled again.
+  std::string text(static_cast<const char *>(ptx));
+  if (auto it = modulesByText_.find(text); it != modulesByText_.end())
+    return modules_[ptx] = it->second;
   makeCurrent();
   std::vector<char> log(kJitLogBytes, '\0');
   int options[] = {kJitErrorLogBuffer, kJitErrorLogBufferSizeBytes,
@@ -147,7 +152,14 @@ void *CudaDevice::loadModule(const void *ptx, int optLevel) {
              firstEntry(static_cast<const char *>(ptx)), log.data()))
     return nullptr;
   modules_[ptx] = module;
+  modulesByText_.emplace(std::move(text), module);
   return module;
+}
+
+void CudaDevice::unloadModulesIn(const void *begin, const void *end) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // The modules stay loaded, found by their text if it comes again.
+  modules_.erase(modules_.lower_bound(begin), modules_.lower_bound(end));
 }
 
 void *CudaDevice::function(void *module, const char *name) {
@@ -258,8 +270,11 @@ void *CudaDevice::allocate(size_t bytes, bool managed) {
   CUdeviceptr pointer = 0;
   CUresult r = api_.cuMemAllocManaged(&pointer, rounded, kMemAttachGlobal);
   if (r != kSuccess && !reusable_.empty()) {
-    // Out of memory with buffers of other sizes idle: give them back.
-    synchronizeLocked();
+    // Out of memory with buffers of other sizes idle: give them back. A
+    // recording began with a wait, so nothing queued uses them then, and a
+    // wait on the capturing stream would end the capture.
+    if (!recording_)
+      synchronizeLocked();
     releaseReusableLocked();
     r = api_.cuMemAllocManaged(&pointer, rounded, kMemAttachGlobal);
   }

@@ -284,7 +284,7 @@ CudaDevice::~CudaDevice() {
       api_.cuMemFree(reinterpret_cast<CUdeviceptr>(pointer));
     if (stream_)
       api_.cuStreamDestroy(stream_);
-    for (const auto &[ptx, module] : modules_)
+    for (const auto &[text, module] : modulesByText_)
       api_.cuModuleUnload(module);
     api_.cuDevicePrimaryCtxRelease(device_);
   }

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -168,7 +169,14 @@ public:
   void zeroManaged(void *pointer, size_t bytes);
 
   // The mgpu* ABI (CudaABI.cpp).
+  /// The module of the PTX text at `ptx`, loaded once and kept while the
+  /// device lives. Compiled code asks again around every launch, so the
+  /// first lookup is by address; a new address is looked up by its text.
   void *loadModule(const void *ptx, int optLevel);
+  /// Forgets the addresses in [begin, end): the host code that held that
+  /// PTX is being unloaded, and other code mapped there later (every kernel
+  /// has the same entry name) must not be served these modules.
+  void unloadModulesIn(const void *begin, const void *end);
   void *function(void *module, const char *name);
   void launch(void *function, const int64_t grid[3], const int64_t block[3],
               int32_t sharedMemBytes, void **params, void **extra);
@@ -241,8 +249,9 @@ private:
   cuda::CUcontext context_ = nullptr;
   cuda::CUstream stream_ = nullptr;
 
-  std::mutex mutex_; // guards the caches
-  std::map<const void *, cuda::CUmodule> modules_;
+  std::mutex mutex_;                               // guards the caches
+  std::map<const void *, cuda::CUmodule> modules_; // by the PTX's address
+  std::unordered_map<std::string, cuda::CUmodule> modulesByText_;
   std::map<std::pair<cuda::CUmodule, std::string>, cuda::CUfunction> functions_;
   std::map<cuda::CUfunction, std::string> kernelNames_;
   std::string lastKernel_;      // names the kernel an asynchronous fault hit

@@ -1,12 +1,16 @@
 //===- HostABI.cpp - The C functions a host module calls ------------------===//
 //
-// `memrefCopy`, which LLVM lowering uses for strided copies. The KV cache
-// needs no function: graphs read and write it through the buffers of
-// CacheBinding.h.
+// `memrefCopy`, which LLVM lowering uses for strided copies, and
+// `__truncsfbf2`, LLVM's libcall for rounding a float to bf16 where it is
+// not expanded inline, which some C runtimes lack (libgcc before GCC 13). The
+// KV cache needs no function: graphs read and write it through the buffers
+// of CacheBinding.h.
 //
 //===----------------------------------------------------------------------===//
 
 #include "MemRefABI.h"
+
+#include "dgc/runtime/Safetensors.h"
 
 #include <cstring>
 #include <vector>
@@ -37,6 +41,16 @@ void memrefCopy(int64_t elementBytes, UnrankedDescriptor *src,
       index[i] = 0;
     }
   }
+}
+
+/// A float rounded to bf16 (to nearest even; NaN stays NaN). The x86-64
+/// ABI returns a bf16 in the low 16 bits of xmm0, as a float is returned:
+/// the float returned carries the bf16's bits there.
+float __truncsfbf2(float value) {
+  uint32_t bits = floatToBF16(value);
+  float carrier;
+  std::memcpy(&carrier, &bits, sizeof carrier);
+  return carrier;
 }
 
 } // extern "C"

@@ -8,6 +8,7 @@
 #include "MemRefABI.h"
 
 #include <dlfcn.h>
+#include <link.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -18,6 +19,40 @@
 namespace dgc::runtime {
 namespace {
 constexpr size_t kArenaAlignment = 64;
+
+/// The addresses the loaded library `handle` occupies (its PT_LOAD
+/// segments); empty if the loader cannot say.
+std::pair<const void *, const void *> mappedRange(void *handle) {
+  struct Search {
+    const link_map *map;
+    uintptr_t begin = UINTPTR_MAX, end = 0;
+  } search{nullptr};
+  link_map *map = nullptr;
+  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || !map)
+    return {nullptr, nullptr};
+  search.map = map;
+  dl_iterate_phdr(
+      [](dl_phdr_info *info, size_t, void *data) {
+        auto *s = static_cast<Search *>(data);
+        if (info->dlpi_addr != s->map->l_addr || !info->dlpi_name ||
+            std::strcmp(info->dlpi_name, s->map->l_name) != 0)
+          return 0;
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const auto &segment = info->dlpi_phdr[i];
+          if (segment.p_type != PT_LOAD)
+            continue;
+          uintptr_t at = info->dlpi_addr + segment.p_vaddr;
+          s->begin = std::min(s->begin, at);
+          s->end = std::max(s->end, at + segment.p_memsz);
+        }
+        return 1;
+      },
+      &search);
+  if (search.begin >= search.end)
+    return {nullptr, nullptr};
+  return {reinterpret_cast<const void *>(search.begin),
+          reinterpret_cast<const void *>(search.end)};
+}
 } // namespace
 
 HostModule::HostModule(HostModule &&other) noexcept {
@@ -40,6 +75,13 @@ HostModule &HostModule::operator=(HostModule &&other) noexcept {
 HostModule::~HostModule() {
   // Replays read the arena: they go first.
   recordings_.clear();
+  // The kernels' PTX lives in the library: the device forgets its
+  // addresses before another library can be mapped there.
+  if (library_ && device_ == Device::Cuda)
+    if (Result<CudaDevice *> gpu = CudaDevice::get()) {
+      auto [begin, end] = mappedRange(library_);
+      (*gpu)->unloadModulesIn(begin, end);
+    }
   if (library_)
     dlclose(library_);
   // The device exists: the arena came from it, and get() caches success.
@@ -201,8 +243,8 @@ std::vector<PoolSpec> HostModule::poolSpecs() const {
 
 Result<KVCache> HostModule::createCache(int64_t pageSize,
                                         int64_t pagesPerPool) const {
-  return createCache(pageSize,
-                     std::vector<int64_t>(manifest_.pools.size(), pagesPerPool));
+  return createCache(
+      pageSize, std::vector<int64_t>(manifest_.pools.size(), pagesPerPool));
 }
 
 Result<KVCache> HostModule::createCache(int64_t pageSize,
