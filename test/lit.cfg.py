@@ -14,13 +14,21 @@ config.test_exec_root = os.path.join(config.dgc_obj_root, "test")
 # %configs: the configs bundled with dgc; %inputs: this tree's test inputs.
 config.substitutions.append(("%configs", os.path.join(config.dgc_src_root, "configs")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
-# %bench: the benchmarks' scripts (bench/kernels.py writes kernel modules).
+# %bench: the benchmarks' scripts (bench/fused_kernels.py writes kernel modules).
 config.substitutions.append(("%bench", os.path.join(config.dgc_src_root, "bench")))
 # %tiny_module: the tiny config compiled for host by the build (test/e2e);
 # %tiny_checkpoint: its transformers-made checkpoint.
 config.substitutions.append(("%tiny_module", os.path.join(config.dgc_obj_root, "test", "e2e", "tiny.dgm")))
 config.substitutions.append(("%images", os.path.join(config.test_source_root, "fixtures", "images")))
 config.substitutions.append(("%tiny_checkpoint", os.path.join(config.test_source_root, "fixtures", "tiny", "checkpoint")))
+# %tiny_cuda_module: the tiny config compiled for cuda; %standin_cuda: the
+# stand-in CUDA driver (test/standin-cuda) it runs on without a GPU.
+config.substitutions.append(("%tiny_cuda_module", os.path.join(config.dgc_obj_root, "test", "e2e", "tiny-cuda.dgm")))
+# %dgc_src, %dgc_obj: the source and build trees; %runtime_lib: the runtime.
+config.substitutions.append(("%dgc_src", config.dgc_src_root))
+config.substitutions.append(("%dgc_obj", config.dgc_obj_root))
+config.substitutions.append(("%runtime_lib", os.path.join(config.dgc_obj_root, "lib", "libDgcRuntime.so")))
+config.substitutions.append(("%standin_cuda", os.path.join(config.dgc_obj_root, "lib", "libdgc-standin-cuda.so")))
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -2,18 +2,22 @@
 //
 // Without a driver (or with the toolkit's stub) every path must end in a clear
 // error, never a crash or a hang; with a GPU a hand-written PTX kernel runs
-// through the mgpu* functions a compiled cuda module calls.
+// through the mgpu* functions a compiled cuda module calls. On the stand-in
+// driver (DGC_LIBCUDA, test/standin-cuda), which runs no kernel, the tests
+// that need one do what its log says was launched.
 //
 //===----------------------------------------------------------------------===//
 
 #include "CudaDriver.h"
 
+#include "StandInLog.h"
 #include "dgc/runtime/HostModule.h"
 
 #include <gtest/gtest.h>
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +26,7 @@
 #include <optional>
 
 using namespace dgc::runtime;
+using dgc::standin::StandInLog;
 namespace fs = std::filesystem;
 
 namespace {
@@ -113,6 +118,24 @@ DONE:
   ret;
 }
 )";
+
+/// On the stand-in driver, does to `data` what the add_one launches logged
+/// from `first` on would have: each adds its module's immediate, so the
+/// result still says which module's code was launched. On a GPU (no log)
+/// they ran.
+void runLoggedAddOnes(const StandInLog *log, size_t first, float *data,
+                      uint32_t n) {
+  for (size_t i = first; log && i < log->launchCount(); ++i) {
+    std::string ptx = log->launchModulePtx(i);
+    size_t at = ptx.find("0f", ptx.find("add.f32"));
+    ASSERT_NE(at, std::string::npos) << ptx;
+    uint32_t bits = std::stoul(ptx.substr(at + 2, 8), nullptr, 16);
+    float added;
+    std::memcpy(&added, &bits, sizeof added);
+    for (uint32_t j = 0; j < n; ++j)
+      data[j] += added;
+  }
+}
 
 TEST(CudaDevice, NoDriverIsAClearError) {
   ScopedEnv env("DGC_LIBCUDA", std::nullopt);
@@ -326,6 +349,8 @@ TEST(CudaAbi, LaunchesAHandWrittenKernel) {
     data[i] = static_cast<float>(i);
   uint32_t count = n;
   void *params[] = {&data, &count};
+  const StandInLog *log = StandInLog::find();
+  size_t first = log ? log->launchCount() : 0;
   mgpuLaunchKernel(function, (n + 127) / 128, 1, 1, 128, 1, 1, 0, stream,
                    params, nullptr, 2);
   mgpuLaunchKernel(function, 0, 1, 1, 128, 1, 1, 0, stream, params, nullptr,
@@ -335,6 +360,12 @@ TEST(CudaAbi, LaunchesAHandWrittenKernel) {
   mgpuModuleUnload(module);
   Status status = CudaDevice::takeError();
   ASSERT_TRUE(status) << status.error();
+  if (log) {
+    ASSERT_EQ(log->launchCount(), first + 1) << "the empty launch is skipped";
+    EXPECT_STREQ(log->lastLaunchKernel(), "add_one");
+    EXPECT_STREQ(log->lastLaunchModulePtx(), kAddOnePtx);
+    runLoggedAddOnes(log, first, data, n);
+  }
   for (uint32_t i = 0; i < n; ++i)
     ASSERT_EQ(data[i], static_cast<float>(i) + 1.0f) << "at " << i;
   mgpuMemFree(data, nullptr);
@@ -347,6 +378,171 @@ TEST(CudaAbi, LaunchesAHandWrittenKernel) {
   EXPECT_TRUE(contains(error.error(), "cuModuleLoadDataEx (kernel 'add_one')"))
       << error.error();
   EXPECT_TRUE(contains(error.error(), "cannot load PTX")) << error.error();
+}
+
+// Module cache: compiled code names every kernel alike and keys its PTX by
+// address, so once a library is unloaded and another mapped in its place the
+// cache must not serve the old code. The same buffer is loaded with "add
+// one", forgotten, rewritten to "add two" (same length, same address) and
+// loaded again.
+TEST(CudaAbi, UnloadedModulesAreNotServedAgain) {
+  auto device = CudaDevice::get();
+  if (!device)
+    GTEST_SKIP() << "no GPU: " << device.error();
+  (void)CudaDevice::takeError();
+  std::string ptx = kAddOnePtx;
+  size_t one = ptx.find("0f3F800000");
+  ASSERT_NE(one, std::string::npos);
+  const StandInLog *log = StandInLog::find();
+  auto addsAfterLoading = [&]() -> float {
+    void *module = mgpuModuleLoadJIT(ptx.data(), 2);
+    void *function = mgpuModuleGetFunction(module, "add_one");
+    auto *data = static_cast<float *>(mgpuMemAlloc(4, nullptr, true));
+    if (!module || !function || !data)
+      return -1;
+    *data = 0;
+    uint32_t count = 1;
+    void *params[] = {&data, &count};
+    size_t first = log ? log->launchCount() : 0;
+    mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, mgpuStreamCreate(), params,
+                     nullptr, 2);
+    mgpuStreamSynchronize(mgpuStreamCreate());
+    runLoggedAddOnes(log, first, data, 1);
+    float added = *data;
+    mgpuMemFree(data, nullptr);
+    return added;
+  };
+  EXPECT_EQ(addsAfterLoading(), 1.0f);
+  (*device)->unloadModulesIn(ptx.data(), ptx.data() + ptx.size());
+  ptx.replace(one, 10, "0f40000000");
+  EXPECT_EQ(addsAfterLoading(), 2.0f);
+  // Another library's range leaves the address known.
+  (*device)->unloadModulesIn(ptx.data() + ptx.size(),
+                             ptx.data() + ptx.size() + 16);
+  ptx.replace(one, 10, "0f3F800000");
+  EXPECT_EQ(addsAfterLoading(), 2.0f); // still cached by address
+  // Forgotten again, the first text is found loaded (compiled once).
+  (*device)->unloadModulesIn(ptx.data(), ptx.data() + ptx.size());
+  EXPECT_EQ(addsAfterLoading(), 1.0f);
+  (*device)->unloadModulesIn(ptx.data(), ptx.data() + ptx.size());
+  Status status = CudaDevice::takeError();
+  EXPECT_TRUE(status) << status.error();
+}
+
+// Out of memory, the runtime says so, and compiled code gets host memory
+// to run on (and the error) rather than a null buffer; idle buffers of
+// other sizes are given back before an allocation fails. The stand-in's
+// memory budget makes that reachable.
+TEST(CudaAbi, OutOfMemory) {
+  auto device = CudaDevice::get();
+  const StandInLog *log = StandInLog::find();
+  if (!device || !log)
+    GTEST_SKIP() << "needs the stand-in driver (DGC_LIBCUDA)";
+  (void)CudaDevice::takeError();
+  constexpr size_t mb = 1 << 20;
+  (*device)->synchronize();
+  log->setMemoryLimit(log->bytesAllocated() + (*device)->reusableBytes() + mb);
+  auto arena = (*device)->allocManaged(2 * mb, "the weight arena");
+  ASSERT_FALSE(arena);
+  EXPECT_TRUE(contains(arena.error(), "cannot allocate 2097152 bytes of "
+                                      "managed memory for the weight arena"))
+      << arena.error();
+  EXPECT_TRUE(contains(arena.error(), "CUDA_ERROR_OUT_OF_MEMORY (2)"));
+  EXPECT_TRUE(contains(arena.error(), "fewer KV-cache pages"));
+
+  void *fallback = mgpuMemAlloc(2 * mb, nullptr, true);
+  ASSERT_NE(fallback, nullptr);
+  static_cast<char *>(fallback)[2 * mb - 1] = 1; // host memory
+  Status error = CudaDevice::takeError();
+  ASSERT_FALSE(error);
+  EXPECT_TRUE(contains(error.error(), "cuMemAllocManaged failed: "
+                                      "CUDA_ERROR_OUT_OF_MEMORY"))
+      << error.error();
+  mgpuMemFree(fallback, nullptr);
+
+  // An idle buffer of 512 KB makes way for one of 768 KB.
+  void *first = mgpuMemAlloc(mb / 2, nullptr, true);
+  mgpuMemFree(first, nullptr);
+  EXPECT_GE((*device)->reusableBytes(), mb / 2);
+  void *second = mgpuMemAlloc(3 * mb / 4, nullptr, true);
+  EXPECT_TRUE(CudaDevice::takeError());
+  EXPECT_EQ((*device)->reusableBytes(), 0u);
+  mgpuMemFree(second, nullptr);
+  log->setMemoryLimit(0);
+}
+
+// Out of memory while a step is recorded: idle buffers are given back
+// without a wait on the capturing stream, which would end the capture.
+TEST(CudaAbi, OutOfMemoryWhileRecording) {
+  auto device = CudaDevice::get();
+  const StandInLog *log = StandInLog::find();
+  if (!device || !log)
+    GTEST_SKIP() << "needs the stand-in driver (DGC_LIBCUDA)";
+  (void)CudaDevice::takeError();
+  constexpr size_t kb = 1 << 10;
+  (*device)->synchronize();
+  void *idle = mgpuMemAlloc(4 * kb, nullptr, true);
+  mgpuMemFree(idle, nullptr);
+  // Room for 8 KB only once the idle buffer is given back.
+  log->setMemoryLimit(log->bytesAllocated() + 4 * kb);
+  ASSERT_TRUE((*device)->beginRecording());
+  void *buffer = mgpuMemAlloc(8 * kb, nullptr, true);
+  EXPECT_TRUE(CudaDevice::ownsAllocation(buffer));
+  auto recording = (*device)->endRecording();
+  EXPECT_TRUE(recording) << recording.error();
+  Status status = CudaDevice::takeError();
+  EXPECT_TRUE(status) << status.error();
+  mgpuMemFree(buffer, nullptr);
+  if (recording)
+    recording->reset(); // gives its buffers back
+  log->setMemoryLimit(0);
+}
+
+// A recording runs nothing while it records; each replay reruns its kernels
+// on the buffers they were recorded with.
+TEST(CudaAbi, RecordsAndReplaysALaunch) {
+  auto device = CudaDevice::get();
+  if (!device)
+    GTEST_SKIP() << "no GPU: " << device.error();
+  if (!(*device)->canRecord())
+    GTEST_SKIP() << "the driver cannot record graphs";
+  (void)CudaDevice::takeError();
+  const StandInLog *log = StandInLog::find();
+  std::string ptx = kAddOnePtx;
+  void *module = mgpuModuleLoadJIT(ptx.data(), 2);
+  void *function = mgpuModuleGetFunction(module, "add_one");
+  ASSERT_TRUE(module && function) << CudaDevice::takeError().error();
+  constexpr uint32_t n = 64;
+  auto *data = static_cast<float *>(mgpuMemAlloc(n * 4, nullptr, true));
+  ASSERT_NE(data, nullptr);
+  std::fill(data, data + n, 0.0f);
+  uint32_t count = n;
+  void *params[] = {&data, &count};
+  size_t first = log ? log->launchCount() : 0;
+  ASSERT_TRUE((*device)->beginRecording());
+  void *stream = mgpuStreamCreate();
+  mgpuLaunchKernel(function, 1, 1, 1, n, 1, 1, 0, stream, params, nullptr, 2);
+  mgpuStreamSynchronize(stream); // a recording's waits are its replays'
+  auto recording = (*device)->endRecording();
+  ASSERT_TRUE(recording) << recording.error();
+  EXPECT_EQ(data[0], 0.0f) << "recorded, not run";
+  if (log) {
+    EXPECT_EQ(log->launchCount(), first);
+  }
+  ASSERT_TRUE((*recording)->replay());
+  ASSERT_TRUE((*recording)->replay());
+  if (log) {
+    ASSERT_EQ(log->launchCount(), first + 2);
+    EXPECT_TRUE(log->launchWasReplayed(first + 1));
+    runLoggedAddOnes(log, first, data, n);
+  }
+  for (uint32_t i = 0; i < n; ++i)
+    ASSERT_EQ(data[i], 2.0f) << "at " << i;
+  recording->reset();
+  mgpuMemFree(data, nullptr);
+  (*device)->unloadModulesIn(ptx.data(), ptx.data() + ptx.size());
+  Status status = CudaDevice::takeError();
+  EXPECT_TRUE(status) << status.error();
 }
 
 } // namespace
