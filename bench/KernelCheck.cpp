@@ -4,8 +4,8 @@
 //                    [--seed S] [--only NAME[,NAME...]] [--out DIR]
 //
 // Runs every graph of a module whose operands are all weights (such as the
-// one bench/kernels.py writes, one graph per fused op at a model's shapes)
-// on random values: the same seed gives every device the same operands.
+// one bench/fused_kernels.py writes, one graph per fused op at a model's
+// shapes) on random values: the same seed gives every device the same operands.
 // Each graph is timed (the median of R calls after a warm-up, the compiled
 // graph alone), and with --compare its outputs are checked against another
 // device's, the way ggml's test-backend-ops checks backends. --out writes
@@ -48,7 +48,8 @@ const char kUsage[] =
     "                        [--compare host|cuda] [--runs R] [--seed S]\n"
     "                        [--only NAME[,NAME...]] [--out DIR]\n"
     "  Runs each graph of a module whose operands are all weights (see\n"
-    "  bench/kernels.py) on random operands, uniform in [-1, 1] from --seed.\n"
+    "  bench/fused_kernels.py) on random operands, uniform in [-1, 1] from "
+    "--seed.\n"
     "  --device   where to run and time the graphs (default host)\n"
     "  --compare  also run them there and compare the outputs: floats\n"
     "             within 2% of the output's largest magnitude, at most 1% of\n"
@@ -164,7 +165,7 @@ Result<HostModule> loadWithOperands(const Options &o, Device device) {
     if (graph.inputs.size() != 1)
       return Error{o.module + ": graph '" + name + "' takes inputs besides " +
                    "the weights; dgc-kernel-check runs graphs whose " +
-                   "operands are all weights (bench/kernels.py)"};
+                   "operands are all weights (bench/fused_kernels.py)"};
   if (Status s = module->bindRandomWeights(o.seed, 1.0f); !s)
     return Error{s.error()};
   return module;

@@ -1,48 +1,101 @@
 """The 26B-A4B step rows of scripts/gpu-check.sh: the peer's lines
 (bench/torch_gpu_step.py) and dgc's (dgc-bench --device cuda), one row per
-line as `label|result|detail` (a step replayed as a CUDA graph says so). dgc's floor is its own weight bytes (those
-its decoder reads) over the GPU's peak bandwidth; each dgc row is also set
-against the peer rows of the same batch (peer ms / dgc ms: above 1 is
-faster than the peer).
+line as `label|result|detail` (a step replayed as a CUDA graph says so).
+dgc's floor is its own weight bytes (those its decoder reads) over the
+GPU's peak bandwidth; each dgc row is also set against the peer rows of the
+same batch and context (peer ms / dgc ms: above 1 is faster than the
+peer). A peer line that was skipped (no time left to compile) is a SKIP
+row, one that failed a FAIL row, as is a dgc line without a step time; a
+missing or null field leaves its part out.
 
     python3 bench/gpu_step_rows.py GPU_NAME PEER.jsonl DGC.jsonl
 """
 import json
+import math
 import sys
 
 from hbm import peak_bandwidth
 
 
 def lines(path):
+    """The JSON objects of a file, one a line; a line that is not one (a
+    run cut short mid-line) is skipped."""
     try:
         with open(path) as f:
-            return [json.loads(l) for l in f if l.strip()]
-    except (OSError, ValueError):
+            text = f.read()
+    except OSError:
         return []
+    rows = []
+    for l in text.splitlines():
+        if l.strip():
+            try:
+                row = json.loads(l)
+            except ValueError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
+
+
+def number(x):
+    """x as a finite float, else None (null, NaN, an infinity, not there)."""
+    if isinstance(x, bool):
+        return None
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def field(d, key):
+    return d.get(key) if d.get(key) is not None else "?"
+
+
+def peer_row(p):
+    label = f"peer {field(p, 'mode')} step, batch {field(p, 'batch')}, ctx {field(p, 'context')}"
+    ms = number(p.get("ms"))
+    if "skipped" in p:
+        return f"{label}|SKIP|{p['skipped']}"
+    if "error" in p or ms is None:
+        return f"{label}|FAIL|{p.get('error', 'no time')}"
+    about = [f"{p['weight_gb']} GB bf16" if number(p.get("weight_gb")) is not None else None,
+             p.get("device")]
+    about = ", ".join(str(a) for a in about if a)
+    detail = (f"{p['pct_of_floor']}% of the {p['floor_ms']} ms floor"
+              if number(p.get("pct_of_floor")) is not None and number(p.get("floor_ms")) is not None
+              else "no floor for this device")
+    return f"{label}|{p['ms']} ms|{detail}" + (f" ({about})" if about else "")
 
 
 def main():
     gpu, peer, dgc = sys.argv[1], lines(sys.argv[2]), lines(sys.argv[3])
     bw = peak_bandwidth(gpu)
     for p in peer:
-        print(f"peer {p['mode']} step, batch {p['batch']}, ctx {p['context']}|"
-              f"{p['ms']} ms|{p['pct_of_floor']}% of the {p['floor_ms']} ms floor "
-              f"({p['weight_gb']} GB bf16, {p['device']})")
+        print(peer_row(p))
     for d in dgc:
-        gb = d["weight_bytes"] / 1e9
-        detail = [f"{gb:.2f} GB of weights"]
-        if "graph_ms" in d:
-            detail.append(f"{d['graph_ms']:.2f} ms without the input and "
-                          "output copies")
-        if bw:
-            floor = d["weight_bytes"] / bw * 1e3
-            detail.append(f"{100 * floor / d['step_ms']:.1f}% of the {floor:.2f} ms floor")
+        how = str(d.get("device", "?")) + (", CUDA graph" if d.get("cuda_graph") else "")
+        label = f"dgc step ({how}), batch {field(d, 'batch')}, ctx {field(d, 'context')}"
+        step = number(d.get("step_ms"))
+        weight_bytes = number(d.get("weight_bytes"))
+        detail = []
+        if weight_bytes is not None:
+            detail.append(f"{weight_bytes / 1e9:.2f} GB of weights")
+        graph = number(d.get("graph_ms"))
+        if graph is not None:
+            detail.append(f"{graph:.2f} ms without the input and output copies")
+        if not step:
+            print(f"{label}|FAIL|{'; '.join(detail + ['no step time'])}")
+            continue
+        if bw and weight_bytes is not None:
+            floor = weight_bytes / bw * 1e3
+            detail.append(f"{100 * floor / step:.1f}% of the {floor:.2f} ms floor")
         for p in peer:
-            if p["batch"] == d["batch"]:
-                detail.append(f"{p['ms'] / d['step_ms']:.2f}x vs peer {p['mode']}")
-        how = d["device"] + (", CUDA graph" if d.get("cuda_graph") else "")
-        print(f"dgc step ({how}), batch {d['batch']}, ctx {d['context']}|"
-              f"{d['step_ms']:.2f} ms|{'; '.join(detail)}")
+            ms = number(p.get("ms"))
+            same = p.get("batch") == d.get("batch") and p.get("context") == d.get("context")
+            if same and ms is not None and "skipped" not in p:
+                detail.append(f"{ms / step:.2f}x vs peer {field(p, 'mode')}")
+        print(f"{label}|{step:.2f} ms|{'; '.join(detail)}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import time
 import torch
 from transformers import DiffusionGemmaForBlockDiffusion, DynamicCache
 
+from torch_gpu_step import cache_keyword
+
 
 def median_ms(fn, runs):
     fn()  # warm-up
@@ -30,6 +32,7 @@ def main():
     model = DiffusionGemmaForBlockDiffusion.from_pretrained(ckpt, dtype=torch.float32).eval()
     text = model.config.text_config
     C, V = model.config.canvas_length, text.vocab_size
+    encode_kw, step_kw = cache_keyword(model.model.encoder.forward), cache_keyword(model.forward)
     gen = torch.Generator().manual_seed(0)
     prompt = torch.randint(3, V - 8, (1, prompt_len), generator=gen)
     canvas = torch.randint(3, V - 8, (1, C), generator=gen)
@@ -37,14 +40,14 @@ def main():
     with torch.no_grad():
         def prefill():
             cache = DynamicCache(config=text)
-            model.model.encoder(input_ids=prompt, cache=cache)
+            model.model.encoder(input_ids=prompt, **{encode_kw: cache})
             return cache
 
         cache = prefill()
         sc = torch.randn(1, C, V, generator=gen)
 
         def step():
-            logits = model(decoder_input_ids=canvas, self_conditioning_logits=sc, cache=cache).logits
+            logits = model(decoder_input_ids=canvas, self_conditioning_logits=sc, **{step_kw: cache}).logits
             x = logits / 0.8
             probs = torch.softmax(x, dim=-1)
             entropy = torch.logsumexp(x, dim=-1) - (probs * x).sum(-1)

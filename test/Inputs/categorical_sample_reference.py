@@ -1,5 +1,5 @@
 """dg.categorical_sample as its description defines it, in plain Python:
-reads what `dgc-kernel-check --out` wrote for bench/kernels.py's
+reads what `dgc-kernel-check --out` wrote for bench/fused_kernels.py's
 categorical_sample graph (bf16 logits [1, R, V], seeds 0..R-1) and prints
 how many of dgc's draws the definition reproduces."""
 import json
