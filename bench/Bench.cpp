@@ -175,10 +175,9 @@ Status fillContext(KVCache &cache, RequestId id, int64_t context,
                       ? static_cast<uint8_t>(0x3c)
                       : static_cast<uint8_t>(byte(rng));
       for (int64_t layer = 0; layer < spec.numLayers; ++layer)
-        if (Status s =
-                cache.write(id, static_cast<int64_t>(p), layer,
-                            positions.data(), count, rows.data(), rows.data(),
-                            WriteMode::Commit);
+        if (Status s = cache.write(id, static_cast<int64_t>(p), layer,
+                                   positions.data(), count, rows.data(),
+                                   rows.data(), WriteMode::Commit);
             !s)
           return s;
     }
@@ -205,12 +204,22 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "dgc-bench: %s\n%s", error.c_str(), kUsage);
     return 2;
   }
+  using Clock = std::chrono::steady_clock;
+  auto secondsSince = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  Clock::time_point started = Clock::now();
   auto module = HostModule::load(o.module, o.device);
   if (!module)
     return fail(module.error());
+  // Loading a cuda module compiles its kernels' PTX (the driver's JIT).
+  double loadSeconds = secondsSince(started);
   const Manifest &m = module->manifest();
-  std::fprintf(stderr, "dgc-bench: binding %.3g GB of weights...\n",
-               m.weightBytes / 1e9);
+  std::fprintf(stderr,
+               "dgc-bench: module loaded in %.1f s; binding %.3g GB of "
+               "weights...\n",
+               loadSeconds, m.weightBytes / 1e9);
+  started = Clock::now();
   if (o.randomWeights) {
     if (Status s = module->bindRandomWeights(/*seed=*/0); !s)
       return fail(s.error());
@@ -221,6 +230,8 @@ int main(int argc, char **argv) {
     if (Status s = module->bindWeights(*checkpoint); !s)
       return fail(s.error());
   }
+  double bindSeconds = secondsSince(started);
+  std::fprintf(stderr, "dgc-bench: weights bound in %.1f s\n", bindSeconds);
   int64_t c = m.canvasLength, v = m.vocabSize, h = m.hiddenSize;
   int64_t maxBatch = *std::max_element(o.batches.begin(), o.batches.end());
   int64_t context = std::max(o.prompt, o.context);
@@ -263,6 +274,8 @@ int main(int argc, char **argv) {
 
   std::normal_distribution<float> normal;
   for (int64_t batch : o.batches) {
+    std::fprintf(stderr, "dgc-bench: batch %lld\n",
+                 static_cast<long long>(batch));
     std::vector<RequestId> requests;
     for (int64_t b = 0; b < batch; ++b) {
       auto id = cache->admit(context + c);
@@ -325,13 +338,15 @@ int main(int argc, char **argv) {
                   "\"canvas\": %lld, \"step_ms\": %.3f, \"graph_ms\": %.3f, "
                   "\"prefill_ms\": %s, "
                   "\"weight_bytes\": %lld, \"kv_bytes_per_token\": %lld, "
-                  "\"runs\": %d, \"cuda_graph\": %s, \"copy_logits\": %s}\n",
+                  "\"runs\": %d, \"cuda_graph\": %s, \"copy_logits\": %s, "
+                  "\"load_s\": %.2f, \"bind_s\": %.2f}\n",
                   deviceName(o.device), static_cast<long long>(batch),
                   static_cast<long long>(context), static_cast<long long>(c),
                   stepMs, graphMs[graphMs.size() / 2], prefill,
                   static_cast<long long>(m.weightBytes),
                   static_cast<long long>(cache->bytesPerToken()), o.runs,
-                  replayed ? "true" : "false", o.copyLogits ? "true" : "false");
+                  replayed ? "true" : "false", o.copyLogits ? "true" : "false",
+                  loadSeconds, bindSeconds);
       std::fflush(stdout);
     }
     for (RequestId id : requests)

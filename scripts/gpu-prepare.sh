@@ -3,14 +3,14 @@
 # GPU machine that has no LLVM/MLIR: the runtime and tools, the tiny modules
 # of the end-to-end tests (host, fused, cuda, bf16), the 26B-A4B decoder
 # compiled for cuda (fused; about 4 minutes on 2 cores), and its fused
-# kernels one by one (bench/kernels.py) for cuda and the host.
+# kernels one by one (bench/fused_kernels.py) for cuda and the host.
 #
 #   scripts/gpu-prepare.sh            writes build/gpu-check.tar.xz (a few MB)
 #
 # Then, on the GPU machine, from the repository root (with the archive at
 # the same path; the device tool's carry: build/gpu-check.tar.xz):
 #
-#   scripts/gpu-check.sh
+#   scripts/gpu-check.sh quick            (then perf; see its --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${DGC_BUILD_DIR:-build}
@@ -29,8 +29,8 @@ for rows in 256 16; do
   name=$kernels$([ $rows = 256 ] || echo "-$rows")
   targets=$([ $rows = 256 ] && echo cuda || echo all)
   if [ ! -f "$name.dgm/manifest.json" ] || [ "$name.dgm/manifest.json" -ot "$build/bin/dgc" ] ||
-    [ "$name.dgm/manifest.json" -ot bench/kernels.py ]; then
-    python3 bench/kernels.py module configs/diffusiongemma-26b-a4b/config.json \
+    [ "$name.dgm/manifest.json" -ot bench/fused_kernels.py ]; then
+    python3 bench/fused_kernels.py module configs/diffusiongemma-26b-a4b/config.json \
       --rows $rows >"$name.mlir"
     "$build/bin/dgc" compile "$name.mlir" --target $targets -o "$name.dgm"
   fi
@@ -49,8 +49,15 @@ for variant in "wide:--gemm-wide-columns 1" "stages4:--gemm-stages 4" \
     "$build/bin/dgc" compile "$kernels.mlir" --target cuda ${variant#*:} -o "$name.dgm"
   fi
 done
+# The libraries beyond the C and C++ runtimes travel too; dgc and dgc-opt,
+# which need LLVM, stay here.
+python3 scripts/gpu-archive.py carry "$build"
+python3 scripts/gpu-archive.py check "$build" >/dev/null ||
+  { python3 scripts/gpu-archive.py check "$build"; exit 1; }
 # Kernels travel inside cuda.so; the ptx/ copies are for ptxas-check.sh.
-tar -cJf "$build/gpu-check.tar.xz" --exclude='*.dgm/ptx' \
-  "$build/bin" "$build/lib"/*.so "$build"/test/e2e/*.dgm "$big" "$kernels.dgm" \
-  "$kernels-16.dgm" "$kernels-wide.dgm" "$kernels-stages4.dgm" "$kernels-exact.dgm"
+mapfile -t files < <(python3 scripts/gpu-archive.py list "$build")
+tar -cJf "$build/gpu-check.tar.xz" --exclude='*.dgm/ptx' "${files[@]}"
+# This tree already holds what the archive does: gpu-check.sh here must not
+# unpack it over newer builds.
+sha256sum "$build/gpu-check.tar.xz" | cut -d' ' -f1 >"$build/.gpu-check.sha256"
 echo "gpu-prepare: wrote $build/gpu-check.tar.xz ($(du -h "$build/gpu-check.tar.xz" | cut -f1))"
