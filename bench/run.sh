@@ -4,7 +4,7 @@
 #
 #   bench/run.sh [CONFIG_DIR]     default bench/configs/small
 #   PROMPT=256 RUNS=5 bench/run.sh
-#   FUSE=1 bench/run.sh            also time the module compiled with --fuse
+#   FUSE=1 bench/run.sh            also time the fused module (dgc compile's default)
 #
 # Installs torch and transformers from PyPI if they are missing.
 set -euo pipefail
@@ -20,7 +20,7 @@ out=build/bench/$(basename "$config")
 mkdir -p "$out"
 [ -f "$out/checkpoint/model.safetensors" ] ||
   python3 bench/make_checkpoint.py "$config" "$out/checkpoint"
-build/bin/dgc compile "$config/config.json" -o "$out/model.dgm" 2>/dev/null
+build/bin/dgc compile "$config/config.json" --no-fuse -o "$out/model.dgm" 2>/dev/null
 dgc=$(build/bin/dgc-bench "$out/model.dgm" --weights "$out/checkpoint" --prompt "$prompt" --runs "$runs" 2>/dev/null)
 fused=null
 if [ -n "${FUSE:-}" ]; then

@@ -80,11 +80,17 @@ cl::opt<std::string> emitOpt(
              "loops, llvm, llvm-ir (host); linalg, abi, buffers, gpu, llvm, "
              "ptx (cuda)"),
     cl::value_desc("stage"), cl::sub(compileCmd), cl::cat(dgcCategory));
-cl::opt<bool> fuseOpt("fuse",
-                      cl::desc("Run the fusion passes before lowering "
-                               "(dg-fuse-attention, dg-fuse-moe, "
-                               "dg-fuse-sampling)"),
-                      cl::sub(compileCmd), cl::cat(dgcCategory));
+cl::opt<bool> fuseOpt(
+    "fuse",
+    cl::desc("Run the fusion passes before lowering (dg-fuse-attention, "
+             "dg-fuse-moe, dg-fuse-sampling): the default for a config; dg "
+             "IR (.mlir) is compiled as it is unless this is given"),
+    cl::sub(compileCmd), cl::cat(dgcCategory));
+cl::opt<bool> noFuseOpt(
+    "no-fuse",
+    cl::desc("Compile a config's graphs unfused, each op lowered on its own "
+             "(for comparing with the fused graphs)"),
+    cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::opt<int64_t> moeGroupRowsOpt(
     "moe-group-rows",
     cl::desc("Rows per expert tile of the grouped MoE GEMMs (default: 1 on "
@@ -361,12 +367,19 @@ int runCompile() {
   mlir::MLIRContext context(registry);
   mlir::registerAllPasses();
   dgc::registerDgcPasses();
-  auto module = StringRef(compileConfig).ends_with(".mlir")
-                    ? parseGraphs(compileConfig, context)
-                    : importModel(compileConfig, context);
+  if (fuseOpt && noFuseOpt) {
+    llvm::errs() << "dgc compile: --fuse and --no-fuse exclude each other\n";
+    return 1;
+  }
+  bool graphsGiven = StringRef(compileConfig).ends_with(".mlir");
+  auto module = graphsGiven ? parseGraphs(compileConfig, context)
+                            : importModel(compileConfig, context);
   if (!module)
     return 1;
-  if (fuseOpt && failed(dgc::runFusion(*module)))
+  // A config's graphs are fused unless asked not to; given graphs are the
+  // user's own and stay as written unless asked.
+  bool fuse = graphsGiven ? fuseOpt.getValue() : !noFuseOpt;
+  if (fuse && failed(dgc::runFusion(*module)))
     return 1;
 
   auto start = std::chrono::steady_clock::now();
