@@ -239,7 +239,13 @@ int main(int argc, char **argv) {
   std::vector<int64_t> pages;
   for (const PoolSpec &p : module->poolSpecs()) {
     int64_t span = p.window ? std::min(context, p.window + 256) : context;
-    pages.push_back(maxBatch * ((span + 2 * c + 256) / pageSize + 2));
+    int64_t perRequest = (span + 2 * c + 256) / pageSize + 2;
+    // A request is admitted with pages for its whole context in every pool;
+    // a sliding pool gives back those below its window once the context is
+    // committed. So one request at a time needs the whole span.
+    int64_t admission = (context + c) / pageSize + 2;
+    pages.push_back((maxBatch - 1) * perRequest +
+                    std::max(perRequest, admission));
   }
   auto cache = module->createCache(pageSize, pages);
   if (!cache)

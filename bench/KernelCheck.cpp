@@ -215,9 +215,17 @@ Status writeGraphFile(const std::string &directory, const HostModule &module,
                       const std::string &name, const GraphSpec &graph,
                       const Outputs &outputs) {
   std::vector<SafetensorsEntry> entries;
+  std::vector<std::vector<uint8_t>> operands; // the entries point into them
+  for (const WeightSpec *w : operandsOf(module.manifest(), name)) {
+    Result<std::vector<uint8_t>> bytes = module.readWeight(*w);
+    if (!bytes)
+      return Error{bytes.error()};
+    operands.push_back(std::move(*bytes));
+  }
+  size_t next = 0;
   for (const WeightSpec *w : operandsOf(module.manifest(), name))
     entries.push_back({w->name.substr(name.size() + 1), w->dtype, w->shape,
-                       module.weightData(*w),
+                       operands[next++].data(),
                        static_cast<size_t>(w->byteSize())});
   for (size_t i = 0; i < graph.outputs.size(); ++i)
     entries.push_back({"out." + graph.outputs[i].name, outputs[i].dtype,

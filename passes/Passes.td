@@ -187,6 +187,25 @@ def DgGpuManagedMemory : Pass<"dg-gpu-managed-memory", "mlir::ModuleOp"> {
                            "mlir::memref::MemRefDialect"];
 }
 
+def DgGpuDeviceBuffers : Pass<"dg-gpu-device-buffers", "mlir::ModuleOp"> {
+  let summary = "Keep the buffers only kernels touch in device memory";
+  let description = [{
+    Once kernels are outlined, a `gpu.alloc host_shared` whose every use,
+    through views cut from it, is a `gpu.launch_func` operand, a
+    `gpu.dealloc` or a read of its shape (`memref.dim`,
+    `memref.extract_strided_metadata`) or the graph's return (the runtime
+    copies results out after the closing wait) is never touched by the
+    host: it becomes plain device memory, allocated asynchronously (as
+    gpu-to-llvm requires; dg-gpu-async-launches, which runs next, queues it
+    with the kernels). A graph
+    argument used only so, and a result in device memory, is marked
+    `dg.device_only`; the manifest passes the marks on, so that the runtime
+    may keep them in device memory. Anything else the host does with a
+    buffer (loads, stores, copies, calls) keeps it managed.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect"];
+}
+
 def DgGpuAlignWorkgroupMemory
     : Pass<"dg-gpu-align-workgroup-memory", "mlir::gpu::GPUModuleOp"> {
   let summary = "Align every kernel's shared-memory tiles to 16 bytes";

@@ -238,24 +238,17 @@ void CudaDevice::synchronizeLocked() {
 }
 
 void *CudaDevice::allocate(size_t bytes, bool managed) {
-  if (!managed) {
-    makeCurrent();
-    CUdeviceptr pointer = 0;
-    return check(api_.cuMemAlloc(&pointer, bytes), "cuMemAlloc")
-               ? reinterpret_cast<void *>(pointer)
-               : nullptr;
-  }
   // Sizes round up to 256 bytes, so that a layer's buffers fit the next
   // layer's requests.
-  size_t rounded = (bytes + 255) / 256 * 256;
+  BufferClass wanted{(bytes + 255) / 256 * 256, managed};
   std::lock_guard<std::mutex> lock(mutex_);
-  auto take = [&](std::multimap<size_t, void *> &kept) -> void * {
-    auto it = kept.find(rounded);
+  auto take = [&](std::multimap<BufferClass, void *> &kept) -> void * {
+    auto it = kept.find(wanted);
     if (it == kept.end())
       return nullptr;
     void *pointer = it->second;
     kept.erase(it);
-    managedSizes_[pointer] = rounded;
+    liveBuffers_[pointer] = wanted;
     return pointer;
   };
   // A recording's own freed buffers are already its.
@@ -268,7 +261,12 @@ void *CudaDevice::allocate(size_t bytes, bool managed) {
   }
   makeCurrent();
   CUdeviceptr pointer = 0;
-  CUresult r = api_.cuMemAllocManaged(&pointer, rounded, kMemAttachGlobal);
+  auto allocateNew = [&] {
+    return managed ? api_.cuMemAllocManaged(&pointer, wanted.bytes,
+                                            kMemAttachGlobal)
+                   : api_.cuMemAlloc(&pointer, wanted.bytes);
+  };
+  CUresult r = allocateNew();
   if (r != kSuccess && !reusable_.empty()) {
     // Out of memory with buffers of other sizes idle: give them back. A
     // recording began with a wait, so nothing queued uses them then, and a
@@ -276,11 +274,11 @@ void *CudaDevice::allocate(size_t bytes, bool managed) {
     if (!recording_)
       synchronizeLocked();
     releaseReusableLocked();
-    r = api_.cuMemAllocManaged(&pointer, rounded, kMemAttachGlobal);
+    r = allocateNew();
   }
-  if (!check(r, "cuMemAllocManaged"))
+  if (!check(r, managed ? "cuMemAllocManaged" : "cuMemAlloc"))
     return nullptr;
-  managedSizes_[reinterpret_cast<void *>(pointer)] = rounded;
+  liveBuffers_[reinterpret_cast<void *>(pointer)] = wanted;
   if (recording_)
     recorded_.push_back(reinterpret_cast<void *>(pointer));
   return reinterpret_cast<void *>(pointer);
@@ -290,10 +288,10 @@ void CudaDevice::free(void *pointer) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (ownedByRecordings_.count(pointer))
     return; // the recording frees it
-  if (auto it = managedSizes_.find(pointer); it != managedSizes_.end()) {
+  if (auto it = liveBuffers_.find(pointer); it != liveBuffers_.end()) {
     // A recording keeps its buffers: its replays use them again.
     (recording_ ? recordedFree_ : reusable_).emplace(it->second, pointer);
-    managedSizes_.erase(it);
+    liveBuffers_.erase(it);
     return;
   }
   if (queued_) {
@@ -307,8 +305,8 @@ void CudaDevice::free(void *pointer) {
 size_t CudaDevice::reusableBytes() {
   std::lock_guard<std::mutex> lock(mutex_);
   size_t bytes = 0;
-  for (const auto &[size, pointer] : reusable_)
-    bytes += size;
+  for (const auto &[kind, pointer] : reusable_)
+    bytes += kind.bytes;
   return bytes;
 }
 
@@ -346,16 +344,17 @@ Result<std::unique_ptr<CudaDevice::Recording>> CudaDevice::endRecording() {
   recording_ = false;
   // Every buffer the recorded kernels touch stays the recording's, freed or
   // not (a graph's results are freed by its caller after each replay).
-  std::map<void *, size_t> freed;
-  for (const auto &[size, pointer] : recordedFree_)
-    freed[pointer] = size;
+  std::map<void *, BufferClass> freed;
+  for (const auto &[kind, pointer] : recordedFree_)
+    freed[pointer] = kind;
   for (void *pointer : recorded_) {
-    auto live = managedSizes_.find(pointer);
-    size_t size = live != managedSizes_.end() ? live->second : freed[pointer];
-    if (live != managedSizes_.end())
-      managedSizes_.erase(live);
-    recording->buffers_.emplace_back(pointer, size);
-    ownedByRecordings_[pointer] = size;
+    auto live = liveBuffers_.find(pointer);
+    BufferClass kind =
+        live != liveBuffers_.end() ? live->second : freed[pointer];
+    if (live != liveBuffers_.end())
+      liveBuffers_.erase(live);
+    recording->buffers_.emplace_back(pointer, kind);
+    ownedByRecordings_[pointer] = kind;
   }
   recorded_.clear();
   recordedFree_.clear();
@@ -392,14 +391,14 @@ CudaDevice::Recording::~Recording() {
   if (graph_)
     device_.api_.cuGraphDestroy(graph_);
   // The buffers serve later allocations again.
-  for (const auto &[pointer, size] : buffers_) {
+  for (const auto &[pointer, kind] : buffers_) {
     device_.ownedByRecordings_.erase(pointer);
-    device_.reusable_.emplace(size, pointer);
+    device_.reusable_.emplace(kind, pointer);
   }
 }
 
 void CudaDevice::releaseReusableLocked() {
-  for (const auto &[size, pointer] : reusable_)
+  for (const auto &[kind, pointer] : reusable_)
     check(api_.cuMemFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
   reusable_.clear();
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -53,6 +54,13 @@ const std::map<CUresult, const char *> &errorNames() {
       {999, "CUDA_ERROR_UNKNOWN"},
   };
   return names;
+}
+
+/// "12.3 GB", for memory sizes in messages.
+std::string gigabytes(size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GB", bytes / 1e9);
+  return text;
 }
 
 std::string kernelPhrase(const std::string &kernel) {
@@ -189,6 +197,9 @@ Status CudaDevice::initialise() {
   need("cuMemAlloc_v2", api_.cuMemAlloc);
   need("cuMemAllocManaged", api_.cuMemAllocManaged);
   need("cuMemFree_v2", api_.cuMemFree);
+  need("cuMemcpyHtoD_v2", api_.cuMemcpyHtoD);
+  need("cuMemcpyDtoH_v2", api_.cuMemcpyDtoH);
+  resolve(handle_, "cuMemGetInfo_v2", api_.cuMemGetInfo);
   resolve(handle_, "cuMemsetD8Async", api_.cuMemsetD8Async);
   resolve(handle_, "cuMemPrefetchAsync_v2", api_.cuMemPrefetchAsync);
   resolve(handle_, "cuStreamBeginCapture_v2", api_.cuStreamBeginCapture);
@@ -309,11 +320,57 @@ Result<void *> CudaDevice::allocManaged(size_t bytes, const std::string &what) {
   return reinterpret_cast<void *>(pointer);
 }
 
-void CudaDevice::freeManaged(void *pointer) {
+Result<void *> CudaDevice::allocDevice(size_t bytes, const std::string &what) {
+  makeCurrent();
+  size_t free = 0, total = 0;
+  if (api_.cuMemGetInfo && api_.cuMemGetInfo(&free, &total) == kSuccess &&
+      bytes > free)
+    return Error{what + " needs " + gigabytes(bytes) + " of GPU memory; " +
+                 gigabytes(free) + " of " + gigabytes(total) + " are free on " +
+                 name_};
+  CUdeviceptr pointer = 0;
+  CUresult r = api_.cuMemAlloc(&pointer, std::max<size_t>(bytes, 1));
+  if (r != kSuccess)
+    return Error{"cannot allocate " + std::to_string(bytes) +
+                 " bytes of GPU memory for " + what + ": " +
+                 describeCudaFailure({"cuMemAlloc", r, "", ""}, &api_)};
+  return reinterpret_cast<void *>(pointer);
+}
+
+void CudaDevice::release(void *pointer) {
   if (!pointer)
     return;
   makeCurrent();
   api_.cuMemFree(reinterpret_cast<CUdeviceptr>(pointer));
+}
+
+Status CudaDevice::upload(void *device, const void *host, size_t bytes) {
+  if (!bytes)
+    return Status();
+  // Kernels queued on the stream may still read the old bytes.
+  synchronize();
+  makeCurrent();
+  CUresult r =
+      api_.cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(device), host, bytes);
+  if (r != kSuccess)
+    return Error{"cannot copy " + std::to_string(bytes) +
+                 " bytes to the GPU: " +
+                 describeCudaFailure({"cuMemcpyHtoD", r, "", ""}, &api_)};
+  return Status();
+}
+
+Status CudaDevice::download(void *host, const void *device, size_t bytes) {
+  if (!bytes)
+    return Status();
+  synchronize();
+  makeCurrent();
+  CUresult r =
+      api_.cuMemcpyDtoH(host, reinterpret_cast<CUdeviceptr>(device), bytes);
+  if (r != kSuccess)
+    return Error{"cannot copy " + std::to_string(bytes) +
+                 " bytes from the GPU: " +
+                 describeCudaFailure({"cuMemcpyDtoH", r, "", ""}, &api_)};
+  return Status();
 }
 
 Status CudaDevice::prefetchToDevice(const void *pointer, size_t bytes) {
@@ -332,16 +389,22 @@ Status CudaDevice::prefetchToDevice(const void *pointer, size_t bytes) {
   return Status();
 }
 
-void CudaDevice::zeroManaged(void *pointer, size_t bytes) {
+Status CudaDevice::zero(void *pointer, size_t bytes) {
   if (!pointer || !bytes)
-    return;
+    return Status();
   makeCurrent();
-  if (api_.cuMemsetD8Async &&
-      api_.cuMemsetD8Async(reinterpret_cast<CUdeviceptr>(pointer), 0, bytes,
-                           stream_) == kSuccess &&
-      api_.cuStreamSynchronize(stream_) == kSuccess)
-    return;
-  std::memset(pointer, 0, bytes);
+  CUresult r =
+      api_.cuMemsetD8Async
+          ? api_.cuMemsetD8Async(reinterpret_cast<CUdeviceptr>(pointer), 0,
+                                 bytes, stream_)
+          : kErrorInvalidValue;
+  if (r == kSuccess)
+    r = api_.cuStreamSynchronize(stream_);
+  if (r != kSuccess)
+    return Error{"cannot zero " + std::to_string(bytes) +
+                 " bytes on the GPU: " +
+                 describeCudaFailure({"cuMemsetD8Async", r, "", ""}, &api_)};
+  return Status();
 }
 
 std::string CudaDevice::chipProblem(const std::string &chip) const {
@@ -361,20 +424,29 @@ std::string CudaDevice::chipProblem(const std::string &chip) const {
          ": compile it with --chip " + haveChip;
 }
 
-ManagedCopies::~ManagedCopies() {
+InputCopies::~InputCopies() {
   for (void *buffer : buffers_)
-    device_.freeManaged(buffer);
+    device_.free(buffer);
 }
 
-Result<const void *> ManagedCopies::copy(const void *data, size_t bytes,
-                                         const std::string &what) {
-  Result<void *> buffer = device_.allocManaged(bytes, what);
-  if (!buffer)
-    return Error{buffer.error()};
-  buffers_.push_back(*buffer);
-  if (bytes)
-    std::memcpy(*buffer, data, bytes);
-  return static_cast<const void *>(*buffer);
+Result<void *> InputCopies::copy(const void *data, size_t bytes,
+                                 const std::string &what) {
+  void *buffer = device_.allocate(std::max<size_t>(bytes, 1), managed_);
+  if (!buffer) {
+    Status error = CudaDevice::takeError();
+    return Error{"cannot allocate " + std::to_string(bytes) + " bytes for " +
+                 what + ": " + error.error()};
+  }
+  buffers_.push_back(buffer);
+  if (managed_) {
+    // The pool's buffer may still be read by kernels queued before.
+    device_.synchronize();
+    if (bytes)
+      std::memcpy(buffer, data, bytes);
+  } else if (Status s = device_.upload(buffer, data, bytes); !s) {
+    return Error{what + ": " + s.error()};
+  }
+  return buffer;
 }
 
 } // namespace dgc::runtime

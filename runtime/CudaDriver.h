@@ -95,6 +95,10 @@ struct DriverApi {
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
   CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
   CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
+  /// Optional: free and total device memory, checked before large buffers.
+  CUresult (*cuMemGetInfo)(size_t *, size_t *);
   /// Optional: sets memory on the GPU, in stream order.
   CUresult (*cuMemsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream);
   /// Optional (drivers for CUDA 12.2 and later): moves managed memory.
@@ -134,6 +138,15 @@ std::string describeCudaFailure(const CudaFailure &failure,
 
 /// One GPU with its primary context and the stream every launch uses.
 class CudaDevice {
+  /// What a freed buffer can serve again: its rounded size and kind.
+  struct BufferClass {
+    size_t bytes = 0;
+    bool managed = true;
+    bool operator<(const BufferClass &o) const {
+      return bytes != o.bytes ? bytes < o.bytes : managed < o.managed;
+    }
+  };
+
 public:
   /// The process's device, initialised on first success: the driver library
   /// (env DGC_LIBCUDA, else libcuda.so.1), cuInit, device DGC_CUDA_DEVICE
@@ -158,15 +171,22 @@ public:
   /// unfamiliar.
   std::string chipProblem(const std::string &chip) const;
 
-  /// Managed memory for the runtime's own buffers (weight arena, inputs).
+  /// Managed memory for the runtime's own buffers (weight arena, inputs)
+  /// where the module's host code reads them too.
   Result<void *> allocManaged(size_t bytes, const std::string &what);
-  void freeManaged(void *pointer);
+  /// Device memory, which only kernels and copies reach; the free memory is
+  /// checked first, so that too large a request names both sizes.
+  Result<void *> allocDevice(size_t bytes, const std::string &what);
+  /// Frees memory of allocManaged() or allocDevice().
+  void release(void *pointer);
+  /// Copies to and from device memory, after the kernels queued before.
+  Status upload(void *device, const void *host, size_t bytes);
+  Status download(void *host, const void *device, size_t bytes);
+  /// Zeroes device or managed memory on the GPU and waits.
+  Status zero(void *pointer, size_t bytes);
   /// Migrates managed memory to the GPU ahead of the kernels that read it
   /// and waits; without the driver call, the first kernels fault it in.
   Status prefetchToDevice(const void *pointer, size_t bytes);
-  /// Zeroes managed memory on the GPU and waits (a host memset where the
-  /// driver lacks cuMemsetD8Async, or if it fails).
-  void zeroManaged(void *pointer, size_t bytes);
 
   // The mgpu* ABI (CudaABI.cpp).
   /// The module of the PTX text at `ptx`, loaded once and kept while the
@@ -182,17 +202,18 @@ public:
               int32_t sharedMemBytes, void **params, void **extra);
   void synchronize();
   void *stream() const { return stream_; }
-  /// Managed (or device) memory for mgpuMemAlloc; null after recording the
-  /// failure. Managed buffers the module freed are reused first.
+  /// Managed or device memory for mgpuMemAlloc; null after recording the
+  /// failure. Buffers of the kind and rounded size the module freed are
+  /// reused first.
   void *allocate(size_t bytes, bool managed);
   /// Compiled code frees a buffer right after queueing its last reader. A
-  /// managed buffer is kept for a later allocate() of its size: every kernel
-  /// runs on the one stream, so its next users are queued after its last
-  /// ones, and the host touches a module's buffers only after waiting.
-  /// Device memory is freed at once when nothing is queued, else at the next
-  /// synchronize().
+  /// buffer of allocate() is kept for a later allocate() of its kind and
+  /// size: every kernel runs on the one stream, so its next users are
+  /// queued after its last ones, and the host touches a module's buffers
+  /// only after waiting. Other device memory is freed at once when nothing
+  /// is queued, else at the next synchronize().
   void free(void *pointer);
-  /// Bytes of freed managed buffers kept for reuse.
+  /// Bytes of freed buffers kept for reuse.
   size_t reusableBytes();
 
   /// The kernels a graph call queued, recorded as a CUDA graph, with every
@@ -211,8 +232,8 @@ public:
     CudaDevice &device_;
     cuda::CUgraph graph_ = nullptr;
     cuda::CUgraphExec exec_ = nullptr;
-    // The managed buffers the kernels use, with their sizes.
-    std::vector<std::pair<void *, size_t>> buffers_;
+    // The buffers the kernels use, with their kinds.
+    std::vector<std::pair<void *, BufferClass>> buffers_;
   };
   /// Whether this driver can record graphs.
   bool canRecord() const;
@@ -259,17 +280,17 @@ private:
   bool syncEachLaunch_ = false; // DGC_CUDA_SYNC=1
   // Buffers freed while kernels that may use them were queued.
   std::vector<void *> deferredFrees_;
-  // Managed buffers of mgpuMemAlloc: live ones with their rounded sizes,
-  // freed ones by size, waiting for reuse.
-  std::map<void *, size_t> managedSizes_;
-  std::multimap<size_t, void *> reusable_;
+  // Buffers of mgpuMemAlloc: live ones with their kinds, freed ones by
+  // kind, waiting for reuse.
+  std::map<void *, BufferClass> liveBuffers_;
+  std::multimap<BufferClass, void *> reusable_;
   // While recording: buffers allocated (all the recording's) and those of
   // them freed, which later allocations of the recording may take.
   bool recording_ = false;
   std::vector<void *> recorded_;
-  std::multimap<size_t, void *> recordedFree_;
+  std::multimap<BufferClass, void *> recordedFree_;
   // Buffers of live recordings, with their sizes: a free is theirs to do.
-  std::map<void *, size_t> ownedByRecordings_;
+  std::map<void *, BufferClass> ownedByRecordings_;
   /// Frees every reusable buffer (after a synchronize, with mutex_ held).
   void releaseReusableLocked();
 };
@@ -280,18 +301,21 @@ private:
 std::string launchDimensionProblem(const int64_t grid[3],
                                    const int64_t block[3]);
 
-/// Managed copies of host buffers, freed with it: a graph call's inputs.
-class ManagedCopies {
+/// Copies of host buffers on the GPU (device or managed memory from the
+/// device's pool, so that the next call's inputs reuse them), given back
+/// with it: a graph call's inputs.
+class InputCopies {
 public:
-  explicit ManagedCopies(CudaDevice &device) : device_(device) {}
-  ~ManagedCopies();
-  ManagedCopies(const ManagedCopies &) = delete;
-  ManagedCopies &operator=(const ManagedCopies &) = delete;
-  Result<const void *> copy(const void *data, size_t bytes,
-                            const std::string &what);
+  InputCopies(CudaDevice &device, bool managed)
+      : device_(device), managed_(managed) {}
+  ~InputCopies();
+  InputCopies(const InputCopies &) = delete;
+  InputCopies &operator=(const InputCopies &) = delete;
+  Result<void *> copy(const void *data, size_t bytes, const std::string &what);
 
 private:
   CudaDevice &device_;
+  bool managed_;
   std::vector<void *> buffers_;
 };
 

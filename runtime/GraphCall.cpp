@@ -2,7 +2,8 @@
 //
 // A call marshals the inputs into memref descriptors (a frame), runs the
 // graph's C entry point, and copies its results out. On the cuda device the
-// inputs travel in managed memory, and callRecorded() records the kernels
+// inputs travel in device memory (managed where the module's host code reads
+// them), and callRecorded() records the kernels
 // of a call as a CUDA graph to replay on later calls of the same shapes.
 //
 //===----------------------------------------------------------------------===//
@@ -143,7 +144,7 @@ Result<CallFrame> HostModule::prepareFrame(const std::string &graphName,
                    shapeString(spec.shape) + " (-1: any)"};
     const void *data = arg.data;
     if (place) {
-      // Kernels cannot read host memory: the input travels in managed memory.
+      // Kernels cannot read host memory: the input travels in GPU memory.
       size_t bytes = dtypeSize(spec.dtype);
       for (int64_t d : arg.shape)
         bytes *= static_cast<size_t>(d);
@@ -160,14 +161,18 @@ Result<CallFrame> HostModule::prepareFrame(const std::string &graphName,
   return frame;
 }
 
-void HostModule::copyTablesBack(const CallFrame &frame,
-                                const std::vector<Arg> &inputs) {
+Status HostModule::copyTablesBack(const CallFrame &frame,
+                                  const std::vector<Arg> &inputs) const {
   // The graph has waited for its kernels before returning.
   for (const CallFrame::Placed &p : frame.placed)
     if (p.table)
-      std::memcpy(
-          static_cast<CacheBinding *>(inputs[p.input].cache)->table.data(),
-          p.device, p.bytes);
+      if (Status s = fromModuleMemory(
+              static_cast<CacheBinding *>(inputs[p.input].cache)->table.data(),
+              p.device, p.bytes);
+          !s)
+        return Error{"the KV-cache table of input " +
+                     frame.graph->inputs[p.input + 1].name + ": " + s.error()};
+  return Status();
 }
 
 Result<std::vector<HostModule::Output>>
@@ -190,15 +195,34 @@ HostModule::collectOutputs(const std::string &graphName, const CallFrame &frame,
     if (!skipped) {
       out.bytes.resize(view.numElements() * elementBytes);
       if (view.isContiguous()) {
-        std::memcpy(out.bytes.data(), view.data(elementBytes),
-                    out.bytes.size());
+        if (Status s = fromModuleMemory(
+                out.bytes.data(), view.data(elementBytes), out.bytes.size());
+            !s)
+          return Error{"output '" + spec.name + "' of '" + graphName +
+                       "': " + s.error()};
       } else {
+        std::vector<int64_t> from(frame.results.begin() + word - 3 - 2 * rank,
+                                  frame.results.begin() + word);
+        // In device memory the strided span comes to the host first.
+        std::vector<uint8_t> span;
+        if (deviceMemory_ && view.numElements() > 0) {
+          int64_t last = 0;
+          for (int64_t d = 0; d < rank; ++d)
+            last += (view.sizes[d] - 1) * view.strides[d];
+          span.resize((last + 1) * elementBytes);
+          if (Status s = fromModuleMemory(span.data(), view.data(elementBytes),
+                                          span.size());
+              !s)
+            return Error{"output '" + spec.name + "' of '" + graphName +
+                         "': " + s.error()};
+          // The copy's descriptor: the span's start, offset 0.
+          from[0] = from[1] = reinterpret_cast<int64_t>(span.data());
+          from[2] = 0;
+        }
         std::vector<int64_t> dst = makeDescriptor(out.bytes.data(), out.shape);
-        UnrankedDescriptor from{
-            rank,
-            const_cast<int64_t *>(frame.results.data() + word - 3 - 2 * rank)};
+        UnrankedDescriptor source{rank, from.data()};
         UnrankedDescriptor to{rank, dst.data()};
-        memrefCopy(elementBytes, &from, &to);
+        memrefCopy(elementBytes, &source, &to);
       }
     }
     // The module allocates its results with malloc (a cuda module with
@@ -223,19 +247,16 @@ HostModule::collectOutputs(const std::string &graphName, const CallFrame &frame,
 Result<std::vector<HostModule::Output>>
 HostModule::call(const std::string &graphName, const std::vector<Arg> &inputs,
                  double *graphSeconds, uint64_t skippedOutputs) const {
-  std::unique_ptr<ManagedCopies> deviceInputs;
+  std::unique_ptr<InputCopies> deviceInputs;
   PlaceFn place;
   if (device_ == Device::Cuda) {
     Result<CudaDevice *> gpu = CudaDevice::get();
     if (!gpu)
       return Error{"the cuda device is unavailable: " + gpu.error()};
-    deviceInputs = std::make_unique<ManagedCopies>(**gpu);
+    deviceInputs = std::make_unique<InputCopies>(**gpu, !deviceMemory_);
     place = [&](const void *data, size_t bytes,
                 const std::string &what) -> Result<void *> {
-      Result<const void *> copy = deviceInputs->copy(data, bytes, what);
-      if (!copy)
-        return Error{copy.error()};
-      return const_cast<void *>(*copy);
+      return deviceInputs->copy(data, bytes, what);
     };
   }
   Result<CallFrame> frame = prepareFrame(graphName, inputs, place);
@@ -247,7 +268,8 @@ HostModule::call(const std::string &graphName, const std::vector<Arg> &inputs,
     *graphSeconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
-  copyTablesBack(*frame, inputs);
+  if (Status s = copyTablesBack(*frame, inputs); !s)
+    return Error{s.error()};
   return collectOutputs(graphName, *frame, /*freeResults=*/true,
                         skippedOutputs);
 }
@@ -310,12 +332,13 @@ HostModule::callRecorded(const std::string &graphName,
     // refill.
     PlaceFn place = [&](const void *data, size_t bytes,
                         const std::string &what) -> Result<void *> {
-      Result<void *> buffer = device->allocManaged(bytes, what);
+      Result<void *> buffer = deviceMemory_ ? device->allocDevice(bytes, what)
+                                            : device->allocManaged(bytes, what);
       if (!buffer)
         return Error{buffer.error()};
       r.buffers.push_back(*buffer);
-      if (bytes)
-        std::memcpy(*buffer, data, bytes);
+      if (Status s = toModuleMemory(*buffer, data, bytes); !s)
+        return Error{what + ": " + s.error()};
       return *buffer;
     };
     Result<CallFrame> frame = prepareFrame(graphName, inputs, place);
@@ -351,8 +374,8 @@ HostModule::callRecorded(const std::string &graphName,
           p.table
               ? static_cast<CacheBinding *>(inputs[p.input].cache)->table.data()
               : inputs[p.input].data;
-      if (p.bytes)
-        std::memcpy(p.device, data, p.bytes);
+      if (Status s = toModuleMemory(p.device, data, p.bytes); !s)
+        return Error{"graph '" + graphName + "': " + s.error()};
     }
   }
   if (replaying) // time the graph, not the copies of its inputs
@@ -367,7 +390,8 @@ HostModule::callRecorded(const std::string &graphName,
     return Error{"graph '" + graphName +
                  "' on the cuda device (replayed): " + replayed.error()};
   }
-  copyTablesBack(r.frame, inputs);
+  if (Status s = copyTablesBack(r.frame, inputs); !s)
+    return Error{s.error()};
   return collectOutputs(graphName, r.frame, /*freeResults=*/false,
                         skippedOutputs);
 }

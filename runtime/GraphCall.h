@@ -38,8 +38,8 @@ struct CallFrame {
   std::vector<Placed> placed;
 };
 
-/// A graph's kernels recorded for one set of input shapes, with the managed
-/// buffers its inputs live in.
+/// A graph's kernels recorded for one set of input shapes, with the
+/// buffers (device or managed memory) its inputs live in.
 struct HostModule::Recorded {
   CudaDevice *device = nullptr;
   std::string key;
@@ -49,7 +49,7 @@ struct HostModule::Recorded {
   ~Recorded() {
     recording.reset(); // waits for the replay before its inputs go
     for (void *b : buffers)
-      device->freeManaged(b);
+      device->release(b);
   }
 };
 

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 namespace dgc::runtime {
@@ -68,6 +69,8 @@ HostModule &HostModule::operator=(HostModule &&other) noexcept {
   std::swap(weightsBound_, other.weightsBound_);
   std::swap(device_, other.device_);
   std::swap(deviceArena_, other.deviceArena_);
+  std::swap(deviceMemory_, other.deviceMemory_);
+  std::swap(staging_, other.staging_);
   std::swap(recordings_, other.recordings_);
   return *this;
 }
@@ -87,7 +90,7 @@ HostModule::~HostModule() {
   // The device exists: the arena came from it, and get() caches success.
   if (deviceArena_)
     if (Result<CudaDevice *> gpu = CudaDevice::get())
-      (*gpu)->freeManaged(deviceArena_);
+      (*gpu)->release(deviceArena_);
 }
 
 Result<Device> parseDevice(const std::string &name) {
@@ -176,9 +179,13 @@ Result<HostModule> HostModule::load(const std::string &directory,
   }
   uintptr_t base;
   if (gpu) {
-    // Kernels read the weights: the arena is managed memory.
-    Result<void *> arena = gpu->allocManaged(
-        module.manifest_.weightBytes + kArenaAlignment, "the weight arena");
+    // Kernels read the weights: the arena is device memory, or managed
+    // memory where the module's host code reads its arguments too.
+    module.deviceMemory_ = target->deviceMemory;
+    size_t bytes = module.manifest_.weightBytes + kArenaAlignment;
+    Result<void *> arena = module.deviceMemory_
+                               ? gpu->allocDevice(bytes, "the weight arena")
+                               : gpu->allocManaged(bytes, "the weight arena");
     if (!arena)
       return Error{arena.error()};
     module.deviceArena_ = *arena;
@@ -204,15 +211,19 @@ Status HostModule::bindWeights(const Checkpoint &checkpoint) {
                    " in the checkpoint; the "
                    "module was compiled for " +
                    shapeString(w.shape)};
-    uint8_t *dst = arena_ + w.offset;
+    if (w.dtype != DType::F32 && w.dtype != DType::BF16)
+      return Error{"tensor '" + w.name + "': the module wants " +
+                   dtypeName(w.dtype) +
+                   " weights, which this runtime cannot "
+                   "convert to"};
     int64_t n = tensor->numElements();
-    if (w.dtype == DType::F32) {
-      Result<int64_t> copied =
-          copyToFloat32(*tensor, reinterpret_cast<float *>(dst), n);
-      if (!copied)
-        return Error{copied.error()};
-    } else if (w.dtype == DType::BF16) {
-      if (tensor->dtype() == DType::BF16) {
+    Status written = writeWeight(w, [&](uint8_t *dst) -> Status {
+      if (w.dtype == DType::F32) {
+        Result<int64_t> copied =
+            copyToFloat32(*tensor, reinterpret_cast<float *>(dst), n);
+        if (!copied)
+          return Error{copied.error()};
+      } else if (tensor->dtype() == DType::BF16) {
         std::memcpy(dst, tensor->data, tensor->byteSize());
       } else {
         Result<std::vector<float>> values = toFloat32(*tensor);
@@ -222,15 +233,62 @@ Status HostModule::bindWeights(const Checkpoint &checkpoint) {
         for (int64_t i = 0; i < n; ++i)
           out[i] = floatToBF16((*values)[i]);
       }
-    } else {
-      return Error{"tensor '" + w.name + "': the module wants " +
-                   dtypeName(w.dtype) +
-                   " weights, which this runtime cannot "
-                   "convert to"};
-    }
+      return Status();
+    });
+    if (!written)
+      return written;
   }
   weightsBound_ = true;
   return placeArenaOnDevice();
+}
+
+Status HostModule::writeWeight(const WeightSpec &w,
+                               const std::function<Status(uint8_t *)> &fill) {
+  if (!deviceMemory_)
+    return fill(arena_ + w.offset);
+  size_t bytes = static_cast<size_t>(w.byteSize());
+  staging_.resize(bytes);
+  if (Status s = fill(staging_.data()); !s)
+    return s;
+  Status uploaded = toModuleMemory(arena_ + w.offset, staging_.data(), bytes);
+  if (!uploaded)
+    return Error{"tensor '" + w.name + "': " + uploaded.error()};
+  return Status();
+}
+
+Result<std::vector<uint8_t>> HostModule::readWeight(const WeightSpec &w) const {
+  std::vector<uint8_t> bytes(static_cast<size_t>(w.byteSize()));
+  if (Status s =
+          fromModuleMemory(bytes.data(), arena_ + w.offset, bytes.size());
+      !s)
+    return Error{"tensor '" + w.name + "': " + s.error()};
+  return bytes;
+}
+
+Status HostModule::toModuleMemory(void *dst, const void *src,
+                                  size_t bytes) const {
+  if (!deviceMemory_) {
+    if (bytes)
+      std::memcpy(dst, src, bytes);
+    return Status();
+  }
+  Result<CudaDevice *> gpu = CudaDevice::get();
+  if (!gpu)
+    return Error{"the cuda device is unavailable: " + gpu.error()};
+  return (*gpu)->upload(dst, src, bytes);
+}
+
+Status HostModule::fromModuleMemory(void *dst, const void *src,
+                                    size_t bytes) const {
+  if (!deviceMemory_) {
+    if (bytes)
+      std::memcpy(dst, src, bytes);
+    return Status();
+  }
+  Result<CudaDevice *> gpu = CudaDevice::get();
+  if (!gpu)
+    return Error{"the cuda device is unavailable: " + gpu.error()};
+  return (*gpu)->download(dst, src, bytes);
 }
 
 std::vector<PoolSpec> HostModule::poolSpecs() const {
@@ -251,19 +309,35 @@ Result<KVCache> HostModule::createCache(int64_t pageSize,
                                         std::vector<int64_t> pages) const {
   PoolMemory memory;
   if (device_ == Device::Cuda) {
-    // Kernels read and write the pages: managed memory.
+    // Kernels read and write the pages: device memory (managed where the
+    // module's host code reads its arguments), copied explicitly.
     Result<CudaDevice *> gpu = CudaDevice::get();
     if (!gpu)
       return Error{"the cuda device is unavailable: " + gpu.error()};
     CudaDevice *device = *gpu;
-    memory.allocate = [device](size_t bytes) -> void * {
-      Result<void *> p = device->allocManaged(bytes, "KV-cache pages");
+    bool onDevice = deviceMemory_;
+    memory.allocate = [device, onDevice](size_t bytes) -> void * {
+      Result<void *> p = onDevice
+                             ? device->allocDevice(bytes, "KV-cache pages")
+                             : device->allocManaged(bytes, "KV-cache pages");
       return p ? *p : nullptr;
     };
-    memory.release = [device](void *p) { device->freeManaged(p); };
+    memory.release = [device](void *p) { device->release(p); };
+    // Failures are recorded: the next graph call reports them.
     memory.zero = [device](void *p, size_t bytes) {
-      device->zeroManaged(p, bytes);
+      if (Status s = device->zero(p, bytes); !s)
+        CudaDevice::recordError(s.error());
     };
+    if (onDevice) {
+      memory.copyIn = [device](void *dst, const void *src, size_t bytes) {
+        if (Status s = device->upload(dst, src, bytes); !s)
+          CudaDevice::recordError(s.error());
+      };
+      memory.copyOut = [device](void *dst, const void *src, size_t bytes) {
+        if (Status s = device->download(dst, src, bytes); !s)
+          CudaDevice::recordError(s.error());
+      };
+    }
   }
   return KVCache::create(pageSize, poolSpecs(), std::move(pages),
                          std::move(memory));

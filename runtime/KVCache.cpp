@@ -67,6 +67,11 @@ Result<KVCache> KVCache::create(int64_t pageSize, std::vector<PoolSpec> pools,
   cache.zero = memory.zero ? memory.zero : [](void *p, size_t bytes) {
     std::memset(p, 0, bytes);
   };
+  auto copy = [](void *dst, const void *src, size_t bytes) {
+    std::memcpy(dst, src, bytes);
+  };
+  cache.copyIn = memory.copyIn ? memory.copyIn : copy;
+  cache.copyOut = memory.copyOut ? memory.copyOut : copy;
   cache.specs = std::move(pools);
   cache.storage.resize(cache.specs.size());
   for (size_t i = 0; i < cache.specs.size(); ++i) {
@@ -238,13 +243,20 @@ Status KVCache::write(RequestId id, int64_t pool, int64_t layer,
   const std::vector<int64_t> &table = request->tables[pool];
   Pool &p = storage[pool];
   int64_t rowBytes = spec.rowBytes();
-  for (int64_t i = 0; i < count; ++i) {
+  // Consecutive positions in one page are consecutive rows: one copy each
+  // for K and V (pages on a GPU are written by a copy call).
+  for (int64_t i = 0; i < count;) {
     int64_t page = table[positions[i] / positionsPerPage];
     int64_t slot = positions[i] % positionsPerPage;
-    std::memcpy(p.data.get() + rowOffset(pool, page, layer, 0, slot),
-                static_cast<const uint8_t *>(k) + i * rowBytes, rowBytes);
-    std::memcpy(p.data.get() + rowOffset(pool, page, layer, 1, slot),
-                static_cast<const uint8_t *>(v) + i * rowBytes, rowBytes);
+    int64_t run = 1;
+    while (i + run < count && positions[i + run] == positions[i] + run &&
+           slot + run < positionsPerPage)
+      ++run;
+    copyIn(p.data.get() + rowOffset(pool, page, layer, 0, slot),
+           static_cast<const uint8_t *>(k) + i * rowBytes, run * rowBytes);
+    copyIn(p.data.get() + rowOffset(pool, page, layer, 1, slot),
+           static_cast<const uint8_t *>(v) + i * rowBytes, run * rowBytes);
+    i += run;
   }
   return {};
 }
@@ -283,22 +295,25 @@ void KVCache::readRows(const Request &request, int64_t pool, int64_t layer,
                        int32_t *posOut) const {
   const Pool &p = storage[pool];
   int64_t rowBytes = specs[pool].rowBytes();
-  for (int64_t pos = 0; pos < length; ++pos) {
+  // A page's rows are consecutive: one copy per page for K and for V.
+  for (int64_t pos = 0; pos < length;) {
     int64_t page = request.tables[pool][pos / positionsPerPage];
     int64_t slot = pos % positionsPerPage;
-    bool valid = page >= 0;
-    if (valid) {
-      std::memcpy(kOut + pos * rowBytes,
-                  p.data.get() + rowOffset(pool, page, layer, 0, slot),
-                  rowBytes);
-      std::memcpy(vOut + pos * rowBytes,
-                  p.data.get() + rowOffset(pool, page, layer, 1, slot),
-                  rowBytes);
+    int64_t run = std::min(positionsPerPage - slot, length - pos);
+    if (page >= 0) {
+      copyOut(kOut + pos * rowBytes,
+              p.data.get() + rowOffset(pool, page, layer, 0, slot),
+              run * rowBytes);
+      copyOut(vOut + pos * rowBytes,
+              p.data.get() + rowOffset(pool, page, layer, 1, slot),
+              run * rowBytes);
     } else {
-      std::memset(kOut + pos * rowBytes, 0, rowBytes);
-      std::memset(vOut + pos * rowBytes, 0, rowBytes);
+      std::memset(kOut + pos * rowBytes, 0, run * rowBytes);
+      std::memset(vOut + pos * rowBytes, 0, run * rowBytes);
     }
-    posOut[pos] = valid ? int32_t(pos) : -1;
+    for (int64_t i = 0; i < run; ++i)
+      posOut[pos + i] = page >= 0 ? int32_t(pos + i) : -1;
+    pos += run;
   }
 }
 

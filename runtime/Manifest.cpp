@@ -113,6 +113,12 @@ Manifest parse(std::string_view text, const std::string &path) {
     if (item.key() == "cuda" || item.value().contains("chip"))
       target.chip =
           string(member(item.value(), "chip", where), where + ".chip");
+    if (item.value().contains("device_memory")) {
+      const json &flag = item.value()["device_memory"];
+      if (!flag.is_boolean())
+        fail(where + ".device_memory", "expected true or false");
+      target.deviceMemory = flag.get<bool>();
+    }
     m.targets[item.key()] = std::move(target);
   }
   if (auto host = m.targets.find("host"); host != m.targets.end())

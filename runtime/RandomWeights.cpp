@@ -3,7 +3,8 @@
 // Benchmarks of the 26B-A4B shape cannot ship 52 GB of weights: the cost of
 // a step does not depend on their values, so the arena is filled with small
 // uniform values instead, on every core (a splitmix64 stream per chunk, so
-// the result does not depend on the number of threads).
+// the result does not depend on the number of threads), tensor by tensor
+// (through a host buffer when the arena is device memory).
 //
 //===----------------------------------------------------------------------===//
 
@@ -51,12 +52,10 @@ void fillChunk(uint8_t *data, DType dtype, int64_t first, int64_t count,
 } // namespace
 
 Status HostModule::bindRandomWeights(uint64_t seed, float scale) {
-  struct Chunk {
-    uint8_t *data;
-    DType dtype;
-    int64_t first, count;
-  };
-  std::vector<Chunk> chunks;
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  // Chunks are numbered across the arena, so each chunk's values depend
+  // on the seed and its place alone.
+  uint64_t firstChunk = 0;
   for (const WeightSpec &w : manifest_.weights) {
     if (w.dtype != DType::F32 && w.dtype != DType::BF16)
       return Error{"tensor '" + w.name + "': random " + dtypeName(w.dtype) +
@@ -64,26 +63,39 @@ Status HostModule::bindRandomWeights(uint64_t seed, float scale) {
     int64_t n = 1;
     for (int64_t d : w.shape)
       n *= d;
-    for (int64_t first = 0; first < n; first += kChunkElements)
-      chunks.push_back({arena_ + w.offset, w.dtype, first,
-                        std::min(kChunkElements, n - first)});
-  }
-  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::thread> workers;
-  for (unsigned t = 0; t < threads; ++t)
-    workers.emplace_back([&, t] {
-      for (size_t i = t; i < chunks.size(); i += threads)
-        fillChunk(chunks[i].data, chunks[i].dtype, chunks[i].first,
-                  chunks[i].count, seed + i, scale);
+    int64_t chunks = (n + kChunkElements - 1) / kChunkElements;
+    Status written = writeWeight(w, [&](uint8_t *data) -> Status {
+      auto fill = [&](int64_t chunk) {
+        int64_t first = chunk * kChunkElements;
+        fillChunk(data, w.dtype, first, std::min(kChunkElements, n - first),
+                  seed + firstChunk + chunk, scale);
+      };
+      if (chunks <= 1) {
+        if (chunks)
+          fill(0);
+        return Status();
+      }
+      std::vector<std::thread> workers;
+      for (unsigned t = 0; t < std::min<int64_t>(threads, chunks); ++t)
+        workers.emplace_back([&, t] {
+          for (int64_t c = t; c < chunks; c += threads)
+            fill(c);
+        });
+      for (std::thread &worker : workers)
+        worker.join();
+      return Status();
     });
-  for (std::thread &w : workers)
-    w.join();
+    if (!written)
+      return written;
+    firstChunk += chunks;
+  }
   weightsBound_ = true;
   return placeArenaOnDevice();
 }
 
 Status HostModule::placeArenaOnDevice() const {
-  if (device_ != Device::Cuda)
+  // Device memory is where the weights were copied to already.
+  if (device_ != Device::Cuda || deviceMemory_)
     return Status();
   Result<CudaDevice *> gpu = CudaDevice::get();
   if (!gpu)

@@ -296,7 +296,7 @@ profile() {
     if timeout "$t" ncu --clock-control none --metrics gpu__time_duration.sum,dram__bytes.sum \
       --launch-skip "$kernels" --launch-count "$kernels" --csv --log-file "$out/kernels.csv" \
       "$build/bin/dgc-bench" "$big" --device cuda --random-weights --context 4096 \
-      --batch 1,4 --runs 1 >"$scratch/profile.txt" 2>&1; then
+      --batch 1 --runs 1 >"$scratch/profile.txt" 2>&1; then
       row "kernels of the 26B-A4B step (ncu)" INFO \
         "$(python3 bench/kernel_profile.py "$out/kernels.csv" --summary 2>&1 | head -1)"
       python3 bench/kernel_profile.py "$out/kernels.csv" >>"$log" 2>&1

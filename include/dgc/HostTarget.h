@@ -48,11 +48,16 @@ mlir::LogicalResult runHostPipeline(mlir::ModuleOp module, HostStage first,
                                     const HostOptions &options = {});
 
 /// A target a module directory holds code for: "host" (host.so) or "cuda"
-/// (cuda.so, for `chip`).
+/// (cuda.so, for `chip`). `deviceMemory`: only kernels read the graphs'
+/// arguments and the results are device memory (dg-gpu-device-buffers
+/// marked every one `dg.device_only`), so the runtime keeps weights,
+/// inputs, KV-cache pools and results on the GPU and copies explicitly.
 struct ManifestTarget {
   std::string name, library, chip;
+  bool deviceMemory = false;
 };
-/// The manifest of a module after the RuntimeAbi stage, as JSON text.
+/// The manifest of a module after the RuntimeAbi stage (or later), as JSON
+/// text.
 std::string buildManifest(mlir::ModuleOp module,
                           const std::vector<ManifestTarget> &targets);
 

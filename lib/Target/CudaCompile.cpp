@@ -5,6 +5,8 @@
 
 #include "SharedObject.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
@@ -32,10 +34,24 @@ LogicalResult compileForCuda(ModuleOp module, const std::string &outputDir,
   llvm::sys::path::append(hostLibrary, "host.so");
   if (llvm::sys::fs::exists(hostLibrary))
     targets.push_back({"host", "host.so", ""});
-  targets.push_back({"cuda", "cuda.so", options.chip});
+  if (failed(
+          runCudaPipeline(module, CudaStage::Buffers, CudaStage::Gpu, options)))
+    return failure();
+  // The kernels are outlined: dg-gpu-device-buffers has marked the graph
+  // arguments only kernels read and the results in device memory.
+  bool deviceOnly = true;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal())
+      continue;
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      deviceOnly &= func.getArgAttr(i, "dg.device_only") != nullptr;
+    for (unsigned i = 0; i < func.getNumResults(); ++i)
+      deviceOnly &= func.getResultAttr(i, "dg.device_only") != nullptr;
+  }
+  targets.push_back({"cuda", "cuda.so", options.chip, deviceOnly});
   std::string manifest = buildManifest(module, targets);
-  if (failed(runCudaPipeline(module, CudaStage::Buffers, CudaStage::LLVMDialect,
-                             options)))
+  if (failed(runCudaPipeline(module, CudaStage::LLVMDialect,
+                             CudaStage::LLVMDialect, options)))
     return failure();
   clock.done("to-ptx");
   // The kernels of an earlier compile into this directory are not this

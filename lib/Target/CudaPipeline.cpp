@@ -63,7 +63,7 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
         "convert-parallel-loops-to-gpu,"
         "gpu-launch-sink-index-computations),"
         "gpu-kernel-outlining,canonicalize,"
-        "gpu.module(dg-gpu-align-workgroup-memory),"
+        "gpu.module(dg-gpu-align-workgroup-memory),dg-gpu-device-buffers,"
         "func.func(dg-gpu-async-launches)",
         o.threads, o.gemmWideColumns, o.gemmStages);
   case CudaStage::LLVMDialect:

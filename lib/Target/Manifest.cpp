@@ -84,6 +84,8 @@ std::string buildManifest(ModuleOp module,
     m["targets"][target.name]["library"] = target.library;
     if (!target.chip.empty())
       m["targets"][target.name]["chip"] = target.chip;
+    if (target.deviceMemory)
+      m["targets"][target.name]["device_memory"] = true;
   }
 
   json weights = json::array();

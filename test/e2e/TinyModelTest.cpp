@@ -150,7 +150,11 @@ protected:
     EXPECT_TRUE(table && table->dtype == DType::F32);
     if (!table)
       return {};
-    auto *e = reinterpret_cast<const float *>(module_->weightData(*table));
+    Result<std::vector<uint8_t>> bytes = module_->readWeight(*table);
+    EXPECT_TRUE(bytes) << bytes.error();
+    if (!bytes)
+      return {};
+    auto *e = reinterpret_cast<const float *>(bytes->data());
     int64_t v = table->shape[0], h = table->shape[1];
     int64_t rows = static_cast<int64_t>(x.size()) / v;
     std::vector<double> soft(rows * h, 0.0);

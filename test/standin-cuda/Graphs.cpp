@@ -116,8 +116,11 @@ DGC_STANDIN_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
       continue;
     }
     if (!node.launch.function) {
-      std::memset(reinterpret_cast<void *>(node.memsetAt), node.memsetValue,
-                  node.memsetBytes);
+      auto held = --s.allocations.upper_bound(node.memsetAt);
+      withHostAccess(held->second, held->first, [&] {
+        std::memset(reinterpret_cast<void *>(node.memsetAt), node.memsetValue,
+                    node.memsetBytes);
+      });
       continue;
     }
     Launch replay = node.launch;

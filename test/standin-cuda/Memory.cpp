@@ -1,7 +1,9 @@
 //===- Memory.cpp - The stand-in's device and managed memory --------------===//
 //
-// Device and managed memory are host memory, zeroed and aligned to 256
-// bytes, so host code may read and write what it allocates. A budget
+// Managed memory is host memory, zeroed and aligned to 256 bytes, so host
+// code may read and write it. Device memory is mapped without access: host
+// code that touches it faults, as it would on a GPU, and only the driver's
+// copies and memsets open it for their work. A budget
 // (DGC_STANDIN_MEMORY, bytes with an optional K, M or G; the H200's by
 // default) makes out-of-memory paths reachable. Frees, memsets and
 // prefetches must name live allocations; a memset on a capturing stream
@@ -55,10 +57,10 @@ CUresult allocate(CUdeviceptr *out, size_t bytes, bool managed,
         std::to_string(bytes) + " bytes more than the " +
             std::to_string(s.memoryBytes - s.bytesAllocated) +
             " left of DGC_STANDIN_MEMORY=" + std::to_string(s.memoryBytes));
-  Allocation a{rounded, managed, rounded >= (1u << 20)};
+  Allocation a{rounded, managed, !managed || rounded >= (1u << 20)};
   void *p = nullptr;
   if (a.mapped) {
-    p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE,
+    p = mmap(nullptr, rounded, managed ? PROT_READ | PROT_WRITE : PROT_NONE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
       p = nullptr;
@@ -81,7 +83,33 @@ void release(CUdeviceptr at, const Allocation &a) {
     std::free(reinterpret_cast<void *>(at));
 }
 
+/// The allocation holding [at, at + bytes) for a copy, or a failure.
+CUresult copyRange(State &s, CUdeviceptr at, size_t bytes, const char *call,
+                   const Allocation *&found) {
+  found = s.findAllocation(at, bytes);
+  if (!found)
+    return s.fail(kInvalidValue, call,
+                  "the device range is not inside one allocation");
+  return kSuccess;
+}
+
+/// The start of the allocation holding `at`.
+CUdeviceptr allocationStart(const State &s, CUdeviceptr at) {
+  auto it = s.allocations.upper_bound(at);
+  return (--it)->first;
+}
+
 } // namespace
+
+void withHostAccess(const Allocation &a, CUdeviceptr start,
+                    const std::function<void()> &work) {
+  void *p = reinterpret_cast<void *>(start);
+  if (!a.managed)
+    mprotect(p, a.bytes, PROT_READ | PROT_WRITE);
+  work();
+  if (!a.managed)
+    mprotect(p, a.bytes, PROT_NONE);
+}
 
 unsigned long long memoryBudget() {
   const char *m = std::getenv("DGC_STANDIN_MEMORY");
@@ -166,7 +194,63 @@ DGC_STANDIN_EXPORT CUresult cuMemsetD8Async(CUdeviceptr at, unsigned char value,
     s.graphs[target->graph].push_back(node);
     return kSuccess;
   }
-  std::memset(reinterpret_cast<void *>(at), value, bytes);
+  const Allocation *a = s.findAllocation(at, bytes);
+  withHostAccess(*a, allocationStart(s, at), [&] {
+    std::memset(reinterpret_cast<void *>(at), value, bytes);
+  });
+  return kSuccess;
+}
+
+// Synchronous copies between the host and one allocation; a capture may
+// not hold them (the runtime copies outside recordings).
+DGC_STANDIN_EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src,
+                                            size_t bytes) {
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (CUresult r = s.ready("cuMemcpyHtoD", true))
+    return r;
+  if (bytes == 0)
+    return kSuccess;
+  const Allocation *a = nullptr;
+  if (CUresult r = copyRange(s, dst, bytes, "cuMemcpyHtoD", a))
+    return r;
+  if (!src)
+    return s.fail(kInvalidValue, "cuMemcpyHtoD", "no host source");
+  withHostAccess(*a, allocationStart(s, dst), [&] {
+    std::memcpy(reinterpret_cast<void *>(dst), src, bytes);
+  });
+  return kSuccess;
+}
+
+DGC_STANDIN_EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src,
+                                            size_t bytes) {
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (CUresult r = s.ready("cuMemcpyDtoH", true))
+    return r;
+  if (bytes == 0)
+    return kSuccess;
+  const Allocation *a = nullptr;
+  if (CUresult r = copyRange(s, src, bytes, "cuMemcpyDtoH", a))
+    return r;
+  if (!dst)
+    return s.fail(kInvalidValue, "cuMemcpyDtoH", "no host destination");
+  withHostAccess(*a, allocationStart(s, src), [&] {
+    std::memcpy(dst, reinterpret_cast<const void *>(src), bytes);
+  });
+  return kSuccess;
+}
+
+DGC_STANDIN_EXPORT CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (CUresult r = s.ready("cuMemGetInfo", true))
+    return r;
+  if (!free || !total)
+    return s.fail(kInvalidValue, "cuMemGetInfo", "null results");
+  *total = s.memoryBytes;
+  unsigned long long used = s.bytesAllocated;
+  *free = s.memoryBytes - std::min(s.memoryBytes, used);
   return kSuccess;
 }
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -127,6 +128,12 @@ struct Allocation {
   bool managed = false;
   bool mapped = false; // mmap rather than aligned_alloc
 };
+
+/// Writes or reads device memory for the driver's own copies and memsets:
+/// device memory is mapped without access, so that host code touching it
+/// faults as it would on a GPU, and opened only around `work`.
+void withHostAccess(const Allocation &a, CUdeviceptr start,
+                    const std::function<void()> &work);
 
 /// Kinds of handle: each is (kind << 40 | id), ids never reused.
 enum class Kind : uintptr_t {

@@ -34,6 +34,29 @@ TEST_F(StandIn, DeviceHasTheH200sLimits) {
   EXPECT_EQ(d->cuDeviceGetAttribute(&value, 9999, 0), kInvalidValue);
 }
 
+// Device memory is out of the host's reach, as on a GPU: host code that
+// touches it faults; copies and memsets reach it.
+TEST_F(StandIn, DeviceMemoryOnlyCopiesReach) {
+  CUdeviceptr p = 0;
+  ASSERT_EQ(d->cuMemAlloc_v2(&p, 100), 0);
+  const char in[] = "device";
+  char out[sizeof in] = {};
+  ASSERT_EQ(d->cuMemcpyHtoD_v2(p + 10, in, sizeof in), 0);
+  ASSERT_EQ(d->cuMemcpyDtoH_v2(out, p + 10, sizeof in), 0);
+  EXPECT_STREQ(out, "device");
+  ASSERT_EQ(d->cuMemsetD8Async(p, 'x', 3, stream), 0);
+  ASSERT_EQ(d->cuMemcpyDtoH_v2(out, p, 3), 0);
+  EXPECT_EQ(std::string(out, 3), "xxx");
+  EXPECT_EQ(d->cuMemcpyHtoD_v2(p + 4000, in, sizeof in), kInvalidValue)
+      << "past the allocation";
+  EXPECT_DEATH({ (void)*reinterpret_cast<volatile char *>(p); }, "")
+      << "a host read of device memory";
+  size_t free = 0, total = 0;
+  ASSERT_EQ(d->cuMemGetInfo_v2(&free, &total), 0);
+  EXPECT_EQ(total - free, log->bytesAllocated());
+  EXPECT_EQ(d->cuMemFree_v2(p), 0);
+}
+
 TEST_F(StandIn, MemoryIsHostMemoryWithABudget) {
   size_t before = log->bytesAllocated();
   CUdeviceptr p = 0, q = 0;

@@ -55,6 +55,9 @@ struct Driver {
   CUresult (*cuMemAlloc_v2)(CUdeviceptr *, size_t);
   CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
   CUresult (*cuMemFree_v2)(CUdeviceptr);
+  CUresult (*cuMemcpyHtoD_v2)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuMemcpyDtoH_v2)(void *, CUdeviceptr, size_t);
+  CUresult (*cuMemGetInfo_v2)(size_t *, size_t *);
   CUresult (*cuMemsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream);
   CUresult (*cuMemPrefetchAsync_v2)(CUdeviceptr, size_t, CUmemLocation,
                                     unsigned, CUstream);
@@ -96,6 +99,9 @@ inline const Driver *driver() {
     DGC_RESOLVE(cuMemAlloc_v2)
     DGC_RESOLVE(cuMemAllocManaged)
     DGC_RESOLVE(cuMemFree_v2)
+    DGC_RESOLVE(cuMemcpyHtoD_v2)
+    DGC_RESOLVE(cuMemcpyDtoH_v2)
+    DGC_RESOLVE(cuMemGetInfo_v2)
     DGC_RESOLVE(cuMemsetD8Async)
     DGC_RESOLVE(cuMemPrefetchAsync_v2)
     DGC_RESOLVE(cuStreamBeginCapture_v2)

@@ -111,11 +111,13 @@ public:
                                            double *graphSeconds = nullptr,
                                            uint64_t skippedOutputs = 0) const;
 
-  /// The bound bytes of weight `w` in the arena (managed memory on cuda,
-  /// readable once the calls that wrote nothing to it have returned).
-  const uint8_t *weightData(const WeightSpec &w) const {
-    return arena_ + w.offset;
-  }
+  /// The bound bytes of weight `w`, copied out of the arena (which on the
+  /// cuda device may be device memory).
+  Result<std::vector<uint8_t>> readWeight(const WeightSpec &w) const;
+  /// Whether the module's buffers live in device memory on the cuda device
+  /// (the manifest's targets.cuda.device_memory), copied to and from
+  /// explicitly; else managed memory, or host memory on the host.
+  bool deviceMemory() const { return deviceMemory_; }
 
 private:
   HostModule() = default;
@@ -127,8 +129,15 @@ private:
                                  const std::vector<Arg> &inputs,
                                  const PlaceFn &place) const;
   /// The error cells the graph wrote, back into each binding's table.
-  static void copyTablesBack(const CallFrame &frame,
-                             const std::vector<Arg> &inputs);
+  Status copyTablesBack(const CallFrame &frame,
+                        const std::vector<Arg> &inputs) const;
+  /// Copies between the host and memory the module's kernels read.
+  Status toModuleMemory(void *dst, const void *src, size_t bytes) const;
+  Status fromModuleMemory(void *dst, const void *src, size_t bytes) const;
+  /// Writes weight `w` with `fill`: in place, or through a host buffer
+  /// uploaded after when the arena is device memory.
+  Status writeWeight(const WeightSpec &w,
+                     const std::function<Status(uint8_t *)> &fill);
   Result<std::vector<Output>> collectOutputs(const std::string &graph,
                                              const CallFrame &frame,
                                              bool freeResults,
@@ -148,7 +157,9 @@ private:
   uint8_t *arena_ = nullptr;
   bool weightsBound_ = false;
   Device device_ = Device::Host;
-  void *deviceArena_ = nullptr; // the managed arena on the cuda device
+  void *deviceArena_ = nullptr; // the arena on the cuda device
+  bool deviceMemory_ = false;
+  std::vector<uint8_t> staging_; // a weight on its way to device memory
 };
 
 /// Runs the encoder and decoder graphs for batches of requests.

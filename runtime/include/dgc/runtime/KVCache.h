@@ -99,6 +99,9 @@ struct PoolMemory {
   /// memset on the host). Managed memory zeroed by the host moves to the
   /// host, and the GPU's next kernels fault it back page by page.
   std::function<void(void *p, size_t bytes)> zero;
+  /// Copies rows into and out of the pages (null: memcpy), for pages the
+  /// host cannot reach.
+  std::function<void(void *dst, const void *src, size_t bytes)> copyIn, copyOut;
 };
 
 class KVCache {
@@ -216,6 +219,7 @@ private:
   std::vector<PoolSpec> specs;
   std::vector<Pool> storage;
   std::function<void(void *, size_t)> zero;
+  std::function<void(void *, const void *, size_t)> copyIn, copyOut;
   std::map<RequestId, Request> requests;
   RequestId nextId = 0;
 };

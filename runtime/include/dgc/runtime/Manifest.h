@@ -54,6 +54,10 @@ struct PoolManifest {
 struct TargetManifest {
   std::string library;
   std::string chip;
+  /// Only kernels read the graphs' arguments: weights, inputs and KV-cache
+  /// pools may live in device memory (else managed memory, which the host
+  /// code between kernels reaches too).
+  bool deviceMemory = false;
 };
 
 /// How the module's vision graph wants its images (docs/images.md).
