@@ -10,42 +10,10 @@ missing or null field leaves its part out.
 
     python3 bench/gpu_step_rows.py GPU_NAME PEER.jsonl DGC.jsonl
 """
-import json
-import math
 import sys
 
 from hbm import peak_bandwidth
-
-
-def lines(path):
-    """The JSON objects of a file, one a line; a line that is not one (a
-    run cut short mid-line) is skipped."""
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        return []
-    rows = []
-    for l in text.splitlines():
-        if l.strip():
-            try:
-                row = json.loads(l)
-            except ValueError:
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-    return rows
-
-
-def number(x):
-    """x as a finite float, else None (null, NaN, an infinity, not there)."""
-    if isinstance(x, bool):
-        return None
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
+from json_lines import number, read_lines
 
 
 def field(d, key):
@@ -69,7 +37,7 @@ def peer_row(p):
 
 
 def main():
-    gpu, peer, dgc = sys.argv[1], lines(sys.argv[2]), lines(sys.argv[3])
+    gpu, peer, dgc = sys.argv[1], read_lines(sys.argv[2]), read_lines(sys.argv[3])
     bw = peak_bandwidth(gpu)
     for p in peer:
         print(peer_row(p))

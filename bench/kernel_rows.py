@@ -16,42 +16,10 @@ stops the others.
 
     python3 bench/kernel_rows.py GPU_NAME CHECK.jsonl DGC.jsonl PEER.jsonl [LABEL=TIMES.jsonl...]
 """
-import json
-import math
 import sys
 
 from hbm import peak_bandwidth
-
-
-def lines(path):
-    """The JSON objects of a file, one a line; a line that is not one (a
-    run cut short mid-line) is skipped."""
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        return []
-    rows = []
-    for l in text.splitlines():
-        if l.startswith("{"):
-            try:
-                row = json.loads(l)
-            except ValueError:
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-    return rows
-
-
-def number(x):
-    """x as a finite float, else None (null, NaN, an infinity, not there)."""
-    if isinstance(x, bool):
-        return None
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
+from json_lines import number, read_lines
 
 
 def errors(outputs):
@@ -91,7 +59,7 @@ def errors(outputs):
 
 
 def main():
-    gpu, check, dgc, peer = sys.argv[1], *(lines(p) for p in sys.argv[2:5])
+    gpu, check, dgc, peer = sys.argv[1], *(read_lines(p) for p in sys.argv[2:5])
     variants = [arg.split("=", 1) for arg in sys.argv[5:] if "=" in arg]
     bw = peak_bandwidth(gpu)
     for c in check:
@@ -126,7 +94,7 @@ def main():
         print(f"kernel {p.get('kernel', '?')}: cuda vs PyTorch|{'PASS' if passed else 'FAIL'}|"
               f"{'; '.join(detail)}")
     for label, path in variants:
-        for v in lines(path):
+        for v in read_lines(path):
             d = times.get(v.get("kernel"), {})
             ms, default = number(v.get("ms")), number(d.get("ms"))
             if not ms or not default:

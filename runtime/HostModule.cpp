@@ -265,8 +265,8 @@ Result<std::vector<uint8_t>> HostModule::readWeight(const WeightSpec &w) const {
   return bytes;
 }
 
-Status HostModule::toModuleMemory(void *dst, const void *src,
-                                  size_t bytes) const {
+Status HostModule::copyModuleMemory(void *dst, const void *src, size_t bytes,
+                                    bool toModule) const {
   if (!deviceMemory_) {
     if (bytes)
       std::memcpy(dst, src, bytes);
@@ -275,20 +275,8 @@ Status HostModule::toModuleMemory(void *dst, const void *src,
   Result<CudaDevice *> gpu = CudaDevice::get();
   if (!gpu)
     return Error{"the cuda device is unavailable: " + gpu.error()};
-  return (*gpu)->upload(dst, src, bytes);
-}
-
-Status HostModule::fromModuleMemory(void *dst, const void *src,
-                                    size_t bytes) const {
-  if (!deviceMemory_) {
-    if (bytes)
-      std::memcpy(dst, src, bytes);
-    return Status();
-  }
-  Result<CudaDevice *> gpu = CudaDevice::get();
-  if (!gpu)
-    return Error{"the cuda device is unavailable: " + gpu.error()};
-  return (*gpu)->download(dst, src, bytes);
+  return toModule ? (*gpu)->upload(dst, src, bytes)
+                  : (*gpu)->download(dst, src, bytes);
 }
 
 std::vector<PoolSpec> HostModule::poolSpecs() const {

@@ -132,8 +132,14 @@ private:
   Status copyTablesBack(const CallFrame &frame,
                         const std::vector<Arg> &inputs) const;
   /// Copies between the host and memory the module's kernels read.
-  Status toModuleMemory(void *dst, const void *src, size_t bytes) const;
-  Status fromModuleMemory(void *dst, const void *src, size_t bytes) const;
+  Status copyModuleMemory(void *dst, const void *src, size_t bytes,
+                          bool toModule) const;
+  Status toModuleMemory(void *dst, const void *src, size_t bytes) const {
+    return copyModuleMemory(dst, src, bytes, /*toModule=*/true);
+  }
+  Status fromModuleMemory(void *dst, const void *src, size_t bytes) const {
+    return copyModuleMemory(dst, src, bytes, /*toModule=*/false);
+  }
   /// Writes weight `w` with `fill`: in place, or through a host buffer
   /// uploaded after when the arena is device memory.
   Status writeWeight(const WeightSpec &w,
