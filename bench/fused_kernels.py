@@ -353,7 +353,7 @@ def peers(config_dir, device):
             index = torch.arange(vocab, device=x.device, dtype=torch.int64)
             seeds = torch.arange(rows, device=x.device, dtype=torch.int64)[:, None]
             h = fmix32(seeds ^ fmix32(index))
-            u = ((h >> 8).float() + 0.5) * 2.0 ** -24
+            u = ((h >> 9).float() + 0.5) * 2.0 ** -23
             return {"out": (x + -torch.log(-torch.log(u))).argmax(-1)}
 
         def draw():

@@ -251,9 +251,11 @@ def Dg_CategoricalSampleOp : Dg_Op<"categorical_sample", [Pure]> {
   let description = [{
     For each row of `logits` (the last axis), the index
     `argmax_i (f32(logits[..., i]) + g(seeds[...], i))`, where
-    `g(s, i) = -log(-log(u))`, `u = ((h >> 8) + 0.5) / 2^24` and
+    `g(s, i) = -log(-log(u))`, `u = ((h >> 9) + 0.5) / 2^23` and
     `h = fmix32(s ^ fmix32(i))` in u32 arithmetic (`fmix32` is
-    MurmurHash3's finalizer). Gumbel noise added to the logits makes the
+    MurmurHash3's finalizer). Every such `u` is an f32 strictly inside
+    (0, 1), so the noise is finite (with 24 bits, `2^24 - 0.5` rounded to
+    `2^24` in f32: `u` was 1 and the noise infinite once in 2^24 draws). Gumbel noise added to the logits makes the
     argmax a draw from the categorical distribution `softmax(logits)` over
     the whole row, without its normalisation or a prefix sum; the seed alone
     decides it, so the same seeds draw the same tokens on every target (up

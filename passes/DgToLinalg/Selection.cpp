@@ -31,7 +31,7 @@ SmallVector<Value> leadingSizes(OpBuilder &b, Location loc, Value v) {
 }
 
 /// dg.categorical_sample's Gumbel noise of element `index` (i32) of a row
-/// with `seed` (i32): -log(-log(u)), u = ((h >> 8) + 0.5) / 2^24,
+/// with `seed` (i32): -log(-log(u)), u = ((h >> 9) + 0.5) / 2^23,
 /// h = fmix32(seed ^ fmix32(index)) in u32 arithmetic.
 Value gumbelNoise(OpBuilder &b, Location l, Value seed, Value index) {
   Type f32 = b.getF32Type();
@@ -49,12 +49,14 @@ Value gumbelNoise(OpBuilder &b, Location l, Value seed, Value index) {
     return xorShift(h, 16);
   };
   Value h = fmix32(arith::XOrIOp::create(b, l, seed, fmix32(index)));
-  // u in (0, 1): the top 24 bits, centred.
+  // u in (0, 1): the top 23 bits, centred. Every (k + 0.5) / 2^23 is an
+  // f32 (24 significant bits); with 24 bits (2^24 - 0.5) rounded up to
+  // 2^24, making u 1 and the noise infinite.
   Value u = arith::UIToFPOp::create(b, l, f32,
-                                    arith::ShRUIOp::create(b, l, h, u32(8)));
+                                    arith::ShRUIOp::create(b, l, h, u32(9)));
   u = arith::MulFOp::create(
       b, l, arith::AddFOp::create(b, l, u, scalarConstant(b, l, f32, 0.5)),
-      scalarConstant(b, l, f32, 0x1.0p-24));
+      scalarConstant(b, l, f32, 0x1.0p-23));
   return arith::NegFOp::create(
       b, l,
       math::LogOp::create(

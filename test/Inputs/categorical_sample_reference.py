@@ -33,7 +33,7 @@ def main(path):
         best, pick = -math.inf, 0
         for i in range(vocab):
             x = struct.unpack("<f", b"\0\0" + logits[2 * (r * vocab + i):2 * (r * vocab + i) + 2])[0]
-            u = ((fmix32(r ^ fmix32(i)) >> 8) + 0.5) * 2.0 ** -24
+            u = ((fmix32(r ^ fmix32(i)) >> 9) + 0.5) * 2.0 ** -23
             score = x - math.log(-math.log(u))
             if score > best:
                 best, pick = score, i
