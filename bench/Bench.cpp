@@ -25,6 +25,7 @@
 #include "dgc/runtime/HostModule.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -63,10 +64,13 @@ const char kUsage[] =
     "  --copy-logits also copy each step's x [batch, canvas, vocab] to the "
     "host\n";
 
-bool parsePositive(const char *text, int64_t &out, int64_t minimum) {
+/// A decimal count in [minimum, maximum].
+bool parseCount(const char *text, int64_t &out, int64_t minimum,
+                int64_t maximum) {
   char *end = nullptr;
+  errno = 0;
   long long v = std::strtoll(text, &end, 10);
-  if (!*text || *end || v < minimum)
+  if (!*text || *end || errno || v < minimum || v > maximum)
     return false;
   out = v;
   return true;
@@ -101,8 +105,12 @@ std::string parseOptions(int argc, char **argv, Options &o) {
     } else if (arg == "--prompt" || arg == "--context" || arg == "--runs") {
       const char *v = value();
       int64_t n;
-      if (!v || !parsePositive(v, n, arg == "--runs" ? 1 : 0))
-        return arg + " needs a number" + (arg == "--runs" ? " >= 1" : " >= 0");
+      // Positions are int32 in the graphs; a run takes time.
+      int64_t lo = arg == "--runs" ? 1 : 0,
+              hi = arg == "--runs" ? 100000 : (int64_t(1) << 24);
+      if (!v || !parseCount(v, n, lo, hi))
+        return arg + " needs a number in [" + std::to_string(lo) + ", " +
+               std::to_string(hi) + "]";
       (arg == "--prompt" ? o.prompt : arg == "--context" ? o.context : n) = n;
       if (arg == "--runs")
         o.runs = static_cast<int>(n);
@@ -114,8 +122,8 @@ std::string parseOptions(int argc, char **argv, Options &o) {
       while (start <= list.size()) {
         size_t comma = std::min(list.find(',', start), list.size());
         int64_t b;
-        if (!parsePositive(list.substr(start, comma - start).c_str(), b, 1))
-          return "--batch needs sizes >= 1, comma separated (got '" + list +
+        if (!parseCount(list.substr(start, comma - start).c_str(), b, 1, 4096))
+          return "--batch needs sizes in [1, 4096], comma separated (got '" + list +
                  "')";
         o.batches.push_back(b);
         start = comma + 1;

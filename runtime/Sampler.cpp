@@ -124,6 +124,10 @@ Status GenerationOptions::validate() const {
   if (!(tMin > 0) || !(tMax > 0) || !std::isfinite(tMin) ||
       !std::isfinite(tMax))
     return Error{"t_min and t_max must be positive temperatures"};
+  // As dgc compile's reader of generation_config.json requires.
+  if (!(tMax > tMin))
+    return Error{"t_max must be above t_min, got t_min " +
+                 std::to_string(tMin) + " and t_max " + std::to_string(tMax)};
   if (!(entropyBound > 0) || !std::isfinite(entropyBound))
     return Error{"entropy_bound must be a number > 0"};
   if (stabilityThreshold < 0)

@@ -3,6 +3,8 @@
 #include "Options.h"
 
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 
@@ -78,13 +80,21 @@ bool parseInt(const std::string &text, int64_t lo, int64_t hi, int64_t &out) {
   return true;
 }
 
-bool isNumber(const std::string &text) {
-  if (text.empty())
+/// A finite decimal number ("0.5", ".5", "1e-3"; not "0x1p-1", inf or nan,
+/// which strtod takes too), written anew as JSON text.
+bool finiteNumber(const std::string &text, std::string &json) {
+  if (text.empty() || text.find_first_not_of("0123456789+-.eE") !=
+                          std::string::npos)
     return false;
   char *end = nullptr;
   errno = 0;
-  (void)std::strtod(text.c_str(), &end);
-  return !errno && !*end;
+  double v = std::strtod(text.c_str(), &end);
+  if (errno || *end || !std::isfinite(v))
+    return false;
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.17g", v);
+  json = buffer;
+  return true;
 }
 
 /// Turns "1 2,3" into a JSON array text, or returns false.
@@ -220,19 +230,22 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &error,
       ok = flag(o.quiet);
     } else if (auto g = generation.find(arg); g != generation.end()) {
       ok = next();
+      // The value goes on as JSON text: written anew here, so that the
+      // runtime's reader sees what was checked.
       std::string json;
       char kind = g->second.second;
-      int64_t unused;
-      if (ok && kind == 'i' && !parseInt(value, 0, INT32_MAX, unused))
+      int64_t n;
+      if (ok && kind == 'i' && !parseInt(value, 0, INT32_MAX, n))
         error = arg + ": '" + value + "' is not a non-negative integer";
-      else if (ok && kind == 'f' && !isNumber(value))
-        error = arg + ": '" + value + "' is not a number";
+      else if (ok && kind == 'i')
+        json = std::to_string(n);
+      else if (ok && kind == 'f' && !finiteNumber(value, json))
+        error = arg + ": '" + value + "' is not a finite decimal number";
       else if (ok && kind == 'l' && !idList(value, json))
         error = arg + ": '" + value + "' is not a list of token ids";
       ok = ok && error.empty();
       if (ok)
-        o.generation.emplace_back(g->second.first,
-                                  kind == 'l' ? json : value);
+        o.generation.emplace_back(g->second.first, json);
     } else if (arg.rfind("-", 0) == 0 && arg != "-") {
       error = "unknown option '" + arg + "' (see dgc-run --help)";
       ok = false;
