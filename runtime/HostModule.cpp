@@ -2,6 +2,8 @@
 
 #include "dgc/runtime/HostModule.h"
 
+#include "dgc/runtime/Files.h"
+
 #include "CacheBinding.h"
 #include "CudaDriver.h"
 #include "GraphCall.h"
@@ -123,13 +125,13 @@ std::vector<float> HostModule::Output::floats() const {
 Result<HostModule> HostModule::load(const std::string &directory,
                                     Device device) {
   std::string manifestPath = directory + "/manifest.json";
-  std::ifstream in(manifestPath, std::ios::binary);
-  if (!in)
+  if (!fileExists(manifestPath))
     return Error{manifestPath + ": cannot open the module manifest (is " +
                  directory + " a module written by dgc compile?)"};
-  std::stringstream text;
-  text << in.rdbuf();
-  Result<Manifest> manifest = parseManifest(text.str(), manifestPath);
+  Result<std::string> text = readRegularFile(manifestPath, uint64_t(1) << 28);
+  if (!text)
+    return Error{text.error()};
+  Result<Manifest> manifest = parseManifest(*text, manifestPath);
   if (!manifest)
     return Error{manifest.error()};
   HostModule module;

@@ -2,6 +2,8 @@
 
 #include "dgc/runtime/Safetensors.h"
 
+#include "dgc/runtime/Files.h"
+
 #include "StrictJson.h"
 
 #include <cerrno>
@@ -47,19 +49,7 @@ bool isPlainFileName(const std::string &name) {
 }
 
 Result<std::string> readSmallFile(const std::string &path, uint64_t limit) {
-  std::error_code ec;
-  uint64_t size = fs::file_size(path, ec);
-  if (ec)
-    return Error{path + ": cannot read: " + ec.message()};
-  if (size > limit)
-    return Error{path + ": " + std::to_string(size) +
-                 " bytes, more than the limit of " + std::to_string(limit)};
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in)
-    return Error{path + ": cannot read"};
-  return text.str();
+  return readRegularFile(path, limit);
 }
 } // namespace
 
@@ -68,7 +58,8 @@ Result<std::string> readSmallFile(const std::string &path, uint64_t limit) {
 //===----------------------------------------------------------------------===//
 
 Result<SafetensorsFile> SafetensorsFile::open(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO in a file's place must not wait for a writer.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return systemError(path, "cannot open");
   FdGuard guard{fd};

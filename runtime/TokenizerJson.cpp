@@ -13,6 +13,8 @@
 #include "StrictJson.h"
 #include "TokenizerImpl.h"
 
+#include "dgc/runtime/Files.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -393,14 +395,10 @@ Result<Tokenizer> Tokenizer::parse(std::string_view text,
 }
 
 Result<Tokenizer> Tokenizer::load(const std::string &tokenizerJsonPath) {
-  std::ifstream in(tokenizerJsonPath, std::ios::binary);
-  if (!in)
-    return Error{tokenizerJsonPath + ": cannot open: " + std::strerror(errno)};
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in.good() && !in.eof())
-    return Error{tokenizerJsonPath + ": cannot read: " + std::strerror(errno)};
-  return parse(text.str(), tokenizerJsonPath);
+  Result<std::string> text = readRegularFile(tokenizerJsonPath);
+  if (!text)
+    return Error{text.error()};
+  return parse(*text, tokenizerJsonPath);
 }
 
 } // namespace dgc::runtime

@@ -159,8 +159,15 @@ json parseJson(std::string_view text, const std::string &file) {
 
 std::string readFile(const std::string &file, size_t maxBytes) {
   std::error_code ec;
-  if (std::filesystem::is_directory(file, ec))
+  auto status = std::filesystem::status(file, ec);
+  if (std::filesystem::is_directory(status))
     throw ConfigError{file, "", "is a directory, expected a JSON file"};
+  // A FIFO or a device would block the read below.
+  if (std::filesystem::exists(status) &&
+      !std::filesystem::is_regular_file(status))
+    throw ConfigError{file, "",
+                      "is not a regular file (a FIFO, socket or device is "
+                      "refused)"};
   std::ifstream in(file, std::ios::binary);
   if (!in)
     throw ConfigError{file, "", "cannot open the file"};

@@ -8,6 +8,7 @@
 
 #include "Options.h"
 
+#include "dgc/runtime/Files.h"
 #include "dgc/runtime/Generator.h"
 #include "dgc/runtime/PromptImages.h"
 #include "dgc/runtime/Tokenizer.h"
@@ -31,14 +32,15 @@ int fail(const std::string &message, int status = 1) {
   return status;
 }
 
-bool readFile(const std::string &path, std::string &out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return false;
-  std::ostringstream text;
-  text << in.rdbuf();
-  out = text.str();
-  return true;
+/// A file the command line names; nothing if it does not exist, and an
+/// error if it exists but is no regular file (a FIFO would block a read).
+Result<std::optional<std::string>> readOptionalFile(const std::string &path) {
+  if (!fileExists(path))
+    return std::optional<std::string>();
+  Result<std::string> text = readRegularFile(path);
+  if (!text)
+    return Error{text.error()};
+  return std::optional<std::string>(std::move(*text));
 }
 
 /// The command line's generation flags as a generation_config.json text.
@@ -90,10 +92,10 @@ Result<std::vector<Input>> readInputs(const dgc::run::Options &o) {
     inputs.push_back(std::move(in));
     return inputs;
   }
-  std::string text;
-  if (!readFile(*o.batchFile, text))
-    return Error{"--batch-file: cannot read " + *o.batchFile};
-  std::istringstream lines(text);
+  Result<std::string> text = readRegularFile(*o.batchFile);
+  if (!text)
+    return Error{"--batch-file: " + text.error()};
+  std::istringstream lines(*text);
   std::string line;
   for (int number = 1; std::getline(lines, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos)
@@ -192,10 +194,13 @@ int main(int argc, char **argv) {
             manifest.generationConfig, o.module + ": model.generation");
         !s)
       return fail(s.error());
-  std::string text;
   std::string generationPath = o.weights + "/generation_config.json";
-  if (readFile(generationPath, text))
-    if (Status s = defaults.mergeGenerationConfig(text, generationPath); !s)
+  auto generation = readOptionalFile(generationPath);
+  if (!generation)
+    return fail(generation.error());
+  if (*generation)
+    if (Status s = defaults.mergeGenerationConfig(**generation, generationPath);
+        !s)
       return fail(s.error());
   if (Status s = defaults.mergeGenerationConfig(overridesJson(o),
                                                 "the command line");
@@ -209,15 +214,18 @@ int main(int argc, char **argv) {
     return fail(inputs.error(), 2);
   std::optional<Tokenizer> tokenizer;
   std::string tokenizerPath = o.weights + "/tokenizer.json";
-  if (std::ifstream(tokenizerPath).good()) {
+  if (fileExists(tokenizerPath)) {
     auto loaded = Tokenizer::load(tokenizerPath);
     if (!loaded)
       return fail(loaded.error());
     tokenizer = std::move(*loaded);
     // The checkpoint's own chat template picks the prompt's form.
     std::string jinjaPath = o.weights + "/chat_template.jinja";
-    if (readFile(jinjaPath, text))
-      if (Status s = tokenizer->useChatTemplate(text, jinjaPath); !s)
+    auto jinja = readOptionalFile(jinjaPath);
+    if (!jinja)
+      return fail(jinja.error());
+    if (*jinja)
+      if (Status s = tokenizer->useChatTemplate(**jinja, jinjaPath); !s)
         return fail(s.error());
   }
 
