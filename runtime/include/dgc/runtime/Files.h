@@ -1,4 +1,5 @@
-//===- Files.h - Reading the files a user names ------------------*- C++ -*-===//
+//===- Files.h - Reading the files a user names ------------------*- C++
+//-*-===//
 //
 // Every file the runtime reads is named by a user (a module, a checkpoint, a
 // tokenizer, a batch file). A FIFO or a device in its place would block a
