@@ -8,7 +8,10 @@ peer). A peer line that was skipped (no time left to compile) is a SKIP
 row, one that failed a FAIL row, as is a dgc line without a step time; a
 missing or null field leaves its part out.
 
-    python3 bench/gpu_step_rows.py GPU_NAME PEER.jsonl DGC.jsonl
+    python3 bench/gpu_step_rows.py GPU_NAME PEER.jsonl DGC.jsonl [--ratios]
+
+--ratios prints the peer's rows and, for each dgc line, only its ratios to
+them (the GPU check has printed dgc's rows already).
 """
 import sys
 
@@ -37,11 +40,16 @@ def peer_row(p):
 
 
 def main():
-    gpu, peer, dgc = sys.argv[1], read_lines(sys.argv[2]), read_lines(sys.argv[3])
+    args = [a for a in sys.argv[1:] if a != "--ratios"]
+    ratios_only = len(args) < len(sys.argv) - 1
+    gpu, peer, dgc = args[0], read_lines(args[1]), read_lines(args[2])
     bw = peak_bandwidth(gpu)
     for p in peer:
         print(peer_row(p))
     for d in dgc:
+        if ratios_only:
+            print(ratio_row(d, peer))
+            continue
         how = str(d.get("device", "?")) + (", CUDA graph" if d.get("cuda_graph") else "")
         label = f"dgc step ({how}), batch {field(d, 'batch')}, ctx {field(d, 'context')}"
         step = number(d.get("step_ms"))
@@ -64,6 +72,20 @@ def main():
             if same and ms is not None and "skipped" not in p:
                 detail.append(f"{ms / step:.2f}x vs peer {field(p, 'mode')}")
         print(f"{label}|{step:.2f} ms|{'; '.join(detail)}")
+
+
+def ratio_row(d, peer):
+    """dgc's step against each peer row of its batch and context, alone."""
+    how = str(d.get("device", "?")) + (", CUDA graph" if d.get("cuda_graph") else "")
+    label = f"dgc vs peer ({how}), batch {field(d, 'batch')}, ctx {field(d, 'context')}"
+    step = number(d.get("step_ms"))
+    ratios = []
+    for p in peer:
+        ms = number(p.get("ms"))
+        same = p.get("batch") == d.get("batch") and p.get("context") == d.get("context")
+        if step and same and ms is not None and "skipped" not in p:
+            ratios.append(f"{ms / step:.2f}x vs peer {field(p, 'mode')}")
+    return f"{label}|INFO|{'; '.join(ratios) or 'no peer time to compare'}"
 
 
 if __name__ == "__main__":

@@ -279,7 +279,8 @@ perf() {
     logged "transformers step" "$scratch/peer.err"
     while IFS='|' read -r label result detail; do
       row "$label" "$result" "$detail"
-    done < <(python3 bench/gpu_step_rows.py "$gpu" "$scratch/peer.jsonl" "$scratch/step.jsonl")
+    done < <(python3 bench/gpu_step_rows.py "$gpu" "$scratch/peer.jsonl" "$scratch/step.jsonl" \
+      --ratios)
   fi
 }
 
