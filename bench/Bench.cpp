@@ -28,6 +28,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <exception>
+#include <new>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -202,7 +204,7 @@ int fail(const std::string &message) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+static int runTool(int argc, char **argv) {
   Options o;
   if (std::string error = parseOptions(argc, argv, o); !error.empty()) {
     if (error == "help") {
@@ -367,4 +369,17 @@ int main(int argc, char **argv) {
       (void)cache->release(id);
   }
   return 0;
+}
+
+int main(int argc, char **argv) {
+  // What escapes (an allocation beyond the host's memory, a library's
+  // exception) is one line naming it, never an abort.
+  try {
+    return runTool(argc, argv);
+  } catch (const std::bad_alloc &) {
+    std::fprintf(stderr, "dgc-bench: out of host memory\n");
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "dgc-bench: internal error: %s\n", e.what());
+  }
+  return 1;
 }

@@ -24,6 +24,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <exception>
+#include <new>
 #include <cstring>
 #include <optional>
 #include <set>
@@ -292,7 +294,7 @@ int run(const Options &o) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+static int runTool(int argc, char **argv) {
   Options options;
   std::string error = parseOptions(argc, argv, options);
   if (error == "help") {
@@ -304,4 +306,17 @@ int main(int argc, char **argv) {
     return 2;
   }
   return run(options);
+}
+
+int main(int argc, char **argv) {
+  // What escapes (an allocation beyond the host's memory, a library's
+  // exception) is one line naming it, never an abort.
+  try {
+    return runTool(argc, argv);
+  } catch (const std::bad_alloc &) {
+    std::fprintf(stderr, "dgc-kernel-check: out of host memory\n");
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "dgc-kernel-check: internal error: %s\n", e.what());
+  }
+  return 1;
 }

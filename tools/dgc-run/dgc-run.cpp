@@ -17,6 +17,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
+#include <new>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -162,7 +164,7 @@ std::vector<int32_t> withoutTrailingPad(const std::vector<int32_t> &tokens,
 
 } // namespace
 
-int main(int argc, char **argv) {
+static int runTool(int argc, char **argv) {
   std::string error;
   bool help = false;
   auto parsed = dgc::run::parseOptions(argc, argv, error, help);
@@ -427,4 +429,17 @@ int main(int argc, char **argv) {
     std::cerr << line << "\n";
   }
   return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  // What escapes (an allocation beyond the host's memory, a library's
+  // exception) is one line naming it, never an abort.
+  try {
+    return runTool(argc, argv);
+  } catch (const std::bad_alloc &) {
+    std::fprintf(stderr, "dgc-run: out of host memory\n");
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "dgc-run: internal error: %s\n", e.what());
+  }
+  return 1;
 }
