@@ -90,6 +90,19 @@ Result<size_t> Generator::submit(GenerationRequest request) {
                    ")"};
   if (Status s = request.options.validate(); !s)
     return Error{name + ": " + s.error()};
+  // New tokens come a canvas at a time, at the positions after the prompt.
+  const int64_t canvas = module_.manifest().canvasLength,
+                limit = module_.manifest().maxPositions;
+  int64_t canvases = (request.options.maxNewTokens + canvas - 1) / canvas;
+  int64_t last = static_cast<int64_t>(request.prompt.size()) + canvases * canvas;
+  if (limit && last > limit)
+    return Error{name + ": a prompt of " +
+                 std::to_string(request.prompt.size()) + " tokens and up to " +
+                 std::to_string(request.options.maxNewTokens) +
+                 " new tokens (" + std::to_string(canvases) + " canvases of " +
+                 std::to_string(canvas) + ") reach position " +
+                 std::to_string(last) + ", beyond the model's " +
+                 std::to_string(limit) + " (max_position_embeddings)"};
   if (!request.images.empty() && !module_.manifest().vision)
     return Error{name + ": the module has no vision graph for its images"};
   requests_.push_back(std::move(request));

@@ -131,6 +131,10 @@ Manifest parse(std::string_view text, const std::string &path) {
                         "model.vocab_size", 1, 1 << 24);
   m.hiddenSize = integer(member(model, "hidden_size", "model"),
                          "model.hidden_size", 1, 1 << 20);
+  if (model.contains("max_positions"))
+    m.maxPositions =
+        integer(model["max_positions"], "model.max_positions", m.canvasLength,
+                int64_t(1) << 31);
   // The generation defaults compiled in, renamed to generation_config.json's
   // keys so that one reader (GenerationOptions) checks both.
   if (auto g = model.find("generation"); g != model.end() && g->is_object()) {

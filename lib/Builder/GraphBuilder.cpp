@@ -58,6 +58,7 @@ static void annotateModule(ModuleOp module, const ModelConfig &config,
   module->setAttr("dg.canvas_length", i64(config.canvasLength));
   module->setAttr("dg.vocab_size", i64(t.vocabSize));
   module->setAttr("dg.hidden_size", i64(t.hiddenSize));
+  module->setAttr("dg.max_positions", i64(t.maxPositionEmbeddings));
   module->setAttr("dg.tokens",
                   b.getDictionaryAttr({
                       b.getNamedAttr("pad", i64(t.padTokenId)),

@@ -76,7 +76,8 @@ std::string buildManifest(ModuleOp module,
   json model = json::object();
   for (const char *key :
        {"dg.model", "dg.dtype", "dg.canvas_length", "dg.vocab_size",
-        "dg.hidden_size", "dg.tokens", "dg.generation", "dg.vision"})
+        "dg.hidden_size", "dg.max_positions", "dg.tokens", "dg.generation",
+        "dg.vision"})
     if (Attribute a = module->getAttr(key))
       model[std::string(key).substr(3)] = attrToJson(a);
   m["model"] = model;

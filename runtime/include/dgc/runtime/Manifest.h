@@ -77,6 +77,9 @@ struct Manifest {
   /// Every target the module was compiled for, by name ("host", "cuda").
   std::map<std::string, TargetManifest> targets;
   int64_t canvasLength = 0, vocabSize = 0, hiddenSize = 0;
+  /// The positions the model was trained for (max_position_embeddings); 0
+  /// when the module does not say.
+  int64_t maxPositions = 0;
   int64_t weightBytes = 0;
   /// The generation defaults compiled into the module, as the text of a
   /// generation_config.json; empty when the module has none.
