@@ -148,11 +148,18 @@ struct GpuBlockReductions
         found.push_back({op, Combiner{}});
       else if (isRowStatistics(op))
         found.push_back({op, Combiner{nullptr, /*rowStatistics=*/true}});
-      else if (Operation *combine = matchCombine(op))
+      else if (Operation *combine = matchCombine(op); combine && !isShort(op))
         found.push_back({op, Combiner{combine}});
     });
     for (auto &[op, combiner] : found)
       rewrite(op, combiner);
+  }
+
+  /// A row short enough that one thread's loop beats a block of threads.
+  bool isShort(linalg::GenericOp op) {
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    return !ranges.empty() && !ShapedType::isDynamic(ranges.back()) &&
+           ranges.back() <= shortRows;
   }
 
   void rewrite(linalg::GenericOp op, const Combiner &combiner) {

@@ -1,4 +1,6 @@
 // RUN: dgc-opt %s --pass-pipeline="builtin.module(func.func(dg-gpu-block-reductions))" --split-input-file | FileCheck %s
+// RUN: dgc-opt %s --pass-pipeline="builtin.module(func.func(dg-gpu-block-reductions{short-rows=8}))" --split-input-file | FileCheck %s --check-prefix=SHORT8
+// RUN: dgc-opt %s --pass-pipeline="builtin.module(func.func(dg-gpu-block-reductions{short-rows=4}))" --split-input-file | FileCheck %s --check-prefix=SHORT4
 
 // A softmax's row maximum: one block per row, 256 threads striding over the
 // 512 values of the row from -inf, a shared-memory tree of maximumf, and
@@ -52,6 +54,30 @@ func.func @sum_of_squares(%x: memref<?x64xf32>, %s: memref<?xf32>) {
 
 // -----
 
+// A sum over a token's eight experts: a row this short stays one thread's
+// loop (a block per output element would leave 24 of a warp's 32 threads
+// with nothing to add), unless short-rows says otherwise.
+#in = affine_map<(d0, d1, d2) -> (d0, d2, d1)>
+#out = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @experts_sum
+// CHECK: linalg.generic
+// CHECK-NOT: gpu.launch
+// SHORT8-LABEL: func.func @experts_sum
+// SHORT8-NOT: gpu.launch
+// SHORT4-LABEL: func.func @experts_sum
+// SHORT4: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c32{{.*}}, {{.*}})
+func.func @experts_sum(%x: memref<?x8x2816xf32>, %s: memref<?x2816xf32>) {
+  linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<?x8x2816xf32>) outs(%s : memref<?x2816xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.addf %out, %in : f32
+    linalg.yield %0 : f32
+  }
+  return
+}
+
+// -----
+
 // Left alone: a contraction, a reduction that is not the last loop, a bf16
 // accumulator, and a body that reads the accumulator twice.
 #a = affine_map<(d0, d1, d2) -> (d0, d2)>
@@ -61,6 +87,8 @@ func.func @sum_of_squares(%x: memref<?x64xf32>, %s: memref<?xf32>) {
 #all = affine_map<(d0, d1) -> (d0, d1)>
 #row = affine_map<(d0, d1) -> (d0)>
 // CHECK-LABEL: func.func @left_alone
+// SHORT8-LABEL: func.func @left_alone
+// SHORT4-LABEL: func.func @left_alone
 // CHECK-COUNT-4: linalg.generic
 // CHECK-NOT: gpu.launch
 func.func @left_alone(%a: memref<8x16xf32>, %b: memref<16x8xf32>, %c: memref<8x8xf32>,
