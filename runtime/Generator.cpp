@@ -13,6 +13,7 @@
 #include "dgc/runtime/PromptImages.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <numeric>
@@ -273,6 +274,29 @@ void Generator::prefill(std::vector<Running *> &joined,
   }
 }
 
+namespace {
+/// What is wrong with a step's outputs for one canvas, if anything: an
+/// entropy that is not finite, or an id outside [0, vocab).
+std::string nonFiniteOutputs(const float *entropy,
+                             const std::vector<int32_t> &argmax,
+                             const std::vector<int32_t> &sample,
+                             int64_t vocab) {
+  for (size_t i = 0; i < argmax.size(); ++i) {
+    if (!std::isfinite(entropy[i]))
+      return "the model's outputs are not finite (entropy " +
+             std::to_string(entropy[i]) + " at canvas position " +
+             std::to_string(i) + "): are the weights finite?";
+    for (int32_t id : {argmax[i], sample[i]})
+      if (id < 0 || id >= vocab)
+        return "the model chose token " + std::to_string(id) +
+               " at canvas position " + std::to_string(i) +
+               ", outside the vocabulary [0, " + std::to_string(vocab) +
+               "): are the weights finite?";
+  }
+  return "";
+}
+} // namespace
+
 void Generator::step(const GenerationEvents &events) {
   const Manifest &m = module_.manifest();
   const int64_t c = m.canvasLength, v = m.vocabSize, h = m.hiddenSize;
@@ -325,6 +349,17 @@ void Generator::step(const GenerationEvents &events) {
                            sample.data());
     } else {
       r.random->sampleExact(out->sample.i32() + b * c, c, sample.data());
+    }
+    // NaN or Inf in the model's outputs (weights gone bad, say) would send
+    // ids from outside the vocabulary on as tokens: the request stops here.
+    if (std::string bad = nonFiniteOutputs(entropy, r.argmax, sample, v);
+        !bad.empty()) {
+      finish(r,
+             "request " + std::to_string(r.index) + ", canvas " +
+                 std::to_string(r.canvasIndex) + ", denoise step " +
+                 std::to_string(r.stepInCanvas) + ": " + bad,
+             events);
+      continue;
     }
     std::vector<uint8_t> accepted = acceptByEntropy(entropy, c, o.entropyBound);
     r.random->uniformIds(v, fresh.data(), c);
