@@ -21,6 +21,7 @@
 #include <new>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
@@ -68,6 +69,38 @@ struct Input {
   std::vector<std::string> images;
 };
 
+/// A batch line's own keys, and the generation_config.json keys it may set
+/// for its request (those the command line sets too).
+const char *const kLineKeys[] = {"prompt", "prompt_ids", "images", "seed"};
+const std::set<std::string> kLineGenerationKeys = {
+    "max_new_tokens",      "max_denoising_steps", "t_min",
+    "t_max",               "sampler_config",      "stability_threshold",
+    "confidence_threshold", "eos_token_id",       "pad_token_id"};
+constexpr int kMaxNesting = 32;
+
+/// How deeply the arrays and objects of a JSON text nest (brackets inside
+/// strings do not count).
+int nestingDepth(const std::string &text) {
+  int depth = 0, deepest = 0;
+  bool inString = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 Result<std::vector<Input>> readInputs(const dgc::run::Options &o) {
   std::vector<Input> inputs;
   if (o.prompt) {
@@ -103,6 +136,11 @@ Result<std::vector<Input>> readInputs(const dgc::run::Options &o) {
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
     std::string where = *o.batchFile + ":" + std::to_string(number);
+    // A request is a flat object; deep nesting would only exhaust the
+    // parser's stack.
+    if (nestingDepth(line) > kMaxNesting)
+      return Error{where + ": nested deeper than " +
+                   std::to_string(kMaxNesting) + " levels"};
     json doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (!doc.is_object())
       return Error{where + ": expected a JSON object per line"};
@@ -129,8 +167,17 @@ Result<std::vector<Input>> readInputs(const dgc::run::Options &o) {
       } else if (key == "prompt" || key == "prompt_ids" || key == "seed" ||
                  key == "images") {
         return Error{where + ": " + key + " has the wrong type"};
-      } else {
+      } else if (kLineGenerationKeys.count(key)) {
         generation[key] = value;
+      } else {
+        // A key not honoured is refused, not ignored.
+        std::string known;
+        for (const char *k : kLineKeys)
+          known += std::string(known.empty() ? "" : ", ") + k;
+        for (const std::string &k : kLineGenerationKeys)
+          known += ", " + k;
+        return Error{where + ": unknown key '" + key + "' (a line takes " +
+                     known + ")"};
       }
     }
     if (!in.text == in.ids.empty())
