@@ -11,8 +11,16 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 build_dir=${DGC_BUILD_DIR:-build}
 ninja -C "$build_dir" dgc dgc-run
-echo "== dgc compile configs/tiny/config.json -o $build_dir/models/tiny.dgm"
-"$build_dir/bin/dgc" compile configs/tiny/config.json -o "$build_dir/models/tiny.dgm"
+module="$build_dir/models/tiny.dgm"
+# A module newer than the compiler and the config needs no compile.
+if [ -f "$module/manifest.json" ] && [ "$module/manifest.json" -nt "$build_dir/bin/dgc" ] &&
+  [ "$module/manifest.json" -nt configs/tiny/config.json ] &&
+  [ "$module/manifest.json" -nt configs/tiny/generation_config.json ]; then
+  echo "== $module is up to date"
+else
+  echo "== dgc compile configs/tiny/config.json -o $module"
+  "$build_dir/bin/dgc" compile configs/tiny/config.json -o "$module"
+fi
 echo "== dgc-run: 2 canvases of 16 tokens, up to 8 denoise steps each"
 "$build_dir/bin/dgc-run" "$build_dir/models/tiny.dgm" \
   --weights test/fixtures/tiny/checkpoint \
