@@ -15,6 +15,8 @@
 
 #include "dgc/runtime/KVCache.h"
 
+#include "CudaTypes.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -28,20 +30,6 @@
 namespace dgc::runtime {
 
 namespace cuda {
-using CUresult = int;
-using CUdevice = int;
-using CUdeviceptr = unsigned long long;
-using CUcontext = struct CUctx_st *;
-using CUmodule = struct CUmod_st *;
-using CUfunction = struct CUfunc_st *;
-using CUstream = struct CUstream_st *;
-using CUgraph = struct CUgraph_st *;
-using CUgraphExec = struct CUgraphExec_st *;
-/// cuda.h's CUmemLocation: a type (1: a device) and the device's ordinal.
-struct CUmemLocation {
-  int type;
-  int id;
-};
 
 // CUresult values.
 constexpr CUresult kSuccess = 0;

@@ -14,6 +14,8 @@
 
 #include "Ptx.h"
 
+#include "CudaTypes.h"
+
 #include <cstdint>
 #include <cstdio>
 #include <deque>
@@ -29,19 +31,7 @@
 
 namespace dgc::standin {
 
-using CUresult = int;
-using CUdevice = int;
-using CUdeviceptr = unsigned long long;
-using CUcontext = struct CUctx_st *;
-using CUmodule = struct CUmod_st *;
-using CUfunction = struct CUfunc_st *;
-using CUstream = struct CUstream_st *;
-using CUgraph = struct CUgraph_st *;
-using CUgraphExec = struct CUgraphExec_st *;
-struct CUmemLocation {
-  int type;
-  int id;
-};
+using namespace runtime::cuda; // the driver's C types
 
 // CUresult values (cuda.h).
 constexpr CUresult kSuccess = 0;

@@ -10,6 +10,8 @@
 
 #include "StandInLog.h"
 
+#include "CudaTypes.h"
+
 #include <gtest/gtest.h>
 
 #include <dlfcn.h>
@@ -20,18 +22,7 @@
 
 namespace dgc::standin::test {
 
-using CUresult = int;
-using CUdeviceptr = unsigned long long;
-using CUcontext = struct CUctx_st *;
-using CUmodule = struct CUmod_st *;
-using CUfunction = struct CUfunc_st *;
-using CUstream = struct CUstream_st *;
-using CUgraph = struct CUgraph_st *;
-using CUgraphExec = struct CUgraphExec_st *;
-struct CUmemLocation {
-  int type;
-  int id;
-};
+using namespace runtime::cuda; // the driver's C types
 
 struct Driver {
   CUresult (*cuInit)(unsigned);
