@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Inputs.h"
 #include "Options.h"
 
 #include "dgc/runtime/Files.h"
@@ -21,8 +22,6 @@
 #include <new>
 #include <fstream>
 #include <iostream>
-#include <set>
-#include <sstream>
 #include <unistd.h>
 
 using namespace dgc::runtime;
@@ -44,150 +43,6 @@ Result<std::optional<std::string>> readOptionalFile(const std::string &path) {
   if (!text)
     return Error{text.error()};
   return std::optional<std::string>(std::move(*text));
-}
-
-/// The command line's generation flags as a generation_config.json text.
-std::string overridesJson(const dgc::run::Options &o) {
-  json config = json::object();
-  for (const auto &[key, value] : o.generation) {
-    json v = json::parse(value);
-    if (key == "entropy_bound")
-      config["sampler_config"]["entropy_bound"] = v;
-    else
-      config[key] = v;
-  }
-  return config.dump();
-}
-
-/// One request as given, before tokenisation.
-struct Input {
-  std::string where; // for messages: "--prompt", "FILE:3"
-  std::optional<std::string> text;
-  std::vector<int32_t> ids;
-  std::optional<uint64_t> seed;
-  std::string generation = "{}"; // per-request generation_config keys
-  std::vector<std::string> images;
-};
-
-/// A batch line's own keys, and the generation_config.json keys it may set
-/// for its request (those the command line sets too).
-const char *const kLineKeys[] = {"prompt", "prompt_ids", "images", "seed"};
-const std::set<std::string> kLineGenerationKeys = {
-    "max_new_tokens",      "max_denoising_steps", "t_min",
-    "t_max",               "sampler_config",      "stability_threshold",
-    "confidence_threshold", "eos_token_id",       "pad_token_id"};
-constexpr int kMaxNesting = 32;
-
-/// How deeply the arrays and objects of a JSON text nest (brackets inside
-/// strings do not count).
-int nestingDepth(const std::string &text) {
-  int depth = 0, deepest = 0;
-  bool inString = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (inString) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        inString = false;
-    } else if (c == '"') {
-      inString = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
-Result<std::vector<Input>> readInputs(const dgc::run::Options &o) {
-  std::vector<Input> inputs;
-  if (o.prompt) {
-    inputs.push_back({"--prompt", o.prompt, {}, {}, "{}", o.images});
-    return inputs;
-  }
-  if (o.promptIds) {
-    Input in{"--prompt-ids", {}, {}, {}, "{}", o.images};
-    std::string token;
-    for (char c : *o.promptIds + " ") {
-      if (c == ' ' || c == ',' || c == '\t' || c == '\n') {
-        if (token.empty())
-          continue;
-        char *end = nullptr;
-        long long v = std::strtoll(token.c_str(), &end, 10);
-        if (*end || v < 0 || v > INT32_MAX)
-          return Error{"--prompt-ids: '" + token + "' is not a token id"};
-        in.ids.push_back(static_cast<int32_t>(v));
-        token.clear();
-      } else {
-        token += c;
-      }
-    }
-    inputs.push_back(std::move(in));
-    return inputs;
-  }
-  Result<std::string> text = readRegularFile(*o.batchFile);
-  if (!text)
-    return Error{"--batch-file: " + text.error()};
-  std::istringstream lines(*text);
-  std::string line;
-  for (int number = 1; std::getline(lines, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos)
-      continue;
-    std::string where = *o.batchFile + ":" + std::to_string(number);
-    // A request is a flat object; deep nesting would only exhaust the
-    // parser's stack.
-    if (nestingDepth(line) > kMaxNesting)
-      return Error{where + ": nested deeper than " +
-                   std::to_string(kMaxNesting) + " levels"};
-    json doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (!doc.is_object())
-      return Error{where + ": expected a JSON object per line"};
-    Input in{where, {}, {}, {}, "{}", {}};
-    json generation = json::object();
-    for (auto &[key, value] : doc.items()) {
-      if (key == "prompt" && value.is_string()) {
-        in.text = value.get<std::string>();
-      } else if (key == "prompt_ids" && value.is_array()) {
-        for (const json &id : value) {
-          if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
-              id.get<int64_t>() > INT32_MAX)
-            return Error{where + ": prompt_ids: expected token ids"};
-          in.ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
-        }
-      } else if (key == "images" && value.is_array()) {
-        for (const json &file : value) {
-          if (!file.is_string())
-            return Error{where + ": images: expected file names"};
-          in.images.push_back(file.get<std::string>());
-        }
-      } else if (key == "seed" && value.is_number_unsigned()) {
-        in.seed = value.get<uint64_t>();
-      } else if (key == "prompt" || key == "prompt_ids" || key == "seed" ||
-                 key == "images") {
-        return Error{where + ": " + key + " has the wrong type"};
-      } else if (kLineGenerationKeys.count(key)) {
-        generation[key] = value;
-      } else {
-        // A key not honoured is refused, not ignored.
-        std::string known;
-        for (const char *k : kLineKeys)
-          known += std::string(known.empty() ? "" : ", ") + k;
-        for (const std::string &k : kLineGenerationKeys)
-          known += ", " + k;
-        return Error{where + ": unknown key '" + key + "' (a line takes " +
-                     known + ")"};
-      }
-    }
-    if (!in.text == in.ids.empty())
-      return Error{where + ": expected one of \"prompt\" or \"prompt_ids\""};
-    in.generation = generation.dump();
-    inputs.push_back(std::move(in));
-  }
-  if (inputs.empty())
-    return Error{*o.batchFile + ": no requests in the file"};
-  return inputs;
 }
 
 std::string shortIds(const std::vector<int32_t> &ids, size_t most = 12) {
@@ -251,14 +106,14 @@ static int runTool(int argc, char **argv) {
     if (Status s = defaults.mergeGenerationConfig(**generation, generationPath);
         !s)
       return fail(s.error());
-  if (Status s = defaults.mergeGenerationConfig(overridesJson(o),
+  if (Status s = defaults.mergeGenerationConfig(dgc::run::overridesJson(o),
                                                 "the command line");
       !s)
     return fail(s.error(), 2);
   if (o.draw)
     defaults.draw = *o.draw == "top64" ? DrawMode::TopK : DrawMode::Exact;
 
-  auto inputs = readInputs(o);
+  auto inputs = dgc::run::readInputs(o);
   if (!inputs)
     return fail(inputs.error(), 2);
   std::optional<Tokenizer> tokenizer;
@@ -280,7 +135,7 @@ static int runTool(int argc, char **argv) {
 
   std::vector<GenerationRequest> requests;
   for (size_t i = 0; i < inputs->size(); ++i) {
-    Input &in = (*inputs)[i];
+    dgc::run::Input &in = (*inputs)[i];
     GenerationRequest request;
     request.options = defaults;
     if (Status s = request.options.mergeGenerationConfig(in.generation,
