@@ -12,6 +12,7 @@
 #include "StrictJson.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <numeric>
 
@@ -124,6 +125,12 @@ Status GenerationOptions::validate() const {
   if (!(tMin > 0) || !(tMax > 0) || !std::isfinite(tMin) ||
       !std::isfinite(tMax))
     return Error{"t_min and t_max must be positive temperatures"};
+  // temperature() computes in float32: below its normal range t_min rounds
+  // towards 0, and a step would divide the logits by that.
+  if (!(static_cast<float>(tMin) >= FLT_MIN) ||
+      !std::isfinite(static_cast<float>(tMax)))
+    return Error{"t_min and t_max must be float32 temperatures, in [1.2e-38, "
+                 "3.4e38]"};
   // As dgc compile's reader of generation_config.json requires.
   if (!(tMax > tMin))
     return Error{"t_max must be above t_min, got t_min " +

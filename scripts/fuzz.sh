@@ -12,11 +12,13 @@ if [ ! -f "$dir/build.ninja" ]; then
     -DDGC_ENABLE_FUZZ=ON >/dev/null
 fi
 ninja -C "$dir" safetensors_header_fuzzer manifest_fuzzer tokenizer_fuzzer \
-  image_fuzzer >/dev/null
+  image_fuzzer options_fuzzer batch_line_fuzzer generation_merge_fuzzer \
+  >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for target in safetensors_header:safetensors manifest:manifest \
-  tokenizer:tokenizer image:image; do
+  tokenizer:tokenizer image:image options:options batch_line:batch_line \
+  generation_merge:generation_merge; do
   name=${target%%:*}
   corpus=${target##*:}
   mkdir -p "$work/$corpus"

@@ -8,6 +8,7 @@ build_dir=${DGC_BUILD_DIR:-build}
 start=$(date +%s)
 ninja -C "$build_dir"
 echo "test.sh: built in $(($(date +%s) - start)) s"
-# A short fuzzing run of the parsers of untrusted files, under ASan+UBSan.
+# A short fuzzing run of the parsers of untrusted files and of dgc-run's
+# command line, under ASan+UBSan.
 scripts/fuzz.sh 10
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)"

@@ -261,6 +261,11 @@ TEST(GenerationOptions, ValidateNamesTheBadOption) {
   o.maxDenoisingSteps = 0;
   EXPECT_NE(o.validate().error().find("max_denoising_steps"),
             std::string::npos);
+  // Positive as doubles, but 0 as the float32 the schedule computes in.
+  o = {};
+  o.tMin = 1e-46;
+  o.tMax = 1e-45;
+  EXPECT_NE(o.validate().error().find("t_min"), std::string::npos);
 }
 
 } // namespace
