@@ -175,8 +175,20 @@ Result<Checkpoint> Checkpoint::open(const std::string &directory) {
       return Error{directory + ": not a checkpoint directory"};
     Checkpoint checkpoint;
     checkpoint.dir = directory;
+    // A name that is there but cannot be reached (a symlink loop, a
+    // dangling link, a directory without search permission) is opened, so
+    // that its error is reported rather than "holds neither".
+    auto present = [&](const fs::path &path) -> Result<bool> {
+      fs::file_status status = fs::symlink_status(path, ec);
+      if (ec && ec != std::errc::no_such_file_or_directory)
+        return Error{path.string() + ": cannot open: " + ec.message()};
+      return fs::exists(status);
+    };
     fs::path single = fs::path(directory) / kSingleFile;
-    if (fs::exists(single, ec)) {
+    Result<bool> singlePresent = present(single);
+    if (!singlePresent)
+      return Error{singlePresent.error()};
+    if (*singlePresent) {
       Result<SafetensorsFile> file = SafetensorsFile::open(single.string());
       if (!file)
         return Error{file.error()};
@@ -187,7 +199,10 @@ Result<Checkpoint> Checkpoint::open(const std::string &directory) {
     }
 
     std::string indexPath = (fs::path(directory) / kIndexFile).string();
-    if (!fs::exists(indexPath, ec))
+    Result<bool> indexPresent = present(indexPath);
+    if (!indexPresent)
+      return Error{indexPresent.error()};
+    if (!*indexPresent)
       return Error{directory + ": holds neither " + kSingleFile + " nor " +
                    kIndexFile};
     Result<std::map<std::string, std::string>> index = readIndex(indexPath);

@@ -16,13 +16,19 @@ using detail::JsonNode;
 
 constexpr int64_t kMaxTokenId = (int64_t(1) << 31) - 1;
 
+// The runtime reads a module's compiled-in values back with these bounds
+// (GenerationOptions::mergeGenerationConfig); a value past them would make
+// a module no run can load.
+constexpr int64_t kMaxSteps = 1 << 16;
+constexpr double kMaxReal = 1e6;
+
 double positive(const JsonNode &node, std::string_view key, double dflt) {
   if (!node.find(key))
     return dflt;
   JsonNode v = node.member(key);
   double x = v.asNumber();
-  if (x <= 0)
-    v.fail("expected a positive number, got " + v.raw().dump());
+  if (!(x > 0 && x <= kMaxReal))
+    v.fail("expected a positive number up to 1e6, got " + v.raw().dump());
   return x;
 }
 
@@ -34,9 +40,9 @@ GenerationConfig parseGeneration(std::string_view text,
   GenerationConfig g;
   g.maxNewTokens = root.getInt("max_new_tokens", g.maxNewTokens, 1, 1 << 24);
   g.maxDenoisingSteps =
-      root.getInt("max_denoising_steps", g.maxDenoisingSteps, 1, 100000);
+      root.getInt("max_denoising_steps", g.maxDenoisingSteps, 1, kMaxSteps);
   g.stabilityThreshold =
-      root.getInt("stability_threshold", g.stabilityThreshold, 1, 100000);
+      root.getInt("stability_threshold", g.stabilityThreshold, 1, kMaxSteps);
   g.confidenceThreshold =
       positive(root, "confidence_threshold", g.confidenceThreshold);
   if (root.find("sampler_config")) {
@@ -52,8 +58,9 @@ GenerationConfig parseGeneration(std::string_view text,
     g.entropyBound = positive(sampler, "entropy_bound", g.entropyBound);
   }
   for (const char *key : {"t_min", "t_max"})
-    if (root.find(key) && root.member(key).asNumber() < 0)
-      root.member(key).fail("expected a temperature >= 0, got " +
+    if (root.find(key) && !(root.member(key).asNumber() >= 0 &&
+                            root.member(key).asNumber() <= kMaxReal))
+      root.member(key).fail("expected a temperature in [0, 1e6], got " +
                             root.member(key).raw().dump());
   g.tMin = root.getNumber("t_min", g.tMin);
   g.tMax = root.getNumber("t_max", g.tMax);

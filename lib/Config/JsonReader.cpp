@@ -5,7 +5,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <vector>
 
 using nlohmann::json;
 
@@ -145,15 +147,73 @@ std::string JsonNode::getString(std::string_view key,
   return find(key) ? member(key).asString() : dflt;
 }
 
+constexpr int kMaxJsonDepth = 64;
+
 json parseJson(std::string_view text, const std::string &file) {
+  // The path to each open object or array, so that a key given twice (where
+  // nlohmann would keep the last silently) and a number too large for a
+  // double are named where they are.
+  struct Open {
+    bool object;
+    std::string path;
+    std::set<std::string> keys;
+    size_t next = 0; // an array's next index
+  };
+  std::vector<Open> open;
+  std::string key;
+  auto here = [&]() -> std::string {
+    if (open.empty())
+      return "";
+    const Open &o = open.back();
+    if (!o.object)
+      return o.path + "[" + std::to_string(o.next) + "]";
+    return o.path.empty() ? key : o.path + "." + key;
+  };
+  auto callback = [&](int depth, json::parse_event_t event, json &parsed) {
+    switch (event) {
+    case json::parse_event_t::object_start:
+    case json::parse_event_t::array_start: {
+      std::string path = here();
+      // A config nests a few levels; nlohmann's callback parser slows
+      // quadratically with depth.
+      if (depth >= kMaxJsonDepth)
+        throw ConfigError{file, "",
+                          "nested deeper than " +
+                              std::to_string(kMaxJsonDepth) + " levels"};
+      if (!open.empty() && !open.back().object)
+        ++open.back().next;
+      open.push_back({event == json::parse_event_t::object_start, path, {}});
+      break;
+    }
+    case json::parse_event_t::object_end:
+    case json::parse_event_t::array_end:
+      open.pop_back();
+      break;
+    case json::parse_event_t::key:
+      key = parsed.get<std::string>();
+      if (!open.back().keys.insert(key).second)
+        throw ConfigError{file, here(),
+                          "the key appears twice; give each key once"};
+      break;
+    case json::parse_event_t::value:
+      if (!open.empty() && !open.back().object)
+        ++open.back().next;
+      break;
+    }
+    return true;
+  };
   try {
-    return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error &e) {
+    return json::parse(text.begin(), text.end(), callback);
+  } catch (const json::exception &e) {
     // nlohmann's message starts with "[json.exception.parse_error.101] ".
     std::string what = e.what();
     if (size_t pos = what.find("] "); pos != std::string::npos)
       what = what.substr(pos + 2);
-    throw ConfigError{file, "", "malformed JSON: " + what};
+    // A syntax error carries its line and column; a number out of range
+    // (out_of_range.406) does not, so it gets the path of its value.
+    if (dynamic_cast<const json::parse_error *>(&e))
+      throw ConfigError{file, "", "malformed JSON: " + what};
+    throw ConfigError{file, here(), what};
   }
 }
 

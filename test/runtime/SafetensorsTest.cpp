@@ -464,6 +464,18 @@ TEST_F(SafetensorsTest, CheckpointNeedsWeights) {
   expectError(Checkpoint::open(dir.string()), {path, "too short"});
 }
 
+// A weights file that is there but cannot be reached is named with its
+// error, not reported as absent.
+TEST_F(SafetensorsTest, CheckpointNamesUnreachableWeights) {
+  fs::create_symlink(dir / "model.safetensors", dir / "model.safetensors");
+  expectError(Checkpoint::open(dir.string()),
+              {"model.safetensors: cannot open: Too many levels of symbolic"});
+  fs::remove(dir / "model.safetensors");
+  fs::create_symlink(dir / "gone", dir / "model.safetensors.index.json");
+  expectError(Checkpoint::open(dir.string()),
+              {"model.safetensors.index.json: cannot open: No such file"});
+}
+
 TEST_F(SafetensorsTest, OpenReportsMissingAndNonRegularFiles) {
   expectError(SafetensorsFile::open((dir / "none.safetensors").string()),
               {"none.safetensors: cannot open"});

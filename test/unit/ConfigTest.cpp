@@ -370,6 +370,30 @@ TEST(ModelConfig, DeeplyNestedJsonIsAnErrorNotACrash) {
                      std::string(100000, ']') + "}";
   dgc::ConfigError error;
   EXPECT_FALSE(dgc::parseModelConfig(text, "x.json", error));
+  EXPECT_NE(error.message.find("nested deeper than 64 levels"),
+            std::string::npos)
+      << error.str();
+}
+
+// nlohmann keeps the last of two equal keys; the reader refuses them, and
+// names a number too large for a double by its path.
+TEST(ModelConfig, DuplicateKeysAndOverflowAreNamed) {
+  struct Case {
+    const char *text, *path, *message;
+  } cases[] = {
+      {R"({"text_config": {"hidden_size": 64, "hidden_size": 65}})",
+       "text_config.hidden_size", "the key appears twice"},
+      {R"({"a": [1, {"b": 2, "b": 3}]})", "a[1].b", "the key appears twice"},
+      {R"({"text_config": {"rms_norm_eps": 1e400}})",
+       "text_config.rms_norm_eps", "number overflow"},
+  };
+  for (const Case &c : cases) {
+    dgc::ConfigError error;
+    EXPECT_FALSE(dgc::parseModelConfig(c.text, "x.json", error)) << c.text;
+    EXPECT_EQ(error.path, c.path) << c.text << ": " << error.str();
+    EXPECT_NE(error.message.find(c.message), std::string::npos)
+        << c.text << ": " << error.message;
+  }
 }
 
 TEST(ModelConfig, MissingFileAndDirectory) {
@@ -410,9 +434,18 @@ TEST(GenerationConfig, BadValues) {
     const char *text, *path, *message;
   } cases[] = {
       {R"({"t_min": 0.9, "t_max": 0.8})", "t_max", "expected t_max > t_min"},
-      {R"({"t_min": -0.1})", "t_min", "expected a temperature >= 0"},
+      {R"({"t_min": -0.1})", "t_min", "expected a temperature in [0, 1e6]"},
+      {R"({"t_max": 1e300})", "t_max", "expected a temperature in [0, 1e6]"},
       {R"({"max_denoising_steps": 0})", "max_denoising_steps",
-       "expected an integer in [1, 100000]"},
+       "expected an integer in [1, 65536]"},
+      {R"({"max_denoising_steps": 70000})", "max_denoising_steps",
+       "expected an integer in [1, 65536]"},
+      {R"({"confidence_threshold": 1e7})", "confidence_threshold",
+       "expected a positive number up to 1e6"},
+      {R"({"max_new_tokens": 16, "max_new_tokens": 0})", "max_new_tokens",
+       "the key appears twice"},
+      {R"({"sampler_config": {"entropy_bound": 1e400}})",
+       "sampler_config.entropy_bound", "number overflow"},
       {R"({"sampler_config": {"entropy_bound": -1}})",
        "sampler_config.entropy_bound", "expected a positive number"},
       {R"({"sampler_config": {"_cls_name": "TopKSamplerConfig"}})",
