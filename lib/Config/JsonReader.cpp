@@ -2,7 +2,9 @@
 
 #include "JsonReader.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -228,9 +230,14 @@ std::string readFile(const std::string &file, size_t maxBytes) {
     throw ConfigError{file, "",
                       "is not a regular file (a FIFO, socket or device is "
                       "refused)"};
+  errno = 0;
   std::ifstream in(file, std::ios::binary);
+  // The reason (missing, permission denied, a symlink loop) is open()'s.
   if (!in)
-    throw ConfigError{file, "", "cannot open the file"};
+    throw ConfigError{file, "",
+                      std::string("cannot open the file") +
+                          (errno ? std::string(": ") + std::strerror(errno)
+                                 : std::string())};
   std::ostringstream buffer;
   char chunk[65536];
   size_t total = 0;

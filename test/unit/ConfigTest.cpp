@@ -399,7 +399,8 @@ TEST(ModelConfig, DuplicateKeysAndOverflowAreNamed) {
 TEST(ModelConfig, MissingFileAndDirectory) {
   dgc::ConfigError error;
   EXPECT_FALSE(dgc::loadModelConfig("/nonexistent/config.json", error));
-  EXPECT_EQ(error.str(), "/nonexistent/config.json: cannot open the file");
+  EXPECT_EQ(error.str(), "/nonexistent/config.json: cannot open the file: No "
+                         "such file or directory");
   std::string dir = testing::TempDir();
   EXPECT_FALSE(dgc::loadModelConfig(dir, error));
   EXPECT_NE(error.message.find("is a directory"), std::string::npos);
