@@ -48,21 +48,6 @@
 
 namespace dgc::runtime {
 
-/// Success, or an Error saying why not.
-class [[nodiscard]] Status {
-public:
-  Status() = default;
-  Status(Error error) : failed(true), message(std::move(error.message)) {}
-
-  explicit operator bool() const { return !failed; }
-  /// Empty on success.
-  const std::string &error() const { return message; }
-
-private:
-  bool failed = false;
-  std::string message;
-};
-
 /// The geometry of one pool: the parameters of `!dg.kv_cache`.
 struct PoolSpec {
   std::string name;

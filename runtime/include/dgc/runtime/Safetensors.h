@@ -13,6 +13,8 @@
 #ifndef DGC_RUNTIME_SAFETENSORS_H
 #define DGC_RUNTIME_SAFETENSORS_H
 
+#include "dgc/runtime/Result.h"
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -22,32 +24,6 @@
 #include <vector>
 
 namespace dgc::runtime {
-
-/// An error message, ready for the user: `file: tensor 'name': problem`.
-struct Error {
-  std::string message;
-};
-
-/// A value or an Error.
-template <typename T> class [[nodiscard]] Result {
-public:
-  // T&& (not T) lets `return local;` move in C++17 (CWG1579).
-  Result(T &&value) : storage(std::move(value)) {}
-  Result(const T &value) : storage(value) {}
-  Result(Error error) : message(std::move(error.message)) {}
-
-  explicit operator bool() const { return storage.has_value(); }
-  T &operator*() { return *storage; }
-  const T &operator*() const { return *storage; }
-  T *operator->() { return &*storage; }
-  const T *operator->() const { return &*storage; }
-  /// Empty on success.
-  const std::string &error() const { return message; }
-
-private:
-  std::optional<T> storage;
-  std::string message;
-};
 
 /// The element types of the safetensors format.
 enum class DType {
