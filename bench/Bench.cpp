@@ -22,6 +22,7 @@
 
 #include "BenchArguments.h"
 
+#include "dgc/Version.h"
 #include "dgc/runtime/HostModule.h"
 
 #include <algorithm>
@@ -34,6 +35,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <string_view>
 
 using namespace dgc::runtime;
 
@@ -372,6 +374,10 @@ static int runTool(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    std::printf("%s\n", DGC_VERSION_LINE);
+    return 0;
+  }
   // What escapes (an allocation beyond the host's memory, a library's
   // exception) is one line naming it, never an abort.
   try {

@@ -5,16 +5,21 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace dgc::runtime {
 
 using namespace cuda;
 
 namespace {
+
+/// The GPU --device cuda:N asked for; -1: DGC_CUDA_DEVICE or 0.
+std::atomic<int> requestedOrdinal{-1};
 
 /// The names of the codes the hints cover and a few more; the driver's own
 /// cuGetErrorName is preferred when it answers.
@@ -226,7 +231,13 @@ Status CudaDevice::initialise() {
     return fail("cuDeviceGetCount", r);
   if (count == 0)
     return fail("cuDeviceGetCount", kErrorNoDevice);
-  if (const char *env = std::getenv("DGC_CUDA_DEVICE"); env && *env) {
+  if (int requested = requestedOrdinal.load(); requested >= 0) {
+    if (requested >= count)
+      return Error{"cuda:" + std::to_string(requested) +
+                   ": expected a GPU ordinal below " + std::to_string(count) +
+                   " (the GPUs visible here)"};
+    ordinal_ = requested;
+  } else if (const char *env = std::getenv("DGC_CUDA_DEVICE"); env && *env) {
     char *end = nullptr;
     errno = 0;
     long ordinal = std::strtol(env, &end, 10);
@@ -272,12 +283,27 @@ Result<std::unique_ptr<CudaDevice>> CudaDevice::open() {
   return device;
 }
 
+namespace {
+std::mutex processDeviceMutex;
+// Never destroyed: loaded modules keep its handles until exit, and tearing
+// a context down during static destruction races the driver's own exit.
+CudaDevice *processDevice = nullptr;
+} // namespace
+
+Status CudaDevice::requestOrdinal(int ordinal) {
+  std::lock_guard<std::mutex> lock(processDeviceMutex);
+  if (processDevice && processDevice->ordinal() != ordinal)
+    return Error{"cuda:" + std::to_string(ordinal) +
+                 ": this process already "
+                 "uses GPU " +
+                 std::to_string(processDevice->ordinal())};
+  requestedOrdinal = ordinal;
+  return Status();
+}
+
 Result<CudaDevice *> CudaDevice::get() {
-  static std::mutex mutex;
-  // Never destroyed: loaded modules keep its handles until exit, and tearing
-  // a context down during static destruction races the driver's own exit.
-  static CudaDevice *device = nullptr;
-  std::lock_guard<std::mutex> lock(mutex);
+  std::lock_guard<std::mutex> lock(processDeviceMutex);
+  CudaDevice *&device = processDevice;
   if (device)
     return device;
   Result<std::unique_ptr<CudaDevice>> opened = open();

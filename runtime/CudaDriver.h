@@ -140,6 +140,9 @@ public:
   /// (env DGC_LIBCUDA, else libcuda.so.1), cuInit, device DGC_CUDA_DEVICE
   /// (default 0), its primary context made current. Failures are not cached.
   static Result<CudaDevice *> get();
+  /// Picks the GPU get() opens (`--device cuda:N`), over DGC_CUDA_DEVICE;
+  /// an error once the process's device is open on another one.
+  static Status requestOrdinal(int ordinal);
   /// A new, uncached device as get() would make it; for probes and tests.
   static Result<std::unique_ptr<CudaDevice>> open();
   ~CudaDevice();

@@ -8,8 +8,10 @@
 #include "dgc/runtime/HostModule.h"
 
 #include "CacheBinding.h"
+#include "GraphCall.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace dgc::runtime {
 
@@ -18,6 +20,8 @@ Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
               const std::vector<RequestId> &requests, uint64_t skippedOutputs) {
   const Manifest &m = module_.manifest();
   const GraphSpec &spec = m.graphs.at(graph);
+  if (checkFinite_)
+    skippedOutputs = 0;
   // The graph's inputs in manifest order: the given tensors in turn, and a
   // binding of the named pool to this batch for each cache input.
   std::vector<CacheBinding> bindings(m.pools.size());
@@ -64,6 +68,20 @@ Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
     if (binding.cache)
       if (Status s = binding.rejectedWrites(); !s)
         return Error{"graph '" + graph + "': KV cache: " + s.error()};
+  if (checkFinite_)
+    for (size_t o = 0; o < outputs->size(); ++o) {
+      const HostModule::Output &out = (*outputs)[o];
+      if (out.dtype != DType::F32 && out.dtype != DType::BF16)
+        continue;
+      std::vector<float> values = out.floats();
+      for (size_t i = 0; i < values.size(); ++i)
+        if (!std::isfinite(values[i]))
+          return Error{"graph '" + graph + "' output '" + spec.outputs[o].name +
+                       "' " + shapeString(out.shape) + " is not finite: " +
+                       std::to_string(values[i]) + " at element " +
+                       std::to_string(i) +
+                       " (the first non-finite output of this run)"};
+    }
   return outputs;
 }
 

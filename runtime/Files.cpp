@@ -7,7 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
 
 namespace dgc::runtime {
 
@@ -47,6 +52,65 @@ Result<std::string> readRegularFile(const std::string &path, uint64_t limit) {
   if (!problem.empty())
     return Error{path + ": " + problem};
   return bytes;
+}
+
+std::optional<std::string> readProcFile(const char *path) {
+  // procfs reports a size of 0: read until the end instead.
+  std::ifstream in(path);
+  if (!in)
+    return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> missingCpuFlags(const std::vector<std::string> &flags) {
+  std::optional<std::string> info = readProcFile("/proc/cpuinfo");
+  if (!info || flags.empty())
+    return {};
+  // The first processor's "flags" line: the features Linux enabled.
+  size_t at = info->find("\nflags");
+  if (at == std::string::npos)
+    return {};
+  size_t colon = info->find(':', at), end = info->find('\n', at + 1);
+  std::set<std::string> have;
+  std::istringstream words(info->substr(colon + 1, end - colon - 1));
+  for (std::string word; words >> word;)
+    have.insert(word);
+  std::vector<std::string> missing;
+  for (const std::string &flag : flags)
+    if (!have.count(flag))
+      missing.push_back(flag);
+  return missing;
+}
+
+namespace {
+std::string gib(uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f GiB", double(bytes) / (1 << 30));
+  return text;
+}
+} // namespace
+
+Status checkHostMemory(uint64_t bytes, const std::string &what) {
+  std::optional<std::string> info = readProcFile("/proc/meminfo");
+  if (!info)
+    return Status(); // not Linux: let the allocation speak
+  uint64_t available = 0;
+  bool known = false;
+  for (const char *key : {"MemAvailable:", "SwapFree:"}) {
+    size_t at = info->find(key);
+    if (at == std::string::npos)
+      continue;
+    available +=
+        std::strtoull(info->c_str() + at + std::strlen(key), nullptr, 10) *
+        1024;
+    known = true;
+  }
+  if (!known || bytes <= available)
+    return Status();
+  return Error{what + " needs " + gib(bytes) + " of host memory; " +
+               gib(available) + " is available (MemAvailable plus free swap)"};
 }
 
 bool fileExists(const std::string &path) {

@@ -82,6 +82,8 @@ Result<size_t> Generator::submit(GenerationRequest request) {
   const int64_t vocab = module_.manifest().vocabSize;
   const size_t index = requests_.size();
   std::string name = "request " + std::to_string(index);
+  if (Status s = checkGenerationGraphs(module_.manifest()); !s)
+    return Error{s.error()};
   if (request.prompt.empty())
     return Error{name + ": the prompt is empty"};
   for (size_t i = 0; i < request.prompt.size(); ++i)

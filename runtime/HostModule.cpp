@@ -100,7 +100,15 @@ Result<Device> parseDevice(const std::string &name) {
     return Device::Host;
   if (name == "cuda")
     return Device::Cuda;
-  return Error{"unknown device '" + name + "'; expected host or cuda"};
+  // cuda:N, as PyTorch spells a GPU: N picks the process's GPU.
+  if (name.rfind("cuda:", 0) == 0 && name.size() > 5 && name.size() <= 8 &&
+      name.find_first_not_of("0123456789", 5) == std::string::npos) {
+    if (Status s = CudaDevice::requestOrdinal(std::stoi(name.substr(5))); !s)
+      return Error{s.error()};
+    return Device::Cuda;
+  }
+  return Error{"unknown device '" + name +
+               "'; expected host, cuda or cuda:N (GPU N)"};
 }
 
 const char *deviceName(Device device) {
@@ -131,6 +139,9 @@ Result<HostModule> HostModule::load(const std::string &directory,
   Result<std::string> text = readRegularFile(manifestPath, uint64_t(1) << 28);
   if (!text)
     return Error{text.error()};
+  // An edited manifest is refused before any of its fields is trusted.
+  if (Status s = verifyModuleFile(directory, "manifest.json", *text); !s)
+    return Error{s.error()};
   Result<Manifest> manifest = parseManifest(*text, manifestPath);
   if (!manifest)
     return Error{manifest.error()};
@@ -141,6 +152,21 @@ Result<HostModule> HostModule::load(const std::string &directory,
       selectTarget(module.manifest_, deviceName(device));
   if (!target)
     return Error{target.error()};
+  // Host code for a CPU with features this one lacks would die of an
+  // illegal instruction part way through a graph.
+  if (device == Device::Host) {
+    std::vector<std::string> missing = missingCpuFlags(target->cpuFeatures);
+    if (!missing.empty()) {
+      std::string names;
+      for (const std::string &flag : missing)
+        names += (names.empty() ? "" : ", ") + flag;
+      return Error{directory + "/" + target->library + " was compiled for " +
+                   target->cpu + " and needs CPU features this machine lacks: " +
+                   names +
+                   " (compile it here, or with dgc compile --cpu x86-64-v3 or "
+                   "--cpu generic for modules that run elsewhere)"};
+    }
+  }
   // Then the GPU: without a driver or a GPU nothing else matters.
   CudaDevice *gpu = nullptr;
   if (device == Device::Cuda) {
@@ -165,6 +191,15 @@ Result<HostModule> HostModule::load(const std::string &directory,
                    std::to_string(kMaxGraphPointers)};
   }
   std::string library = directory + "/" + target->library;
+  {
+    // Code from another compile (or a damaged file) would run with this
+    // manifest's arena layout: check it before it is loaded.
+    Result<std::string> code = readRegularFile(library, uint64_t(1) << 36);
+    if (!code)
+      return Error{code.error()};
+    if (Status s = verifyModuleFile(directory, target->library, *code); !s)
+      return Error{s.error()};
+  }
   module.library_ = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!module.library_)
     return Error{library + ": cannot load the host code: " + dlerror()};
@@ -193,6 +228,10 @@ Result<HostModule> HostModule::load(const std::string &directory,
     module.deviceArena_ = *arena;
     base = reinterpret_cast<uintptr_t>(*arena);
   } else {
+    if (Status s = checkHostMemory(module.manifest_.weightBytes,
+                                   directory + ": the weight arena");
+        !s)
+      return Error{s.error()};
     module.arenaStorage_.resize(module.manifest_.weightBytes + kArenaAlignment);
     base = reinterpret_cast<uintptr_t>(module.arenaStorage_.data());
   }
@@ -202,6 +241,8 @@ Result<HostModule> HostModule::load(const std::string &directory,
 }
 
 Status HostModule::bindWeights(const Checkpoint &checkpoint) {
+  if (Status s = checkCheckpointConfig(manifest_, checkpoint.directory()); !s)
+    return s;
   for (const WeightSpec &w : manifest_.weights) {
     Result<Tensor> tensor = checkpoint.get(w.name);
     if (!tensor)

@@ -2,6 +2,8 @@
 
 #include "dgc/runtime/KVCache.h"
 
+#include "dgc/runtime/Files.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -61,9 +63,19 @@ Result<KVCache> KVCache::create(int64_t pageSize, std::vector<PoolSpec> pools,
       return fail(where + "more than 64 TiB of pages");
   }
 
-  if (!memory.allocate || !memory.release)
+  if (!memory.allocate || !memory.release) {
+    // Host pages are zeroed at once: they must fit in memory now.
+    long double total = 0;
+    for (size_t i = 0; i < pools.size(); ++i)
+      total += (long double)numPages[i] * pageSize * pools[i].numLayers * 2 *
+               pools[i].rowBytes();
+    if (Status s = checkHostMemory(static_cast<uint64_t>(total),
+                                   "the KV cache's pages");
+        !s)
+      return Error{s.error()};
     memory = {[](size_t bytes) { return std::malloc(bytes); },
               [](void *p) { std::free(p); }, nullptr};
+  }
   cache.zero = memory.zero ? memory.zero : [](void *p, size_t bytes) {
     std::memset(p, 0, bytes);
   };

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 using nlohmann::json;
 
 namespace dgc::runtime {
@@ -119,6 +121,15 @@ Manifest parse(std::string_view text, const std::string &path) {
         fail(where + ".device_memory", "expected true or false");
       target.deviceMemory = flag.get<bool>();
     }
+    if (item.value().contains("cpu")) {
+      target.cpu = string(item.value()["cpu"], where + ".cpu");
+      const json &flags = member(item.value(), "cpu_features", where);
+      if (!flags.is_array() || flags.size() > 256)
+        fail(where + ".cpu_features", "expected an array of CPU flags");
+      for (size_t i = 0; i < flags.size(); ++i)
+        target.cpuFeatures.push_back(string(
+            flags[i], where + ".cpu_features[" + std::to_string(i) + "]"));
+    }
     m.targets[item.key()] = std::move(target);
   }
   if (auto host = m.targets.find("host"); host != m.targets.end())
@@ -151,6 +162,13 @@ Manifest parse(std::string_view text, const std::string &path) {
     if (g->contains("pad"))
       config["pad_token_id"] = (*g)["pad"];
     m.generationConfig = config.dump();
+  }
+
+  if (auto config = model.find("config"); config != model.end()) {
+    if (!config->is_object())
+      fail("model.config", "expected an object of config.json values");
+    for (const auto &item : config->items())
+      m.configValues[item.key()] = item.value().dump();
   }
 
   // Images: the vision graph's patch geometry and the prompt's image ids.
@@ -197,6 +215,26 @@ Manifest parse(std::string_view text, const std::string &path) {
                       std::to_string(m.weightBytes) + " bytes");
     m.weights.push_back(std::move(w));
   }
+  // Two entries over the same bytes, or one name twice, would have the
+  // checkpoint fill one tensor's bytes with another's.
+  std::vector<const WeightSpec *> byOffset;
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < m.weights.size(); ++i) {
+    if (!seen.emplace(m.weights[i].name, i).second)
+      fail("weights.tensors[" + std::to_string(i) + "]",
+           "tensor '" + m.weights[i].name + "' is listed twice");
+    byOffset.push_back(&m.weights[i]);
+  }
+  std::sort(byOffset.begin(), byOffset.end(),
+            [](const WeightSpec *a, const WeightSpec *b) {
+              return a->offset < b->offset;
+            });
+  for (size_t i = 1; i < byOffset.size(); ++i)
+    if (byOffset[i - 1]->offset + byOffset[i - 1]->byteSize() >
+        byOffset[i]->offset)
+      fail("weights.tensors",
+           "tensors '" + byOffset[i - 1]->name + "' and '" + byOffset[i]->name +
+               "' overlap in the weight arena");
 
   if (doc.contains("kv_cache")) {
     const json &pools = member(doc["kv_cache"], "pools", "kv_cache");

@@ -33,7 +33,9 @@ for rows in 256 16; do
     [ "$name.dgm/manifest.json" -ot bench/fused_kernels.py ]; then
     python3 bench/fused_kernels.py module configs/diffusiongemma-26b-a4b/config.json \
       --rows $rows >"$name.mlir"
-    "$build/bin/dgc" compile "$name.mlir" --target $targets -o "$name.dgm"
+    # Host code that runs on the GPU machine's CPU, not this one's.
+    "$build/bin/dgc" compile "$name.mlir" --target $targets --cpu x86-64-v3 \
+      -o "$name.dgm"
   fi
 done
 # The same kernels at 256 rows with other settings, which step 6 times

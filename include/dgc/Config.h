@@ -14,6 +14,7 @@
 #define DGC_CONFIG_H
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -104,6 +105,10 @@ struct ModelConfig {
   std::vector<int64_t> eosTokenIds;
   TextConfig text;
   std::optional<VisionConfig> vision;
+  /// Every value of the file the graphs were built from, by JSON path
+  /// ("text_config.rms_norm_eps"), as JSON text: the manifest carries them so
+  /// that the runtime can compare a checkpoint's own config.json.
+  std::map<std::string, std::string> valuesRead;
 
   /// Number of parameters of the checkpoint (tied embedding counted once).
   int64_t parameterCount() const;

@@ -39,8 +39,15 @@ struct HostOptions {
   /// dg.sample with bf16 logits: candidates beyond top_k among the rounded
   /// logits whose f32 values are recomputed (0: top-k over f32 logits).
   int64_t sampleCandidates = 64;
+  /// The CPU host.so is compiled for (`--cpu`): native, generic or an LLVM
+  /// x86 CPU name; the manifest records the features the code needs.
+  std::string cpu = "native";
 };
 const char *hostStageNames();
+
+/// Where the pipelines of both targets show their progress, a line
+/// rewritten in place (for a terminal); nullptr (the default): nowhere.
+void setCompileProgress(llvm::raw_ostream *os);
 
 /// Runs the stages `first` to `last` of the pipeline on `module`, in place.
 mlir::LogicalResult runHostPipeline(mlir::ModuleOp module, HostStage first,
@@ -55,6 +62,10 @@ mlir::LogicalResult runHostPipeline(mlir::ModuleOp module, HostStage first,
 struct ManifestTarget {
   std::string name, library, chip;
   bool deviceMemory = false;
+  /// For host code compiled for a CPU beyond baseline x86-64: its LLVM name
+  /// and the /proc/cpuinfo flags the code needs.
+  std::string cpu;
+  std::vector<std::string> cpuFeatures;
 };
 /// The manifest of a module after the RuntimeAbi stage (or later), as JSON
 /// text.

@@ -68,6 +68,11 @@ static void annotateModule(ModuleOp module, const ModelConfig &config,
                       b.getNamedAttr("eoi", i64(config.eoiTokenId)),
                       b.getNamedAttr("image", i64(config.imageTokenId)),
                   }));
+  // The config's values, for the runtime to compare with a checkpoint's.
+  SmallVector<NamedAttribute> values;
+  for (const auto &[path, text] : config.valuesRead)
+    values.push_back(b.getNamedAttr(path, b.getStringAttr(text)));
+  module->setAttr("dg.source_config", b.getDictionaryAttr(values));
   // What the runtime needs to cut images into the vision graph's patches.
   if (config.vision)
     module->setAttr(

@@ -35,12 +35,12 @@ JsonNode JsonNode::member(std::string_view key) const {
   const json *value = find(key);
   if (!value)
     throw ConfigError{file_, childPath(key), "required field is missing"};
-  return JsonNode(*value, childPath(key), file_);
+  return JsonNode(*value, childPath(key), file_, reads_);
 }
 
 JsonNode JsonNode::element(size_t index) const {
   return JsonNode(value_.at(index), path_ + "[" + std::to_string(index) + "]",
-                  file_);
+                  file_, reads_);
 }
 
 std::string JsonNode::describe() const {
@@ -74,7 +74,13 @@ void JsonNode::expectArray() const {
     fail("expected an array, got " + describe());
 }
 
+void JsonNode::record() const {
+  if (reads_)
+    (*reads_)[path_] = value_.dump();
+}
+
 int64_t JsonNode::asInt(int64_t min, int64_t max) const {
+  record();
   std::string range = "an integer in [" + std::to_string(min) + ", " +
                       std::to_string(max) + "]";
   int64_t v;
@@ -94,6 +100,7 @@ int64_t JsonNode::asInt(int64_t min, int64_t max) const {
 }
 
 double JsonNode::asNumber() const {
+  record();
   if (!value_.is_number())
     fail("expected a number, got " + describe());
   double v = value_.get<double>();
@@ -103,12 +110,14 @@ double JsonNode::asNumber() const {
 }
 
 bool JsonNode::asBool() const {
+  record();
   if (!value_.is_boolean())
     fail("expected true or false, got " + describe());
   return value_.get<bool>();
 }
 
 std::string JsonNode::asString() const {
+  record();
   if (!value_.is_string())
     fail("expected a string, got " + describe());
   return value_.get<std::string>();

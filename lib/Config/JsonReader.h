@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -21,9 +22,12 @@ namespace dgc::detail {
 /// One JSON value and the path that leads to it.
 class JsonNode {
 public:
+  /// With `reads`, every scalar read through this node or its children is
+  /// recorded there: its path and its JSON text.
   JsonNode(const nlohmann::json &value, std::string path,
-           const std::string &file)
-      : value_(value), path_(std::move(path)), file_(file) {}
+           const std::string &file,
+           std::map<std::string, std::string> *reads = nullptr)
+      : value_(value), path_(std::move(path)), file_(file), reads_(reads) {}
 
   const nlohmann::json &raw() const { return value_; }
   const std::string &path() const { return path_; }
@@ -35,6 +39,10 @@ public:
   JsonNode member(std::string_view key) const; // must exist
   JsonNode element(size_t index) const;        // of an array
   std::string childPath(std::string_view key) const;
+
+  /// This node, its reads no longer recorded (for values that do not shape
+  /// the graphs, or that two spellings give alike).
+  JsonNode unrecorded() const { return JsonNode(value_, path_, file_); }
 
   void expectObject() const;
   void expectArray() const;
@@ -56,9 +64,11 @@ public:
 
 private:
   std::string describe() const; // "a string", "the number 3", ...
+  void record() const;
   const nlohmann::json &value_;
   std::string path_;
   const std::string &file_;
+  std::map<std::string, std::string> *reads_;
 };
 
 /// Parses `text` or throws a ConfigError naming `file` and the position.

@@ -81,7 +81,8 @@ struct LayerGeometry {
 void parseTextConfig(const JsonNode &tc, TextConfig &t) {
   tc.expectObject();
   if (tc.find("model_type")) {
-    JsonNode mt = tc.member("model_type");
+    // Two names for one model: not a value the graphs depend on.
+    JsonNode mt = tc.member("model_type").unrecorded();
     std::string s = mt.asString();
     if (s != "diffusion_gemma_text" && s != "gemma4_text")
       mt.fail("expected \"diffusion_gemma_text\", got \"" + s + "\"");
@@ -319,7 +320,7 @@ VisionConfig parseVisionConfig(const JsonNode &vc) {
     // transformers writes the vision tower's 2-D RoPE as "axial" (older
     // configs: "default"); both mean one rotation per image axis.
     JsonNode rope = vc.member("rope_parameters");
-    JsonNode type = rope.member("rope_type");
+    JsonNode type = rope.member("rope_type").unrecorded();
     std::string name = type.asString();
     if (name != "default" && name != "axial")
       type.fail("expected the vision tower's 2-D rope type (\"axial\" or "
@@ -345,12 +346,12 @@ void checkTokenId(const JsonNode &root, std::string_view key, int64_t id,
 
 ModelConfig parseModel(std::string_view text, const std::string &file) {
   json doc = detail::parseJson(text, file);
-  JsonNode root(doc, "", file);
-  root.expectObject();
   ModelConfig c;
   c.path = file;
+  JsonNode root(doc, "", file, &c.valuesRead);
+  root.expectObject();
   if (root.find("model_type")) {
-    JsonNode mt = root.member("model_type");
+    JsonNode mt = root.member("model_type").unrecorded();
     if (mt.asString() != "diffusion_gemma")
       mt.fail("expected \"diffusion_gemma\", got \"" + mt.asString() + "\"");
   }
@@ -366,8 +367,10 @@ ModelConfig parseModel(std::string_view text, const std::string &file) {
   }
   const TextConfig &t = c.text;
 
+  // The checkpoint's dtype may differ from the module's: its weights are
+  // converted as they are bound.
   std::string dtypeKey = root.find("dtype") ? "dtype" : "torch_dtype";
-  c.dtype = root.getString(dtypeKey, "bfloat16");
+  c.dtype = root.unrecorded().getString(dtypeKey, "bfloat16");
   if (c.dtype != "bfloat16" && c.dtype != "float16" && c.dtype != "float32")
     root.member(dtypeKey).fail("expected \"bfloat16\", \"float16\" or "
                                "\"float32\", got \"" +

@@ -8,11 +8,40 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+
+#include <nlohmann/json.hpp>
 
 using namespace mlir;
 
 namespace dgc {
+
+namespace {
+/// The host target of the module directory's manifest (written by the host
+/// compile of --target all just before), its CPU requirements kept.
+ManifestTarget hostTargetOf(const std::string &outputDir) {
+  ManifestTarget host{"host", "host.so", ""};
+  SmallString<256> path(outputDir);
+  llvm::sys::path::append(path, "manifest.json");
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return host;
+  auto doc = nlohmann::json::parse((*buffer)->getBuffer().str(), nullptr,
+                                   /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("targets") ||
+      !doc["targets"].contains("host"))
+    return host;
+  const nlohmann::json &entry = doc["targets"]["host"];
+  if (entry.contains("cpu") && entry["cpu"].is_string())
+    host.cpu = entry["cpu"].get<std::string>();
+  if (entry.contains("cpu_features") && entry["cpu_features"].is_array())
+    for (const auto &flag : entry["cpu_features"])
+      if (flag.is_string())
+        host.cpuFeatures.push_back(flag.get<std::string>());
+  return host;
+}
+} // namespace
 
 LogicalResult compileForCuda(ModuleOp module, const std::string &outputDir,
                              const CudaOptions &options, std::string &error,
@@ -33,7 +62,7 @@ LogicalResult compileForCuda(ModuleOp module, const std::string &outputDir,
   SmallString<256> hostLibrary(outputDir);
   llvm::sys::path::append(hostLibrary, "host.so");
   if (llvm::sys::fs::exists(hostLibrary))
-    targets.push_back({"host", "host.so", ""});
+    targets.push_back(hostTargetOf(outputDir));
   if (failed(
           runCudaPipeline(module, CudaStage::Buffers, CudaStage::Gpu, options)))
     return failure();
@@ -68,8 +97,9 @@ LogicalResult compileForCuda(ModuleOp module, const std::string &outputDir,
       return failure();
   }
 
-  return writeModuleDirectory(module, outputDir, "cuda.so", manifest, error,
-                              clock);
+  // cuda.so's host code runs on whatever CPU drives the GPU: baseline x86-64.
+  return writeModuleDirectory(module, outputDir, "cuda.so", manifest,
+                              HostCpu{"x86-64", "", {}}, error, clock);
 }
 
 } // namespace dgc

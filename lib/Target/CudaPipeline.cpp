@@ -8,6 +8,8 @@
 
 #include "dgc/CudaTarget.h"
 
+#include "PassProgress.h"
+
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -132,6 +134,7 @@ LogicalResult runCudaPipeline(ModuleOp module, CudaStage first, CudaStage last,
     if (s.stage == last)
       break;
   }
+  addPassProgress(pm);
   return pm.run(module);
 }
 

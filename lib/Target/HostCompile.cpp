@@ -23,6 +23,9 @@ LogicalResult printLLVMIR(ModuleOp module, llvm::raw_ostream &os) {
 LogicalResult compileForHost(ModuleOp module, const std::string &outputDir,
                              std::string &error, llvm::raw_ostream *progress,
                              const HostOptions &options) {
+  std::optional<HostCpu> cpu = resolveHostCpu(options.cpu, error);
+  if (!cpu)
+    return failure();
   StageClock clock(progress);
   if (failed(runHostPipeline(module, HostStage::Linalg, HostStage::RuntimeAbi,
                              options)))
@@ -32,14 +35,17 @@ LogicalResult compileForHost(ModuleOp module, const std::string &outputDir,
     error = "cannot create " + outputDir + ": " + ec.message();
     return failure();
   }
-  std::string manifest = buildManifest(module, {{"host", "host.so", ""}});
+  ManifestTarget host{"host", "host.so", ""};
+  host.cpu = cpu->name;
+  host.cpuFeatures = cpu->requiredFlags;
+  std::string manifest = buildManifest(module, {host});
   if (failed(
           runHostPipeline(module, HostStage::Buffers, HostStage::LLVMDialect)))
     return failure();
   clock.done("to-llvm");
 
-  return writeModuleDirectory(module, outputDir, "host.so", manifest, error,
-                              clock);
+  return writeModuleDirectory(module, outputDir, "host.so", manifest, *cpu,
+                              error, clock);
 }
 
 } // namespace dgc

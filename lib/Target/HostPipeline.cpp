@@ -2,6 +2,8 @@
 
 #include "dgc/HostTarget.h"
 
+#include "PassProgress.h"
+
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -89,6 +91,7 @@ LogicalResult runHostPipeline(ModuleOp module, HostStage first, HostStage last,
     if (s.stage == last)
       break;
   }
+  addPassProgress(pm);
   return pm.run(module);
 }
 

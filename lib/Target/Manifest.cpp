@@ -21,7 +21,8 @@ namespace dgc {
 namespace {
 
 // 2: a cache input is a pool and a table (KVCacheAccess.h), not a handle.
-constexpr int kFormatVersion = 3;
+// 4: SHA256SUMS lists the digests of the manifest and the libraries.
+constexpr int kFormatVersion = 4;
 
 std::string dtypeName(Type type) {
   if (type.isF32())
@@ -80,6 +81,14 @@ std::string buildManifest(ModuleOp module,
         "dg.vision"})
     if (Attribute a = module->getAttr(key))
       model[std::string(key).substr(3)] = attrToJson(a);
+  // The config.json values the graphs were built from, by JSON path.
+  if (auto values = module->getAttrOfType<DictionaryAttr>("dg.source_config")) {
+    json config = json::object();
+    for (NamedAttribute n : values)
+      config[n.getName().str()] =
+          json::parse(cast<StringAttr>(n.getValue()).str());
+    model["config"] = config;
+  }
   m["model"] = model;
   for (const ManifestTarget &target : targets) {
     m["targets"][target.name]["library"] = target.library;
@@ -87,6 +96,10 @@ std::string buildManifest(ModuleOp module,
       m["targets"][target.name]["chip"] = target.chip;
     if (target.deviceMemory)
       m["targets"][target.name]["device_memory"] = true;
+    if (!target.cpu.empty()) {
+      m["targets"][target.name]["cpu"] = target.cpu;
+      m["targets"][target.name]["cpu_features"] = target.cpuFeatures;
+    }
   }
 
   json weights = json::array();

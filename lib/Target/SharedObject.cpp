@@ -2,19 +2,26 @@
 
 #include "SharedObject.h"
 
+#include "PassProgress.h"
+
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/SHA256.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+
+#include <nlohmann/json.hpp>
 
 using namespace mlir;
 
@@ -22,6 +29,7 @@ namespace dgc {
 
 void StageClock::done(const char *stage) {
   auto now = std::chrono::steady_clock::now();
+  clearProgress();
   if (os)
     *os << llvm::format("  %-10s %6.1f s\n", stage,
                         std::chrono::duration<double>(now - last).count());
@@ -38,29 +46,22 @@ std::unique_ptr<llvm::Module> translateToLLVMIR(ModuleOp module,
   return translateModuleToLLVMIR(module, context, "dgc");
 }
 
-namespace {
-std::unique_ptr<llvm::TargetMachine> hostMachine(std::string &error) {
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  std::string triple = llvm::sys::getDefaultTargetTriple();
-  const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
-  if (!target)
-    return nullptr;
-  // Generic x86-64 so the module runs on any machine of the family.
-  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-      llvm::Triple(triple), "x86-64", "", llvm::TargetOptions(),
-      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
-}
-} // namespace
 
 LogicalResult linkSharedObject(llvm::Module &module, const std::string &library,
-                               std::string &error, StageClock &clock) {
-  auto machine = hostMachine(error);
+                               const HostCpu &cpu, std::string &error,
+                               StageClock &clock) {
+  auto machine = hostMachine(cpu, error);
   if (!machine)
     return failure();
   module.setDataLayout(machine->createDataLayout());
   module.setTargetTriple(machine->getTargetTriple());
+  size_t functions = 0, instructions = 0;
+  for (const llvm::Function &f : module) {
+    functions += !f.isDeclaration();
+    instructions += f.getInstructionCount();
+  }
+  showProgress("optimise: -O3 over " + llvm::Twine(functions) +
+               " functions, " + llvm::Twine(instructions) + " instructions");
   auto optimize = makeOptimizingTransformer(3, 0, machine.get());
   if (llvm::Error err = optimize(&module)) {
     error = "LLVM optimisation failed: " + llvm::toString(std::move(err));
@@ -79,6 +80,8 @@ LogicalResult linkSharedObject(llvm::Module &module, const std::string &library,
   llvm::FileRemover removeObject(object);
   {
     llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    showProgress("codegen: " + cpu.name + " machine code for " +
+                 llvm::Twine(functions) + " functions");
     llvm::legacy::PassManager pm;
     if (machine->addPassesToEmitFile(pm, os, nullptr,
                                      llvm::CodeGenFileType::ObjectFile)) {
@@ -111,7 +114,8 @@ LogicalResult writeModuleDirectory(ModuleOp module,
                                    const std::string &outputDir,
                                    const std::string &library,
                                    const std::string &manifest,
-                                   std::string &error, StageClock &clock) {
+                                   const HostCpu &cpu, std::string &error,
+                                   StageClock &clock) {
   llvm::LLVMContext llvmContext;
   auto llvmModule = translateToLLVMIR(module, llvmContext);
   if (!llvmModule) {
@@ -120,12 +124,43 @@ LogicalResult writeModuleDirectory(ModuleOp module,
   }
   SmallString<256> libraryPath(outputDir);
   llvm::sys::path::append(libraryPath, library);
-  if (failed(linkSharedObject(*llvmModule, std::string(libraryPath), error,
-                              clock)))
+  if (failed(linkSharedObject(*llvmModule, std::string(libraryPath), cpu,
+                              error, clock)))
     return failure();
   SmallString<256> manifestPath(outputDir);
   llvm::sys::path::append(manifestPath, "manifest.json");
-  return writeTextFile(std::string(manifestPath), manifest, error);
+  if (failed(writeTextFile(std::string(manifestPath), manifest, error)))
+    return failure();
+  return writeModuleSums(outputDir, manifest, error);
+}
+
+LogicalResult writeModuleSums(const std::string &outputDir,
+                              const std::string &manifest,
+                              std::string &error) {
+  // The manifest, then each target's library it names (a module compiled
+  // for all targets names host.so and cuda.so), as `sha256sum` writes them.
+  std::vector<std::string> files = {"manifest.json"};
+  nlohmann::json doc = nlohmann::json::parse(manifest);
+  for (const auto &target : doc["targets"])
+    files.push_back(target["library"].get<std::string>());
+  std::string sums;
+  for (const std::string &file : files) {
+    SmallString<256> path(outputDir);
+    llvm::sys::path::append(path, file);
+    auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                              /*RequiresNullTerminator=*/false);
+    if (!buffer) {
+      error = "cannot read " + std::string(path) + " to record its digest: " +
+              buffer.getError().message();
+      return failure();
+    }
+    auto digest = llvm::SHA256::hash(llvm::arrayRefFromStringRef(
+        (*buffer)->getBuffer()));
+    sums += llvm::toHex(digest, /*LowerCase=*/true) + "  " + file + "\n";
+  }
+  SmallString<256> sumsPath(outputDir);
+  llvm::sys::path::append(sumsPath, "SHA256SUMS");
+  return writeTextFile(std::string(sumsPath), sums, error);
 }
 
 LogicalResult writeTextFile(const std::string &path, const std::string &text,

@@ -9,6 +9,8 @@
 #ifndef DGC_LIB_TARGET_SHAREDOBJECT_H
 #define DGC_LIB_TARGET_SHAREDOBJECT_H
 
+#include "HostCpu.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/raw_ostream.h"
@@ -35,11 +37,12 @@ private:
 std::unique_ptr<llvm::Module> translateToLLVMIR(mlir::ModuleOp module,
                                                 llvm::LLVMContext &context);
 
-/// Optimises `module` for generic x86-64 at O3, emits an object and links
-/// `library` with the system compiler driver.
+/// Optimises `module` for `cpu` at O3, emits an object and links `library`
+/// with the system compiler driver.
 mlir::LogicalResult linkSharedObject(llvm::Module &module,
                                      const std::string &library,
-                                     std::string &error, StageClock &clock);
+                                     const HostCpu &cpu, std::string &error,
+                                     StageClock &clock);
 
 /// Ends a target's compilation of `module` (in the LLVM dialect): translates
 /// it, links `outputDir/library` and writes `outputDir/manifest.json`.
@@ -47,10 +50,17 @@ mlir::LogicalResult writeModuleDirectory(mlir::ModuleOp module,
                                          const std::string &outputDir,
                                          const std::string &library,
                                          const std::string &manifest,
+                                         const HostCpu &cpu,
                                          std::string &error,
                                          StageClock &clock);
 
 /// Writes `text` to `path`.
+/// Writes `outputDir`/SHA256SUMS: the digests of manifest.json and of the
+/// libraries its targets name, which the runtime checks on load.
+mlir::LogicalResult writeModuleSums(const std::string &outputDir,
+                                    const std::string &manifest,
+                                    std::string &error);
+
 mlir::LogicalResult writeTextFile(const std::string &path,
                                   const std::string &text, std::string &error);
 

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/Sha256.h"
 
 #include <gtest/gtest.h>
 
@@ -34,8 +35,25 @@ std::string editedModule(const std::string &name,
   std::ifstream in(fs::path(kModule) / "manifest.json");
   json manifest = json::parse(in);
   edit(manifest);
-  std::ofstream(dir / "manifest.json") << manifest.dump(2);
+  std::string text = manifest.dump(2);
+  std::ofstream(dir / "manifest.json") << text;
+  // Sealed again, as a careless or hostile editor could: what is tested is
+  // the runtime's check of the fields themselves.
+  std::ifstream library(dir / "host.so", std::ios::binary);
+  std::string code((std::istreambuf_iterator<char>(library)), {});
+  std::ofstream(dir / "SHA256SUMS") << sha256Hex(text) << "  manifest.json\n"
+                                    << sha256Hex(code) << "  host.so\n";
   return dir.string();
+}
+
+/// A plain copy of the tiny module, SHA256SUMS included.
+fs::path copiedModule(const std::string &name) {
+  fs::path dir = fs::path(testing::TempDir()) / ("dgc-" + name + ".dgm");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const char *file : {"manifest.json", "host.so", "SHA256SUMS"})
+    fs::copy_file(fs::path(kModule) / file, dir / file);
+  return dir;
 }
 
 void expectLoadError(const std::string &dir, const std::string &message,
@@ -48,7 +66,128 @@ void expectLoadError(const std::string &dir, const std::string &message,
 
 TEST(BadModule, OtherFormatVersion) {
   expectLoadError(editedModule("version", [](json &m) { m["version"] = 2; }),
-                  "module format version 2; this runtime reads version 3");
+                  "module format version 2; this runtime reads version 4");
+}
+
+TEST(ModuleIntegrity, EditedManifestIsRefused) {
+  fs::path dir = copiedModule("edited");
+  std::ofstream(dir / "manifest.json", std::ios::app) << " ";
+  expectLoadError(dir.string(), "not the", "manifest.json");
+  expectLoadError(dir.string(), "was changed after dgc compile wrote it");
+}
+
+TEST(ModuleIntegrity, LibraryOfAnotherCompileIsRefused) {
+  fs::path dir = copiedModule("other-library");
+  fs::copy_file(fs::path(testPath(DGC_TINY_FUSED_MODULE)) / "host.so",
+                dir / "host.so", fs::copy_options::overwrite_existing);
+  expectLoadError(dir.string(), "was changed after dgc compile wrote it",
+                  "host.so");
+}
+
+TEST(ModuleIntegrity, MissingOrMalformedSums) {
+  fs::path dir = copiedModule("no-sums");
+  fs::remove(dir / "SHA256SUMS");
+  expectLoadError(dir.string(), "SHA256SUMS: missing", "SHA256SUMS");
+  std::ofstream(dir / "SHA256SUMS") << "0123  manifest.json\n";
+  expectLoadError(dir.string(), "SHA256SUMS:1: expected", "SHA256SUMS");
+  std::ofstream(dir / "SHA256SUMS") << std::string(64, 'a') << "  host.so\n";
+  expectLoadError(dir.string(), "lists no digest for manifest.json",
+                  "SHA256SUMS");
+}
+
+TEST(ModuleIntegrity, DigestsAreSha256) {
+  // FIPS 180-4's examples.
+  EXPECT_EQ(sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934c"
+                           "a495991b7852b855");
+  EXPECT_EQ(sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9c"
+                              "b410ff61f20015ad");
+  EXPECT_EQ(
+      sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  Sha256 million;
+  std::string chunk(1000, 'a');
+  for (int i = 0; i < 1000; ++i)
+    million.update(chunk.data(), chunk.size());
+  EXPECT_EQ(million.hexDigest(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a4972"
+                                 "00e046d39ccc7112cd0");
+}
+
+/// The error of checking `dir`'s generation graphs (the module loads).
+std::string contractError(const std::string &dir) {
+  auto module = HostModule::load(dir);
+  EXPECT_TRUE(module) << module.error();
+  if (!module)
+    return "";
+  Status s = checkGenerationGraphs(module->manifest());
+  EXPECT_FALSE(s);
+  return s.error();
+}
+
+TEST(GraphContract, TheTinyModuleKeepsIt) {
+  auto module = HostModule::load(kModule);
+  ASSERT_TRUE(module) << module.error();
+  EXPECT_TRUE(checkGenerationGraphs(module->manifest()));
+}
+
+TEST(GraphContract, FewerDecoderOutputs) {
+  std::string error = contractError(editedModule(
+      "outputs", [](json &m) { m["graphs"]["decoder"]["outputs"].erase(6); }));
+  EXPECT_NE(
+      error.find("graphs.decoder.outputs: 6 outputs; the runtime reads 7"),
+      std::string::npos)
+      << error;
+}
+
+TEST(GraphContract, SwappedInputs) {
+  std::string error = contractError(editedModule("swapped", [](json &m) {
+    std::swap(m["graphs"]["decoder"]["inputs"][1],
+              m["graphs"]["decoder"]["inputs"][2]);
+  }));
+  EXPECT_NE(error.find("graphs.decoder.inputs[1]: expected the tensor "
+                       "'canvas_tokens', found 'committed_lengths'"),
+            std::string::npos)
+      << error;
+}
+
+TEST(GraphContract, CanvasThatDisagrees) {
+  std::string error = contractError(
+      editedModule("canvas", [](json &m) { m["model"]["canvas_length"] = 8; }));
+  EXPECT_NE(error.find("graphs.decoder.inputs[1]: 'canvas_tokens' has shape "
+                       "[-1, 16]; model.* gives [-1, 8]"),
+            std::string::npos)
+      << error;
+}
+
+TEST(GraphContract, CacheOfNoPool) {
+  std::string error = contractError(editedModule("pool", [](json &m) {
+    m["graphs"]["encoder"]["inputs"][6]["name"] = "kv_cache_other";
+  }));
+  EXPECT_NE(error.find("the KV cache 'kv_cache_other' is not one of "
+                       "kv_cache.pools"),
+            std::string::npos)
+      << error;
+}
+
+TEST(BadModule, OverlappingWeights) {
+  expectLoadError(editedModule("overlap",
+                               [](json &m) {
+                                 auto &t = m["weights"]["tensors"];
+                                 t[1]["offset"] = t[0]["offset"];
+                               }),
+                  "overlap in the weight arena");
+}
+
+TEST(BadModule, CpuFeaturesThisMachineLacks) {
+  expectLoadError(
+      editedModule(
+          "cpu",
+          [](json &m) {
+            m["targets"]["host"]["cpu"] = "future9";
+            m["targets"]["host"]["cpu_features"] = {"avx2", "no_such_flag"};
+          }),
+      "host.so was compiled for future9 and needs CPU features "
+      "this machine lacks: no_such_flag",
+      "host.so");
 }
 
 TEST(BadModule, NotAManifest) {

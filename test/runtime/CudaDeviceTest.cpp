@@ -12,6 +12,7 @@
 
 #include "StandInLog.h"
 #include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/Sha256.h"
 
 #include <gtest/gtest.h>
 
@@ -67,7 +68,7 @@ bool contains(const std::string &text, const std::string &part) {
 
 /// A manifest with the given "targets" object and one trivial graph.
 std::string manifestText(const std::string &targets) {
-  return R"({"format": "dgc-module", "version": 3,
+  return R"({"format": "dgc-module", "version": 4,
     "model": {"canvas_length": 4, "vocab_size": 8, "hidden_size": 2},
     "targets": )" +
          targets + R"(,
@@ -82,7 +83,10 @@ std::string writeModule(const std::string &name, const std::string &targets) {
   fs::path dir = fs::path(testing::TempDir()) / ("dgc-cuda-" + name + ".dgm");
   fs::remove_all(dir);
   fs::create_directories(dir);
-  std::ofstream(dir / "manifest.json") << manifestText(targets);
+  std::string manifest = manifestText(targets);
+  std::ofstream(dir / "manifest.json") << manifest;
+  std::ofstream(dir / "SHA256SUMS")
+      << sha256Hex(manifest) << "  manifest.json\n";
   return dir.string();
 }
 
@@ -295,7 +299,13 @@ TEST(CudaManifest, ParseDevice) {
   EXPECT_EQ(*parseDevice("cuda"), Device::Cuda);
   auto bad = parseDevice("tpu");
   ASSERT_FALSE(bad);
-  EXPECT_TRUE(contains(bad.error(), "expected host or cuda"));
+  EXPECT_TRUE(contains(bad.error(), "expected host, cuda or cuda:N"));
+  for (const char *name :
+       {"cuda:", "cuda:-1", "cuda:x", "cuda:123456", "cuda0"})
+    EXPECT_FALSE(parseDevice(name)) << name;
+  // cuda:N picks GPU N before the process's GPU opens (as no test here
+  // opens one with this binary's driver, nothing else is said of it).
+  EXPECT_EQ(*parseDevice("cuda:0"), Device::Cuda);
   EXPECT_STREQ(deviceName(Device::Cuda), "cuda");
 }
 

@@ -2,6 +2,8 @@
 
 #include "Inputs.h"
 
+#include "runtime/StrictJson.h"
+
 #include "dgc/runtime/Files.h"
 
 #include <nlohmann/json.hpp>
@@ -68,7 +70,14 @@ Result<std::optional<Input>> parseBatchLine(const std::string &line,
   if (nestingDepth(line) > kMaxNesting)
     return Error{where + ": nested deeper than " + std::to_string(kMaxNesting) +
                  " levels"};
-  json doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  // Strict: a key given twice ("prompt_ids" twice) would otherwise keep
+  // the last silently.
+  std::string problem;
+  std::optional<json> parsed =
+      parseStrictJson(line, kMaxNesting, "key", problem);
+  if (!parsed)
+    return Error{where + ": " + problem};
+  json &doc = *parsed;
   if (!doc.is_object())
     return Error{where + ": expected a JSON object per line"};
   Input in{where, {}, {}, {}, "{}", {}};

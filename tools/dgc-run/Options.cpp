@@ -45,9 +45,11 @@ DIR/generation_config.json; each flag overrides both):
                              renormalised top 64 (an approximation)
 
 Running:
-  --seed S          seed of request 0; request i uses S + i (default 0)
-  --device D       host (the default) or cuda (a module compiled with
-                    --target cuda or all, an NVIDIA driver and GPU)
+  --seed S          seed of request 0; request i uses S + i (default 0: a
+                    run is reproducible unless a seed is given)
+  --device D        host (the default), cuda or cuda:N (GPU N; a module
+                    compiled with --target cuda or all, an NVIDIA driver and
+                    GPU)
   --max-batch N     requests whose canvases share a decoder pass (default 8)
   --page-size N     KV-cache positions per page (default 16)
   --cache-pages N   pages per KV-cache pool (default: enough for max-batch
@@ -58,6 +60,10 @@ Output:
   --show-steps      a line per denoise step on stderr (step, temperature,
                     accepted positions, mean entropy, the draft)
   --quiet           no progress and no statistics on stderr
+  --check-finite    debugging: check every output of every graph call and
+                    stop at the first that holds a NaN or an infinity,
+                    naming the graph, the output and the element (slower)
+  --version         dgc's version and commit
   --help            this text
 
 Committed canvases are printed as they land; a progress line on a terminal
@@ -228,6 +234,8 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &error,
       ok = flag(o.showSteps);
     } else if (arg == "--quiet") {
       ok = flag(o.quiet);
+    } else if (arg == "--check-finite") {
+      ok = flag(o.checkFinite);
     } else if (auto g = generation.find(arg); g != generation.end()) {
       ok = next();
       // The value goes on as JSON text: written anew here, so that the

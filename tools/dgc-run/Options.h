@@ -35,6 +35,7 @@ struct Options {
   std::optional<int64_t> cachePages;
 
   bool json = false, showSteps = false, quiet = false;
+  bool checkFinite = false;
 };
 
 extern const char *const kUsage;

@@ -9,6 +9,7 @@
 #include "Inputs.h"
 #include "Options.h"
 
+#include "dgc/Version.h"
 #include "dgc/runtime/Files.h"
 #include "dgc/runtime/Generator.h"
 #include "dgc/runtime/PromptImages.h"
@@ -22,6 +23,7 @@
 #include <new>
 #include <fstream>
 #include <iostream>
+#include <string_view>
 #include <unistd.h>
 
 using namespace dgc::runtime;
@@ -85,6 +87,8 @@ static int runTool(int argc, char **argv) {
   if (!module)
     return fail(module.error());
   const Manifest &manifest = module->manifest();
+  if (Status s = checkGenerationGraphs(manifest); !s)
+    return fail(s.error());
   auto checkpoint = Checkpoint::open(o.weights);
   if (!checkpoint)
     return fail(checkpoint.error());
@@ -218,11 +222,16 @@ static int runTool(int argc, char **argv) {
     return fail(cache.error());
 
   Generator generator(*module, *cache, o.maxBatch);
+  generator.setCheckFinite(o.checkFinite);
   for (GenerationRequest &r : requests)
     if (auto submitted = generator.submit(r); !submitted)
       return fail(submitted.error(), 2);
 
   const bool tty = !o.quiet && isatty(STDERR_FILENO);
+  // When the text goes to the same terminal, a canvas's text must not stay
+  // on the line the next progress line rewrites: it ends its line there.
+  const bool textOnTty = tty && isatty(STDOUT_FILENO);
+  bool lineOpen = false; // streamed text waits for its newline
   const bool many = requests.size() > 1;
   auto show = [&](const std::vector<int32_t> &tokens, bool skipSpecial) {
     return tokenizer ? tokenizer->decode(tokens, skipSpecial)
@@ -260,8 +269,9 @@ static int runTool(int argc, char **argv) {
     // Requests interleave: one line per canvas, the text quoted.
     if (many && tokenizer)
       text = json(text).dump();
-    std::cout << text << (tokenizer && !many && !o.showSteps ? "" : "\n")
-              << std::flush;
+    bool streamed = tokenizer && !many && !o.showSteps;
+    std::cout << text << (streamed && !textOnTty ? "" : "\n") << std::flush;
+    lineOpen = streamed && !textOnTty;
   };
   events.onFinished = [&](size_t request, const GenerationResult &r) {
     if (!r.error.empty())
@@ -274,7 +284,7 @@ static int runTool(int argc, char **argv) {
     std::cerr << "dgc-run: warning: steps were launched rather than replayed "
                  "as a CUDA graph: "
               << generator.recordingProblem() << "\n";
-  if (tokenizer && !many && !o.showSteps && !o.json)
+  if (lineOpen)
     std::cout << "\n";
 
   int64_t canvases = 0, passes = 0, kept = 0, failed = 0;
@@ -334,6 +344,10 @@ static int runTool(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    std::printf("%s\n", DGC_VERSION_LINE);
+    return 0;
+  }
   // What escapes (an allocation beyond the host's memory, a library's
   // exception) is one line naming it, never an abort.
   try {

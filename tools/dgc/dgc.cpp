@@ -11,6 +11,7 @@
 #include "dgc/CudaTarget.h"
 #include "dgc/GraphBuilder.h"
 #include "dgc/HostTarget.h"
+#include "dgc/Version.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "passes/Passes.h"
 
@@ -64,6 +65,13 @@ cl::opt<std::string> targetOpt(
     cl::desc("host (x86-64), cuda (PTX kernels for --chip, launched from "
              "x86-64) or all"),
     cl::init("host"), cl::sub(compileCmd), cl::cat(dgcCategory));
+cl::opt<std::string> cpuOpt(
+    "cpu",
+    cl::desc("The CPU host.so is compiled for: native (the default: this "
+             "machine's CPU and all its features), generic (any x86-64), or "
+             "an LLVM CPU name such as x86-64-v3 or znver4; the runtime "
+             "refuses a machine without the features it needs"),
+    cl::init("native"), cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::opt<std::string> chipOpt("chip",
                              cl::desc("GPU of the cuda target (default "
                                       "sm_90a: H100/H200)"),
@@ -85,6 +93,11 @@ cl::opt<bool> fuseOpt(
     cl::desc("Run the fusion passes before lowering (dg-fuse-attention, "
              "dg-fuse-moe, dg-fuse-sampling): the default for a config; dg "
              "IR (.mlir) is compiled as it is unless this is given"),
+    cl::sub(compileCmd), cl::cat(dgcCategory));
+cl::opt<bool> progressOpt(
+    "progress",
+    cl::desc("Show a live line of each stage's progress (pass of passes, "
+             "kernels or functions done); the default on a terminal"),
     cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::opt<bool> noFuseOpt(
     "no-fuse",
@@ -315,6 +328,8 @@ int runCompile() {
     return fail("--target: '" + targetOpt +
                 "' is not a target; expected host, cuda or all");
   bool host = targetOpt != "cuda", cuda = targetOpt != "host";
+  if (progressOpt || errs().is_displayed())
+    dgc::setCompileProgress(&errs());
   dgc::HostStage stage = dgc::HostStage::LLVMIR;
   if (!emitOpt.empty() && targetOpt == "all")
     return fail("--emit needs one target: --target host or --target cuda");
@@ -346,6 +361,7 @@ int runCompile() {
   if (gemmWideColumnsOpt > 0)
     cudaOptions.gemmWideColumns = gemmWideColumnsOpt;
   dgc::HostOptions hostOptions;
+  hostOptions.cpu = cpuOpt;
   hostOptions.sampleCandidates = cudaOptions.sampleCandidates =
       sampleCandidatesOpt;
   if (moeGroupRowsOpt > 0)
@@ -510,6 +526,10 @@ int runSummary() {
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(dgcCategory);
+  cl::SetVersionPrinter([](raw_ostream &os) {
+    os << DGC_VERSION_LINE << "\n";
+    cl::PrintVersionMessage(); // then LLVM's own
+  });
   cl::ParseCommandLineOptions(
       argc, argv,
       "dgc: the DiffusionGemma compiler\n\n"

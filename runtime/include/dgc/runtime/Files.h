@@ -11,10 +11,12 @@
 #ifndef DGC_RUNTIME_FILES_H
 #define DGC_RUNTIME_FILES_H
 
-#include "dgc/runtime/Safetensors.h"
+#include "dgc/runtime/Result.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace dgc::runtime {
 
@@ -26,6 +28,19 @@ Result<std::string> readRegularFile(const std::string &path,
 
 /// Whether `path` names an existing file of any kind (without opening it).
 bool fileExists(const std::string &path);
+
+/// Whether `bytes` of host memory for `what` fit in what the system has
+/// available now (MemAvailable plus free swap); else an error that gives
+/// both sizes. Touching more than that would not fail cleanly: the kernel
+/// would kill the process part way.
+Status checkHostMemory(uint64_t bytes, const std::string &what);
+
+/// A /proc file's text (which reports a size of 0), or nullopt.
+std::optional<std::string> readProcFile(const char *path);
+
+/// Those of `flags` (/proc/cpuinfo's names: avx2, avx512f, ...) that this
+/// machine's CPU lacks; none when it cannot tell.
+std::vector<std::string> missingCpuFlags(const std::vector<std::string> &flags);
 
 } // namespace dgc::runtime
 

@@ -111,6 +111,8 @@ public:
   const GenerationStats &stats() const { return stats_; }
   /// Why denoise steps stopped replaying a recorded CUDA graph (and were
   /// launched instead); empty if they did not.
+  /// Executor::setCheckFinite for every graph call of the run.
+  void setCheckFinite(bool on) { executor_.setCheckFinite(on); }
   const std::string &recordingProblem() const {
     return executor_.recordingProblem();
   }

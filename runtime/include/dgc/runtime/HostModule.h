@@ -36,9 +36,16 @@ struct CallFrame;
 /// GPU (cuda.so, its buffers in CUDA managed memory).
 enum class Device { Host, Cuda };
 
-/// "host" or "cuda".
+/// "host", "cuda" or "cuda:N"; the last also picks GPU N for the process
+/// (before its first cuda module loads).
 Result<Device> parseDevice(const std::string &name);
 const char *deviceName(Device device);
+
+/// Checks `directory`/config.json, when there is one, against the config
+/// values the module's graphs were built from; a value it states otherwise
+/// is an error naming the key and both values.
+Status checkCheckpointConfig(const Manifest &manifest,
+                             const std::string &directory);
 
 class HostModule {
 public:
@@ -217,6 +224,10 @@ public:
   /// Should a recording or replay fail, that step and the later ones are
   /// launched instead, and recordingProblem() says why.
   void setRecordedSteps(bool on) { recordedSteps_ = on; }
+  /// A debugging aid: every f32/bf16 output of every graph call is checked,
+  /// the vocabulary-wide logits included, and the first that holds a NaN or
+  /// an infinity fails the call, named with the element.
+  void setCheckFinite(bool on) { checkFinite_ = on; }
   const std::string &recordingProblem() const { return recordingProblem_; }
   /// Seconds the last graph call's compiled code took, without the copies
   /// of its inputs and outputs (HostModule::call's `graphSeconds`).
@@ -226,7 +237,7 @@ private:
   Result<std::vector<HostModule::Output>>
   run(const std::string &graph, std::vector<HostModule::Arg> tensors,
       const std::vector<RequestId> &requests, uint64_t skippedOutputs = 0);
-  bool recordedSteps_ = false;
+  bool recordedSteps_ = false, checkFinite_ = false;
   std::string recordingProblem_;
   double graphSeconds_ = 0;
 

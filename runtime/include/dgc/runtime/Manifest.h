@@ -19,7 +19,10 @@
 namespace dgc::runtime {
 
 /// The format version this runtime reads.
-constexpr int kModuleFormatVersion = 3;
+constexpr int kModuleFormatVersion = 4;
+
+/// The module's list of file digests, in `sha256sum` format.
+constexpr const char *kModuleSumsFile = "SHA256SUMS";
 
 struct TensorSpec {
   std::string name;
@@ -58,6 +61,10 @@ struct TargetManifest {
   /// pools may live in device memory (else managed memory, which the host
   /// code between kernels reaches too).
   bool deviceMemory = false;
+  /// Host code compiled for a CPU beyond baseline x86-64: its LLVM name and
+  /// the /proc/cpuinfo flags it needs.
+  std::string cpu;
+  std::vector<std::string> cpuFeatures;
 };
 
 /// How the module's vision graph wants its images (docs/images.md).
@@ -84,6 +91,10 @@ struct Manifest {
   /// The generation defaults compiled into the module, as the text of a
   /// generation_config.json; empty when the module has none.
   std::string generationConfig;
+  /// The config.json values the graphs were built from, by JSON path
+  /// ("text_config.rms_norm_eps"), as JSON text; empty for graphs compiled
+  /// from IR.
+  std::map<std::string, std::string> configValues;
   /// Present when the module has a vision graph.
   std::optional<VisionManifest> vision;
   std::vector<WeightSpec> weights;
@@ -98,6 +109,16 @@ Result<Manifest> parseManifest(std::string_view text, const std::string &path);
 /// module for it.
 Result<TargetManifest> selectTarget(const Manifest &manifest,
                                     const std::string &name);
+
+/// Checks that the encoder, decoder and (when present) vision graphs take
+/// and give what generation passes and reads, against model.*; an error
+/// names the manifest field that differs.
+Status checkGenerationGraphs(const Manifest &manifest);
+
+/// Checks `bytes`, the content of the module file `name`, against the
+/// digest `directory`/SHA256SUMS lists for it.
+Status verifyModuleFile(const std::string &directory, const std::string &name,
+                        std::string_view bytes);
 
 } // namespace dgc::runtime
 
