@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "MlirInput.h"
 #include "dg/DgDialect.h"
 #include "dgc/Config.h"
 #include "dgc/CudaTarget.h"
@@ -40,6 +41,36 @@ using namespace llvm;
 namespace {
 
 cl::OptionCategory dgcCategory("dgc options");
+
+/// Integer options in decimal only: LLVM's parser would read 016 as octal
+/// and 0x10 as hex, which nobody means on this command line.
+struct DecimalParser : cl::basic_parser<int64_t> {
+  DecimalParser(cl::Option &option) : basic_parser(option), printer(option) {}
+  bool parse(cl::Option &option, StringRef name, StringRef arg,
+             int64_t &value) {
+    StringRef number = arg;
+    bool plus = number.consume_front("+");
+    StringRef digits = number;
+    if (!plus)
+      digits.consume_front("-");
+    bool decimal = !digits.empty() &&
+                   digits.find_first_not_of("0123456789") == StringRef::npos &&
+                   (digits == "0" || digits[0] != '0');
+    if (!decimal)
+      return option.error("'" + arg +
+                          "' value invalid: expected a decimal integer (no "
+                          "leading zeros, no 0x)");
+    if (number.getAsInteger(10, value))
+      return option.error("'" + arg +
+                          "' value invalid: out of range of a 64-bit integer");
+    return false;
+  }
+  StringRef getValueName() const override { return "int"; }
+  // cl::opt prints the value (--print-options) through cl::parser<int64_t>.
+  operator const cl::parser<int64_t> &() const { return printer; }
+  cl::parser<int64_t> printer;
+};
+using IntOption = cl::opt<int64_t, false, DecimalParser>;
 
 cl::SubCommand importCmd("import",
                          "Build the model's unfused graphs from its config and "
@@ -104,26 +135,26 @@ cl::opt<bool> noFuseOpt(
     cl::desc("Compile a config's graphs unfused, each op lowered on its own "
              "(for comparing with the fused graphs)"),
     cl::sub(compileCmd), cl::cat(dgcCategory));
-cl::opt<int64_t> moeGroupRowsOpt(
+IntOption moeGroupRowsOpt(
     "moe-group-rows",
     cl::desc("Rows per expert tile of the grouped MoE GEMMs (default: 1 on "
              "host, 16 on cuda, the tensor-core tile height)"),
     cl::init(0), cl::value_desc("n"), cl::sub(compileCmd),
     cl::cat(dgcCategory));
-cl::opt<int64_t> gemmWideColumnsOpt(
+IntOption gemmWideColumnsOpt(
     "gemm-wide-columns",
     cl::desc("cuda: contractions with at least this many output columns take "
              "the 128 x 64 tensor-core tile, the others 64 x 32 (default "
              "16384: the LM head; 1: every one)"),
     cl::init(0), cl::value_desc("n"), cl::sub(compileCmd),
     cl::cat(dgcCategory));
-cl::opt<int64_t> gemmStagesOpt(
+IntOption gemmStagesOpt(
     "gemm-stages",
     cl::desc("cuda: shared buffers of the tensor-core GEMMs' cp.async rings, "
              "2 to 8 (default 3; fewer where they would pass 48 KB)"),
     cl::init(0), cl::value_desc("n"), cl::sub(compileCmd),
     cl::cat(dgcCategory));
-cl::opt<int64_t> sampleCandidatesOpt(
+IntOption sampleCandidatesOpt(
     "sample-candidates",
     cl::desc("bf16 models: the sampler's top-64 is taken among this many "
              "more of the largest bf16 logits, their f32 values recomputed, "
@@ -162,6 +193,57 @@ int fail(const std::string &message) {
   return 1;
 }
 
+/// A flag given with an empty value (--dtype=) would otherwise read as one
+/// not given at all; prints why and returns false for the first such flag.
+bool checkNotEmpty() {
+  const std::pair<const cl::opt<std::string> *, const char *> flags[] = {
+      {&generationFile, "file name"},
+      {&outputFile, "file name"},
+      {&moduleOutput, "directory name"},
+      {&cudaPathOpt, "directory name"},
+      {&cpuOpt, "CPU name"},
+      {&emitOpt, "stage name"}};
+  for (auto [flag, what] : flags)
+    if (flag->getNumOccurrences() && flag->getValue().empty()) {
+      fail((flag->ArgStr.size() == 1 ? "-" : "--") + flag->ArgStr.str() +
+           ": empty " + what);
+      return false;
+    }
+  return true;
+}
+
+/// sm_ and the compute capability, perhaps with the suffix a
+/// (architecture-specific features) or f (family): sm_80, sm_90a, sm_100f.
+bool isNvidiaArchitecture(StringRef chip) {
+  if (!chip.consume_front("sm_"))
+    return false;
+  if (chip.ends_with("a") || chip.ends_with("f"))
+    chip = chip.drop_back();
+  return chip.size() >= 2 && chip.size() <= 3 &&
+         chip.find_first_not_of("0123456789") == StringRef::npos;
+}
+
+/// Refuses token ids of the generation config that the model's vocabulary
+/// does not have: the sampler would wait for an EOS it cannot draw, or pad
+/// with a token the embedding has no row for.
+bool checkGenerationTokens(const std::string &genPath,
+                           const dgc::ModelConfig &model,
+                           const dgc::GenerationConfig &generation) {
+  int64_t vocab = model.text.vocabSize;
+  auto outside = [&](const std::string &key, int64_t id) {
+    fail(genPath + ": " + key + ": token id " + std::to_string(id) +
+         " is outside the vocabulary [0, " + std::to_string(vocab - 1) +
+         "] of " + model.path);
+    return false;
+  };
+  for (int64_t id : generation.eosTokenIds)
+    if (id >= vocab)
+      return outside("eos_token_id", id);
+  if (generation.padTokenId >= vocab)
+    return outside("pad_token_id", generation.padTokenId);
+  return true;
+}
+
 /// Reads the config and its generation config, or prints why not.
 bool loadConfigs(const std::string &path, dgc::ModelConfig &model,
                  dgc::GenerationConfig &generation) {
@@ -185,13 +267,15 @@ bool loadConfigs(const std::string &path, dgc::ModelConfig &model,
       fail(error.str());
       return false;
     }
+    if (!checkGenerationTokens(genPath, model, *gen))
+      return false;
     generation = *gen;
   }
   return true;
 }
 
 bool parseOptions(dgc::BuildOptions &options) {
-  if (!dtypeOpt.empty()) {
+  if (dtypeOpt.getNumOccurrences()) {
     static const std::map<std::string, std::string> aliases = {
         {"bfloat16", "bfloat16"}, {"bf16", "bfloat16"},
         {"float16", "float16"},   {"f16", "float16"},
@@ -251,12 +335,9 @@ mlir::OwningOpRef<mlir::ModuleOp> parseGraphs(const std::string &path,
            "config; " + path + " holds graphs already");
       return nullptr;
     }
-  std::string error;
-  auto file = mlir::openInputFile(path, &error);
-  if (!file) {
-    fail(error);
+  auto file = dgc::openMlirInput(path, "dgc");
+  if (!file)
     return nullptr;
-  }
   // Errors in the file show as FILE:LINE:COL with the line quoted.
   llvm::SourceMgr sources;
   sources.AddNewSourceBuffer(std::move(file), SMLoc());
@@ -289,6 +370,8 @@ int writeOutput(const std::string &path,
 }
 
 int runImport() {
+  if (!checkNotEmpty())
+    return 1;
   mlir::MLIRContext context;
   auto module = importModel(importConfig, context);
   if (!module)
@@ -324,6 +407,8 @@ int emitCuda(mlir::ModuleOp module, const dgc::CudaOptions &options) {
 }
 
 int runCompile() {
+  if (!checkNotEmpty())
+    return 1;
   if (targetOpt != "host" && targetOpt != "cuda" && targetOpt != "all")
     return fail("--target: '" + targetOpt +
                 "' is not a target; expected host, cuda or all");
@@ -338,8 +423,10 @@ int runCompile() {
                 dgc::hostStageNames());
   if (emitOpt.empty() && moduleOutput.empty())
     return fail("compile needs -o MODEL.dgm (or --emit STAGE to print IR)");
-  if (chipOpt.getValue().rfind("sm_", 0) != 0)
-    return fail("--chip: '" + chipOpt + "' is not an NVIDIA GPU (sm_XY)");
+  if (!isNvidiaArchitecture(chipOpt))
+    return fail("--chip: '" + chipOpt +
+                "' is not an NVIDIA GPU architecture (sm_XY, sm_XYa or "
+                "sm_XYf)");
   if (moeGroupRowsOpt.getNumOccurrences() &&
       (moeGroupRowsOpt < 1 || moeGroupRowsOpt > 4096))
     return fail("--moe-group-rows: " + std::to_string(moeGroupRowsOpt) +
@@ -466,7 +553,7 @@ std::string layerPattern(const dgc::TextConfig &t) {
 
 int runSummary() {
   dgc::BuildOptions options;
-  if (!parseOptions(options))
+  if (!checkNotEmpty() || !parseOptions(options))
     return 1;
   int status = 0;
   for (const std::string &path : summaryConfigs) {
