@@ -26,13 +26,12 @@
 #include "dgc/runtime/HostModule.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <exception>
-#include <new>
 #include <cstring>
+#include <exception>
 #include <functional>
+#include <new>
 #include <random>
 #include <string>
 #include <string_view>
@@ -68,18 +67,6 @@ const char kUsage[] =
     "  --copy-logits also copy each step's x [batch, canvas, vocab] to the "
     "host\n";
 
-/// A decimal count in [minimum, maximum].
-bool parseCount(const char *text, int64_t &out, int64_t minimum,
-                int64_t maximum) {
-  char *end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(text, &end, 10);
-  if (!*text || *end || errno || v < minimum || v > maximum)
-    return false;
-  out = v;
-  return true;
-}
-
 /// Parses argv; an empty string means success, otherwise the error.
 std::string parseOptions(int argc, char **argv, Options &o) {
   for (int i = 1; i < argc; ++i) {
@@ -112,9 +99,8 @@ std::string parseOptions(int argc, char **argv, Options &o) {
       // Positions are int32 in the graphs; a run takes time.
       int64_t lo = arg == "--runs" ? 1 : 0,
               hi = arg == "--runs" ? 100000 : (int64_t(1) << 24);
-      if (!v || !parseCount(v, n, lo, hi))
-        return arg + " needs a number in [" + std::to_string(lo) + ", " +
-               std::to_string(hi) + "]";
+      if (!v || !dgc::bench::parseDecimal<int64_t>(v, lo, hi, n))
+        return dgc::bench::numberError(arg, lo, hi, v);
       (arg == "--prompt" ? o.prompt : arg == "--context" ? o.context : n) = n;
       if (arg == "--runs")
         o.runs = static_cast<int>(n);
@@ -126,9 +112,11 @@ std::string parseOptions(int argc, char **argv, Options &o) {
       while (start <= list.size()) {
         size_t comma = std::min(list.find(',', start), list.size());
         int64_t b;
-        if (!parseCount(list.substr(start, comma - start).c_str(), b, 1, 4096))
-          return "--batch needs sizes in [1, 4096], comma separated (got '" + list +
-                 "')";
+        if (!dgc::bench::parseDecimal<int64_t>(
+                std::string_view(list).substr(start, comma - start), 1, 4096,
+                b))
+          return "--batch needs sizes in [1, 4096], comma separated (got '" +
+                 list + "')";
         o.batches.push_back(b);
         start = comma + 1;
       }

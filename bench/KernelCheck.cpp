@@ -24,10 +24,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <new>
-#include <cstring>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -78,16 +79,18 @@ std::string parseOptions(int argc, char **argv, Options &o) {
       if (!d)
         return arg + ": " + d.error();
       (arg == "--device" ? o.device : o.compare.emplace()) = *d;
-    } else if (arg == "--runs" || arg == "--seed") {
-      std::string v = value();
-      char *end = nullptr;
-      long long n = std::strtoll(v.c_str(), &end, 10);
-      if (v.empty() || *end || n < (arg == "--runs" ? 1 : 0))
-        return arg + " needs a number" + (arg == "--runs" ? " >= 1" : " >= 0");
-      if (arg == "--runs")
-        o.runs = static_cast<int>(std::min<long long>(n, 1000));
-      else
-        o.seed = static_cast<uint64_t>(n);
+    } else if (arg == "--runs") {
+      // As dgc-bench's: a run takes time.
+      const char *v = i + 1 < argc ? argv[++i] : nullptr;
+      int64_t n;
+      if (!v || !dgc::bench::parseDecimal<int64_t>(v, 1, 100000, n))
+        return dgc::bench::numberError<int64_t>(arg, 1, 100000, v);
+      o.runs = static_cast<int>(n);
+    } else if (arg == "--seed") {
+      const char *v = i + 1 < argc ? argv[++i] : nullptr;
+      uint64_t max = UINT64_MAX;
+      if (!v || !dgc::bench::parseDecimal<uint64_t>(v, 0, max, o.seed))
+        return dgc::bench::numberError<uint64_t>(arg, 0, max, v);
     } else if (arg == "--only") {
       std::stringstream list(value());
       for (std::string name; std::getline(list, name, ',');)
