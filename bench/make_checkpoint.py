@@ -6,13 +6,22 @@ transformers' own implementation (save_pretrained), for the benchmarks.
 import sys
 
 import torch
-from transformers import DiffusionGemmaConfig, DiffusionGemmaForBlockDiffusion
+from transformers import (DiffusionGemmaConfig, DiffusionGemmaForBlockDiffusion,
+                          Gemma4VisionConfig)
 
 
 def main():
     config_dir, out_dir = sys.argv[1], sys.argv[2]
     torch.manual_seed(0)
     config = DiffusionGemmaConfig.from_pretrained(config_dir)
+    if getattr(config, "vision_config", None) is None:
+        # transformers' class always builds a vision tower; a text-only
+        # config gets the smallest one (dgc compiles no vision graph for it
+        # and never reads those weights).
+        config.vision_config = Gemma4VisionConfig(
+            hidden_size=32, intermediate_size=48, num_hidden_layers=1,
+            num_attention_heads=2, num_key_value_heads=2, head_dim=16,
+            patch_size=4, position_embedding_size=64)
     model = DiffusionGemmaForBlockDiffusion(config).to(torch.float32).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():

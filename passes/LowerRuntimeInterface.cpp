@@ -1,5 +1,6 @@
 //===- LowerRuntimeInterface.cpp - Weights and KV cache to the runtime ABI ===//
 
+#include "dgc/runtime/ModuleFormat.h"
 #include "passes/KVCacheAccess.h"
 #include "passes/Passes.h"
 
@@ -24,7 +25,8 @@ using namespace mlir;
 namespace dgc {
 namespace {
 
-constexpr int64_t kWeightAlignment = 64;
+// The runtime checks it of every offset in the manifest.
+constexpr int64_t kWeightAlignment = runtime::kWeightAlignment;
 
 struct WeightSlot {
   int64_t offset;

@@ -114,8 +114,10 @@ Status checkHostMemory(uint64_t bytes, const std::string &what) {
 }
 
 bool fileExists(const std::string &path) {
+  // lstat: a symbolic link that loops or dangles is there, and reading it
+  // says why it cannot be read, rather than passing for an absent file.
   struct stat info;
-  return ::stat(path.c_str(), &info) == 0;
+  return ::lstat(path.c_str(), &info) == 0;
 }
 
 } // namespace dgc::runtime

@@ -78,37 +78,49 @@ std::vector<int64_t> pagesNeeded(const std::vector<PoolSpec> &pools,
   return need;
 }
 
-Result<size_t> Generator::submit(GenerationRequest request) {
-  const int64_t vocab = module_.manifest().vocabSize;
-  const size_t index = requests_.size();
-  std::string name = "request " + std::to_string(index);
-  if (Status s = checkGenerationGraphs(module_.manifest()); !s)
-    return Error{s.error()};
+Status checkRequest(const Manifest &m, const GenerationRequest &request) {
+  const int64_t vocab = m.vocabSize;
+  if (Status s = checkGenerationGraphs(m); !s)
+    return s;
   if (request.prompt.empty())
-    return Error{name + ": the prompt is empty"};
+    return Error{"the prompt is empty"};
+  auto outside = [&](const std::string &what, int64_t id) {
+    return Error{what + " is " + std::to_string(id) +
+                 ", outside the vocabulary [0, " + std::to_string(vocab) +
+                 ")"};
+  };
   for (size_t i = 0; i < request.prompt.size(); ++i)
     if (request.prompt[i] < 0 || request.prompt[i] >= vocab)
-      return Error{name + ": prompt token " + std::to_string(i) + " is " +
-                   std::to_string(request.prompt[i]) +
-                   ", outside the vocabulary [0, " + std::to_string(vocab) +
-                   ")"};
+      return outside("prompt token " + std::to_string(i), request.prompt[i]);
   if (Status s = request.options.validate(); !s)
-    return Error{name + ": " + s.error()};
+    return s;
+  // The sampler writes pad and compares eos: ids the model cannot emit.
+  if (request.options.padId < 0 || request.options.padId >= vocab)
+    return outside("pad_token_id", request.options.padId);
+  for (int32_t id : request.options.eosIds)
+    if (id < 0 || id >= vocab)
+      return outside("eos_token_id", id);
   // New tokens come a canvas at a time, at the positions after the prompt.
-  const int64_t canvas = module_.manifest().canvasLength,
-                limit = module_.manifest().maxPositions;
+  const int64_t canvas = m.canvasLength, limit = m.maxPositions;
   int64_t canvases = (request.options.maxNewTokens + canvas - 1) / canvas;
   int64_t last = static_cast<int64_t>(request.prompt.size()) + canvases * canvas;
   if (limit && last > limit)
-    return Error{name + ": a prompt of " +
-                 std::to_string(request.prompt.size()) + " tokens and up to " +
+    return Error{"a prompt of " + std::to_string(request.prompt.size()) +
+                 " tokens and up to " +
                  std::to_string(request.options.maxNewTokens) +
                  " new tokens (" + std::to_string(canvases) + " canvases of " +
                  std::to_string(canvas) + ") reach position " +
                  std::to_string(last) + ", beyond the model's " +
                  std::to_string(limit) + " (max_position_embeddings)"};
-  if (!request.images.empty() && !module_.manifest().vision)
-    return Error{name + ": the module has no vision graph for its images"};
+  if (!request.images.empty() && !m.vision)
+    return Error{"the module has no vision graph for its images"};
+  return Status();
+}
+
+Result<size_t> Generator::submit(GenerationRequest request) {
+  const size_t index = requests_.size();
+  if (Status s = checkRequest(module_.manifest(), request); !s)
+    return Error{"request " + std::to_string(index) + ": " + s.error()};
   requests_.push_back(std::move(request));
   results_.emplace_back();
   waiting_.push_back(index);

@@ -3,6 +3,7 @@
 #include "dgc/runtime/HostModule.h"
 
 #include "dgc/runtime/Files.h"
+#include "dgc/runtime/Sha256.h"
 
 #include "CacheBinding.h"
 #include "CudaDriver.h"
@@ -13,6 +14,7 @@
 #include <link.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -130,6 +132,34 @@ std::vector<float> HostModule::Output::floats() const {
   return values;
 }
 
+namespace {
+/// Why `code` is no whole x86-64 ELF shared object, or "". The loader maps
+/// segments by their headers: one that ends past a truncated file would be a
+/// bus error on first touch, not an error.
+std::string elfProblem(std::string_view code) {
+  auto field = [&](size_t at, size_t bytes) -> uint64_t {
+    uint64_t v = 0;
+    std::memcpy(&v, code.data() + at, bytes); // little-endian x86-64
+    return v;
+  };
+  if (code.size() < 64 || code.substr(0, 4) != "\x7f" "ELF" || code[4] != 2)
+    return "not a 64-bit ELF shared object";
+  uint64_t phoff = field(0x20, 8), phentsize = field(0x36, 2),
+           phnum = field(0x38, 2);
+  if (phentsize < 56 || phoff > code.size() ||
+      phnum * phentsize > code.size() - phoff)
+    return "truncated ELF (its program headers end past the file)";
+  for (uint64_t i = 0; i < phnum; ++i) {
+    size_t at = phoff + i * phentsize;
+    uint64_t offset = field(at + 8, 8), size = field(at + 32, 8);
+    if (offset > code.size() || size > code.size() - offset)
+      return "truncated ELF (segment " + std::to_string(i) +
+             " ends past the file)";
+  }
+  return "";
+}
+} // namespace
+
 Result<HostModule> HostModule::load(const std::string &directory,
                                     Device device) {
   std::string manifestPath = directory + "/manifest.json";
@@ -199,6 +229,8 @@ Result<HostModule> HostModule::load(const std::string &directory,
       return Error{code.error()};
     if (Status s = verifyModuleFile(directory, target->library, *code); !s)
       return Error{s.error()};
+    if (std::string problem = elfProblem(*code); !problem.empty())
+      return Error{library + ": cannot load the host code: " + problem};
   }
   module.library_ = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!module.library_)
@@ -214,6 +246,22 @@ Result<HostModule> HostModule::load(const std::string &directory,
                    graph.symbol + "'"};
     module.entries_[name] = entry;
   }
+  // The code knows the manifest it was compiled with: a manifest edited and
+  // re-sealed (another pool geometry, two graphs on one entry point) would
+  // make it read and write past its buffers.
+  const auto *compiledWith = static_cast<const char *>(
+      dlsym(module.library_, kManifestDigestSymbol));
+  if (!compiledWith)
+    return Error{library + ": names no manifest (" +
+                 std::string(kManifestDigestSymbol) +
+                 "): compiled by another dgc? compile the module again"};
+  if (std::string manifestDigest = manifestCodeDigest(*text);
+      std::string(compiledWith, strnlen(compiledWith, 64)) != manifestDigest)
+    return Error{manifestPath + ": not the manifest " + target->library +
+                 " was compiled with (its digest is " + manifestDigest +
+                 ", the code's " + std::string(compiledWith, strnlen(compiledWith, 64)) +
+                 "): the manifest was edited after dgc compile wrote it "
+                 "(compile the module again)"};
   uintptr_t base;
   if (gpu) {
     // Kernels read the weights: the arena is device memory, or managed
@@ -275,6 +323,29 @@ Status HostModule::bindWeights(const Checkpoint &checkpoint) {
         auto *out = reinterpret_cast<uint16_t *>(dst);
         for (int64_t i = 0; i < n; ++i)
           out[i] = floatToBF16((*values)[i]);
+      }
+      // A NaN or an infinity would surface steps later as an unexplained
+      // failure, or never where the prompt does not reach the tensor.
+      int64_t bad = -1;
+      if (w.dtype == DType::F32) {
+        const auto *values = reinterpret_cast<const float *>(dst);
+        for (int64_t i = 0; i < n && bad < 0; ++i)
+          if (!std::isfinite(values[i]))
+            bad = i;
+      } else {
+        const auto *bits = reinterpret_cast<const uint16_t *>(dst);
+        for (int64_t i = 0; i < n && bad < 0; ++i)
+          if ((bits[i] & 0x7f80) == 0x7f80)
+            bad = i;
+      }
+      if (bad >= 0) {
+        float value = w.dtype == DType::F32
+                          ? reinterpret_cast<const float *>(dst)[bad]
+                          : bf16ToFloat(reinterpret_cast<const uint16_t *>(dst)[bad]);
+        return Error{"tensor '" + w.name + "' in the checkpoint in " +
+                     checkpoint.directory() + ": element " +
+                     std::to_string(bad) + " is " + std::to_string(value) +
+                     "; weights must be finite"};
       }
       return Status();
     });

@@ -2,6 +2,8 @@
 
 #include "dgc/runtime/Manifest.h"
 
+#include "StrictJson.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -83,12 +85,12 @@ TensorSpec tensorSpec(const json &value, const std::string &where) {
 }
 
 Manifest parse(std::string_view text, const std::string &path) {
-  json doc;
-  try {
-    doc = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error &e) {
-    fail("", std::string("malformed JSON: ") + e.what());
-  }
+  // Strict: a key given twice would otherwise keep its last value silently.
+  std::string problem;
+  std::optional<json> parsed = parseStrictJson(text, 64, "key", problem);
+  if (!parsed)
+    fail("", problem);
+  json doc = std::move(*parsed);
   Manifest m;
   m.path = path;
   if (!doc.is_object() || doc.value("format", "") != "dgc-module")
@@ -148,7 +150,9 @@ Manifest parse(std::string_view text, const std::string &path) {
                 int64_t(1) << 31);
   // The generation defaults compiled in, renamed to generation_config.json's
   // keys so that one reader (GenerationOptions) checks both.
-  if (auto g = model.find("generation"); g != model.end() && g->is_object()) {
+  if (auto g = model.find("generation"); g != model.end()) {
+    if (!g->is_object())
+      fail("model.generation", "expected an object of generation defaults");
     json config = json::object();
     for (const char *key :
          {"max_new_tokens", "max_denoising_steps", "t_min", "t_max",
@@ -203,6 +207,11 @@ Manifest parse(std::string_view text, const std::string &path) {
     w.name = string(member(tensors[i], "name", where), where + ".name");
     w.offset = integer(member(tensors[i], "offset", where), where + ".offset",
                        0, m.weightBytes);
+    // The compiled code's loads assume it (docs/module-format.md).
+    if (w.offset % kWeightAlignment != 0)
+      fail(where + ".offset", "expected an offset aligned to " +
+                                  std::to_string(kWeightAlignment) +
+                                  " bytes, got " + std::to_string(w.offset));
     w.shape =
         shape(member(tensors[i], "shape", where), where + ".shape", false);
     w.dtype = dtype(member(tensors[i], "dtype", where), where + ".dtype");
@@ -246,6 +255,9 @@ Manifest parse(std::string_view text, const std::string &path) {
       PoolManifest pool;
       pool.name = item.key();
       pool.kind = string(member(p, "kind", where), where + ".kind");
+      if (pool.kind != "full" && pool.kind != "sliding")
+        fail(where + ".kind",
+             "expected \"full\" or \"sliding\", got \"" + pool.kind + "\"");
       pool.layers =
           integer(member(p, "layers", where), where + ".layers", 1, 1 << 12);
       pool.kvHeads = integer(member(p, "kv_heads", where), where + ".kv_heads",
@@ -255,6 +267,9 @@ Manifest parse(std::string_view text, const std::string &path) {
       pool.window = integer(member(p, "window", where), where + ".window", 0,
                             int64_t(1) << 30);
       pool.dtype = dtype(member(p, "dtype", where), where + ".dtype");
+      if ((pool.kind == "sliding") != (pool.window > 0))
+        fail(where + ".window", "a sliding pool has a window > 0, a full "
+                                "pool a window of 0");
       m.pools.push_back(std::move(pool));
     }
   }

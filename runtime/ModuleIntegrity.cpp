@@ -13,6 +13,8 @@
 #include "dgc/runtime/Files.h"
 #include "dgc/runtime/Sha256.h"
 
+#include <nlohmann/json.hpp>
+
 #include <sstream>
 
 namespace dgc::runtime {
@@ -53,6 +55,15 @@ Result<std::string> listedDigest(const std::string &directory,
 }
 
 } // namespace
+
+std::string manifestCodeDigest(std::string_view manifestText) {
+  nlohmann::json doc = nlohmann::json::parse(
+      manifestText.begin(), manifestText.end(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return "";
+  doc.erase("targets");
+  return sha256Hex(doc.dump());
+}
 
 Status verifyModuleFile(const std::string &directory, const std::string &name,
                         std::string_view bytes) {

@@ -89,6 +89,13 @@ Status GenerationOptions::mergeGenerationConfig(std::string_view text,
       it != root.end() && !it->is_null()) {
     if (!it->is_object())
       return Error{path + ": sampler_config: expected an object"};
+    // As dgc compile's reader: the one sampler this runtime implements.
+    if (auto cls = it->find("_cls_name");
+        cls != it->end() && *cls != "EntropyBoundSamplerConfig")
+      return Error{path + ": sampler_config._cls_name: expected "
+                          "\"EntropyBoundSamplerConfig\" (the only sampler), "
+                          "got " +
+                   showJson(*cls)};
     if (Status s = readNumber(*it, "entropy_bound", 0, 1e6, false,
                               path + ": sampler_config", v, found);
         !s)
@@ -104,6 +111,9 @@ Status GenerationOptions::mergeGenerationConfig(std::string_view text,
     merged.padId = static_cast<int32_t>(v);
   if (auto it = root.find("eos_token_id"); it != root.end() && !it->is_null()) {
     nlohmann::json ids = it->is_array() ? *it : nlohmann::json::array({*it});
+    if (ids.empty())
+      return Error{path + ": eos_token_id: expected an integer or a "
+                          "non-empty list of integers, got []"};
     merged.eosIds.clear();
     for (const auto &id : ids) {
       if (!id.is_number_integer() || id.get<int64_t>() < 0 ||

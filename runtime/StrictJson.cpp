@@ -30,6 +30,12 @@ std::string stripExceptionPrefix(const char *what) {
 std::optional<json> parseStrictJson(std::string_view text, int maxDepth,
                                     std::string_view topLevelNoun,
                                     std::string &problem) {
+  // nlohmann/json stops at a NUL byte as if the text ended there, which
+  // would accept whatever follows it unread.
+  if (size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    problem = "not valid JSON: a NUL byte at offset " + std::to_string(nul);
+    return std::nullopt;
+  }
   // One key set per open object, and the key that opened each nested value
   // (to say where a duplicate is).
   std::vector<std::set<std::string>> keys;

@@ -8,6 +8,7 @@
 #include "dgc/HostTarget.h"
 
 #include "dg/DgDialect.h"
+#include "dgc/runtime/ModuleFormat.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMTypes.h"
@@ -20,9 +21,7 @@ using nlohmann::json;
 namespace dgc {
 namespace {
 
-// 2: a cache input is a pool and a table (KVCacheAccess.h), not a handle.
-// 4: SHA256SUMS lists the digests of the manifest and the libraries.
-constexpr int kFormatVersion = 4;
+
 
 std::string dtypeName(Type type) {
   if (type.isF32())
@@ -73,7 +72,7 @@ std::string buildManifest(ModuleOp module,
                           const std::vector<ManifestTarget> &targets) {
   json m;
   m["format"] = "dgc-module";
-  m["version"] = kFormatVersion;
+  m["version"] = runtime::kModuleFormatVersion;
   json model = json::object();
   for (const char *key :
        {"dg.model", "dg.dtype", "dg.canvas_length", "dg.vocab_size",

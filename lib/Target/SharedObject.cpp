@@ -4,10 +4,14 @@
 
 #include "PassProgress.h"
 
+#include "dgc/runtime/ModuleFormat.h"
+
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/GlobalVariable.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
@@ -122,6 +126,18 @@ LogicalResult writeModuleDirectory(ModuleOp module,
     error = "translation to LLVM IR failed";
     return failure();
   }
+  // The library names its manifest, which the runtime compares on load:
+  // all of it but "targets", which the next target's compile of --target
+  // all extends (ModuleFormat.h).
+  nlohmann::json bound = nlohmann::json::parse(manifest);
+  bound.erase("targets");
+  std::string digest = llvm::toHex(
+      llvm::SHA256::hash(llvm::arrayRefFromStringRef(bound.dump())),
+      /*LowerCase=*/true);
+  auto *text = llvm::ConstantDataArray::getString(llvmContext, digest);
+  new llvm::GlobalVariable(*llvmModule, text->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, text,
+                           runtime::kManifestDigestSymbol);
   SmallString<256> libraryPath(outputDir);
   llvm::sys::path::append(libraryPath, library);
   if (failed(linkSharedObject(*llvmModule, std::string(libraryPath), cpu,
@@ -159,7 +175,7 @@ LogicalResult writeModuleSums(const std::string &outputDir,
     sums += llvm::toHex(digest, /*LowerCase=*/true) + "  " + file + "\n";
   }
   SmallString<256> sumsPath(outputDir);
-  llvm::sys::path::append(sumsPath, "SHA256SUMS");
+  llvm::sys::path::append(sumsPath, runtime::kModuleSumsFile);
   return writeTextFile(std::string(sumsPath), sums, error);
 }
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <set>
 
 namespace dgc::run {
 
@@ -145,6 +146,7 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &error,
       {"--eos-ids", {"eos_token_id", 'l'}},
       {"--pad-id", {"pad_token_id", 'i'}},
   };
+  std::set<std::string> seen;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;
     bool inlineValue = false;
@@ -266,6 +268,12 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &error,
     if (!ok) {
       if (error.empty())
         error = arg + " needs a non-empty value";
+      return std::nullopt;
+    }
+    // A second value would silently replace the first (--image adds one).
+    if (arg.rfind("--", 0) == 0 && arg != "--image" &&
+        !seen.insert(arg).second) {
+      error = arg + " given twice";
       return std::nullopt;
     }
   }

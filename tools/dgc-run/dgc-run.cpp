@@ -197,6 +197,9 @@ static int runTool(int argc, char **argv) {
         return fail(in.where + ": " + expanded.error(), 2);
       request.prompt = std::move(*expanded);
     }
+    // Before the cache is sized for it: named by where the request came from.
+    if (Status s = checkRequest(manifest, request); !s)
+      return fail(in.where + ": " + s.error(), 2);
     requests.push_back(std::move(request));
   }
 

@@ -26,7 +26,8 @@ namespace dgc::runtime {
 Result<std::string> readRegularFile(const std::string &path,
                                     uint64_t limit = uint64_t(1) << 30);
 
-/// Whether `path` names an existing file of any kind (without opening it).
+/// Whether `path` names an existing file of any kind, a broken symbolic
+/// link included (without opening it).
 bool fileExists(const std::string &path);
 
 /// Whether `bytes` of host memory for `what` fit in what the system has

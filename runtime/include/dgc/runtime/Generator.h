@@ -97,6 +97,10 @@ std::vector<int64_t> pagesNeeded(const std::vector<PoolSpec> &pools,
                                  int64_t pageSize, int64_t canvasLength,
                                  const GenerationRequest &request);
 
+/// Whether `request` can run on the module of `manifest` (the prompt's ids
+/// and length, the options, images); Generator::submit checks the same.
+Status checkRequest(const Manifest &manifest, const GenerationRequest &request);
+
 class Generator {
 public:
   Generator(const HostModule &module, KVCache &cache, int64_t maxBatch);

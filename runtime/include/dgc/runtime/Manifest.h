@@ -9,6 +9,7 @@
 #ifndef DGC_RUNTIME_MANIFEST_H
 #define DGC_RUNTIME_MANIFEST_H
 
+#include "dgc/runtime/ModuleFormat.h"
 #include "dgc/runtime/Safetensors.h"
 
 #include <map>
@@ -18,11 +19,6 @@
 
 namespace dgc::runtime {
 
-/// The format version this runtime reads.
-constexpr int kModuleFormatVersion = 4;
-
-/// The module's list of file digests, in `sha256sum` format.
-constexpr const char *kModuleSumsFile = "SHA256SUMS";
 
 struct TensorSpec {
   std::string name;
@@ -114,6 +110,10 @@ Result<TargetManifest> selectTarget(const Manifest &manifest,
 /// and give what generation passes and reads, against model.*; an error
 /// names the manifest field that differs.
 Status checkGenerationGraphs(const Manifest &manifest);
+
+/// The digest of manifest.json's text that its libraries hold
+/// (kManifestDigestSymbol), or "" for text that is not JSON.
+std::string manifestCodeDigest(std::string_view manifestText);
 
 /// Checks `bytes`, the content of the module file `name`, against the
 /// digest `directory`/SHA256SUMS lists for it.
