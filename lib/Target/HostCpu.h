@@ -1,9 +1,9 @@
-//===- HostCpu.h - The x86-64 CPU a host library is compiled for -*- C++
-//-*-===//
+//===- HostCpu.h - The x86-64 CPU of a host library -----------*- C++ -*-===//
 //
 // Internal to the targets. `dgc compile --cpu` names the CPU whose features
-// the host code may use: `native` (the default: this machine's CPU and every
-// feature it has), `generic` (baseline x86-64, runs anywhere), or any LLVM
+// the host code may use: `native` (the default: this machine's CPU and its
+// features up to AVX2; see HostCpu.cpp), `generic` (baseline x86-64, runs
+// anywhere), or any LLVM
 // x86 CPU name (`x86-64-v3`, `znver4`, `sapphirerapids`). The features the
 // code then needs are recorded in the manifest, in the names Linux gives them
 // in /proc/cpuinfo, so that the runtime can refuse a machine without them.

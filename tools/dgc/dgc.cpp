@@ -99,9 +99,11 @@ cl::opt<std::string> targetOpt(
 cl::opt<std::string> cpuOpt(
     "cpu",
     cl::desc("The CPU host.so is compiled for: native (the default: this "
-             "machine's CPU and all its features), generic (any x86-64), or "
-             "an LLVM CPU name such as x86-64-v3 or znver4; the runtime "
-             "refuses a machine without the features it needs"),
+             "machine's CPU and its features up to AVX2, which the host loops "
+             "run fastest with), generic (any x86-64), or an LLVM CPU name "
+             "such as x86-64-v3 or znver4 (all its features, AVX-512 "
+             "included); the runtime refuses a machine without the features "
+             "it needs"),
     cl::init("native"), cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::opt<std::string> chipOpt("chip",
                              cl::desc("GPU of the cuda target (default "
