@@ -8,6 +8,19 @@ build_dir=${DGC_BUILD_DIR:-build}
 start=$(date +%s)
 ninja -C "$build_dir"
 echo "test.sh: built in $(($(date +%s) - start)) s"
+# The runtime as its own project, which must not need MLIR or LLVM; then its
+# installed package, used by an embedder the way the docs say.
+runtime_dir="${build_dir}-runtime"
+cmake -G Ninja -S runtime -B "$runtime_dir" >/dev/null
+ninja -C "$runtime_dir" >/dev/null
+prefix=$(realpath -m "$runtime_dir/prefix")
+rm -rf "$prefix" "$runtime_dir/consumer"
+cmake --install "$runtime_dir" --prefix "$prefix" >/dev/null
+cmake -G Ninja -S test/runtime-package -B "$runtime_dir/consumer" \
+  -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+ninja -C "$runtime_dir/consumer" >/dev/null
+"$runtime_dir/consumer/consumer"
+echo "test.sh: the runtime builds alone, and its installed package links"
 # A short fuzzing run of the parsers of untrusted files and of dgc-run's
 # command line, under ASan+UBSan.
 scripts/fuzz.sh 10
