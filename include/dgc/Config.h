@@ -126,6 +126,8 @@ struct GenerationConfig {
   double confidenceThreshold = 0.005;
   std::vector<int64_t> eosTokenIds = {1, 106, 50};
   int64_t padTokenId = 0;
+  /// Whether the file gave eos_token_id (else it is the default above).
+  bool eosStated = false;
 };
 
 /// What went wrong, where: `file: path: message`.

@@ -68,8 +68,10 @@ GenerationConfig parseGeneration(std::string_view text,
     (root.find("t_max") ? root.member("t_max") : root.member("t_min"))
         .fail("expected t_max > t_min, got t_min " + std::to_string(g.tMin) +
               " and t_max " + std::to_string(g.tMax));
-  if (root.find("eos_token_id"))
+  if (root.find("eos_token_id")) {
     g.eosTokenIds = root.member("eos_token_id").asIntList(0, kMaxTokenId);
+    g.eosStated = true;
+  }
   g.padTokenId = root.getInt("pad_token_id", g.padTokenId, 0, kMaxTokenId);
   return g;
 }

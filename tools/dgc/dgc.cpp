@@ -238,9 +238,13 @@ bool checkGenerationTokens(const std::string &genPath,
          "] of " + model.path);
     return false;
   };
+  // The defaults (which the runtime would refuse as well) are named as such.
   for (int64_t id : generation.eosTokenIds)
     if (id >= vocab)
-      return outside("eos_token_id", id);
+      return outside(generation.eosStated
+                         ? "eos_token_id"
+                         : "eos_token_id (not given: the default 1, 106, 50)",
+                     id);
   if (generation.padTokenId >= vocab)
     return outside("pad_token_id", generation.padTokenId);
   return true;
