@@ -91,23 +91,22 @@ Status checkGraph(const Manifest &m, const std::string &name,
   const GraphSpec &graph = m.graphs.at(name);
   std::string where = m.path + ": graphs." + name;
   size_t i = 1;
-  for (const Expected &want : inputs) {
-    std::string at = where + ".inputs[" + std::to_string(i) + "]";
-    if (i >= graph.inputs.size())
-      return Error{at + ": missing; expected '" + want.name + "'"};
-    if (Status s = checkTensor(graph.inputs[i++], want, at); !s)
-      return s;
-  }
-  if (!optional.empty() && i < graph.inputs.size() &&
-      !graph.inputs[i].isCache) {
-    for (const Expected &want : optional) {
+  // `wants` in turn from input i on.
+  auto checkInputs = [&](const std::vector<Expected> &wants) -> Status {
+    for (const Expected &want : wants) {
       std::string at = where + ".inputs[" + std::to_string(i) + "]";
       if (i >= graph.inputs.size())
         return Error{at + ": missing; expected '" + want.name + "'"};
       if (Status s = checkTensor(graph.inputs[i++], want, at); !s)
         return s;
     }
-  }
+    return Status();
+  };
+  if (Status s = checkInputs(inputs); !s)
+    return s;
+  if (!optional.empty() && i < graph.inputs.size() && !graph.inputs[i].isCache)
+    if (Status s = checkInputs(optional); !s)
+      return s;
   for (; i < graph.inputs.size(); ++i) {
     std::string at = where + ".inputs[" + std::to_string(i) + "]";
     const TensorSpec &input = graph.inputs[i];
