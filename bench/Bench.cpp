@@ -22,16 +22,14 @@
 
 #include "BenchArguments.h"
 
-#include "dgc/Version.h"
+#include "tools/RuntimeToolMain.h"
 #include "dgc/runtime/HostModule.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <exception>
 #include <functional>
-#include <new>
 #include <random>
 #include <string>
 #include <string_view>
@@ -362,18 +360,5 @@ static int runTool(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 2 && std::string_view(argv[1]) == "--version") {
-    std::printf("%s\n", DGC_VERSION_LINE);
-    return 0;
-  }
-  // What escapes (an allocation beyond the host's memory, a library's
-  // exception) is one line naming it, never an abort.
-  try {
-    return runTool(argc, argv);
-  } catch (const std::bad_alloc &) {
-    std::fprintf(stderr, "dgc-bench: out of host memory\n");
-  } catch (const std::exception &e) {
-    std::fprintf(stderr, "dgc-bench: internal error: %s\n", e.what());
-  }
-  return 1;
+  return dgc::runtimeToolMain("dgc-bench", argc, argv, runTool);
 }

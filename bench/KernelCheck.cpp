@@ -19,7 +19,7 @@
 #include "BenchArguments.h"
 #include "SafetensorsWriter.h"
 
-#include "dgc/Version.h"
+#include "tools/RuntimeToolMain.h"
 #include "dgc/runtime/HostModule.h"
 
 #include <algorithm>
@@ -27,13 +27,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <exception>
-#include <new>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
-#include <string_view>
 
 using namespace dgc::runtime;
 
@@ -314,18 +311,5 @@ static int runTool(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 2 && std::string_view(argv[1]) == "--version") {
-    std::printf("%s\n", DGC_VERSION_LINE);
-    return 0;
-  }
-  // What escapes (an allocation beyond the host's memory, a library's
-  // exception) is one line naming it, never an abort.
-  try {
-    return runTool(argc, argv);
-  } catch (const std::bad_alloc &) {
-    std::fprintf(stderr, "dgc-kernel-check: out of host memory\n");
-  } catch (const std::exception &e) {
-    std::fprintf(stderr, "dgc-kernel-check: internal error: %s\n", e.what());
-  }
-  return 1;
+  return dgc::runtimeToolMain("dgc-kernel-check", argc, argv, runTool);
 }

@@ -9,7 +9,7 @@
 #include "Inputs.h"
 #include "Options.h"
 
-#include "dgc/Version.h"
+#include "tools/RuntimeToolMain.h"
 #include "dgc/runtime/Files.h"
 #include "dgc/runtime/Generator.h"
 #include "dgc/runtime/PromptImages.h"
@@ -19,11 +19,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <exception>
-#include <new>
 #include <fstream>
 #include <iostream>
-#include <string_view>
 #include <unistd.h>
 
 using namespace dgc::runtime;
@@ -347,18 +344,5 @@ static int runTool(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 2 && std::string_view(argv[1]) == "--version") {
-    std::printf("%s\n", DGC_VERSION_LINE);
-    return 0;
-  }
-  // What escapes (an allocation beyond the host's memory, a library's
-  // exception) is one line naming it, never an abort.
-  try {
-    return runTool(argc, argv);
-  } catch (const std::bad_alloc &) {
-    std::fprintf(stderr, "dgc-run: out of host memory\n");
-  } catch (const std::exception &e) {
-    std::fprintf(stderr, "dgc-run: internal error: %s\n", e.what());
-  }
-  return 1;
+  return dgc::runtimeToolMain("dgc-run", argc, argv, runTool);
 }
