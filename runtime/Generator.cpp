@@ -13,12 +13,13 @@
 #include "dgc/runtime/PromptImages.h"
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <numeric>
 #include <map>
+#include <mutex>
+#include <numeric>
 #include <optional>
 
 namespace dgc::runtime {
@@ -57,9 +58,8 @@ Generator::Generator(const HostModule &module, KVCache &cache, int64_t maxBatch)
 
 Generator::~Generator() = default;
 
-std::vector<int64_t> pagesNeeded(const std::vector<PoolSpec> &pools,
-                                 int64_t ps, int64_t c,
-                                 const GenerationRequest &request) {
+std::vector<int64_t> pagesNeeded(const std::vector<PoolSpec> &pools, int64_t ps,
+                                 int64_t c, const GenerationRequest &request) {
   const int64_t p = static_cast<int64_t>(request.prompt.size());
   const int64_t total = p + request.options.maxCanvases(c) * c;
   auto pages = [&](int64_t tokens) { return (tokens + ps - 1) / ps; };
@@ -86,8 +86,7 @@ Status checkRequest(const Manifest &m, const GenerationRequest &request) {
     return Error{"the prompt is empty"};
   auto outside = [&](const std::string &what, int64_t id) {
     return Error{what + " is " + std::to_string(id) +
-                 ", outside the vocabulary [0, " + std::to_string(vocab) +
-                 ")"};
+                 ", outside the vocabulary [0, " + std::to_string(vocab) + ")"};
   };
   for (size_t i = 0; i < request.prompt.size(); ++i)
     if (request.prompt[i] < 0 || request.prompt[i] >= vocab)
@@ -103,7 +102,8 @@ Status checkRequest(const Manifest &m, const GenerationRequest &request) {
   // New tokens come a canvas at a time, at the positions after the prompt.
   const int64_t canvas = m.canvasLength, limit = m.maxPositions;
   int64_t canvases = (request.options.maxNewTokens + canvas - 1) / canvas;
-  int64_t last = static_cast<int64_t>(request.prompt.size()) + canvases * canvas;
+  int64_t last =
+      static_cast<int64_t>(request.prompt.size()) + canvases * canvas;
   if (limit && last > limit)
     return Error{"a prompt of " + std::to_string(request.prompt.size()) +
                  " tokens and up to " +
@@ -118,20 +118,97 @@ Status checkRequest(const Manifest &m, const GenerationRequest &request) {
 }
 
 Result<size_t> Generator::submit(GenerationRequest request) {
-  const size_t index = requests_.size();
+  std::lock_guard<std::mutex> lock(mutex_);
+  const size_t index = next_;
+  if (stopping_)
+    return Error{"request " + std::to_string(index) +
+                 ": the generator is stopping"};
   if (Status s = checkRequest(module_.manifest(), request); !s)
     return Error{"request " + std::to_string(index) + ": " + s.error()};
-  requests_.push_back(std::move(request));
-  results_.emplace_back();
-  waiting_.push_back(index);
+  ++next_;
+  submitted_.emplace_back(index, std::move(request));
+  live_.insert(index);
+  ++load_.waiting;
+  wake_.notify_one();
   return index;
 }
 
+bool Generator::cancel(size_t index) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!live_.count(index))
+    return false;
+  cancels_.insert(index);
+  wake_.notify_one();
+  return true;
+}
+
+void Generator::stop() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stopping_ = true;
+  wake_.notify_one();
+}
+
+GeneratorLoad Generator::load() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return load_;
+}
+
+void Generator::publishLoad() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  load_.running = static_cast<int64_t>(running_.size());
+  load_.pagesReserved = pagesInUse_;
+  load_.pagesUsed.clear();
+  for (size_t pool = 0; pool < cache_.pools().size(); ++pool) {
+    int64_t p = static_cast<int64_t>(pool);
+    load_.pagesUsed.push_back(*cache_.totalPages(p) - *cache_.freePages(p));
+  }
+}
+
+void Generator::takeSubmitted(const GenerationEvents &events) {
+  std::deque<std::pair<size_t, GenerationRequest>> arrived;
+  std::set<size_t> cancels;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    arrived.swap(submitted_);
+    cancels.swap(cancels_);
+  }
+  for (auto &[index, request] : arrived) {
+    slots_[index].request = std::move(request);
+    waiting_.push_back(index);
+  }
+  for (size_t index : cancels) {
+    if (auto w = std::find(waiting_.begin(), waiting_.end(), index);
+        w != waiting_.end()) {
+      waiting_.erase(w);
+      Running never;
+      never.index = index;
+      finish(never, "request " + std::to_string(index) + ": cancelled", events,
+             /*cancelled=*/true);
+      continue;
+    }
+    for (auto &r : running_)
+      if (r->index == index && !r->done)
+        finish(*r, "request " + std::to_string(index) + ": cancelled", events,
+               /*cancelled=*/true);
+  }
+  running_.erase(std::remove_if(running_.begin(), running_.end(),
+                                [](const auto &r) { return r->done; }),
+                 running_.end());
+}
+
 void Generator::finish(Running &r, const std::string &error,
-                       const GenerationEvents &events) {
+                       const GenerationEvents &events, bool cancelled) {
   r.done = true;
-  GenerationResult &result = results_[r.index];
+  GenerationResult &result = slots_.at(r.index).result;
   result.error = error;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    result.cancelled = cancelled;
+    live_.erase(r.index);
+    if (r.id < 0 && r.budget.empty())
+      --load_.waiting; // it never ran
+  }
+  finished_.push_back(r.index);
   if (r.id >= 0)
     (void)cache_.release(r.id);
   for (size_t i = 0; i < r.budget.size(); ++i)
@@ -143,7 +220,7 @@ void Generator::finish(Running &r, const std::string &error,
 
 void Generator::startCanvas(Running &r) {
   const Manifest &m = module_.manifest();
-  const GenerationOptions &o = requests_[r.index].options;
+  const GenerationOptions &o = slots_.at(r.index).request.options;
   r.canvas.assign(m.canvasLength, 0);
   r.random->uniformIds(m.vocabSize, r.canvas.data(), m.canvasLength);
   r.k = o.maxDenoisingSteps;
@@ -157,7 +234,7 @@ bool Generator::admit(const GenerationEvents &events) {
   while (!waiting_.empty() &&
          static_cast<int64_t>(running_.size()) < maxBatch_) {
     size_t index = waiting_.front();
-    const GenerationRequest &request = requests_[index];
+    const GenerationRequest &request = slots_.at(index).request;
     std::vector<int64_t> need =
         pagesNeeded(cache_.pools(), cache_.pageSize(),
                     module_.manifest().canvasLength, request);
@@ -191,13 +268,17 @@ bool Generator::admit(const GenerationEvents &events) {
         cache_.admit(static_cast<int64_t>(request.prompt.size()) + c);
     waiting_.erase(waiting_.begin());
     if (!id) {
-      finish(*running, "request " + std::to_string(index) +
-                           ": KV cache: " + id.error(),
+      finish(*running,
+             "request " + std::to_string(index) + ": KV cache: " + id.error(),
              events);
       continue;
     }
     running->id = *id;
     running->budget = need;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --load_.waiting;
+    }
     for (size_t i = 0; i < need.size(); ++i)
       pagesInUse_[i] += need[i];
     if (request.random) {
@@ -220,7 +301,7 @@ void Generator::prefill(std::vector<Running *> &joined,
   // The vision graph runs first; a request whose images fail leaves alone.
   std::map<Running *, Executor::EncoderImages> rows;
   for (Running *r : joined) {
-    const GenerationRequest &request = requests_[r->index];
+    const GenerationRequest &request = slots_.at(r->index).request;
     if (request.images.empty())
       continue;
     auto row = encoderImages(module_, request.prompt, request.images);
@@ -235,17 +316,18 @@ void Generator::prefill(std::vector<Running *> &joined,
                joined.end());
   // Prompts of equal length share one encoder call.
   std::stable_sort(joined.begin(), joined.end(), [&](Running *a, Running *b) {
-    return requests_[a->index].prompt.size() <
-           requests_[b->index].prompt.size();
+    return slots_.at(a->index).request.prompt.size() <
+           slots_.at(b->index).request.prompt.size();
   });
   for (size_t first = 0; first < joined.size();) {
-    size_t len = requests_[joined[first]->index].prompt.size(), last = first;
+    size_t len = slots_.at(joined[first]->index).request.prompt.size(),
+           last = first;
     std::vector<RequestId> ids;
     std::vector<int32_t> tokens, positions;
     for (; last < joined.size() &&
-           requests_[joined[last]->index].prompt.size() == len;
+           slots_.at(joined[last]->index).request.prompt.size() == len;
          ++last) {
-      const auto &prompt = requests_[joined[last]->index].prompt;
+      const auto &prompt = slots_.at(joined[last]->index).request.prompt;
       ids.push_back(joined[last]->id);
       tokens.insert(tokens.end(), prompt.begin(), prompt.end());
       for (size_t i = 0; i < len; ++i)
@@ -268,13 +350,12 @@ void Generator::prefill(std::vector<Running *> &joined,
       }
       images->softTokens.insert(images->softTokens.end(),
                                 row.softTokens.begin(), row.softTokens.end());
-      images->mask.insert(images->mask.end(), row.mask.begin(),
-                          row.mask.end());
+      images->mask.insert(images->mask.end(), row.mask.begin(), row.mask.end());
       images->spans.insert(images->spans.end(), row.spans.begin(),
                            row.spans.end());
     }
-    auto encoded = executor_.encode(ids, tokens, positions,
-                                    images ? &*images : nullptr);
+    auto encoded =
+        executor_.encode(ids, tokens, positions, images ? &*images : nullptr);
     ++stats_.encoderCalls;
     for (size_t i = first; i < last; ++i) {
       Running &r = *joined[i];
@@ -329,8 +410,8 @@ void Generator::step(const GenerationEvents &events) {
     if (r.scEnabled)
       std::memcpy(sc.data() + b * c * h, r.sc.data(), c * h * sizeof(float));
     scOn.push_back(r.scEnabled);
-    temps.push_back(temperature(requests_[r.index].options, r.k));
-    if (requests_[r.index].options.draw == DrawMode::Exact)
+    temps.push_back(temperature(slots_.at(r.index).request.options, r.k));
+    if (slots_.at(r.index).request.options.draw == DrawMode::Exact)
       r.random->drawSeeds(seeds.data() + b * c, c);
   }
   auto out = executor_.decode(ids, canvas, sc, scOn, temps, seeds,
@@ -349,8 +430,8 @@ void Generator::step(const GenerationEvents &events) {
   std::vector<Running *> committing;
   for (int64_t b = 0; b < batch; ++b) {
     Running &r = *running_[b];
-    const GenerationOptions &o = requests_[r.index].options;
-    GenerationResult &result = results_[r.index];
+    const GenerationOptions &o = slots_.at(r.index).request.options;
+    GenerationResult &result = slots_.at(r.index).result;
     const float *entropy = out->entropy.f32() + b * c;
     r.argmax.assign(out->argmax.i32() + b * c, out->argmax.i32() + (b + 1) * c);
     ++result.decoderPasses;
@@ -360,8 +441,7 @@ void Generator::step(const GenerationEvents &events) {
     if (o.draw == DrawMode::TopK) {
       int64_t k = out->topkIds.shape.back();
       r.random->sampleTopK(out->topkProbs.f32() + b * c * k,
-                           out->topkIds.i32() + b * c * k, c, k,
-                           sample.data());
+                           out->topkIds.i32() + b * c * k, c, k, sample.data());
     } else {
       r.random->sampleExact(out->sample.i32() + b * c, c, sample.data());
     }
@@ -455,21 +535,55 @@ void Generator::step(const GenerationEvents &events) {
                  running_.end());
 }
 
+void Generator::round(const GenerationEvents &events) {
+  takeSubmitted(events);
+  admit(events);
+  running_.erase(std::remove_if(running_.begin(), running_.end(),
+                                [](const auto &r) { return r->done; }),
+                 running_.end());
+  if (!running_.empty())
+    step(events);
+  publishLoad();
+}
+
 std::vector<GenerationResult> Generator::run(const GenerationEvents &events) {
   auto start = std::chrono::steady_clock::now();
-  while (!waiting_.empty() || !running_.empty()) {
-    admit(events);
-    running_.erase(std::remove_if(running_.begin(), running_.end(),
-                                  [](const auto &r) { return r->done; }),
-                   running_.end());
-    if (running_.empty())
-      continue; // every admitted request failed; admit the next ones
-    step(events);
+  takeSubmitted(events);
+  while (!waiting_.empty() || !running_.empty())
+    round(events);
+  stats_.seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  finished_.clear();
+  std::vector<GenerationResult> results;
+  for (size_t i = 0; i < slots_.size(); ++i)
+    results.push_back(slots_.count(i) ? slots_.at(i).result
+                                      : GenerationResult());
+  return results;
+}
+
+void Generator::serve(const GenerationEvents &events) {
+  auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] {
+        return !submitted_.empty() || !cancels_.empty() || stopping_ ||
+               !waiting_.empty() || !running_.empty();
+      });
+      if (stopping_ && submitted_.empty() && waiting_.empty() &&
+          running_.empty())
+        break;
+    }
+    round(events);
+    // onFinished has seen them: a long-running server keeps no history.
+    for (size_t index : finished_)
+      slots_.erase(index);
+    finished_.clear();
   }
-  stats_.seconds += std::chrono::duration<double>(
-                        std::chrono::steady_clock::now() - start)
-                        .count();
-  return results_;
+  stats_.seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
 }
 
 } // namespace dgc::runtime

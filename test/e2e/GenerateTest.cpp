@@ -17,8 +17,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
 
 using namespace dgc::runtime;
 using nlohmann::json;
@@ -276,7 +280,109 @@ TEST_P(Generation, BadRequestsAreRefusedAtSubmit) {
   EXPECT_TRUE(generator.run().empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Modules, Generation, testing::ValuesIn(modulesUnderTest()),
-                         moduleName);
+// A server's use: serve() on one thread, submit() and cancel() from others.
+TEST_P(Generation, ServeTakesRequestsWhileRunningAndAnswersAsAlone) {
+  std::vector<GenerationRequest> requests = mixedRequests();
+  std::vector<std::vector<int32_t>> solo;
+  for (const GenerationRequest &request : requests) {
+    KVCache kv = cache(32);
+    Generator generator(*module_, kv, 1);
+    ASSERT_TRUE(generator.submit(request));
+    solo.push_back(generator.run()[0].tokens);
+  }
+  KVCache kv = cache(32);
+  Generator generator(*module_, kv, 2);
+  std::mutex mutex;
+  std::map<size_t, GenerationResult> results;
+  std::atomic<int64_t> steps{0};
+  GenerationEvents events;
+  events.onStep = [&](const StepReport &) { ++steps; };
+  events.onFinished = [&](size_t i, const GenerationResult &r) {
+    std::lock_guard<std::mutex> lock(mutex);
+    EXPECT_TRUE(results.emplace(i, r).second) << "request " << i << " twice";
+  };
+  std::thread loop([&] { generator.serve(events); });
+  // The second and third arrive while the first is being denoised.
+  ASSERT_EQ(*generator.submit(requests[0]), 0u);
+  while (steps == 0)
+    std::this_thread::yield();
+  std::vector<std::thread> clients;
+  for (size_t i = 1; i < 3; ++i)
+    clients.emplace_back(
+        [&, i] { EXPECT_TRUE(generator.submit(requests[i])); });
+  for (std::thread &t : clients)
+    t.join();
+  generator.stop();
+  loop.join();
+  auto late = generator.submit(requests[0]);
+  ASSERT_FALSE(late);
+  EXPECT_NE(late.error().find("stopping"), std::string::npos) << late.error();
+  ASSERT_EQ(results.size(), 3u);
+  std::map<std::vector<int32_t>, int> expected, got;
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(results[i].error.empty()) << results[i].error;
+    ++expected[solo[i]];
+    ++got[results[i].tokens];
+  }
+  // Indices follow the order of arrival, which the client threads race for.
+  EXPECT_EQ(results[0].tokens, solo[0]);
+  EXPECT_EQ(got, expected);
+  GeneratorLoad load = generator.load();
+  EXPECT_EQ(load.waiting, 0);
+  EXPECT_EQ(load.running, 0);
+  for (int64_t pool = 0; pool < 2; ++pool)
+    EXPECT_EQ(*kv.freePages(pool), *kv.totalPages(pool));
+}
+
+TEST_P(Generation, CancelFreesPagesAndLeavesTheOthersAlone) {
+  std::vector<GenerationRequest> requests = mixedRequests();
+  KVCache soloCache = cache(32);
+  Generator alone(*module_, soloCache, 1);
+  ASSERT_TRUE(alone.submit(requests[2]));
+  std::vector<int32_t> expected = alone.run()[0].tokens;
+
+  GenerationRequest endless = requests[1]; // no eos: every canvas it may
+  endless.options.maxNewTokens = 256;
+  KVCache kv = cache(64);
+  Generator generator(*module_, kv, 2);
+  ASSERT_EQ(*generator.submit(endless), 0u);
+  ASSERT_EQ(*generator.submit(requests[2]), 1u);
+  ASSERT_EQ(*generator.submit(endless), 2u); // cancelled while waiting
+  std::map<size_t, GenerationResult> results;
+  GenerationEvents events;
+  events.onStep = [&](const StepReport &s) {
+    if (s.request == 0 && s.canvas == 0 && s.step == 1) {
+      EXPECT_TRUE(generator.cancel(2));
+    }
+    if (s.request == 0 && s.canvas == 1 && s.step == 1) {
+      EXPECT_TRUE(generator.cancel(0));
+      EXPECT_GT(generator.load().pagesReserved[0], 0);
+    }
+  };
+  events.onFinished = [&](size_t i, const GenerationResult &r) {
+    results[i] = r;
+  };
+  std::thread loop([&] { generator.serve(events); });
+  generator.stop();
+  loop.join();
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].cancelled);
+  EXPECT_NE(results[0].error.find("request 0: cancelled"), std::string::npos)
+      << results[0].error;
+  EXPECT_EQ(results[0].canvases, 1); // it stopped in its second canvas
+  EXPECT_TRUE(results[2].cancelled);
+  EXPECT_EQ(results[2].decoderPasses, 0);
+  EXPECT_FALSE(results[1].cancelled);
+  EXPECT_TRUE(results[1].error.empty()) << results[1].error;
+  EXPECT_EQ(results[1].tokens, expected);
+  EXPECT_FALSE(generator.cancel(0)); // already over
+  EXPECT_FALSE(generator.cancel(7)); // never was
+  for (int64_t pool = 0; pool < 2; ++pool)
+    EXPECT_EQ(*kv.freePages(pool), *kv.totalPages(pool));
+  EXPECT_EQ(generator.load().pagesReserved, std::vector<int64_t>(2, 0));
+}
+
+INSTANTIATE_TEST_SUITE_P(Modules, Generation,
+                         testing::ValuesIn(modulesUnderTest()), moduleName);
 
 } // namespace

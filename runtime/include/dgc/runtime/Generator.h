@@ -18,6 +18,11 @@
 //   generator.submit({prompt, options, /*seed=*/7});
 //   std::vector<GenerationResult> results = generator.run(events);
 //
+// A server keeps one Generator going: serve() runs on one thread while
+// others submit() and cancel(); a request submitted meanwhile joins the batch
+// before the next denoise step, and stop() lets serve() return once every
+// request it accepted has finished.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef DGC_RUNTIME_GENERATOR_H
@@ -27,9 +32,14 @@
 #include "dgc/runtime/ImageProcessor.h"
 #include "dgc/runtime/Sampler.h"
 
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace dgc::runtime {
@@ -56,6 +66,8 @@ struct GenerationResult {
   bool endedOnEos = false;
   /// Why the request failed; empty when it did not.
   std::string error;
+  /// Ended by cancel() (`error` says so too).
+  bool cancelled = false;
   /// Non-pad tokens per decoder pass: the metric transformers reports.
   double tokensPerForward(int32_t padId) const;
 };
@@ -101,17 +113,40 @@ std::vector<int64_t> pagesNeeded(const std::vector<PoolSpec> &pools,
 /// and length, the options, images); Generator::submit checks the same.
 Status checkRequest(const Manifest &manifest, const GenerationRequest &request);
 
+/// What a serving Generator holds now (Generator::load).
+struct GeneratorLoad {
+  int64_t waiting = 0; // submitted, not yet in the batch
+  int64_t running = 0;
+  std::vector<int64_t> pagesReserved; // admission's budget, per pool
+  std::vector<int64_t> pagesUsed;     // pages the cache has handed out
+};
+
 class Generator {
 public:
   Generator(const HostModule &module, KVCache &cache, int64_t maxBatch);
   ~Generator();
 
   /// Queues `request` and returns its index, or says why it is invalid
-  /// (empty prompt, ids outside the vocabulary, bad options).
+  /// (empty prompt, ids outside the vocabulary, bad options, a stopped
+  /// generator). Thread-safe, also while run() or serve() runs.
   Result<size_t> submit(GenerationRequest request);
+  /// Ends request `index` before its next denoise step and frees its KV
+  /// pages; onFinished reports it with `cancelled` set. False when it has
+  /// already finished (or never was). Thread-safe.
+  bool cancel(size_t index);
   /// Runs every queued request to its end; results by index. A request that
   /// cannot be served carries its error; the others are unaffected.
   std::vector<GenerationResult> run(const GenerationEvents &events = {});
+  /// Runs requests as they are submitted, idle while there are none, until
+  /// stop(); then finishes those already accepted and returns. A finished
+  /// request's prompt and result are dropped once onFinished has seen them.
+  void serve(const GenerationEvents &events);
+  /// Makes serve() return once the accepted requests finish, and submit()
+  /// refuse new ones. Thread-safe.
+  void stop();
+  /// Thread-safe; the batch and cache as of the last step.
+  GeneratorLoad load() const;
+  /// The generation thread's figures: read them once run() has returned.
   const GenerationStats &stats() const { return stats_; }
   /// Why denoise steps stopped replaying a recorded CUDA graph (and were
   /// launched instead); empty if they did not.
@@ -123,23 +158,43 @@ public:
 
 private:
   struct Running;
+  struct Slot {
+    GenerationRequest request;
+    GenerationResult result;
+  };
+  /// Moves submitted requests into the queue and applies cancellations.
+  void takeSubmitted(const GenerationEvents &events);
+  /// One round: admit, then one denoise step of the batch.
+  void round(const GenerationEvents &events);
+  void publishLoad();
   bool admit(const GenerationEvents &events);
   void prefill(std::vector<Running *> &joined, const GenerationEvents &events);
   void step(const GenerationEvents &events);
   void finish(Running &r, const std::string &error,
-              const GenerationEvents &events);
+              const GenerationEvents &events, bool cancelled = false);
   void startCanvas(Running &r);
 
   const HostModule &module_;
   KVCache &cache_;
   Executor executor_;
   int64_t maxBatch_;
-  std::vector<GenerationRequest> requests_;
-  std::vector<GenerationResult> results_;
+  // Owned by the thread in run() or serve().
+  std::unordered_map<size_t, Slot> slots_;
   std::vector<size_t> waiting_;
   std::vector<std::unique_ptr<Running>> running_;
   std::vector<int64_t> pagesInUse_; // budget of running requests, per pool
+  std::vector<size_t> finished_;    // since the last round
   GenerationStats stats_;
+
+  // Shared with the threads that submit, cancel and stop.
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::pair<size_t, GenerationRequest>> submitted_;
+  std::set<size_t> live_; // submitted and not finished
+  std::set<size_t> cancels_;
+  size_t next_ = 0;
+  bool stopping_ = false;
+  GeneratorLoad load_;
 };
 
 } // namespace dgc::runtime
