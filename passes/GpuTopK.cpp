@@ -18,8 +18,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/BufferUtils.h"
 #include "passes/Passes.h"
+#include "passes/TopKLoop.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -30,9 +30,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
-#include "llvm/ADT/SetVector.h"
-
-#include <limits>
 
 namespace dgc {
 #define GEN_PASS_DEF_DGGPUTOPK
@@ -47,65 +44,6 @@ namespace {
 constexpr int64_t kDigitBits = 8;
 constexpr int64_t kBins = 1 << kDigitBits;
 constexpr int64_t kKeyBits = 64;
-
-/// What the marked loop computes: the top `k` of each row of `x` (last
-/// axis) into `values` and `indices`.
-struct TopKLoop {
-  Value x, values, indices;
-  int64_t k;
-};
-
-FailureOr<TopKLoop> matchTopKLoop(scf::ForOp loop) {
-  auto k = loop->getAttrOfType<IntegerAttr>(kTopKLoopAttr);
-  if (!k || k.getInt() < 1)
-    return failure();
-  TopKLoop m;
-  m.k = k.getInt();
-  SmallVector<linalg::GenericOp> steps;
-  llvm::SetVector<Value> written; // buffers from outside the loop
-  loop.getBody()->walk([&](Operation *op) {
-    if (auto generic = dyn_cast<linalg::GenericOp>(op);
-        generic && generic->hasAttr(kBestOfRowsAttr))
-      steps.push_back(generic);
-    SmallVector<Value> targets;
-    if (auto copy = dyn_cast<memref::CopyOp>(op))
-      targets.push_back(copy.getTarget());
-    else if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
-      llvm::append_range(targets, linalgOp.getDpsInits());
-    else if (auto store = dyn_cast<memref::StoreOp>(op))
-      targets.push_back(store.getMemRef());
-    for (Value target : targets)
-      if (Value root = viewRoot(target); loop.isDefinedOutsideOfLoop(root))
-        written.insert(root);
-  });
-  if (steps.size() != 1 || written.size() != 2)
-    return failure();
-  m.x = steps.front().getDpsInputs()[0];
-  if (!loop.isDefinedOutsideOfLoop(m.x))
-    return failure();
-  auto xType = dyn_cast<MemRefType>(m.x.getType());
-  if (!xType ||
-      !(xType.getElementType().isF32() || xType.getElementType().isBF16()))
-    return failure();
-  int64_t rank = xType.getRank();
-  // Every row must hold at least k elements.
-  int64_t length = xType.getDimSize(rank - 1);
-  if (ShapedType::isDynamic(length) || length < m.k ||
-      length > std::numeric_limits<int32_t>::max())
-    return failure();
-  for (Value buffer : written) {
-    auto type = dyn_cast<MemRefType>(buffer.getType());
-    if (!type || type.getRank() != rank || type.getDimSize(rank - 1) != m.k)
-      return failure();
-    if (type.getElementType().isInteger(32))
-      m.indices = buffer;
-    else if (type.getElementType() == xType.getElementType())
-      m.values = buffer;
-  }
-  if (!m.values || !m.indices)
-    return failure();
-  return m;
-}
 
 /// Builds the kernel body; `b` sits at the start of the launch's block.
 class KernelBuilder {

@@ -416,6 +416,70 @@ def DgFoldReductionInits
                            "mlir::memref::MemRefDialect"];
 }
 
+def DgHostTopK : Pass<"dg-host-top-k", "mlir::func::FuncOp"> {
+  let summary = "Top-k of each row in one pass, on the host";
+  let description = [{
+    Replaces the loop convert-dg-to-linalg writes for a top-k of f32 rows
+    (k passes of a best-of-rows over the whole row, marked `dg.top_k`) by an
+    `scf.parallel` over the rows, each reading its row once in index order
+    and keeping the best k so far, sorted, in the outputs: the first k by
+    insertion, then each element that beats the k-th (held in a register)
+    takes its place and moves up past the kept ones it beats. An element
+    never beats an equal one already kept, so ties keep the lower index
+    first, the order the op specifies; NaN is below every number, as in the
+    loop it replaces. bf16 rows are left as they are.
+  }];
+  let dependentDialects = ["mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
+def DgHostPolynomialTanh : Pass<"dg-host-polynomial-tanh", "mlir::func::FuncOp"> {
+  let summary = "f32 tanh as MLIR's rational approximation, on the host";
+  let description = [{
+    Rewrites each f32 `math.tanh` (scalar or vector) into MLIR's polynomial
+    approximation (`populatePolynomialApproximateTanhPattern`: a rational
+    function of x clamped to +-7.99, x itself below 0.0004), accurate to a
+    few ulp, its fused multiply-adds as contractable `arith.mulf` and
+    `arith.addf` (no libm `fmaf` on a CPU without FMA). The gelu of every
+    MLP and expert then needs no libm call, and the loops around it
+    vectorise. Other types stay.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::vector::VectorDialect"];
+}
+
+def DgHostVectorContractions
+    : Pass<"dg-host-vector-contractions", "mlir::func::FuncOp"> {
+  let summary = "f32 contractions on buffers as register tiles of vector FMAs";
+  let description = [{
+    Rewrites each `linalg.generic` on f32 buffers that computes
+    `C[.., m, n] += A[.., m, .., k] * B[.., n, k]` (or `B[.., k, n]`), with
+    one reduction loop, C indexed by every parallel loop with m and n last,
+    and unit inner strides, into an `scf.parallel` over its other parallel
+    loops and panels of columns, around `scf.for` loops over register tiles
+    of `vector.fma`:
+
+    - B[n, k] (k contiguous; the depth a static multiple of 8): 2 x 4 tiles
+      of C, each of 8 accumulators of 8 k-lanes, folded to 4 sums per row
+      by shuffles at the end. The sum of each element of C is reassociated
+      by lanes.
+    - B[k, n] (n contiguous): 4 x 16 tiles of C, 8 vectors of 8 columns,
+      k in order, in blocks of 256 k so that B's panel stays in the L1
+      cache across the rows.
+
+    Rows left over get a tile one row high; columns left over (a dynamic or
+    uneven width) stay a `linalg.generic` over those columns. C's constant
+    start (a fill, or a copy of a filled buffer) is folded into the tiles
+    when no such generic remains. Other generics are left alone.
+  }];
+  let dependentDialects = ["mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::vector::VectorDialect"];
+}
+
 def DgGpuDeviceCopies : Pass<"dg-gpu-device-copies", "mlir::func::FuncOp"> {
   let summary = "Copies between GPU buffers as linalg.copy, for a kernel";
   let description = [{

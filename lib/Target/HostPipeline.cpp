@@ -36,7 +36,11 @@ const Stage kStages[] = {
      "function-boundary-type-conversion=identity-layout-map},"
      // A result that views a buffer is returned as a clone: a copy.
      "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
-     "canonicalize"},
+     "canonicalize,"
+     // The GEMMs as register tiles of FMAs, top-k in one pass per row, and
+     // tanh without a libm call.
+     "func.func(dg-host-vector-contractions,dg-host-top-k,"
+     "dg-host-polynomial-tanh)"},
     {HostStage::Loops, "loops",
      // bf16 <-> f32 conversions become integer bit operations: no
      // dependence on a libgcc that has __truncsfbf2.
@@ -46,6 +50,7 @@ const Stage kStages[] = {
      "expand-strided-metadata,lower-affine,"
      "convert-scf-to-cf,canonicalize"},
     {HostStage::LLVMDialect, "llvm",
+     "convert-vector-to-llvm,"
      "convert-math-to-llvm,convert-math-to-libm,finalize-memref-to-llvm,"
      "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
      "convert-cf-to-llvm,reconcile-unrealized-casts"},

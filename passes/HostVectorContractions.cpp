@@ -1,0 +1,456 @@
+//===- HostVectorContractions.cpp - GEMMs as FMA register tiles -----------===//
+//
+// convert-linalg-to-loops makes each contraction one dot product per output
+// element: two loads per multiply-add, and a horizontal sum per element.
+// Here a contraction on f32 buffers becomes register tiles of vector FMAs
+// inside an scf.parallel over its batch loops and column panels (the outer
+// loops a thread pool can share out), in one of two forms:
+//
+//  - B[n, k] (k contiguous, as in x W^T): a tile of 2 rows x 4 columns holds
+//    8 accumulators of 8 k-lanes each; per 8 k it loads 2 rows of A and 4
+//    of B and issues 8 FMAs (3 rows spill on AVX2's 16 registers); at the
+//    end each row's 4 accumulators fold to 4 sums in a few shuffles, and C
+//    gets them as one 4-wide add.
+//  - B[k, n] (n contiguous, as in P V): a tile of 4 rows x 16 columns holds
+//    8 accumulators of 8 columns each; per k it broadcasts 4 elements of A,
+//    loads 2 vectors of B and issues 8 FMAs, k in order, within blocks of
+//    256 k so that a panel of B stays in the L1 cache across the rows.
+//
+// Rows left over from the tile height get a tile one row high; columns left
+// over from the panel width (dynamic sizes only, in these graphs) stay a
+// generic over the remaining columns. Summation order changes only in the
+// first form, by k-lanes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/BufferUtils.h"
+#include "passes/ContractionEpilogue.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/ADT/DenseMap.h"
+
+namespace dgc {
+#define GEN_PASS_DEF_DGHOSTVECTORCONTRACTIONS
+#include "passes/Passes.h.inc"
+} // namespace dgc
+
+using namespace mlir;
+
+namespace dgc {
+namespace {
+
+constexpr int64_t kLanes = 8;        // f32 lanes of an AVX2 register
+constexpr int64_t kRowsNT = 2;       // tile of the B[n, k] form
+constexpr int64_t kColumnsNT = 4;    // (fixed: the 4-way fold below)
+constexpr int64_t kRowsNN = 4;       // tile of the B[k, n] form
+constexpr int64_t kVectorsNN = 2;    // 16 columns
+constexpr int64_t kDepthBlock = 256; // k per block of the B[k, n] form
+
+/// A contraction C[.., m, n] += A[.., m, .., k] * B[.., n, k] or B[.., k, n]
+/// on f32 buffers, in terms of the generic's loops.
+struct Contraction {
+  linalg::GenericOp op;
+  unsigned lhs, rhs; // operand numbers of A and B
+  unsigned m, n, k;
+  SmallVector<unsigned> batch;
+  bool nt; // B is [.., n, k]
+};
+
+/// Position of loop `dim` among the results of `map`, or -1.
+int positionOf(AffineMap map, unsigned dim) {
+  for (unsigned r = 0; r < map.getNumResults(); ++r)
+    if (auto e = dyn_cast<AffineDimExpr>(map.getResult(r));
+        e && e.getPosition() == dim)
+      return r;
+  return -1;
+}
+
+bool lastIs(AffineMap map, unsigned dim) {
+  return map.getNumResults() > 0 &&
+         positionOf(map, dim) == int(map.getNumResults()) - 1;
+}
+
+bool unitInnerStride(Value v) {
+  auto type = cast<MemRefType>(v.getType());
+  return type.getRank() > 0 && type.isLastDimUnitStride();
+}
+
+/// Whether the body is `out + in0 * in1` (either operand order).
+bool isMultiplyAdd(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 3)
+    return false;
+  auto add = body.getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!add)
+    return false;
+  Value acc = body.getArgument(2);
+  Value product = add.getLhs() == acc   ? add.getRhs()
+                  : add.getRhs() == acc ? add.getLhs()
+                                        : Value();
+  auto mul = product ? product.getDefiningOp<arith::MulFOp>() : nullptr;
+  if (!mul)
+    return false;
+  Value a = body.getArgument(0), b = body.getArgument(1);
+  return (mul.getLhs() == a && mul.getRhs() == b) ||
+         (mul.getLhs() == b && mul.getRhs() == a);
+}
+
+FailureOr<Contraction> match(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || !isMultiplyAdd(op))
+    return failure();
+  for (Value operand : op->getOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.getType());
+    if (!type || !type.getElementType().isF32())
+      return failure();
+  }
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  if (llvm::count(iterators, utils::IteratorType::reduction) != 1)
+    return failure();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  // Every index is a loop, or 0 into a dimension of size 1.
+  for (auto [operand, map] : llvm::zip(op->getOperands(), maps))
+    for (auto [r, e] : llvm::enumerate(map.getResults())) {
+      auto constant = dyn_cast<AffineConstantExpr>(e);
+      if (!isa<AffineDimExpr>(e) &&
+          !(constant && constant.getValue() == 0 &&
+            cast<MemRefType>(operand.getType()).getDimSize(r) == 1))
+        return failure();
+    }
+  Contraction c;
+  c.op = op;
+  c.k =
+      llvm::find(iterators, utils::IteratorType::reduction) - iterators.begin();
+  AffineMap out = maps[2];
+  // C is indexed by every parallel loop, m and n last.
+  if (!out.isProjectedPermutation() ||
+      out.getNumResults() != op.getNumLoops() - 1 || out.getNumResults() < 2 ||
+      positionOf(out, c.k) >= 0)
+    return failure();
+  c.n = out.getDimPosition(out.getNumResults() - 1);
+  c.m = out.getDimPosition(out.getNumResults() - 2);
+  bool firstHasN = positionOf(maps[0], c.n) >= 0;
+  c.rhs = firstHasN ? 0 : 1;
+  c.lhs = 1 - c.rhs;
+  AffineMap a = maps[c.lhs], b = maps[c.rhs];
+  if (positionOf(a, c.n) >= 0 || positionOf(a, c.m) < 0 ||
+      positionOf(b, c.m) >= 0 || positionOf(a, c.k) < 0 ||
+      positionOf(b, c.k) < 0)
+    return failure();
+  for (unsigned d = 0; d < op.getNumLoops(); ++d)
+    if (d != c.m && d != c.n && d != c.k)
+      c.batch.push_back(d);
+  Value lhs = op.getDpsInputs()[c.lhs], rhs = op.getDpsInputs()[c.rhs];
+  Value result = op.getDpsInits()[0];
+  if (viewRoot(result) == viewRoot(lhs) || viewRoot(result) == viewRoot(rhs))
+    return failure();
+  if (!unitInnerStride(result) || !unitInnerStride(rhs))
+    return failure();
+  if (lastIs(a, c.k) && lastIs(b, c.k)) {
+    // 8 k per step: the depth must be a static multiple of 8.
+    int64_t depth =
+        cast<MemRefType>(lhs.getType()).getDimSize(positionOf(a, c.k));
+    if (ShapedType::isDynamic(depth) || depth % kLanes || !unitInnerStride(lhs))
+      return failure();
+    c.nt = true;
+    return c;
+  }
+  if (!lastIs(b, c.n))
+    return failure();
+  c.nt = false;
+  return c;
+}
+
+/// Emits one contraction's tiles in place of its generic.
+class TileBuilder {
+public:
+  TileBuilder(ImplicitLocOpBuilder &b, Contraction &c)
+      : b(b), c(c), maps(c.op.getIndexingMapsArray()) {
+    lhs = c.op.getDpsInputs()[c.lhs];
+    rhs = c.op.getDpsInputs()[c.rhs];
+    out = c.op.getDpsInits()[0];
+    vectorType = VectorType::get({kLanes}, b.getF32Type());
+  }
+
+  void build() {
+    sizes = loopSizes(b, b.getLoc(), c.op);
+    int64_t width = c.nt ? kColumnsNT : kLanes * kVectorsNN;
+    std::optional<int64_t> columns = getConstantIntValue(sizes[c.n]);
+    bool tail = !columns || *columns % width;
+    // C's constant start, unless a tail generic still reads C.
+    if (!tail)
+      if (std::optional<double> start = foldConstantInit(c.op))
+        startValue = *start;
+    Value panels = roundDown(sizes[c.n], width);
+    SmallVector<Value> lower(c.batch.size() + 1, index(0)), upper, steps;
+    for (unsigned d : c.batch)
+      upper.push_back(sizes[d]);
+    upper.push_back(panels);
+    steps.assign(c.batch.size(), index(1));
+    steps.push_back(index(width));
+    scf::ParallelOp::create(
+        b, lower, upper, steps,
+        [&](OpBuilder &nested, Location loc, ValueRange ivs) {
+          ImplicitLocOpBuilder ib(loc, nested);
+          TileBuilder inner = child(ib);
+          for (auto [d, iv] : llvm::zip(c.batch, ivs))
+            inner.at[d] = iv;
+          inner.at[c.n] = ivs.back();
+          if (c.nt)
+            inner.rowsNT();
+          else
+            inner.depthBlocksNN();
+        });
+    if (tail)
+      emitTail(panels);
+    c.op.erase();
+  }
+
+private:
+  /// A builder for a nested region at `ib`, with this one's state.
+  TileBuilder child(ImplicitLocOpBuilder &ib) const {
+    TileBuilder inner(ib, c);
+    inner.sizes = sizes;
+    inner.startValue = startValue;
+    inner.at = at;
+    inner.blockStart = blockStart;
+    inner.blockEnd = blockEnd;
+    inner.firstBlock = firstBlock;
+    return inner;
+  }
+
+  Value splat(VectorType type, float value) {
+    return arith::ConstantOp::create(
+        b, type, DenseElementsAttr::get(type, ArrayRef<float>(value)));
+  }
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value add(Value x, int64_t v) {
+    return v ? arith::AddIOp::create(b, x, index(v)).getResult() : x;
+  }
+  Value roundDown(Value size, int64_t step) {
+    return arith::SubIOp::create(b, size,
+                                 arith::RemUIOp::create(b, size, index(step)));
+  }
+
+  /// Indices into operand `which` at the loop values `at`, `m` + `row`,
+  /// `n` + `column`.
+  SmallVector<Value> indices(unsigned which, int64_t row = 0,
+                             int64_t column = 0) {
+    SmallVector<Value> result;
+    for (AffineExpr e : maps[which].getResults()) {
+      auto dim = dyn_cast<AffineDimExpr>(e);
+      if (!dim) {
+        result.push_back(index(0));
+        continue;
+      }
+      unsigned d = dim.getPosition();
+      Value v = at.lookup(d);
+      result.push_back(d == c.m ? add(v, row) : d == c.n ? add(v, column) : v);
+    }
+    return result;
+  }
+
+  /// The full tiles of rows, then the rows left over one at a time.
+  template <typename Tile> void rows(int64_t height, Tile tile) {
+    Value full = roundDown(sizes[c.m], height);
+    auto loop = [&](Value from, Value to, int64_t step, int64_t tileRows) {
+      scf::ForOp::create(
+          b, from, to, index(step), ValueRange(),
+          [&](OpBuilder &nested, Location loc, Value iv, ValueRange) {
+            ImplicitLocOpBuilder ib(loc, nested);
+            TileBuilder inner = child(ib);
+            inner.at[c.m] = iv;
+            (inner.*tile)(tileRows);
+            scf::YieldOp::create(ib);
+          });
+    };
+    loop(index(0), full, height, height);
+    loop(full, sizes[c.m], 1, 1);
+  }
+
+  void rowsNT() { rows(kRowsNT, &TileBuilder::tileNT); }
+
+  /// x + y pairwise within each 128-bit half:
+  /// [x0+x1, x2+x3, y0+y1, y2+y3, x4+x5, x6+x7, y4+y5, y6+y7].
+  Value pairSums(Value x, Value y) {
+    Value even = vector::ShuffleOp::create(
+        b, x, y, ArrayRef<int64_t>{0, 2, 8, 10, 4, 6, 12, 14});
+    Value odd = vector::ShuffleOp::create(
+        b, x, y, ArrayRef<int64_t>{1, 3, 9, 11, 5, 7, 13, 15});
+    return arith::AddFOp::create(b, even, odd);
+  }
+
+  /// The 4 sums of 4 vectors' lanes, as one vector<4xf32>.
+  Value sumsOf4(ArrayRef<Value> v) {
+    Value t = pairSums(pairSums(v[0], v[1]), pairSums(v[2], v[3]));
+    Value low =
+        vector::ShuffleOp::create(b, t, t, ArrayRef<int64_t>{0, 1, 2, 3});
+    Value high =
+        vector::ShuffleOp::create(b, t, t, ArrayRef<int64_t>{4, 5, 6, 7});
+    return arith::AddFOp::create(b, low, high);
+  }
+
+  /// `height` rows x 4 columns of C, k in lanes of 8.
+  void tileNT(int64_t height) {
+    Value zero = splat(vectorType, 0.0f);
+    SmallVector<Value> inits(height * kColumnsNT, zero);
+    auto loop = scf::ForOp::create(
+        b, index(0), sizes[c.k], index(kLanes), inits,
+        [&](OpBuilder &nested, Location loc, Value k, ValueRange acc) {
+          ImplicitLocOpBuilder ib(loc, nested);
+          TileBuilder inner = child(ib);
+          inner.at[c.k] = k;
+          SmallVector<Value> a, bs, next;
+          for (int64_t i = 0; i < height; ++i)
+            a.push_back(vector::LoadOp::create(ib, vectorType, inner.lhs,
+                                               inner.indices(c.lhs, i)));
+          for (int64_t j = 0; j < kColumnsNT; ++j)
+            bs.push_back(vector::LoadOp::create(ib, vectorType, inner.rhs,
+                                                inner.indices(c.rhs, 0, j)));
+          for (int64_t i = 0; i < height; ++i)
+            for (int64_t j = 0; j < kColumnsNT; ++j)
+              next.push_back(vector::FMAOp::create(ib, a[i], bs[j],
+                                                   acc[i * kColumnsNT + j]));
+          scf::YieldOp::create(ib, next);
+        });
+    auto rowType = VectorType::get({kColumnsNT}, b.getF32Type());
+    for (int64_t i = 0; i < height; ++i) {
+      SmallVector<Value> results(loop.getResults());
+      Value sums =
+          sumsOf4(ArrayRef<Value>(results).slice(i * kColumnsNT, kColumnsNT));
+      SmallVector<Value> where = indices(2, i);
+      Value start =
+          startValue
+              ? splat(rowType, *startValue)
+              : vector::LoadOp::create(b, rowType, out, where).getResult();
+      vector::StoreOp::create(b, arith::AddFOp::create(b, start, sums), out,
+                              where);
+    }
+  }
+
+  /// Blocks of k, each over every row, so B's panel block stays cached.
+  void depthBlocksNN() {
+    Value depth = sizes[c.k];
+    scf::ForOp::create(
+        b, index(0), depth, index(kDepthBlock), ValueRange(),
+        [&](OpBuilder &nested, Location loc, Value k0, ValueRange) {
+          ImplicitLocOpBuilder ib(loc, nested);
+          TileBuilder inner = child(ib);
+          inner.blockStart = k0;
+          inner.blockEnd = arith::MinUIOp::create(
+              ib, arith::AddIOp::create(ib, k0, inner.index(kDepthBlock)),
+              depth);
+          inner.firstBlock = arith::CmpIOp::create(ib, arith::CmpIPredicate::eq,
+                                                   k0, inner.index(0));
+          inner.rows(kRowsNN, &TileBuilder::tileNN);
+          scf::YieldOp::create(ib);
+        });
+  }
+
+  /// `height` rows x 16 columns of C over one block of k, k in order.
+  void tileNN(int64_t height) {
+    SmallVector<Value> inits;
+    Value start = startValue ? splat(vectorType, *startValue) : Value();
+    for (int64_t i = 0; i < height; ++i)
+      for (int64_t j = 0; j < kVectorsNN; ++j) {
+        Value loaded = vector::LoadOp::create(b, vectorType, out,
+                                              indices(2, i, j * kLanes));
+        // The first block starts from C's constant: its buffer was never
+        // filled.
+        inits.push_back(
+            start ? arith::SelectOp::create(b, firstBlock, start, loaded)
+                        .getResult()
+                  : loaded);
+      }
+    auto loop = scf::ForOp::create(
+        b, blockStart, blockEnd, index(1), inits,
+        [&](OpBuilder &nested, Location loc, Value k, ValueRange acc) {
+          ImplicitLocOpBuilder ib(loc, nested);
+          TileBuilder inner = child(ib);
+          inner.at[c.k] = k;
+          SmallVector<Value> bs, next;
+          for (int64_t j = 0; j < kVectorsNN; ++j)
+            bs.push_back(
+                vector::LoadOp::create(ib, vectorType, inner.rhs,
+                                       inner.indices(c.rhs, 0, j * kLanes)));
+          for (int64_t i = 0; i < height; ++i) {
+            Value a = vector::BroadcastOp::create(
+                ib, vectorType,
+                memref::LoadOp::create(ib, inner.lhs, inner.indices(c.lhs, i)));
+            for (int64_t j = 0; j < kVectorsNN; ++j)
+              next.push_back(
+                  vector::FMAOp::create(ib, a, bs[j], acc[i * kVectorsNN + j]));
+          }
+          scf::YieldOp::create(ib, next);
+        });
+    for (int64_t i = 0; i < height; ++i)
+      for (int64_t j = 0; j < kVectorsNN; ++j)
+        vector::StoreOp::create(b, loop.getResult(i * kVectorsNN + j), out,
+                                indices(2, i, j * kLanes));
+  }
+
+  /// The generic itself over the columns [from, n) that no panel covers.
+  void emitTail(Value from) {
+    SmallVector<Value> operands;
+    for (auto [operand, map] : llvm::zip(c.op->getOperands(), maps)) {
+      auto type = cast<MemRefType>(operand.getType());
+      SmallVector<OpFoldResult> offsets, subSizes, strides;
+      for (auto [r, e] : llvm::enumerate(map.getResults())) {
+        auto dim = dyn_cast<AffineDimExpr>(e);
+        bool isN = dim && dim.getPosition() == c.n;
+        offsets.push_back(isN ? OpFoldResult(from) : b.getIndexAttr(0));
+        if (isN)
+          subSizes.push_back(
+              arith::SubIOp::create(b, sizes[c.n], from).getResult());
+        else if (type.isDynamicDim(r))
+          subSizes.push_back(memref::DimOp::create(b, operand, r).getResult());
+        else
+          subSizes.push_back(b.getIndexAttr(type.getDimSize(r)));
+        strides.push_back(b.getIndexAttr(1));
+      }
+      operands.push_back(
+          memref::SubViewOp::create(b, operand, offsets, subSizes, strides));
+    }
+    Operation *tail = b.clone(*c.op);
+    tail->setOperands(operands);
+  }
+
+  ImplicitLocOpBuilder &b;
+  Contraction &c;
+  SmallVector<AffineMap> maps;
+  Value lhs, rhs, out;
+  VectorType vectorType;
+  SmallVector<Value> sizes;
+  std::optional<double> startValue;
+  llvm::DenseMap<unsigned, Value> at; // loop -> its value at this point
+  Value blockStart, blockEnd, firstBlock;
+};
+
+struct HostVectorContractions
+    : impl::DgHostVectorContractionsBase<HostVectorContractions> {
+  void runOnOperation() override {
+    SmallVector<Contraction> found;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (op->getParentOfType<gpu::LaunchOp>())
+        return;
+      if (FailureOr<Contraction> c = match(op); succeeded(c))
+        found.push_back(*c);
+    });
+    for (Contraction &c : found) {
+      ImplicitLocOpBuilder b(c.op.getLoc(), c.op);
+      TileBuilder(b, c).build();
+    }
+  }
+};
+
+} // namespace
+} // namespace dgc
