@@ -30,6 +30,13 @@ config.substitutions.append(("%dgc_obj", config.dgc_obj_root))
 config.substitutions.append(("%runtime_lib", os.path.join(config.dgc_obj_root, "lib", "libDgcRuntime.so")))
 config.substitutions.append(("%standin_cuda", os.path.join(config.dgc_obj_root, "lib", "libdgc-standin-cuda.so")))
 
+# %venv_python: the Python with the openai client (scripts/setup.sh makes
+# build/venv over Debian's python3, whose jinja2 the chat check uses).
+venv_python = os.path.join(config.dgc_obj_root, "venv", "bin", "python")
+config.substitutions.append(("%venv_python", venv_python if os.path.exists(venv_python) else "/usr/bin/python3"))
+if os.path.exists(os.path.join(config.dgc_tools_dir, "dgc-serve")):
+    config.available_features.add("dgc-serve")
+
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.add_tool_substitutions(["dgc", "dgc-opt", "dgc-run", "dgc-bench", "dgc-kernel-check"], [config.dgc_tools_dir])
+llvm_config.add_tool_substitutions(["dgc", "dgc-opt", "dgc-run", "dgc-serve", "dgc-bench", "dgc-kernel-check"], [config.dgc_tools_dir])

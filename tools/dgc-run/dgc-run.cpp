@@ -9,6 +9,7 @@
 #include "Inputs.h"
 #include "Options.h"
 
+#include "tools/LoadedModel.h"
 #include "tools/RuntimeToolMain.h"
 #include "dgc/runtime/Files.h"
 #include "dgc/runtime/Generator.h"
@@ -31,17 +32,6 @@ namespace {
 int fail(const std::string &message, int status = 1) {
   std::cerr << "dgc-run: " << message << "\n";
   return status;
-}
-
-/// A file the command line names; nothing if it does not exist, and an
-/// error if it exists but is no regular file (a FIFO would block a read).
-Result<std::optional<std::string>> readOptionalFile(const std::string &path) {
-  if (!fileExists(path))
-    return std::optional<std::string>();
-  Result<std::string> text = readRegularFile(path);
-  if (!text)
-    return Error{text.error()};
-  return std::optional<std::string>(std::move(*text));
 }
 
 std::string shortIds(const std::vector<int32_t> &ids, size_t most = 12) {
@@ -80,33 +70,16 @@ static int runTool(int argc, char **argv) {
   if (!device)
     return fail("--device: " + device.error(), 2);
 
-  auto module = HostModule::load(o.module, *device);
-  if (!module)
-    return fail(module.error());
+  auto loaded = dgc::loadModel(o.module, o.weights, *device);
+  if (!loaded)
+    return fail(loaded.error());
+  HostModule *module = loaded->module.get();
   const Manifest &manifest = module->manifest();
-  if (Status s = checkGenerationGraphs(manifest); !s)
-    return fail(s.error());
-  auto checkpoint = Checkpoint::open(o.weights);
-  if (!checkpoint)
-    return fail(checkpoint.error());
-  if (Status s = module->bindWeights(*checkpoint); !s)
-    return fail(s.error());
+  std::optional<Tokenizer> &tokenizer = loaded->tokenizer;
+  const std::string &tokenizerPath = loaded->tokenizerPath;
 
   // Generation defaults: compiled in, then the checkpoint's, then the flags.
-  GenerationOptions defaults;
-  if (!manifest.generationConfig.empty())
-    if (Status s = defaults.mergeGenerationConfig(
-            manifest.generationConfig, o.module + ": model.generation");
-        !s)
-      return fail(s.error());
-  std::string generationPath = o.weights + "/generation_config.json";
-  auto generation = readOptionalFile(generationPath);
-  if (!generation)
-    return fail(generation.error());
-  if (*generation)
-    if (Status s = defaults.mergeGenerationConfig(**generation, generationPath);
-        !s)
-      return fail(s.error());
+  GenerationOptions defaults = loaded->defaults;
   if (Status s = defaults.mergeGenerationConfig(dgc::run::overridesJson(o),
                                                 "the command line");
       !s)
@@ -117,22 +90,6 @@ static int runTool(int argc, char **argv) {
   auto inputs = dgc::run::readInputs(o);
   if (!inputs)
     return fail(inputs.error(), 2);
-  std::optional<Tokenizer> tokenizer;
-  std::string tokenizerPath = o.weights + "/tokenizer.json";
-  if (fileExists(tokenizerPath)) {
-    auto loaded = Tokenizer::load(tokenizerPath);
-    if (!loaded)
-      return fail(loaded.error());
-    tokenizer = std::move(*loaded);
-    // The checkpoint's own chat template picks the prompt's form.
-    std::string jinjaPath = o.weights + "/chat_template.jinja";
-    auto jinja = readOptionalFile(jinjaPath);
-    if (!jinja)
-      return fail(jinja.error());
-    if (*jinja)
-      if (Status s = tokenizer->useChatTemplate(**jinja, jinjaPath); !s)
-        return fail(s.error());
-  }
 
   std::vector<GenerationRequest> requests;
   for (size_t i = 0; i < inputs->size(); ++i) {
