@@ -20,8 +20,21 @@ json ApiError::body() const {
 
 namespace {
 
-enum class Kind { Model, Prompt, Messages, MaxTokens, Seed, Stop, N, Stream,
-                  StreamOptions, StreamDrafts, IgnoreEos, IntOption, RealOption };
+enum class Kind {
+  Model,
+  Prompt,
+  Messages,
+  MaxTokens,
+  Seed,
+  Stop,
+  N,
+  Stream,
+  StreamOptions,
+  StreamDrafts,
+  IgnoreEos,
+  IntOption,
+  RealOption
+};
 
 /// The fields each endpoint honours; every other one is refused.
 const std::map<std::string, Kind> &fields(Endpoint endpoint) {
@@ -152,8 +165,8 @@ bool readPrompt(const json &v, ApiRequest &r, ApiError &error) {
   return true;
 }
 
-bool readField(const std::string &key, Kind kind, const json &v,
-               ApiRequest &r, ApiError &error) {
+bool readField(const std::string &key, Kind kind, const json &v, ApiRequest &r,
+               ApiError &error) {
   switch (kind) {
   case Kind::Model:
     if (!v.is_string())
@@ -258,9 +271,8 @@ bool readField(const std::string &key, Kind kind, const json &v,
 
 } // namespace
 
-std::optional<ApiRequest> parseApiRequest(Endpoint endpoint,
-                                          const std::string &body,
-                                          ApiError &error) {
+std::optional<ApiRequest>
+parseApiRequest(Endpoint endpoint, const std::string &body, ApiError &error) {
   std::string problem;
   std::optional<json> doc =
       runtime::parseStrictJson(body, kMaxJsonDepth, "key", problem);

@@ -1,4 +1,5 @@
-//===- ApiRequest.h - OpenAI requests as dgc-serve takes them ----*- C++ -*-===//
+//===- ApiRequest.h - OpenAI requests as dgc-serve takes them ----*- C++
+//-*-===//
 //
 // The body of POST /v1/completions or /v1/chat/completions, parsed and
 // checked field by field before anything is tokenized. A field the server
@@ -58,9 +59,8 @@ constexpr int kMaxStops = 4;
 constexpr int kMaxJsonDepth = 16;
 
 /// Parses and checks `body`; an error names the field and the rule.
-std::optional<ApiRequest> parseApiRequest(Endpoint endpoint,
-                                          const std::string &body,
-                                          ApiError &error);
+std::optional<ApiRequest>
+parseApiRequest(Endpoint endpoint, const std::string &body, ApiError &error);
 
 } // namespace dgc::serve
 

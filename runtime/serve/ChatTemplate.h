@@ -1,4 +1,5 @@
-//===- ChatTemplate.h - A checkpoint's Jinja chat template -------*- C++ -*-===//
+//===- ChatTemplate.h - A checkpoint's Jinja chat template -------*- C++
+//-*-===//
 //
 // Renders a Hugging Face chat template (chat_template.jinja) for a list of
 // messages, as transformers' apply_chat_template does: Jinja with

@@ -166,11 +166,10 @@ std::vector<Token> tokenize(const std::string &s, int line) {
     } else if (std::isdigit(static_cast<unsigned char>(c))) {
       size_t j = i;
       bool real = false;
-      while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) ||
-                              s[j] == '_' ||
-                              (s[j] == '.' && !real && j + 1 < s.size() &&
-                               std::isdigit(static_cast<unsigned char>(
-                                   s[j + 1]))))) {
+      while (j < s.size() &&
+             (std::isdigit(static_cast<unsigned char>(s[j])) || s[j] == '_' ||
+              (s[j] == '.' && !real && j + 1 < s.size() &&
+               std::isdigit(static_cast<unsigned char>(s[j + 1]))))) {
         real = real || s[j] == '.';
         ++j;
       }
@@ -196,14 +195,29 @@ std::vector<Token> tokenize(const std::string &s, int line) {
         if (++j >= s.size())
           break;
         switch (s[j]) {
-        case 'n': value += '\n'; break;
-        case 't': value += '\t'; break;
-        case 'r': value += '\r'; break;
-        case '0': value += '\0'; break;
-        case '\\': value += '\\'; break;
-        case '\'': value += '\''; break;
-        case '"': value += '"'; break;
-        case '\n': break;
+        case 'n':
+          value += '\n';
+          break;
+        case 't':
+          value += '\t';
+          break;
+        case 'r':
+          value += '\r';
+          break;
+        case '0':
+          value += '\0';
+          break;
+        case '\\':
+          value += '\\';
+          break;
+        case '\'':
+          value += '\'';
+          break;
+        case '"':
+          value += '"';
+          break;
+        case '\n':
+          break;
         default:
           fail(line, std::string("unsupported escape '\\") + s[j] +
                          "' in a string literal");
@@ -214,11 +228,9 @@ std::vector<Token> tokenize(const std::string &s, int line) {
       out.push_back({Token::K::String, s.substr(i, j + 1 - i), value});
       i = j + 1;
     } else {
-      static const char *const ops[] = {"//", "**", "==", "!=", "<=", ">=",
-                                        "+",  "-",  "*",  "/",  "%",  "~",
-                                        "<",  ">",  "=",  "(",  ")",  "[",
-                                        "]",  "{",  "}",  ",",  ".",  ":",
-                                        "|"};
+      static const char *const ops[] = {
+          "//", "**", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "<",
+          ">",  "=",  "(",  ")",  "[",  "]",  "{", "}", ",", ".", ":", "|"};
       std::string op;
       for (const char *o : ops)
         if (s.compare(i, std::char_traits<char>::length(o), o) == 0) {
@@ -236,17 +248,18 @@ std::vector<Token> tokenize(const std::string &s, int line) {
 }
 
 const std::set<std::string> kFilters = {
-    "trim",  "upper", "lower", "default", "d",       "length", "count",
-    "dictsort", "items", "list", "map", "join", "first", "last", "string",
-    "tojson", "safe", "int", "float", "capitalize", "replace", "abs",
-    "reverse", "unique", "select", "reject", "selectattr", "rejectattr",
-    "indent", "sum", "min", "max", "sort", "wordcount", "title", "escape",
+    "trim",   "upper",      "lower",      "default",    "d",       "length",
+    "count",  "dictsort",   "items",      "list",       "map",     "join",
+    "first",  "last",       "string",     "tojson",     "safe",    "int",
+    "float",  "capitalize", "replace",    "abs",        "reverse", "unique",
+    "select", "reject",     "selectattr", "rejectattr", "indent",  "sum",
+    "min",    "max",        "sort",       "wordcount",  "title",   "escape",
     "e"};
 const std::set<std::string> kTests = {
-    "defined", "undefined", "none",   "string", "mapping", "sequence",
-    "iterable", "boolean",  "number", "integer", "float",  "true",
-    "false",   "odd",       "even",   "eq",      "equalto", "ne",
-    "callable", "in",       "lower",  "upper",   "divisibleby"};
+    "defined",  "undefined", "none",   "string",  "mapping",    "sequence",
+    "iterable", "boolean",   "number", "integer", "float",      "true",
+    "false",    "odd",       "even",   "eq",      "equalto",    "ne",
+    "callable", "in",        "lower",  "upper",   "divisibleby"};
 
 class ExprParser {
 public:

@@ -32,8 +32,19 @@ using List = std::vector<Value>;
 using Dict = std::vector<std::pair<std::string, Value>>; // insertion order
 
 struct Value {
-  enum class T { Undefined, None, Bool, Int, Float, String, List, Dict,
-                 Namespace, Macro, Function };
+  enum class T {
+    Undefined,
+    None,
+    Bool,
+    Int,
+    Float,
+    String,
+    List,
+    Dict,
+    Namespace,
+    Macro,
+    Function
+  };
   T t = T::Undefined;
   bool b = false;
   int64_t i = 0;
@@ -42,7 +53,9 @@ struct Value {
   std::shared_ptr<List> list;
   std::shared_ptr<Dict> dict; // Dict and Namespace
   const Node *macro = nullptr;
-  std::function<Value(std::vector<Value> &, std::vector<std::pair<std::string, Value>> &)> fn;
+  std::function<Value(std::vector<Value> &,
+                      std::vector<std::pair<std::string, Value>> &)>
+      fn;
 
   static Value none() { return make(T::None); }
   static Value boolean(bool v) {
@@ -137,8 +150,11 @@ std::vector<std::string> codePoints(const std::string &s) {
   std::vector<std::string> out;
   for (size_t k = 0; k < s.size();) {
     unsigned char c = static_cast<unsigned char>(s[k]);
-    size_t n = c < 0x80 ? 1 : c >> 5 == 6 ? 2 : c >> 4 == 14 ? 3
-               : c >> 3 == 30 ? 4 : 1;
+    size_t n = c < 0x80       ? 1
+               : c >> 5 == 6  ? 2
+               : c >> 4 == 14 ? 3
+               : c >> 3 == 30 ? 4
+                              : 1;
     n = std::min(n, s.size() - k);
     out.push_back(s.substr(k, n));
     k += n;
@@ -215,8 +231,8 @@ std::string str(const Value &v) {
 std::string repr(const Value &v) {
   if (v.t != Value::T::String)
     return str(v);
-  bool single = v.s.find('\'') == std::string::npos ||
-                v.s.find('"') != std::string::npos;
+  bool single =
+      v.s.find('\'') == std::string::npos || v.s.find('"') != std::string::npos;
   char q = single ? '\'' : '"';
   std::string out(1, q);
   char hex[12];
@@ -224,8 +240,7 @@ std::string repr(const Value &v) {
     // Python escapes what str.isprintable() refuses; these are the ones
     // text meets (controls, Latin-1's, the line and paragraph separators).
     unsigned char c0 = static_cast<unsigned char>(cp[0]);
-    unsigned code = cp.size() == 2 ? ((c0 & 0x1f) << 6) | (cp[1] & 0x3f)
-                                   : c0;
+    unsigned code = cp.size() == 2 ? ((c0 & 0x1f) << 6) | (cp[1] & 0x3f) : c0;
     if (cp.size() == 1 && (c0 < 0x20 || c0 == 0x7f) && c0 != '\n' &&
         c0 != '\t' && c0 != '\r') {
       std::snprintf(hex, sizeof hex, "\\x%02x", c0);
@@ -317,13 +332,35 @@ bool equal(const Value &a, const Value &b) {
 }
 
 bool isPythonSpace(const std::string &cp) {
-  static const char *const spaces[] = {
-      " ", "\t", "\n", "\v", "\f", "\r", "\x1c", "\x1d", "\x1e", "\x1f",
-      "\xc2\x85", "\xc2\xa0", "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x81",
-      "\xe2\x80\x82", "\xe2\x80\x83", "\xe2\x80\x84", "\xe2\x80\x85",
-      "\xe2\x80\x86", "\xe2\x80\x87", "\xe2\x80\x88", "\xe2\x80\x89",
-      "\xe2\x80\x8a", "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaf",
-      "\xe2\x81\x9f", "\xe3\x80\x80"};
+  static const char *const spaces[] = {" ",
+                                       "\t",
+                                       "\n",
+                                       "\v",
+                                       "\f",
+                                       "\r",
+                                       "\x1c",
+                                       "\x1d",
+                                       "\x1e",
+                                       "\x1f",
+                                       "\xc2\x85",
+                                       "\xc2\xa0",
+                                       "\xe1\x9a\x80",
+                                       "\xe2\x80\x80",
+                                       "\xe2\x80\x81",
+                                       "\xe2\x80\x82",
+                                       "\xe2\x80\x83",
+                                       "\xe2\x80\x84",
+                                       "\xe2\x80\x85",
+                                       "\xe2\x80\x86",
+                                       "\xe2\x80\x87",
+                                       "\xe2\x80\x88",
+                                       "\xe2\x80\x89",
+                                       "\xe2\x80\x8a",
+                                       "\xe2\x80\xa8",
+                                       "\xe2\x80\xa9",
+                                       "\xe2\x80\xaf",
+                                       "\xe2\x81\x9f",
+                                       "\xe3\x80\x80"};
   for (const char *s : spaces)
     if (cp == s)
       return true;
@@ -370,8 +407,8 @@ std::string toJson(const Value &v, int line) {
   case Value::T::Float:
     return std::isfinite(v.f) ? floatRepr(v.f)
                               : (std::isnan(v.f) ? "NaN"
-                                                 : v.f < 0 ? "-Infinity"
-                                                           : "Infinity");
+                                 : v.f < 0       ? "-Infinity"
+                                                 : "Infinity");
   case Value::T::String:
     return jsonString(v.s);
   case Value::T::List: {
@@ -395,8 +432,8 @@ std::string toJson(const Value &v, int line) {
 }
 
 std::string typeOf(const Value &v) {
-  static const char *const names[] = {"undefined", "None", "bool", "int",
-                                      "float", "str", "list", "dict",
+  static const char *const names[] = {"undefined", "None",  "bool",    "int",
+                                      "float",     "str",   "list",    "dict",
                                       "namespace", "macro", "function"};
   return names[static_cast<int>(v.t)];
 }
@@ -471,8 +508,8 @@ private:
     case Node::K::SetAttr: {
       Value *ns = lookup(f, n.text);
       if (!ns || ns->t != Value::T::Namespace)
-        fail(n.line, "cannot assign attribute '" + n.attr + "' of '" +
-                         n.text + "': not a namespace");
+        fail(n.line, "cannot assign attribute '" + n.attr + "' of '" + n.text +
+                         "': not a namespace");
       Value v = eval(*n.expr, f);
       for (auto &[k, e] : *ns->dict)
         if (k == n.attr) {
@@ -632,8 +669,7 @@ private:
     case Expr::K::Cond:
       if (truthy(eval(*e.args[1], f)))
         return eval(*e.args[0], f);
-      return e.args.size() > 2 ? eval(*e.args[2], f)
-                               : Value::undefined("else");
+      return e.args.size() > 2 ? eval(*e.args[2], f) : Value::undefined("else");
     case Expr::K::Binary:
       return binary(e, eval(*e.args[0], f), eval(*e.args[1], f));
     }
@@ -670,8 +706,7 @@ private:
       if (k < 0)
         k += size;
       if (k >= 0 && k < size)
-        return obj.t == Value::T::List ? (*obj.list)[k]
-                                       : Value::string(cps[k]);
+        return obj.t == Value::T::List ? (*obj.list)[k] : Value::string(cps[k]);
     }
     if (!attr)
       if (auto m = method())
@@ -712,9 +747,9 @@ private:
           argCount(a, kw, 0, 0);
           List l;
           for (auto &[k, v] : *obj.dict)
-            l.push_back(name == "items"
-                            ? Value::newList({Value::string(k), v})
-                            : name == "keys" ? Value::string(k) : v);
+            l.push_back(name == "items"  ? Value::newList({Value::string(k), v})
+                        : name == "keys" ? Value::string(k)
+                                         : v);
           return Value::newList(std::move(l));
         };
       } else {
@@ -898,8 +933,8 @@ private:
   Value global(const std::string &name, std::vector<Value> &args,
                std::vector<std::pair<std::string, Value>> &kwargs, int line) {
     if (name == "raise_exception") {
-      fail(line, args.empty() ? std::string("raise_exception()")
-                              : str(args[0]));
+      fail(line,
+           args.empty() ? std::string("raise_exception()") : str(args[0]));
     }
     if (name == "namespace") {
       Dict d;
@@ -953,9 +988,9 @@ private:
     }
     for (size_t k = 0; k < m.targets.size(); ++k)
       if (!scope.vars.count(m.targets[k]))
-        scope.vars[m.targets[k]] =
-            m.defaults[k] ? eval(*m.defaults[k], scope)
-                          : Value::undefined(m.targets[k]);
+        scope.vars[m.targets[k]] = m.defaults[k]
+                                       ? eval(*m.defaults[k], scope)
+                                       : Value::undefined(m.targets[k]);
     std::string out;
     Flow outer = flow;
     flow = Flow::Normal;
@@ -977,16 +1012,15 @@ private:
       if (b.t == Value::T::String && a.t == Value::T::String)
         return Value::boolean(b.s.find(a.s) != std::string::npos);
       if (b.t == Value::T::List)
-        return Value::boolean(std::any_of(b.list->begin(), b.list->end(),
-                                          [&](const Value &x) {
-                                            return equal(a, x);
-                                          }));
+        return Value::boolean(
+            std::any_of(b.list->begin(), b.list->end(),
+                        [&](const Value &x) { return equal(a, x); }));
       if (b.t == Value::T::Dict || b.t == Value::T::Namespace)
         return Value::boolean(a.t == Value::T::String && b.find(a.s));
       if (b.t == Value::T::Undefined)
         undefinedError(b, e.line);
-      fail(e.line, "'in' needs a string, list or dict on the right, got " +
-                       typeOf(b));
+      fail(e.line,
+           "'in' needs a string, list or dict on the right, got " + typeOf(b));
     }
     if (a.t == Value::T::Undefined)
       undefinedError(a, e.line);
@@ -1001,8 +1035,10 @@ private:
       else
         fail(e.line, "'" + op + "' not supported between '" + typeOf(a) +
                          "' and '" + typeOf(b) + "'");
-      return Value::boolean(op == "<" ? c < 0 : op == ">" ? c > 0
-                            : op == "<=" ? c <= 0 : c >= 0);
+      return Value::boolean(op == "<"    ? c < 0
+                            : op == ">"  ? c > 0
+                            : op == "<=" ? c <= 0
+                                         : c >= 0);
     }
     if (op == "+") {
       if (a.t == Value::T::String && b.t == Value::T::String)
@@ -1017,16 +1053,20 @@ private:
       fail(e.line, "unsupported operand types for " + op + ": '" + typeOf(a) +
                        "' and '" + typeOf(b) + "'");
     bool ints = a.t != Value::T::Float && b.t != Value::T::Float;
-    int64_t x = a.t == Value::T::Int ? a.i : a.b, y = b.t == Value::T::Int ? b.i : b.b;
+    int64_t x = a.t == Value::T::Int ? a.i : a.b,
+            y = b.t == Value::T::Int ? b.i : b.b;
     if (op == "/" || op == "//" || op == "%")
       if (b.number() == 0)
         fail(e.line, "division by zero");
     if (op == "+")
-      return ints ? Value::integer(x + y) : Value::real(a.number() + b.number());
+      return ints ? Value::integer(x + y)
+                  : Value::real(a.number() + b.number());
     if (op == "-")
-      return ints ? Value::integer(x - y) : Value::real(a.number() - b.number());
+      return ints ? Value::integer(x - y)
+                  : Value::real(a.number() - b.number());
     if (op == "*")
-      return ints ? Value::integer(x * y) : Value::real(a.number() * b.number());
+      return ints ? Value::integer(x * y)
+                  : Value::real(a.number() * b.number());
     if (op == "/")
       return Value::real(a.number() / b.number());
     if (op == "//") {
@@ -1040,9 +1080,8 @@ private:
         return Value::integer(r != 0 && ((r < 0) != (y < 0)) ? r + y : r);
       }
       double r = std::fmod(a.number(), b.number());
-      return Value::real(r != 0 && ((r < 0) != (b.number() < 0))
-                             ? r + b.number()
-                             : r);
+      return Value::real(
+          r != 0 && ((r < 0) != (b.number() < 0)) ? r + b.number() : r);
     }
     if (op == "**")
       return ints && y >= 0 ? Value::integer(int64_t(std::pow(x, y)))
@@ -1224,9 +1263,9 @@ Value Renderer::applyFilter(const std::string &name, const Value &v,
       if (by != "key")
         fail(line, "dictsort: only by='key' is supported");
       std::stable_sort(d.begin(), d.end(), [&](const auto &a, const auto &b) {
-        return caseSensitive ? a.first < b.first
-                             : changeCase(a.first, false) <
-                                   changeCase(b.first, false);
+        return caseSensitive
+                   ? a.first < b.first
+                   : changeCase(a.first, false) < changeCase(b.first, false);
       });
     }
     List l;
@@ -1294,8 +1333,7 @@ Value Renderer::applyFilter(const std::string &name, const Value &v,
   if (name == "replace") {
     if (args.size() < 2)
       fail(line, "replace: expected two strings");
-    return Value::string(
-        replaceAll(needString(), str(args[0]), str(args[1])));
+    return Value::string(replaceAll(needString(), str(args[0]), str(args[1])));
   }
   fail(line, "unsupported filter '" + name + "'");
 }

@@ -47,9 +47,9 @@ size_t streamable(const std::string &text,
 
 std::string finishReason(const Choice &c, const Job &job) {
   const auto &eos = job.options.eosIds;
-  if (c.stopHit || (!c.tokens.empty() &&
-                    std::find(eos.begin(), eos.end(), c.tokens.back()) !=
-                        eos.end()))
+  if (c.stopHit ||
+      (!c.tokens.empty() &&
+       std::find(eos.begin(), eos.end(), c.tokens.back()) != eos.end()))
     return "stop";
   return static_cast<int64_t>(c.tokens.size()) >= job.maxTokens ? "length"
                                                                 : "stop";
@@ -62,8 +62,7 @@ int64_t completionTokens(const runtime::Tokenizer *tokenizer, const Choice &c,
   // The tokens up to the one that completed the stop sequence.
   for (size_t k = 1; k <= c.tokens.size(); ++k) {
     size_t at;
-    choiceText(tokenizer, {c.tokens.begin(), c.tokens.begin() + k}, stops,
-               &at);
+    choiceText(tokenizer, {c.tokens.begin(), c.tokens.begin() + k}, stops, &at);
     if (at != std::string::npos)
       return static_cast<int64_t>(k);
   }
@@ -95,8 +94,8 @@ json chunk(const Job &job, json choices) {
 
 json deltaChoice(const Job &job, Choice &c, size_t index,
                  const std::string &text, const json &finish) {
-  json out = {{"index", index}, {"logprobs", nullptr},
-              {"finish_reason", finish}};
+  json out = {
+      {"index", index}, {"logprobs", nullptr}, {"finish_reason", finish}};
   if (isChat(job)) {
     json delta = json::object();
     if (!c.sentRole) {
@@ -128,16 +127,16 @@ json answer(const runtime::Tokenizer *tokenizer, Job &job) {
       choice["message"] = {{"role", "assistant"}, {"content", text}};
     else
       choice["text"] = text;
-    choice["dgc"] = {{"seed", c.seed},
-                     {"token_ids", c.tokens},
-                     {"canvases", c.result.canvases},
-                     {"denoise_steps", c.steps},
-                     {"decoder_passes", c.result.decoderPasses},
-                     {"tokens_per_forward",
-                      c.result.decoderPasses
-                          ? double(c.tokens.size()) /
-                                double(c.result.decoderPasses)
-                          : 0.0}};
+    choice["dgc"] = {
+        {"seed", c.seed},
+        {"token_ids", c.tokens},
+        {"canvases", c.result.canvases},
+        {"denoise_steps", c.steps},
+        {"decoder_passes", c.result.decoderPasses},
+        {"tokens_per_forward",
+         c.result.decoderPasses
+             ? double(c.tokens.size()) / double(c.result.decoderPasses)
+             : 0.0}};
     choices.push_back(std::move(choice));
   }
   return {{"id", job.id},
@@ -171,8 +170,8 @@ std::string nextEvents(const runtime::Tokenizer *tokenizer,
     if (upTo > c.sent.size() && text.compare(0, c.sent.size(), c.sent) == 0)
       delta = text.substr(c.sent.size(), upTo - c.sent.size());
     if (!delta.empty() || (!c.sentRole && isChat(job))) {
-      out += event(chunk(job, json::array({deltaChoice(job, c, i, delta,
-                                                        nullptr)})));
+      out += event(
+          chunk(job, json::array({deltaChoice(job, c, i, delta, nullptr)})));
       c.sent += delta;
     }
     if (c.finished && !c.result.error.empty() && !c.result.cancelled) {
@@ -183,8 +182,7 @@ std::string nextEvents(const runtime::Tokenizer *tokenizer,
     }
     if (c.finished) {
       out += event(chunk(job, json::array({deltaChoice(
-                                  job, c, i, "",
-                                  finishReason(c, job))})));
+                                  job, c, i, "", finishReason(c, job))})));
       c.closed = true;
     }
   }

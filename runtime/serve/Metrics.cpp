@@ -41,10 +41,10 @@ std::string Histogram::text(const std::string &name) const {
 }
 
 Metrics::Metrics()
-    : stepSeconds({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                   2.5}),
-      requestSeconds({0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
-                      60, 120}) {
+    : stepSeconds(
+          {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}),
+      requestSeconds(
+          {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}) {
   for (const char *o :
        {"completed", "cancelled", "failed", "bad_request", "rejected"})
     requests[o] = 0;
@@ -82,10 +82,13 @@ std::string Metrics::text(int64_t queued, int64_t running,
   for (auto &[outcome, n] : requests)
     out += "dgc_requests_total{outcome=\"" + outcome + "\"} " +
            std::to_string(n) + "\n";
-  head("dgc_prompt_tokens_total", "counter", "Prompt tokens of answered requests.");
+  head("dgc_prompt_tokens_total", "counter",
+       "Prompt tokens of answered requests.");
   out += "dgc_prompt_tokens_total " + std::to_string(promptTokens) + "\n";
-  head("dgc_completion_tokens_total", "counter", "Tokens generated and returned.");
-  out += "dgc_completion_tokens_total " + std::to_string(completionTokens) + "\n";
+  head("dgc_completion_tokens_total", "counter",
+       "Tokens generated and returned.");
+  out +=
+      "dgc_completion_tokens_total " + std::to_string(completionTokens) + "\n";
   head("dgc_denoise_steps_total", "counter",
        "Denoise steps, counted per request (a batched pass counts once per "
        "request in it).");

@@ -50,8 +50,7 @@ public:
 private:
   mutable std::mutex mutex;
   std::map<std::string, uint64_t> requests;
-  uint64_t promptTokens = 0, completionTokens = 0, steps = 0,
-           decoderPasses = 0;
+  uint64_t promptTokens = 0, completionTokens = 0, steps = 0, decoderPasses = 0;
   Histogram stepSeconds, requestSeconds;
 };
 

@@ -122,9 +122,9 @@ struct Server::Impl {
   std::unordered_map<size_t, std::pair<std::shared_ptr<Job>, size_t>> jobs;
   std::mutex admitMutex; // the queue check, the submits and `draining`
   bool draining = false;
-  std::mt19937_64 seeds; // under admitMutex
+  std::mt19937_64 seeds;        // under admitMutex
   std::vector<bool> byteTokens; // <0xNN> and special ids
-  uint64_t nextId = 0;   // under admitMutex
+  uint64_t nextId = 0;          // under admitMutex
   std::mutex idleMutex;
   std::condition_variable idle;
   std::atomic<int64_t> inFlight{0}, answered{0};
@@ -170,8 +170,10 @@ GenerationEvents Server::Impl::events() {
                   {"token_ids", *s.argmax}};
     if (model.tokenizer)
       draft["text"] = model.tokenizer->decode(*s.argmax, true);
-    json choice = {{"index", k}, {"logprobs", nullptr},
-                   {"finish_reason", nullptr}, {"dgc_draft", draft}};
+    json choice = {{"index", k},
+                   {"logprobs", nullptr},
+                   {"finish_reason", nullptr},
+                   {"dgc_draft", draft}};
     if (job->request.endpoint == Endpoint::ChatCompletions)
       choice["delta"] = json::object();
     else
@@ -256,8 +258,10 @@ std::shared_ptr<Job> Server::Impl::prepare(Endpoint endpoint,
   const Tokenizer *tok = model.tokenizer;
   if (endpoint == Endpoint::Completions) {
     if (r.promptText && !tok) {
-      error = {400, "prompt: the checkpoint has no tokenizer.json; send "
-                    "token ids", "invalid_request_error", "prompt", ""};
+      error = {400,
+               "prompt: the checkpoint has no tokenizer.json; send "
+               "token ids",
+               "invalid_request_error", "prompt", ""};
       return nullptr;
     }
     if (r.promptText) {
@@ -270,10 +274,11 @@ std::shared_ptr<Job> Server::Impl::prepare(Endpoint endpoint,
     }
   } else {
     if (!model.chat || !tok) {
-      error = {400, "this checkpoint has no chat template (chat_template.jinja "
-                    "or tokenizer_config.json's chat_template) and tokenizer; "
-                    "use /v1/completions", "invalid_request_error",
-               "messages", ""};
+      error = {400,
+               "this checkpoint has no chat template (chat_template.jinja "
+               "or tokenizer_config.json's chat_template) and tokenizer; "
+               "use /v1/completions",
+               "invalid_request_error", "messages", ""};
       return nullptr;
     }
     auto text = [&](const char *name) {
@@ -293,8 +298,8 @@ std::shared_ptr<Job> Server::Impl::prepare(Endpoint endpoint,
     g.prompt = tok->encode(*rendered); // the template writes <bos>
   }
   g.options = model.defaults;
-  if (Status s = g.options.mergeGenerationConfig(r.generation.dump(),
-                                                 "request");
+  if (Status s =
+          g.options.mergeGenerationConfig(r.generation.dump(), "request");
       !s) {
     error = {400, s.error(), "invalid_request_error", "", ""};
     return nullptr;
@@ -303,29 +308,27 @@ std::shared_ptr<Job> Server::Impl::prepare(Endpoint endpoint,
     g.options.eosIds.clear();
   const Manifest &manifest = model.module->manifest();
   if (Status s = checkRequest(manifest, g); !s) {
-    bool context = s.error().find("max_position_embeddings") !=
-                   std::string::npos;
+    bool context =
+        s.error().find("max_position_embeddings") != std::string::npos;
     error = {400, s.error(), "invalid_request_error",
              context ? "max_tokens" : "",
              context ? "context_length_exceeded" : ""};
     return nullptr;
   }
-  std::vector<int64_t> need =
-      pagesNeeded(model.cache->pools(), model.cache->pageSize(),
-                  manifest.canvasLength, g);
+  std::vector<int64_t> need = pagesNeeded(
+      model.cache->pools(), model.cache->pageSize(), manifest.canvasLength, g);
   for (size_t p = 0; p < need.size(); ++p) {
     int64_t total = *model.cache->totalPages(static_cast<int64_t>(p));
     if (need[p] > total) {
-      error = {400,
-               "a prompt of " + std::to_string(g.prompt.size()) +
-                   " tokens and up to " +
-                   std::to_string(g.options.maxNewTokens) +
-                   " new tokens needs " + std::to_string(need[p]) +
-                   " pages of KV-cache pool '" + model.cache->pools()[p].name +
-                   "', more than the server's " + std::to_string(total) +
-                   " (dgc-serve --cache-pages)",
-               "invalid_request_error", "max_tokens",
-               "context_length_exceeded"};
+      error = {
+          400,
+          "a prompt of " + std::to_string(g.prompt.size()) +
+              " tokens and up to " + std::to_string(g.options.maxNewTokens) +
+              " new tokens needs " + std::to_string(need[p]) +
+              " pages of KV-cache pool '" + model.cache->pools()[p].name +
+              "', more than the server's " + std::to_string(total) +
+              " (dgc-serve --cache-pages)",
+          "invalid_request_error", "max_tokens", "context_length_exceeded"};
       return nullptr;
     }
   }
@@ -370,8 +373,7 @@ void Server::Impl::generate(Endpoint endpoint, const httplib::Request &req,
       sendError(res, {429,
                       "the queue is full (" + std::to_string(load.waiting) +
                           " requests waiting, dgc-serve --max-queue " +
-                          std::to_string(options.maxQueue) +
-                          "); retry later",
+                          std::to_string(options.maxQueue) + "); retry later",
                       "rate_limit_error", "", "queue_full"});
       return;
     }
@@ -454,8 +456,8 @@ void Server::Impl::generate(Endpoint endpoint, const httplib::Request &req,
   std::lock_guard<std::mutex> lock(job->mutex);
   for (const Choice &c : job->choices)
     if (!c.result.error.empty() && !c.result.cancelled) {
-      sendError(res, {500, c.result.error, "server_error", "",
-                      "generation_failed"});
+      sendError(res,
+                {500, c.result.error, "server_error", "", "generation_failed"});
       done(*job);
       return;
     }
@@ -473,9 +475,9 @@ void Server::Impl::done(Job &job) {
     failed = failed || (!c.result.error.empty() && !c.result.cancelled);
   }
   metrics.request(failed ? "failed" : cancelled ? "cancelled" : "completed");
-  metrics.finished(job.promptTokens, completion, passes,
-                   std::chrono::duration<double>(Clock::now() - job.start)
-                       .count());
+  metrics.finished(
+      job.promptTokens, completion, passes,
+      std::chrono::duration<double>(Clock::now() - job.start).count());
   ++answered;
   std::lock_guard<std::mutex> lock(idleMutex);
   --inFlight;
@@ -486,11 +488,10 @@ std::string Server::Impl::metricsText() {
   GeneratorLoad load = generator.load();
   std::vector<PoolPages> pages;
   for (size_t p = 0; p < model.cache->pools().size(); ++p)
-    pages.push_back(
-        {model.cache->pools()[p].name,
-         p < load.pagesUsed.size() ? load.pagesUsed[p] : 0,
-         p < load.pagesReserved.size() ? load.pagesReserved[p] : 0,
-         *model.cache->totalPages(static_cast<int64_t>(p))});
+    pages.push_back({model.cache->pools()[p].name,
+                     p < load.pagesUsed.size() ? load.pagesUsed[p] : 0,
+                     p < load.pagesReserved.size() ? load.pagesReserved[p] : 0,
+                     *model.cache->totalPages(static_cast<int64_t>(p))});
   return metrics.text(load.waiting, load.running, pages);
 }
 
@@ -521,11 +522,9 @@ void Server::Impl::routes() {
     if (!authorized(req, res))
       return;
     if (req.matches[1] != options.modelName)
-      return sendError(res, {404,
-                             "The model '" + req.matches[1].str() +
-                                 "' does not exist",
-                             "invalid_request_error", "model",
-                             "model_not_found"});
+      return sendError(
+          res, {404, "The model '" + req.matches[1].str() + "' does not exist",
+                "invalid_request_error", "model", "model_not_found"});
     res.set_content(modelJson().dump(), "application/json");
   });
   http.Get("/health", [this](const httplib::Request &, httplib::Response &res) {
@@ -538,26 +537,27 @@ void Server::Impl::routes() {
     res.set_content(json{{"status", stopping ? "draining" : "ok"}}.dump(),
                     "application/json");
   });
-  http.Get("/metrics", [this](const httplib::Request &, httplib::Response &res) {
-    res.set_content(metricsText(), "text/plain; version=0.0.4");
-  });
+  http.Get("/metrics",
+           [this](const httplib::Request &, httplib::Response &res) {
+             res.set_content(metricsText(), "text/plain; version=0.0.4");
+           });
   // httplib's own refusals (no route, a body over the limit, a request it
   // cannot parse) get OpenAI's error body too.
   http.set_error_handler(httplib::Server::HandlerWithResponse(
       [](const httplib::Request &req, httplib::Response &res) {
-    if (!res.body.empty())
-      return httplib::Server::HandlerResponse::Unhandled;
-    std::string message =
-        res.status == 404   ? "no route " + req.method + " " + req.path
-        : res.status == 413 ? "the body is larger than the server accepts"
-                            : "bad request (HTTP " +
-                                  std::to_string(res.status) + ")";
-    sendError(res, {res.status, message, "invalid_request_error", "",
-                    res.status == 413 ? "body_too_large" : ""});
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  http.set_exception_handler([](const httplib::Request &, httplib::Response &res,
-                                std::exception_ptr ep) {
+        if (!res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
+        std::string message =
+            res.status == 404 ? "no route " + req.method + " " + req.path
+            : res.status == 413
+                ? "the body is larger than the server accepts"
+                : "bad request (HTTP " + std::to_string(res.status) + ")";
+        sendError(res, {res.status, message, "invalid_request_error", "",
+                        res.status == 413 ? "body_too_large" : ""});
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  http.set_exception_handler([](const httplib::Request &,
+                                httplib::Response &res, std::exception_ptr ep) {
     std::string what = "internal error";
     try {
       std::rethrow_exception(ep);

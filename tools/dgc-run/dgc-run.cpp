@@ -9,12 +9,12 @@
 #include "Inputs.h"
 #include "Options.h"
 
-#include "tools/LoadedModel.h"
-#include "tools/RuntimeToolMain.h"
 #include "dgc/runtime/Files.h"
 #include "dgc/runtime/Generator.h"
 #include "dgc/runtime/PromptImages.h"
 #include "dgc/runtime/Tokenizer.h"
+#include "tools/LoadedModel.h"
+#include "tools/RuntimeToolMain.h"
 
 #include <nlohmann/json.hpp>
 
@@ -96,8 +96,8 @@ static int runTool(int argc, char **argv) {
     dgc::run::Input &in = (*inputs)[i];
     GenerationRequest request;
     request.options = defaults;
-    if (Status s = request.options.mergeGenerationConfig(in.generation,
-                                                         in.where);
+    if (Status s =
+            request.options.mergeGenerationConfig(in.generation, in.where);
         !s)
       return fail(s.error(), 2);
     request.seed = in.seed.value_or(o.seed + i);
@@ -109,20 +109,19 @@ static int runTool(int argc, char **argv) {
       if (!image)
         return fail(in.where + ": " + image.error(), 2);
       if (!o.quiet && !o.json)
-        std::cerr << "image " << file << ": resized to "
-                  << image->resizedWidth << "x" << image->resizedHeight
-                  << ", " << image->numPatches << " patches, "
-                  << image->softTokens << " soft tokens\n";
+        std::cerr << "image " << file << ": resized to " << image->resizedWidth
+                  << "x" << image->resizedHeight << ", " << image->numPatches
+                  << " patches, " << image->softTokens << " soft tokens\n";
       softTokens.push_back(image->softTokens);
       request.images.push_back(std::move(*image));
     }
     if (in.text && !in.images.empty() && tokenizer) {
       std::string marks;
       for (size_t k = 0; k < in.images.size(); ++k)
-        marks += tokenizer
-                     ->tokenText(
-                         static_cast<int32_t>(manifest.vision->imageTokenId))
-                     .value_or("");
+        marks +=
+            tokenizer
+                ->tokenText(static_cast<int32_t>(manifest.vision->imageTokenId))
+                .value_or("");
       in.text = marks + *in.text;
     }
     if (in.text) {
@@ -163,8 +162,7 @@ static int runTool(int argc, char **argv) {
   if (!o.cachePages) {
     std::vector<std::vector<int64_t>> needs;
     for (const GenerationRequest &r : requests)
-      needs.push_back(
-          pagesNeeded(pools, o.pageSize, manifest.canvasLength, r));
+      needs.push_back(pagesNeeded(pools, o.pageSize, manifest.canvasLength, r));
     for (size_t p = 0; p < pools.size(); ++p) {
       std::vector<int64_t> column;
       for (const auto &n : needs)
@@ -204,8 +202,8 @@ static int runTool(int argc, char **argv) {
                   static_cast<long long>(s.canvas),
                   static_cast<long long>(s.step), s.temperature,
                   static_cast<long long>(s.accepted),
-                  static_cast<long long>(manifest.canvasLength),
-                  s.meanEntropy, s.stopped ? ", done" : "");
+                  static_cast<long long>(manifest.canvasLength), s.meanEntropy,
+                  s.stopped ? ", done" : "");
     if (o.showSteps && !o.quiet)
       std::cerr << line << "  draft: " << shortIds(*s.argmax) << "\n";
     else if (tty)

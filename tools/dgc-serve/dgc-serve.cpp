@@ -58,7 +58,8 @@ int fail(const std::string &message, int status = 1) {
 }
 
 bool parseInt(const std::string &text, int64_t lo, int64_t hi, int64_t &out) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
+  if (text.empty() ||
+      text.find_first_not_of("0123456789") != std::string::npos ||
       text.size() > 18)
     return false;
   out = std::stoll(text);
@@ -219,8 +220,8 @@ static int runTool(int argc, char **argv) {
     int64_t positions = manifest.maxPositions ? manifest.maxPositions : 4096;
     longest.options.maxNewTokens = manifest.canvasLength;
     longest.prompt.assign(positions - manifest.canvasLength, 0);
-    std::vector<int64_t> need = pagesNeeded(pools, o.pageSize,
-                                            manifest.canvasLength, longest);
+    std::vector<int64_t> need =
+        pagesNeeded(pools, o.pageSize, manifest.canvasLength, longest);
     for (size_t p = 0; p < pools.size(); ++p)
       pages[p] = need[p] * o.server.maxBatch;
   }
