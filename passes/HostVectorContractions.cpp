@@ -16,6 +16,9 @@
 //    loads 2 vectors of B and issues 8 FMAs, k in order, within blocks of
 //    256 k so that a panel of B stays in the L1 cache across the rows.
 //
+// The grouped expert GEMMs (dg.moe on the host) take the first form, their B
+// being the rows of the tile's expert in the experts' weights.
+//
 // Rows left over from the tile height get a tile one row high; columns left
 // over from the panel width (dynamic sizes only, in these graphs) stay a
 // generic over the remaining columns. Summation order changes only in the
@@ -62,6 +65,9 @@ struct Contraction {
   unsigned m, n, k;
   SmallVector<unsigned> batch;
   bool nt; // B is [.., n, k]
+  // A grouped expert GEMM's B, read in the body: table[max(id, 0), n, k],
+  // the id an i32 input (operand `rhs`) indexed by batch loops only.
+  Value table;
 };
 
 /// Position of loop `dim` among the results of `map`, or -1.
@@ -103,7 +109,83 @@ bool isMultiplyAdd(linalg::GenericOp op) {
          (mul.getLhs() == b && mul.getRhs() == a);
 }
 
+/// The grouped expert GEMM convert-dg-to-linalg writes: C[t, m, n] +=
+/// A[t, m, k] * table[max(id[t], 0), n, k], the table read in the body.
+FailureOr<Contraction> matchGathered(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1)
+    return failure();
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 8)
+    return failure();
+  auto add = body.getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!add || add.getLhs() != body.getArgument(2))
+    return failure();
+  auto mul = add.getRhs().getDefiningOp<arith::MulFOp>();
+  if (!mul || mul.getLhs() != body.getArgument(0))
+    return failure();
+  auto load = mul.getRhs().getDefiningOp<memref::LoadOp>();
+  if (!load || load.getIndices().size() != 3 ||
+      op->isAncestor(load.getMemRef().getParentBlock()->getParentOp()))
+    return failure();
+  auto toIndex = load.getIndices()[0].getDefiningOp<arith::IndexCastOp>();
+  auto clamp =
+      toIndex ? toIndex.getIn().getDefiningOp<arith::MaxSIOp>() : nullptr;
+  auto n = load.getIndices()[1].getDefiningOp<linalg::IndexOp>();
+  auto k = load.getIndices()[2].getDefiningOp<linalg::IndexOp>();
+  if (!clamp || clamp.getLhs() != body.getArgument(1) ||
+      !matchPattern(clamp.getRhs(), m_Zero()) || !n || !k)
+    return failure();
+  auto a = dyn_cast<MemRefType>(op.getDpsInputs()[0].getType());
+  auto ids = dyn_cast<MemRefType>(op.getDpsInputs()[1].getType());
+  auto out = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
+  auto table = cast<MemRefType>(load.getMemRef().getType());
+  if (!a || !ids || !out || !a.getElementType().isF32() ||
+      !ids.getElementType().isInteger(32) || !out.getElementType().isF32() ||
+      !table.getElementType().isF32())
+    return failure();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  Contraction c;
+  c.op = op;
+  c.lhs = 0;
+  c.rhs = 1;
+  c.nt = true;
+  c.table = load.getMemRef();
+  c.n = n.getDim();
+  c.k = k.getDim();
+  AffineMap outMap = maps[2];
+  if (!outMap.isProjectedPermutation() || outMap.getNumResults() < 2 ||
+      outMap.getNumResults() != op.getNumLoops() - 1 ||
+      outMap.getDimPosition(outMap.getNumResults() - 1) != c.n ||
+      op.getIteratorTypesArray()[c.k] != utils::IteratorType::reduction ||
+      positionOf(outMap, c.k) >= 0)
+    return failure();
+  c.m = outMap.getDimPosition(outMap.getNumResults() - 2);
+  for (unsigned d = 0; d < op.getNumLoops(); ++d)
+    if (d != c.m && d != c.n && d != c.k)
+      c.batch.push_back(d);
+  // A is [.., m, k] with k contiguous, the ids indexed by batch loops only.
+  if (!maps[0].isProjectedPermutation() || !lastIs(maps[0], c.k) ||
+      positionOf(maps[0], c.m) < 0 || positionOf(maps[0], c.n) >= 0 ||
+      !maps[1].isProjectedPermutation() || positionOf(maps[1], c.m) >= 0 ||
+      positionOf(maps[1], c.n) >= 0 || positionOf(maps[1], c.k) >= 0)
+    return failure();
+  // No generic over left-over columns: its linalg.index would restart.
+  int64_t depth = a.getDimSize(positionOf(maps[0], c.k));
+  int64_t columns = out.getShape().back();
+  if (ShapedType::isDynamic(columns) || columns % kColumnsNT ||
+      table.getDimSize(1) != columns || ShapedType::isDynamic(depth) ||
+      depth % kLanes || table.getDimSize(2) != depth ||
+      !unitInnerStride(op.getDpsInputs()[0]) || !unitInnerStride(c.table) ||
+      !unitInnerStride(op.getDpsInits()[0]) ||
+      viewRoot(op.getDpsInits()[0]) == viewRoot(op.getDpsInputs()[0]))
+    return failure();
+  return c;
+}
+
 FailureOr<Contraction> match(linalg::GenericOp op) {
+  if (FailureOr<Contraction> gathered = matchGathered(op); succeeded(gathered))
+    return gathered;
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || !isMultiplyAdd(op))
     return failure();
@@ -175,7 +257,7 @@ public:
   TileBuilder(ImplicitLocOpBuilder &b, Contraction &c)
       : b(b), c(c), maps(c.op.getIndexingMapsArray()) {
     lhs = c.op.getDpsInputs()[c.lhs];
-    rhs = c.op.getDpsInputs()[c.rhs];
+    rhs = c.table ? c.table : c.op.getDpsInputs()[c.rhs];
     out = c.op.getDpsInits()[0];
     vectorType = VectorType::get({kLanes}, b.getF32Type());
   }
@@ -204,6 +286,15 @@ public:
           for (auto [d, iv] : llvm::zip(c.batch, ivs))
             inner.at[d] = iv;
           inner.at[c.n] = ivs.back();
+          if (c.table) {
+            // The table's row for this batch: max(id, 0), read once.
+            Value id = memref::LoadOp::create(ib, c.op.getDpsInputs()[c.rhs],
+                                              inner.indices(c.rhs));
+            Value row = arith::MaxSIOp::create(
+                ib, id, arith::ConstantIntOp::create(ib, 0, 32));
+            inner.tableRow =
+                arith::IndexCastOp::create(ib, ib.getIndexType(), row);
+          }
           if (c.nt)
             inner.rowsNT();
           else
@@ -224,6 +315,7 @@ private:
     inner.blockStart = blockStart;
     inner.blockEnd = blockEnd;
     inner.firstBlock = firstBlock;
+    inner.tableRow = tableRow;
     return inner;
   }
 
@@ -257,6 +349,14 @@ private:
       result.push_back(d == c.m ? add(v, row) : d == c.n ? add(v, column) : v);
     }
     return result;
+  }
+
+  /// Indices into B at `n` + `column`: through its map, or into the
+  /// gathered table at this batch's row of it.
+  SmallVector<Value> rhsIndices(int64_t column) {
+    if (!c.table)
+      return indices(c.rhs, 0, column);
+    return {tableRow, add(at.lookup(c.n), column), at.lookup(c.k)};
   }
 
   /// The full tiles of rows, then the rows left over one at a time.
@@ -315,7 +415,7 @@ private:
                                                inner.indices(c.lhs, i)));
           for (int64_t j = 0; j < kColumnsNT; ++j)
             bs.push_back(vector::LoadOp::create(ib, vectorType, inner.rhs,
-                                                inner.indices(c.rhs, 0, j)));
+                                                inner.rhsIndices(j)));
           for (int64_t i = 0; i < height; ++i)
             for (int64_t j = 0; j < kColumnsNT; ++j)
               next.push_back(vector::FMAOp::create(ib, a[i], bs[j],
@@ -433,6 +533,7 @@ private:
   std::optional<double> startValue;
   llvm::DenseMap<unsigned, Value> at; // loop -> its value at this point
   Value blockStart, blockEnd, firstBlock;
+  Value tableRow;
 };
 
 struct HostVectorContractions

@@ -434,17 +434,27 @@ def DgHostTopK : Pass<"dg-host-top-k", "mlir::func::FuncOp"> {
                            "mlir::memref::MemRefDialect"];
 }
 
-def DgHostPolynomialTanh : Pass<"dg-host-polynomial-tanh", "mlir::func::FuncOp"> {
-  let summary = "f32 tanh as MLIR's rational approximation, on the host";
+def DgHostPolynomialMath
+    : Pass<"dg-host-polynomial-math", "mlir::func::FuncOp"> {
+  let summary = "f32 tanh, exp and log as MLIR's polynomial approximations";
   let description = [{
-    Rewrites each f32 `math.tanh` (scalar or vector) into MLIR's polynomial
-    approximation (`populatePolynomialApproximateTanhPattern`: a rational
-    function of x clamped to +-7.99, x itself below 0.0004), accurate to a
-    few ulp, its fused multiply-adds as contractable `arith.mulf` and
-    `arith.addf` (no libm `fmaf` on a CPU without FMA). The gelu of every
-    MLP and expert then needs no libm call, and the loops around it
-    vectorise. Other types stay.
+    Rewrites the f32 (scalar or vector) `math` ops named by `ops` (default
+    `tanh`, `exp` and `log`; any that
+    `populateMathPolynomialApproximationPatterns` approximates) into MLIR's
+    polynomial approximations, accurate to a few ulp: tanh a rational
+    function of x clamped to +-7.99 (x itself below 0.0004); exp by
+    reduction to [-ln 2 / 2, ln 2 / 2], exp(-inf) = 0 and results below
+    2^-126 flushed to 0; log by reduction of the mantissa, log(0) = -inf.
+    Their fused multiply-adds become contractable `arith.mulf` and
+    `arith.addf` (no libm `fmaf` on a CPU without FMA). The gelus, softmax
+    exponentials and the sampler's logarithms then need no libm call, and
+    the loops around them can vectorise. Other types stay.
   }];
+  let options = [
+    ListOption<"ops", "ops", "std::string",
+               "math ops to approximate, without the `math.` (default: "
+               "tanh, exp, log)">
+  ];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::math::MathDialect",
                            "mlir::vector::VectorDialect"];
@@ -469,10 +479,14 @@ def DgHostVectorContractions
       k in order, in blocks of 256 k so that B's panel stays in the L1
       cache across the rows.
 
-    Rows left over get a tile one row high; columns left over (a dynamic or
-    uneven width) stay a `linalg.generic` over those columns. C's constant
-    start (a fill, or a copy of a filled buffer) is folded into the tiles
-    when no such generic remains. Other generics are left alone.
+    The grouped expert GEMM convert-dg-to-linalg writes for `dg.moe`
+    (`C[t, m, n] += A[t, m, k] * W[max(e[t], 0), n, k]`, W read in the
+    body, the expert e an i32 input of the tile t) takes the first form,
+    each tile's expert read once. Rows left over get a tile one row high;
+    columns left over (a dynamic or uneven width) stay a `linalg.generic`
+    over those columns. C's constant start (a fill, or a copy of a filled
+    buffer) is folded into the tiles when no such generic remains. Other
+    generics are left alone.
   }];
   let dependentDialects = ["mlir::scf::SCFDialect",
                            "mlir::arith::ArithDialect",

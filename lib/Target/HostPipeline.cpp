@@ -38,9 +38,9 @@ const Stage kStages[] = {
      "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
      "canonicalize,"
      // The GEMMs as register tiles of FMAs, top-k in one pass per row, and
-     // tanh without a libm call.
+     // tanh, exp and log without libm calls.
      "func.func(dg-host-vector-contractions,dg-host-top-k,"
-     "dg-host-polynomial-tanh)"},
+     "dg-host-polynomial-math)"},
     {HostStage::Loops, "loops",
      // bf16 <-> f32 conversions become integer bit operations: no
      // dependence on a libgcc that has __truncsfbf2.

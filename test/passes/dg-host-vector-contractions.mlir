@@ -154,3 +154,41 @@ func.func @left_alone(%xh: memref<8x64xbf16>, %wh: memref<16x64xbf16>, %yh: memr
   }
   return
 }
+
+// -----
+
+// A grouped expert GEMM (tiles of 16 rows, each tile's expert an i32, -1 on
+// padding tiles): its B is read in the body from the experts' weights at
+// max(expert, 0). Each parallel iteration (a tile, a panel of 4 columns)
+// reads the tile's expert once and loads that expert's rows of W.
+#a = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#e = affine_map<(d0, d1, d2, d3) -> (d0)>
+#c = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @grouped
+// CHECK-SAME: (%[[X:.*]]: memref<?x16x256xf32>, %[[E:.*]]: memref<?xi32>, %[[W:.*]]: memref<8x128x256xf32>, %[[Y:.*]]: memref<?x16x128xf32>)
+// CHECK: scf.parallel (%[[T:.*]], %[[N:.*]]) =
+// CHECK: %[[ID:.*]] = memref.load %[[E]][%[[T]]] : memref<?xi32>
+// CHECK: %[[ROW:.*]] = arith.maxsi %[[ID]], %c0_i32
+// CHECK: %[[EXPERT:.*]] = arith.index_cast %[[ROW]] : i32 to index
+// CHECK: scf.for %[[M:.*]] =
+// CHECK: scf.for %[[K:[^ ]*]] = {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: vector.load %[[X]][%[[T]], %[[M]], %[[K]]]
+// CHECK: vector.load %[[W]][%[[EXPERT]], %[[N]], %[[K]]] : memref<8x128x256xf32>, vector<8xf32>
+// CHECK-COUNT-8: vector.fma
+// CHECK: vector.store %{{.*}}, %[[Y]][%[[T]], %[[M]], %[[N]]] : memref<?x16x128xf32>, vector<4xf32>
+// CHECK-NOT: linalg.generic
+func.func @grouped(%x: memref<?x16x256xf32>, %experts: memref<?xi32>, %w: memref<8x128x256xf32>, %y: memref<?x16x128xf32>) {
+  %c0_i32 = arith.constant 0 : i32
+  linalg.generic {indexing_maps = [#a, #e, #c], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %experts : memref<?x16x256xf32>, memref<?xi32>) outs(%y : memref<?x16x128xf32>) attrs = {dg.grouped_by_expert} {
+  ^bb0(%in: f32, %expert: i32, %out: f32):
+    %0 = arith.maxsi %expert, %c0_i32 : i32
+    %1 = arith.index_cast %0 : i32 to index
+    %2 = linalg.index 2 : index
+    %3 = linalg.index 3 : index
+    %4 = memref.load %w[%1, %2, %3] : memref<8x128x256xf32>
+    %5 = arith.mulf %in, %4 : f32
+    %6 = arith.addf %out, %5 : f32
+    linalg.yield %6 : f32
+  }
+  return
+}

@@ -1,10 +1,13 @@
-//===- HostPolynomialTanh.cpp - tanh as arithmetic, on the host -----------===//
+//===- HostPolynomialMath.cpp - tanh, exp and log as arithmetic -----------===//
 //
-// The MLPs' gelu (tanh form) calls libm's tanhf once per element: a call
-// (and an expm1f inside it) that no loop around it can vectorise, a sixth of
-// the host's prefill. MLIR's rational approximation of tanh (f32, clamped
-// to +-7.9 beyond which it is +-1 in f32) is plain arithmetic, accurate to
-// a few ulp, so the elementwise loops it sits in vectorise.
+// On the host, math.tanh, math.exp and math.log become libm calls, one per
+// element, that no loop around them vectorises: gelu's tanh (and the expm1f
+// inside it) took a sixth of the prefill, and the softmax exponentials and
+// the sampler's logarithms (two per vocabulary element for the Gumbel
+// draw) are most of what the step spends outside its GEMMs. MLIR's
+// polynomial approximations of these f32 functions are plain arithmetic,
+// accurate to a few ulp, with exp(-inf) = 0, log(0) = -inf and NaN kept;
+// exp flushes results below 2^-126 to 0.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,7 +20,7 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace dgc {
-#define GEN_PASS_DEF_DGHOSTPOLYNOMIALTANH
+#define GEN_PASS_DEF_DGHOSTPOLYNOMIALMATH
 #include "passes/Passes.h.inc"
 } // namespace dgc
 
@@ -26,13 +29,22 @@ using namespace mlir;
 namespace dgc {
 namespace {
 
-struct HostPolynomialTanh : impl::DgHostPolynomialTanhBase<HostPolynomialTanh> {
+struct HostPolynomialMath : impl::DgHostPolynomialMathBase<HostPolynomialMath> {
+  using Base::Base;
+
   void runOnOperation() override {
+    SmallVector<std::string> selected(ops.begin(), ops.end());
+    if (selected.empty())
+      selected = {"tanh", "exp", "log"};
+    auto approximate = [&](StringRef name) {
+      name.consume_front("math.");
+      return llvm::is_contained(selected, name);
+    };
     RewritePatternSet patterns(&getContext());
-    populatePolynomialApproximateTanhPattern(patterns);
+    populateMathPolynomialApproximationPatterns(patterns, approximate);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
-    // The approximation's math.fma would be a libm call on a CPU without
+    // The approximations' math.fma would be a libm call on a CPU without
     // FMA (--cpu generic); a contractable multiply and add fuse where the
     // CPU has it.
     getOperation().walk([](math::FmaOp fma) {
