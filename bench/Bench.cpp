@@ -2,7 +2,7 @@
 //
 //   dgc-bench MODEL.dgm (--weights DIR | --random-weights) [--device D]
 //             [--prompt N] [--context N] [--batch B[,B...]] [--runs R]
-//             [--cuda-graph] [--copy-logits]
+//             [--threads N] [--cuda-graph] [--copy-logits]
 //
 // --prompt N times one prefill of N tokens and then steps after it (the
 // encoder graph runs). --context N instead fills N committed positions of
@@ -24,6 +24,7 @@
 
 #include "tools/RuntimeToolMain.h"
 #include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/HostThreads.h"
 
 #include <algorithm>
 #include <chrono>
@@ -45,6 +46,7 @@ struct Options {
   int64_t prompt = 0, context = 0;
   std::vector<int64_t> batches = {1};
   int runs = 5;
+  int64_t threads = 0; // 0: one per core
   bool cudaGraph = false;
   bool copyLogits = false; // x [B, C, V] to the host each step
 };
@@ -52,13 +54,15 @@ struct Options {
 const char kUsage[] =
     "usage: dgc-bench MODEL.dgm (--weights DIR | --random-weights)\n"
     "                 [--device host|cuda] [--prompt N | --context N]\n"
-    "                 [--batch B[,B...]] [--runs R]\n"
+    "                 [--batch B[,B...]] [--runs R] [--threads N]\n"
     "  --prompt N   time a prefill of N tokens, then denoise steps after it\n"
     "  --context N  denoise steps after N committed positions of random K/V\n"
     "               (no encoder pass; default 0)\n"
     "  --batch      canvases per step, one JSON line each (default 1)\n"
     "  --runs R     timed runs after a warm-up; the median is printed "
     "(default 5)\n"
+    "  --threads N  threads of the host code's parallel loops (default: one "
+    "per core)\n"
     "  --cuda-graph also time steps replayed as the CUDA graph the first "
     "ones\n"
     "               record (cuda only; a second line per batch)\n"
@@ -91,6 +95,10 @@ std::string parseOptions(int argc, char **argv, Options &o) {
       if (!d)
         return d.error();
       o.device = *d;
+    } else if (arg == "--threads") {
+      const char *v = value();
+      if (!v || !dgc::bench::parseDecimal<int64_t>(v, 1, 1024, o.threads))
+        return dgc::bench::numberError(arg, 1, 1024, v);
     } else if (arg == "--prompt" || arg == "--context" || arg == "--runs") {
       const char *v = value();
       int64_t n;
@@ -207,6 +215,7 @@ static int runTool(int argc, char **argv) {
     return std::chrono::duration<double>(Clock::now() - t).count();
   };
   Clock::time_point started = Clock::now();
+  setHostThreads(unsigned(o.threads));
   auto module = HostModule::load(o.module, o.device);
   if (!module)
     return fail(module.error());

@@ -36,6 +36,11 @@ inline constexpr const char kRowStatisticsAttr[] = "dg.row_statistics";
 /// the kernel (dg-gpu-tensor-core-contractions).
 inline constexpr const char kColumnGroupMaxAttr[] = "dg.column_group_max";
 
+/// Marks a function dg-host-outline-loop-nests made of a parallel loop nest
+/// whose first two arguments are a range [begin, end) of its iterations:
+/// dg-host-parallel-dispatch shares its calls out among threads.
+inline constexpr const char kParallelChunksAttr[] = "dg.parallel_chunks";
+
 /// The fusion passes that have landed, in order (dgc-opt --dg-fuse,
 /// dgc compile --fuse).
 void buildFusionPipeline(mlir::OpPassManager &pm);

@@ -539,4 +539,62 @@ def DgFuseElementwise : Pass<"dg-fuse-elementwise"> {
                            "mlir::tensor::TensorDialect"];
 }
 
+def DgHostOutlineLoopNests
+    : Pass<"dg-host-outline-loop-nests", "mlir::ModuleOp"> {
+  let summary = "Each loop nest of a graph as a function of its own";
+  let description = [{
+    Moves each loop (an op with `LoopLikeOpInterface`: `scf.for`,
+    `scf.parallel`, `scf.while`, `scf.forall`) at the top of a public
+    function's body into a new private function, internal to the library
+    and never inlined, and calls it there. Values the nest uses from above
+    become the function's arguments, but constants are cloned into it.
+    LLVM's optimiser and code generator grow faster than linearly with a
+    function's size, and a graph is thousands of nests: as one function
+    the tiny config took a minute to compile for the host. Loops nested in
+    other ops (an `scf.if`) and functions already private stay as they are.
+
+    A nest whose innermost body runs fewer than `small-nest-iterations`
+    times (along its heaviest path; a dynamic trip count counts as 16) is
+    also marked `optsize`: -O3 would unroll and vectorise it, with runtime
+    alias checks, for little gain and much code.
+
+    A nest of at least `parallel-nest-iterations` that is an `scf.parallel`
+    without results is outlined in chunks: the function, marked
+    `dg.parallel_chunks`, takes a range [begin, end) of one of its loops'
+    iterations first (the first loop with a constant trip count of two or
+    more, else a dynamic one) and runs only those; the call passes the
+    whole range. dg-host-parallel-dispatch later shares the range out
+    among the runtime's threads.
+  }];
+  let options = [
+    Option<"smallNestIterations", "small-nest-iterations", "int64_t",
+           /*default=*/"65536",
+           "Nests of fewer iterations are optimised for size">,
+    Option<"parallelNestIterations", "parallel-nest-iterations", "int64_t",
+           /*default=*/"32768",
+           "scf.parallel nests of at least this many iterations run in "
+           "chunks on threads">,
+  ];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::func::FuncDialect",
+                           "mlir::LLVM::LLVMDialect"];
+}
+
+def DgHostParallelDispatch
+    : Pass<"dg-host-parallel-dispatch", "mlir::ModuleOp"> {
+  let summary = "Calls of chunked loop nests shared out among threads";
+  let description = [{
+    Runs on the LLVM dialect, after convert-func-to-llvm. Each call of a
+    function marked `dg.parallel_chunks` (see dg-host-outline-loop-nests),
+    `@f(begin, end, args...)`, becomes a call of `hostParallelFor`'s
+    pointer: the arguments are stored in a context on the caller's stack,
+    and a trampoline `@f_chunk(context, first, last)` calls
+    `@f(begin + first, begin + last, args...)` for each chunk. The pointer
+    is the library's exported variable `dgc_parallel_for`, which the
+    runtime sets when it loads the library; while it is null (a library
+    used alone) the trampoline runs the whole range on the caller's thread.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
 #endif // DGC_PASSES_TD

@@ -3,6 +3,7 @@
 #include "dgc/runtime/HostModule.h"
 
 #include "dgc/runtime/Files.h"
+#include "dgc/runtime/HostThreads.h"
 #include "dgc/runtime/Sha256.h"
 
 #include "CacheBinding.h"
@@ -246,6 +247,10 @@ Result<HostModule> HostModule::load(const std::string &directory,
                    graph.symbol + "'"};
     module.entries_[name] = entry;
   }
+  // Parallel loop nests run on the runtime's threads (HostThreads.h).
+  if (auto *parallelFor = static_cast<void **>(
+          dlsym(module.library_, kParallelForSymbol)))
+    *parallelFor = reinterpret_cast<void *>(&hostParallelFor);
   // The code knows the manifest it was compiled with: a manifest edited and
   // re-sealed (another pool geometry, two graphs on one entry point) would
   // make it read and write past its buffers.

@@ -49,6 +49,10 @@ const char *hostStageNames();
 /// rewritten in place (for a terminal); nullptr (the default): nowhere.
 void setCompileProgress(llvm::raw_ostream *os);
 
+/// Threads that optimise and compile the host code of a module, each a part
+/// of it; 0 (the default): one per core.
+void setCompileJobs(unsigned jobs);
+
 /// Runs the stages `first` to `last` of the pipeline on `module`, in place.
 mlir::LogicalResult runHostPipeline(mlir::ModuleOp module, HostStage first,
                                     HostStage last,

@@ -48,12 +48,16 @@ const Stage kStages[] = {
      "func.func(dg-fold-reduction-inits),"
      "convert-linalg-to-loops,arith-expand{include-bf16=true},"
      "expand-strided-metadata,lower-affine,"
+     // LLVM's cost grows with the largest function: one per loop nest.
+     "dg-host-outline-loop-nests,"
      "convert-scf-to-cf,canonicalize"},
     {HostStage::LLVMDialect, "llvm",
      "convert-vector-to-llvm,"
      "convert-math-to-llvm,convert-math-to-libm,finalize-memref-to-llvm,"
      "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
-     "convert-cf-to-llvm,reconcile-unrealized-casts"},
+     "convert-cf-to-llvm,reconcile-unrealized-casts,"
+     // The large parallel nests' calls, through the runtime's threads.
+     "dg-host-parallel-dispatch"},
 };
 } // namespace
 

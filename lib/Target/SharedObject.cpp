@@ -6,16 +6,14 @@
 
 #include "dgc/runtime/ModuleFormat.h"
 
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/GlobalVariable.h"
-#include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -59,50 +57,23 @@ LogicalResult linkSharedObject(llvm::Module &module, const std::string &library,
     return failure();
   module.setDataLayout(machine->createDataLayout());
   module.setTargetTriple(machine->getTargetTriple());
-  size_t functions = 0, instructions = 0;
-  for (const llvm::Function &f : module) {
-    functions += !f.isDeclaration();
-    instructions += f.getInstructionCount();
-  }
-  showProgress("optimise: -O3 over " + llvm::Twine(functions) +
-               " functions, " + llvm::Twine(instructions) + " instructions");
-  auto optimize = makeOptimizingTransformer(3, 0, machine.get());
-  if (llvm::Error err = optimize(&module)) {
-    error = "LLVM optimisation failed: " + llvm::toString(std::move(err));
+  // Objects of the module's parts, compiled at once, removed once linked.
+  std::vector<std::string> objects;
+  auto removeObjects = llvm::make_scope_exit([&] {
+    for (const std::string &object : objects)
+      llvm::sys::fs::remove(object);
+  });
+  if (failed(compileToObjects(module, cpu, objects, error, clock)))
     return failure();
-  }
-  clock.done("optimise");
-
-  // Object file, then a shared object linked by the system compiler driver.
-  SmallString<256> object;
-  int fd;
-  if (std::error_code ec =
-          llvm::sys::fs::createTemporaryFile("dgc-module", "o", fd, object)) {
-    error = "cannot create a temporary object file: " + ec.message();
-    return failure();
-  }
-  llvm::FileRemover removeObject(object);
-  {
-    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
-    showProgress("codegen: " + cpu.name + " machine code for " +
-                 llvm::Twine(functions) + " functions");
-    llvm::legacy::PassManager pm;
-    if (machine->addPassesToEmitFile(pm, os, nullptr,
-                                     llvm::CodeGenFileType::ObjectFile)) {
-      error = "the host target cannot emit object files";
-      return failure();
-    }
-    pm.run(module);
-  }
-  clock.done("codegen");
   auto cc = llvm::sys::findProgramByName("cc");
   if (!cc) {
     error = "no C compiler driver ('cc') on PATH to link the shared object";
     return failure();
   }
   std::string ccPath = *cc;
-  SmallVector<StringRef> args = {ccPath, "-shared", "-o", library, object,
-                                 "-lm"};
+  SmallVector<StringRef> args = {ccPath, "-shared", "-o", library};
+  args.append(objects.begin(), objects.end());
+  args.push_back("-lm");
   std::string linkError;
   if (llvm::sys::ExecuteAndWait(ccPath, args, std::nullopt, {}, 0, 0,
                                 &linkError) != 0) {

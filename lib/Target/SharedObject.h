@@ -37,6 +37,13 @@ private:
 std::unique_ptr<llvm::Module> translateToLLVMIR(mlir::ModuleOp module,
                                                 llvm::LLVMContext &context);
 
+/// Splits `module` into a part per thread (setCompileJobs), optimises each
+/// for `cpu` at O3 and emits it as a temporary object file, added to
+/// `objects` (the caller removes them).
+mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
+                                     std::vector<std::string> &objects,
+                                     std::string &error, StageClock &clock);
+
 /// Optimises `module` for `cpu` at O3, emits an object and links `library`
 /// with the system compiler driver.
 mlir::LogicalResult linkSharedObject(llvm::Module &module,

@@ -52,6 +52,8 @@ Running:
                     compiled with --target cuda or all, an NVIDIA driver and
                     GPU)
   --max-batch N     requests whose canvases share a decoder pass (default 8)
+  --threads N       threads of the host code's parallel loops (default: one
+                    per core; results do not depend on it)
   --page-size N     KV-cache positions per page (default 16)
   --cache-pages N   pages per KV-cache pool (default: enough for max-batch
                     of the requests given)
@@ -224,6 +226,8 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &error,
       o.device = value;
     } else if (arg == "--max-batch") {
       ok = integer(1, 4096, o.maxBatch);
+    } else if (arg == "--threads") {
+      ok = integer(1, 1024, o.threads);
     } else if (arg == "--page-size") {
       ok = integer(1, 1 << 16, o.pageSize);
     } else if (arg == "--cache-pages") {

@@ -31,6 +31,7 @@ struct Options {
   uint64_t seed = 0;
   std::string device = "host";
   int64_t maxBatch = 8;
+  int64_t threads = 0; // of the host code; 0: one per core
   int64_t pageSize = 16;
   std::optional<int64_t> cachePages;
 

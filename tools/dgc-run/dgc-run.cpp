@@ -11,6 +11,7 @@
 
 #include "dgc/runtime/Files.h"
 #include "dgc/runtime/Generator.h"
+#include "dgc/runtime/HostThreads.h"
 #include "dgc/runtime/PromptImages.h"
 #include "dgc/runtime/Tokenizer.h"
 #include "tools/LoadedModel.h"
@@ -70,6 +71,7 @@ static int runTool(int argc, char **argv) {
   if (!device)
     return fail("--device: " + device.error(), 2);
 
+  setHostThreads(unsigned(o.threads));
   auto loaded = dgc::loadModel(o.module, o.weights, *device);
   if (!loaded)
     return fail(loaded.error());

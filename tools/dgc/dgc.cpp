@@ -156,6 +156,14 @@ IntOption gemmStagesOpt(
              "2 to 8 (default 3; fewer where they would pass 48 KB)"),
     cl::init(0), cl::value_desc("n"), cl::sub(compileCmd),
     cl::cat(dgcCategory));
+IntOption jobsOpt(
+    "jobs",
+    cl::desc("Threads that optimise and compile the host code, each a part "
+             "of it, 1 to 256 (default: one per core)"),
+    cl::init(0), cl::value_desc("n"), cl::sub(compileCmd),
+    cl::cat(dgcCategory));
+cl::alias jobsAlias("j", cl::desc("Alias for --jobs"), cl::aliasopt(jobsOpt),
+                    cl::sub(compileCmd));
 IntOption sampleCandidatesOpt(
     "sample-candidates",
     cl::desc("bf16 models: the sampler's top-64 is taken among this many "
@@ -444,6 +452,9 @@ int runCompile() {
       (gemmStagesOpt < 2 || gemmStagesOpt > 8))
     return fail("--gemm-stages: " + std::to_string(gemmStagesOpt) +
                 " is not in [2, 8]");
+  if (jobsOpt.getNumOccurrences() && (jobsOpt < 1 || jobsOpt > 256))
+    return fail("--jobs: " + std::to_string(jobsOpt) + " is not in [1, 256]");
+  dgc::setCompileJobs(unsigned(jobsOpt));
   if (sampleCandidatesOpt < 0 || sampleCandidatesOpt > 4096)
     return fail("--sample-candidates: " + std::to_string(sampleCandidatesOpt) +
                 " is not in [0, 4096]");

@@ -30,6 +30,13 @@ constexpr const char *kModuleSumsFile = "SHA256SUMS";
 /// A manifest edited and re-sealed in SHA256SUMS no longer matches its code.
 constexpr const char *kManifestDigestSymbol = "dgc_manifest_sha256";
 
+/// A host library's variable holding the function its parallel loop nests
+/// hand their chunks to, `void (*)(void (*body)(void *context, int64_t
+/// begin, int64_t end), void *context, int64_t count)`; null (as compiled)
+/// runs each nest on the calling thread. The runtime points it at
+/// hostParallelFor (HostThreads.h) when it loads the library.
+constexpr const char *kParallelForSymbol = "dgc_parallel_for";
+
 } // namespace dgc::runtime
 
 #endif // DGC_RUNTIME_MODULEFORMAT_H

@@ -1,0 +1,149 @@
+//===- ParallelCodegen.cpp - One LLVM module optimised on every core ------===//
+//
+// The graphs' host code is hundreds of functions (one per loop nest) that
+// barely call each other, so the module splits into parts that LLVM
+// optimises and compiles to objects at once, one thread each, and the system
+// linker joins. Each part lives in its own LLVMContext (a context is not
+// thread-safe), moved there as bitcode.
+//
+//===----------------------------------------------------------------------===//
+
+#include "SharedObject.h"
+
+#include "PassProgress.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/ThreadPool.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
+
+#include <atomic>
+#include <mutex>
+
+namespace dgc {
+
+namespace {
+std::atomic<unsigned> compileJobs{0};
+
+/// One part of the module, in a context of its own.
+struct Part {
+  std::unique_ptr<llvm::LLVMContext> context;
+  std::unique_ptr<llvm::Module> module;
+  std::string object;
+};
+
+/// Runs `work` on each part, `jobs` at a time; the first error wins.
+template <typename Work>
+void forEachPart(std::vector<Part> &parts, unsigned jobs, std::string &error,
+                 Work work) {
+  std::mutex errorLock;
+  llvm::StdThreadPool pool(llvm::hardware_concurrency(jobs));
+  for (Part &part : parts)
+    pool.async([&, partPointer = &part] {
+      std::string partError;
+      if (!work(*partPointer, partError)) {
+        std::lock_guard<std::mutex> lock(errorLock);
+        if (error.empty())
+          error = partError;
+      }
+    });
+  pool.wait();
+}
+} // namespace
+
+void setCompileJobs(unsigned jobs) { compileJobs = jobs; }
+
+unsigned compileJobsToUse() {
+  unsigned jobs = compileJobs;
+  return jobs ? jobs
+              : std::max(1u,
+                         llvm::hardware_concurrency().compute_thread_count());
+}
+
+mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
+                                     std::vector<std::string> &objects,
+                                     std::string &error, StageClock &clock) {
+  unsigned jobs = compileJobsToUse();
+  size_t functions = 0, instructions = 0;
+  for (const llvm::Function &f : module) {
+    functions += !f.isDeclaration();
+    instructions += f.getInstructionCount();
+  }
+  // Each part as bitcode, read back into its own context.
+  std::vector<llvm::SmallString<0>> bitcode;
+  llvm::SplitModule(module,
+                    std::max<size_t>(1, std::min<size_t>(jobs, functions)),
+                    [&](std::unique_ptr<llvm::Module> part) {
+                      llvm::raw_svector_ostream os(bitcode.emplace_back());
+                      llvm::WriteBitcodeToFile(*part, os);
+                    });
+  std::vector<Part> parts(bitcode.size());
+  for (auto [part, code] : llvm::zip(parts, bitcode)) {
+    part.context = std::make_unique<llvm::LLVMContext>();
+    auto parsed = llvm::parseBitcodeFile(
+        llvm::MemoryBufferRef(code.str(), "part"), *part.context);
+    if (!parsed) {
+      error =
+          "cannot split the LLVM module: " + llvm::toString(parsed.takeError());
+      return mlir::failure();
+    }
+    part.module = std::move(*parsed);
+  }
+
+  showProgress("optimise: -O3 over " + llvm::Twine(functions) + " functions, " +
+               llvm::Twine(instructions) + " instructions, " +
+               llvm::Twine(parts.size()) + " threads");
+  forEachPart(parts, jobs, error, [&](Part &part, std::string &partError) {
+    auto machine = hostMachine(cpu, partError);
+    if (!machine)
+      return false;
+    auto optimize = mlir::makeOptimizingTransformer(3, 0, machine.get());
+    if (llvm::Error err = optimize(part.module.get())) {
+      partError = "LLVM optimisation failed: " + llvm::toString(std::move(err));
+      return false;
+    }
+    return true;
+  });
+  if (!error.empty())
+    return mlir::failure();
+  clock.done("optimise");
+
+  showProgress("codegen: " + cpu.name + " machine code for " +
+               llvm::Twine(functions) + " functions, " +
+               llvm::Twine(parts.size()) + " threads");
+  forEachPart(parts, jobs, error, [&](Part &part, std::string &partError) {
+    auto machine = hostMachine(cpu, partError);
+    if (!machine)
+      return false;
+    int fd;
+    llvm::SmallString<256> path;
+    if (std::error_code ec =
+            llvm::sys::fs::createTemporaryFile("dgc-module", "o", fd, path)) {
+      partError = "cannot create a temporary object file: " + ec.message();
+      return false;
+    }
+    part.object = std::string(path);
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    llvm::legacy::PassManager pm;
+    if (machine->addPassesToEmitFile(pm, os, nullptr,
+                                     llvm::CodeGenFileType::ObjectFile)) {
+      partError = "the host target cannot emit object files";
+      return false;
+    }
+    pm.run(*part.module);
+    return true;
+  });
+  for (Part &part : parts)
+    if (!part.object.empty())
+      objects.push_back(part.object);
+  if (!error.empty())
+    return mlir::failure();
+  clock.done("codegen");
+  return mlir::success();
+}
+
+} // namespace dgc
