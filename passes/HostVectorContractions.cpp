@@ -20,9 +20,12 @@
 // being the rows of the tile's expert in the experts' weights.
 //
 // Rows left over from the tile height get a tile one row high; columns left
-// over from the panel width (dynamic sizes only, in these graphs) stay a
-// generic over the remaining columns. Summation order changes only in the
-// first form, by k-lanes.
+// over from the panel width (dynamic sizes only, in these graphs) get panels
+// one column wide that sum in the same order as the wide ones. So an element
+// of C does not depend on whether it fell in a panel: attention's key count
+// is the widest row of a batch, and a row's scores must not change with the
+// rows beside it. Summation order changes only in the first form, by
+// k-lanes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -267,15 +270,24 @@ public:
     int64_t width = c.nt ? kColumnsNT : kLanes * kVectorsNN;
     std::optional<int64_t> columns = getConstantIntValue(sizes[c.n]);
     bool tail = !columns || *columns % width;
-    // C's constant start, unless a tail generic still reads C.
-    if (!tail)
-      if (std::optional<double> start = foldConstantInit(c.op))
-        startValue = *start;
+    if (std::optional<double> start = foldConstantInit(c.op))
+      startValue = *start;
     Value panels = roundDown(sizes[c.n], width);
-    SmallVector<Value> lower(c.batch.size() + 1, index(0)), upper, steps;
+    emitPanels(index(0), panels, width);
+    if (tail)
+      emitPanels(panels, sizes[c.n], 1);
+    c.op.erase();
+  }
+
+private:
+  /// Panels of `width` columns of C over the columns [from, to), each with
+  /// its rows and k: one scf.parallel with the batch loops.
+  void emitPanels(Value from, Value to, int64_t width) {
+    SmallVector<Value> lower(c.batch.size(), index(0)), upper, steps;
     for (unsigned d : c.batch)
       upper.push_back(sizes[d]);
-    upper.push_back(panels);
+    lower.push_back(from);
+    upper.push_back(to);
     steps.assign(c.batch.size(), index(1));
     steps.push_back(index(width));
     scf::ParallelOp::create(
@@ -283,6 +295,7 @@ public:
         [&](OpBuilder &nested, Location loc, ValueRange ivs) {
           ImplicitLocOpBuilder ib(loc, nested);
           TileBuilder inner = child(ib);
+          inner.panelWidth = width;
           for (auto [d, iv] : llvm::zip(c.batch, ivs))
             inner.at[d] = iv;
           inner.at[c.n] = ivs.back();
@@ -300,15 +313,12 @@ public:
           else
             inner.depthBlocksNN();
         });
-    if (tail)
-      emitTail(panels);
-    c.op.erase();
   }
 
-private:
   /// A builder for a nested region at `ib`, with this one's state.
   TileBuilder child(ImplicitLocOpBuilder &ib) const {
     TileBuilder inner(ib, c);
+    inner.panelWidth = panelWidth;
     inner.sizes = sizes;
     inner.startValue = startValue;
     inner.at = at;
@@ -399,10 +409,21 @@ private:
     return arith::AddFOp::create(b, low, high);
   }
 
-  /// `height` rows x 4 columns of C, k in lanes of 8.
+  /// The sum of one vector's lanes, as a vector<1xf32>, added in the order
+  /// sumsOf4 adds each of its vectors: (0+1 + 2+3) + (4+5 + 6+7).
+  Value sumOf1(Value v) {
+    Value pairs = pairSums(v, v);
+    Value t = pairSums(pairs, pairs);
+    Value low = vector::ShuffleOp::create(b, t, t, ArrayRef<int64_t>{0});
+    Value high = vector::ShuffleOp::create(b, t, t, ArrayRef<int64_t>{4});
+    return arith::AddFOp::create(b, low, high);
+  }
+
+  /// `height` rows x 4 columns of C (1 in a tail panel), k in lanes of 8.
   void tileNT(int64_t height) {
+    const int64_t columns = panelWidth;
     Value zero = splat(vectorType, 0.0f);
-    SmallVector<Value> inits(height * kColumnsNT, zero);
+    SmallVector<Value> inits(height * columns, zero);
     auto loop = scf::ForOp::create(
         b, index(0), sizes[c.k], index(kLanes), inits,
         [&](OpBuilder &nested, Location loc, Value k, ValueRange acc) {
@@ -413,20 +434,21 @@ private:
           for (int64_t i = 0; i < height; ++i)
             a.push_back(vector::LoadOp::create(ib, vectorType, inner.lhs,
                                                inner.indices(c.lhs, i)));
-          for (int64_t j = 0; j < kColumnsNT; ++j)
+          for (int64_t j = 0; j < columns; ++j)
             bs.push_back(vector::LoadOp::create(ib, vectorType, inner.rhs,
                                                 inner.rhsIndices(j)));
           for (int64_t i = 0; i < height; ++i)
-            for (int64_t j = 0; j < kColumnsNT; ++j)
-              next.push_back(vector::FMAOp::create(ib, a[i], bs[j],
-                                                   acc[i * kColumnsNT + j]));
+            for (int64_t j = 0; j < columns; ++j)
+              next.push_back(
+                  vector::FMAOp::create(ib, a[i], bs[j], acc[i * columns + j]));
           scf::YieldOp::create(ib, next);
         });
-    auto rowType = VectorType::get({kColumnsNT}, b.getF32Type());
+    auto rowType = VectorType::get({columns}, b.getF32Type());
     for (int64_t i = 0; i < height; ++i) {
       SmallVector<Value> results(loop.getResults());
-      Value sums =
-          sumsOf4(ArrayRef<Value>(results).slice(i * kColumnsNT, kColumnsNT));
+      ArrayRef<Value> row =
+          ArrayRef<Value>(results).slice(i * columns, columns);
+      Value sums = columns == kColumnsNT ? sumsOf4(row) : sumOf1(row[0]);
       SmallVector<Value> where = indices(2, i);
       Value start =
           startValue
@@ -456,14 +478,18 @@ private:
         });
   }
 
-  /// `height` rows x 16 columns of C over one block of k, k in order.
+  /// `height` rows x 16 columns of C (1 in a tail panel) over one block of
+  /// k, k in order.
   void tileNN(int64_t height) {
+    const int64_t lanes = std::min(panelWidth, kLanes);
+    const int64_t vectors = panelWidth / lanes;
+    auto vectorType = VectorType::get({lanes}, b.getF32Type());
     SmallVector<Value> inits;
     Value start = startValue ? splat(vectorType, *startValue) : Value();
     for (int64_t i = 0; i < height; ++i)
-      for (int64_t j = 0; j < kVectorsNN; ++j) {
+      for (int64_t j = 0; j < vectors; ++j) {
         Value loaded = vector::LoadOp::create(b, vectorType, out,
-                                              indices(2, i, j * kLanes));
+                                              indices(2, i, j * lanes));
         // The first block starts from C's constant: its buffer was never
         // filled.
         inits.push_back(
@@ -478,50 +504,23 @@ private:
           TileBuilder inner = child(ib);
           inner.at[c.k] = k;
           SmallVector<Value> bs, next;
-          for (int64_t j = 0; j < kVectorsNN; ++j)
-            bs.push_back(
-                vector::LoadOp::create(ib, vectorType, inner.rhs,
-                                       inner.indices(c.rhs, 0, j * kLanes)));
+          for (int64_t j = 0; j < vectors; ++j)
+            bs.push_back(vector::LoadOp::create(
+                ib, vectorType, inner.rhs, inner.indices(c.rhs, 0, j * lanes)));
           for (int64_t i = 0; i < height; ++i) {
             Value a = vector::BroadcastOp::create(
                 ib, vectorType,
                 memref::LoadOp::create(ib, inner.lhs, inner.indices(c.lhs, i)));
-            for (int64_t j = 0; j < kVectorsNN; ++j)
+            for (int64_t j = 0; j < vectors; ++j)
               next.push_back(
-                  vector::FMAOp::create(ib, a, bs[j], acc[i * kVectorsNN + j]));
+                  vector::FMAOp::create(ib, a, bs[j], acc[i * vectors + j]));
           }
           scf::YieldOp::create(ib, next);
         });
     for (int64_t i = 0; i < height; ++i)
-      for (int64_t j = 0; j < kVectorsNN; ++j)
-        vector::StoreOp::create(b, loop.getResult(i * kVectorsNN + j), out,
-                                indices(2, i, j * kLanes));
-  }
-
-  /// The generic itself over the columns [from, n) that no panel covers.
-  void emitTail(Value from) {
-    SmallVector<Value> operands;
-    for (auto [operand, map] : llvm::zip(c.op->getOperands(), maps)) {
-      auto type = cast<MemRefType>(operand.getType());
-      SmallVector<OpFoldResult> offsets, subSizes, strides;
-      for (auto [r, e] : llvm::enumerate(map.getResults())) {
-        auto dim = dyn_cast<AffineDimExpr>(e);
-        bool isN = dim && dim.getPosition() == c.n;
-        offsets.push_back(isN ? OpFoldResult(from) : b.getIndexAttr(0));
-        if (isN)
-          subSizes.push_back(
-              arith::SubIOp::create(b, sizes[c.n], from).getResult());
-        else if (type.isDynamicDim(r))
-          subSizes.push_back(memref::DimOp::create(b, operand, r).getResult());
-        else
-          subSizes.push_back(b.getIndexAttr(type.getDimSize(r)));
-        strides.push_back(b.getIndexAttr(1));
-      }
-      operands.push_back(
-          memref::SubViewOp::create(b, operand, offsets, subSizes, strides));
-    }
-    Operation *tail = b.clone(*c.op);
-    tail->setOperands(operands);
+      for (int64_t j = 0; j < vectors; ++j)
+        vector::StoreOp::create(b, loop.getResult(i * vectors + j), out,
+                                indices(2, i, j * lanes));
   }
 
   ImplicitLocOpBuilder &b;
@@ -529,6 +528,7 @@ private:
   SmallVector<AffineMap> maps;
   Value lhs, rhs, out;
   VectorType vectorType;
+  int64_t panelWidth = 0; // columns of C per panel
   SmallVector<Value> sizes;
   std::optional<double> startValue;
   llvm::DenseMap<unsigned, Value> at; // loop -> its value at this point

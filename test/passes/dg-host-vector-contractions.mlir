@@ -81,9 +81,11 @@ func.func @values(%p: memref<?x4x64x?xf32>, %v: memref<?x4x?x64xf32>, %o: memref
 
 // -----
 
-// Attention's scores Q K^T over a dynamic key count: the panels cover the
-// keys up to a multiple of 4, the generic itself the keys after them (so C
-// keeps its fill, which that generic reads).
+// Attention's scores Q K^T over a dynamic key count: panels of 4 columns
+// cover the keys up to a multiple of 4, panels of 1 column the keys after
+// them, each summing its 8 k-lanes in the order the 4-column fold does
+// ((0+1 + 2+3) + (4+5 + 6+7)), so that a key's score does not depend on
+// whether the key count put it in a wide panel. No generic is left.
 #q = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
 #k = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>
 #s = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
@@ -93,16 +95,60 @@ func.func @values(%p: memref<?x4x64x?xf32>, %v: memref<?x4x?x64xf32>, %o: memref
 // CHECK: %[[KEYS:.*]] = memref.dim %[[K]], %c2{{(_[0-9]+)?}}
 // CHECK: %[[REM:.*]] = arith.remui %[[KEYS]], %c4{{(_[0-9]+)?}}
 // CHECK: %[[FULL:.*]] = arith.subi %[[KEYS]], %[[REM]]
-// CHECK: scf.parallel ({{.*}}) to (%{{.*}}, %{{.*}}, %[[FULL]])
-// CHECK: vector.load %[[S]]
-// CHECK: %[[QT:.*]] = memref.subview %[[Q]][0, 0, 0, 0] [1, 4, 64, 64] [1, 1, 1, 1]
-// CHECK: %[[KT:.*]] = memref.subview %[[K]][0, 0, %[[FULL]], 0]
-// CHECK: %[[ST:.*]] = memref.subview %[[S]][0, 0, 0, %[[FULL]]]
-// CHECK: linalg.generic {{.*}} ins(%[[QT]], %[[KT]] : {{.*}}) outs(%[[ST]] : {{.*}})
+// CHECK: scf.parallel ({{.*}}) to (%{{.*}}, %{{.*}}, %[[FULL]]) step (%{{.*}}, %{{.*}}, %c4{{(_[0-9]+)?}})
+// CHECK: vector.store %{{.*}}, %[[S]]{{.*}} : memref<1x4x64x?xf32>, vector<4xf32>
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}, %[[N:.*]]) = (%{{.*}}, %{{.*}}, %[[FULL]]) to (%{{.*}}, %{{.*}}, %[[KEYS]]) step (%{{.*}}, %{{.*}}, %c1{{(_[0-9]+)?}})
+// CHECK: %[[ACC:.*]]:2 = scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>)
+// CHECK: vector.load %[[K]][%{{.*}}, %{{.*}}, %[[N]], %{{.*}}] : memref<1x4x?x64xf32>, vector<8xf32>
+// CHECK-COUNT-2: vector.fma
+// CHECK: %[[P0:.*]] = vector.shuffle %[[ACC]]#0, %[[ACC]]#0 [0, 2, 8, 10, 4, 6, 12, 14]
+// CHECK: %[[P1:.*]] = vector.shuffle %[[ACC]]#0, %[[ACC]]#0 [1, 3, 9, 11, 5, 7, 13, 15]
+// CHECK: %[[P:.*]] = arith.addf %[[P0]], %[[P1]] : vector<8xf32>
+// CHECK: %[[T0:.*]] = vector.shuffle %[[P]], %[[P]] [0, 2, 8, 10, 4, 6, 12, 14]
+// CHECK: %[[T1:.*]] = vector.shuffle %[[P]], %[[P]] [1, 3, 9, 11, 5, 7, 13, 15]
+// CHECK: %[[T:.*]] = arith.addf %[[T0]], %[[T1]] : vector<8xf32>
+// CHECK: %[[LOW:.*]] = vector.shuffle %[[T]], %[[T]] [0] : vector<8xf32>, vector<8xf32>
+// CHECK: %[[HIGH:.*]] = vector.shuffle %[[T]], %[[T]] [4] : vector<8xf32>, vector<8xf32>
+// CHECK: %[[SUM:.*]] = arith.addf %[[LOW]], %[[HIGH]] : vector<1xf32>
+// CHECK: %[[OLD:.*]] = vector.load %[[S]][%{{.*}}, %{{.*}}, %{{.*}}, %[[N]]] : memref<1x4x64x?xf32>, vector<1xf32>
+// CHECK: %[[NEW:.*]] = arith.addf %[[OLD]], %[[SUM]] : vector<1xf32>
+// CHECK: vector.store %[[NEW]], %[[S]][%{{.*}}, %{{.*}}, %{{.*}}, %[[N]]] : memref<1x4x64x?xf32>, vector<1xf32>
+// CHECK-NOT: linalg.generic
+// CHECK: return
 func.func @scores(%q: memref<1x4x64x64xf32>, %k: memref<1x4x?x64xf32>, %s: memref<1x4x64x?xf32>) {
   %zero = arith.constant 0.0 : f32
   linalg.fill ins(%zero : f32) outs(%s : memref<1x4x64x?xf32>)
   linalg.generic {indexing_maps = [#q, #k, #s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : memref<1x4x64x64xf32>, memref<1x4x?x64xf32>) outs(%s : memref<1x4x64x?xf32>) {
+  ^bb0(%in: f32, %in_0: f32, %out: f32):
+    %0 = arith.mulf %in, %in_0 : f32
+    %1 = arith.addf %out, %0 : f32
+    linalg.yield %1 : f32
+  }
+  return
+}
+
+// -----
+
+// P V with a dynamic column count: the columns after the 16-wide panels get
+// panels 1 wide, k in order from C as in the wide ones. No generic is left.
+#p = affine_map<(d0, d1, d2) -> (d0, d2)>
+#v = affine_map<(d0, d1, d2) -> (d2, d1)>
+#o = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @values_tail
+// CHECK-SAME: (%[[P:.*]]: memref<8x?xf32>, %[[V:.*]]: memref<?x?xf32>, %[[O:.*]]: memref<8x?xf32>)
+// CHECK: %[[COLUMNS:.*]] = memref.dim %[[V]], %c1
+// CHECK: %[[REM:.*]] = arith.remui %[[COLUMNS]], %c16
+// CHECK: %[[FULL:.*]] = arith.subi %[[COLUMNS]], %[[REM]]
+// CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[FULL]]) step (%c16
+// CHECK: scf.parallel (%[[N:.*]]) = (%[[FULL]]) to (%[[COLUMNS]]) step (%c1
+// CHECK: scf.for %[[K:[^ ]*]] = {{.*}} -> (vector<1xf32>, vector<1xf32>, vector<1xf32>, vector<1xf32>)
+// CHECK: vector.load %[[V]][%[[K]], %[[N]]] : memref<?x?xf32>, vector<1xf32>
+// CHECK: vector.fma {{.*}} : vector<1xf32>
+// CHECK: vector.store %{{.*}}, %[[O]][%{{.*}}, %[[N]]] : memref<8x?xf32>, vector<1xf32>
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @values_tail(%p: memref<8x?xf32>, %v: memref<?x?xf32>, %o: memref<8x?xf32>) {
+  linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "reduction"]} ins(%p, %v : memref<8x?xf32>, memref<?x?xf32>) outs(%o : memref<8x?xf32>) {
   ^bb0(%in: f32, %in_0: f32, %out: f32):
     %0 = arith.mulf %in, %in_0 : f32
     %1 = arith.addf %out, %0 : f32
