@@ -494,6 +494,24 @@ def DgHostVectorContractions
                            "mlir::vector::VectorDialect"];
 }
 
+def DgGpuModulesToBinaries
+    : Pass<"dg-gpu-modules-to-binaries", "mlir::ModuleOp"> {
+  let summary = "Each gpu.module to PTX in a gpu.binary, on every core";
+  let description = [{
+    Does what `gpu-module-to-binary{format=isa}` does (each `gpu.module`
+    serialised by its target attributes, here to PTX, and replaced by a
+    `gpu.binary` of the same name holding the objects), but serialises the
+    modules on the context's threads: a model's kernels are hundreds to
+    thousands of modules, each through LLVM on its own. The binaries are
+    created in the modules' order, and the PTX is the same.
+  }];
+  let options = [
+    Option<"toolkit", "toolkit", "std::string", /*default=*/"\"\"",
+           "CUDA toolkit whose libdevice the kernels link">,
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect"];
+}
+
 def DgGpuDeviceCopies : Pass<"dg-gpu-device-copies", "mlir::func::FuncOp"> {
   let summary = "Copies between GPU buffers as linalg.copy, for a kernel";
   let description = [{

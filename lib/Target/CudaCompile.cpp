@@ -99,7 +99,8 @@ LogicalResult compileForCuda(ModuleOp module, const std::string &outputDir,
 
   // cuda.so's host code runs on whatever CPU drives the GPU: baseline x86-64.
   return writeModuleDirectory(module, outputDir, "cuda.so", manifest,
-                              HostCpu{"x86-64", "", {}}, error, clock);
+                              HostCpu{"x86-64", "", {}}, CodeQuality::Launches,
+                              error, clock);
 }
 
 } // namespace dgc

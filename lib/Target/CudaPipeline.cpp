@@ -71,15 +71,16 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
   case CudaStage::LLVMDialect:
     // Host loops as on the host target; kernels through NVVM to PTX (math
     // ops inside kernels become PTX approximations or libdevice, linked by
-    // gpu-module-to-binary; the nvgpu async copies lower first, while their
-    // operands are still memrefs); launches become mgpu* calls.
+    // dg-gpu-modules-to-binaries, on every core; the nvgpu async copies
+    // lower first, while their operands are still memrefs); launches become
+    // mgpu* calls.
     return llvm::formatv(
         "convert-linalg-to-loops,arith-expand{{include-bf16=true},"
         "expand-strided-metadata,lower-affine,convert-scf-to-cf,canonicalize,"
         "nvvm-attach-target{{chip={0} features={1} O={2}},"
         "gpu.module(convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,canonicalize,"
         "reconcile-unrealized-casts),"
-        "gpu-to-llvm,gpu-module-to-binary{{format=isa toolkit={3}},"
+        "gpu-to-llvm,dg-gpu-modules-to-binaries{{toolkit={3}},"
         "convert-math-to-llvm,convert-math-to-libm,finalize-memref-to-llvm,"
         "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
         "convert-cf-to-llvm,reconcile-unrealized-casts",

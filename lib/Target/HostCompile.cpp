@@ -45,7 +45,7 @@ LogicalResult compileForHost(ModuleOp module, const std::string &outputDir,
   clock.done("to-llvm");
 
   return writeModuleDirectory(module, outputDir, "host.so", manifest, *cpu,
-                              error, clock);
+                              CodeQuality::Fastest, error, clock);
 }
 
 } // namespace dgc

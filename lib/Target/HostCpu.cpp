@@ -97,15 +97,16 @@ std::optional<HostCpu> resolveHostCpu(const std::string &requested,
   return cpu;
 }
 
-std::unique_ptr<llvm::TargetMachine> hostMachine(const HostCpu &cpu,
-                                                 std::string &error) {
+std::unique_ptr<llvm::TargetMachine>
+hostMachine(const HostCpu &cpu, std::string &error,
+            llvm::CodeGenOptLevel level) {
   const llvm::Target *target = x86Target(error);
   if (!target)
     return nullptr;
   std::string triple = llvm::sys::getDefaultTargetTriple();
   return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
       llvm::Triple(triple), cpu.name, cpu.features, llvm::TargetOptions(),
-      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+      llvm::Reloc::PIC_, std::nullopt, level));
 }
 
 } // namespace dgc

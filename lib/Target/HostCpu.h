@@ -33,9 +33,10 @@ struct HostCpu {
 std::optional<HostCpu> resolveHostCpu(const std::string &requested,
                                       std::string &error);
 
-/// An x86-64 target machine (PIC, -O3) for `cpu`.
-std::unique_ptr<llvm::TargetMachine> hostMachine(const HostCpu &cpu,
-                                                 std::string &error);
+/// An x86-64 target machine (PIC) for `cpu`, generating code at `level`.
+std::unique_ptr<llvm::TargetMachine>
+hostMachine(const HostCpu &cpu, std::string &error,
+            llvm::CodeGenOptLevel level = llvm::CodeGenOptLevel::Aggressive);
 
 } // namespace dgc
 

@@ -65,9 +65,14 @@ unsigned compileJobsToUse() {
 }
 
 mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
+                                     CodeQuality quality,
                                      std::vector<std::string> &objects,
                                      std::string &error, StageClock &clock) {
   unsigned jobs = compileJobsToUse();
+  bool fastest = quality == CodeQuality::Fastest;
+  unsigned optLevel = fastest ? 3 : 1;
+  llvm::CodeGenOptLevel codegenLevel =
+      fastest ? llvm::CodeGenOptLevel::Aggressive : llvm::CodeGenOptLevel::None;
   size_t functions = 0, instructions = 0;
   for (const llvm::Function &f : module) {
     functions += !f.isDeclaration();
@@ -94,14 +99,15 @@ mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
     part.module = std::move(*parsed);
   }
 
-  showProgress("optimise: -O3 over " + llvm::Twine(functions) + " functions, " +
+  showProgress("optimise: -O" + llvm::Twine(optLevel) + " over " + llvm::Twine(functions) + " functions, " +
                llvm::Twine(instructions) + " instructions, " +
                llvm::Twine(parts.size()) + " threads");
   forEachPart(parts, jobs, error, [&](Part &part, std::string &partError) {
-    auto machine = hostMachine(cpu, partError);
+    auto machine = hostMachine(cpu, partError, codegenLevel);
     if (!machine)
       return false;
-    auto optimize = mlir::makeOptimizingTransformer(3, 0, machine.get());
+    auto optimize =
+        mlir::makeOptimizingTransformer(optLevel, 0, machine.get());
     if (llvm::Error err = optimize(part.module.get())) {
       partError = "LLVM optimisation failed: " + llvm::toString(std::move(err));
       return false;
@@ -116,7 +122,7 @@ mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
                llvm::Twine(functions) + " functions, " +
                llvm::Twine(parts.size()) + " threads");
   forEachPart(parts, jobs, error, [&](Part &part, std::string &partError) {
-    auto machine = hostMachine(cpu, partError);
+    auto machine = hostMachine(cpu, partError, codegenLevel);
     if (!machine)
       return false;
     int fd;

@@ -50,8 +50,8 @@ std::unique_ptr<llvm::Module> translateToLLVMIR(ModuleOp module,
 
 
 LogicalResult linkSharedObject(llvm::Module &module, const std::string &library,
-                               const HostCpu &cpu, std::string &error,
-                               StageClock &clock) {
+                               const HostCpu &cpu, CodeQuality quality,
+                               std::string &error, StageClock &clock) {
   auto machine = hostMachine(cpu, error);
   if (!machine)
     return failure();
@@ -63,7 +63,7 @@ LogicalResult linkSharedObject(llvm::Module &module, const std::string &library,
     for (const std::string &object : objects)
       llvm::sys::fs::remove(object);
   });
-  if (failed(compileToObjects(module, cpu, objects, error, clock)))
+  if (failed(compileToObjects(module, cpu, quality, objects, error, clock)))
     return failure();
   auto cc = llvm::sys::findProgramByName("cc");
   if (!cc) {
@@ -89,8 +89,8 @@ LogicalResult writeModuleDirectory(ModuleOp module,
                                    const std::string &outputDir,
                                    const std::string &library,
                                    const std::string &manifest,
-                                   const HostCpu &cpu, std::string &error,
-                                   StageClock &clock) {
+                                   const HostCpu &cpu, CodeQuality quality,
+                                   std::string &error, StageClock &clock) {
   llvm::LLVMContext llvmContext;
   auto llvmModule = translateToLLVMIR(module, llvmContext);
   if (!llvmModule) {
@@ -112,7 +112,7 @@ LogicalResult writeModuleDirectory(ModuleOp module,
   SmallString<256> libraryPath(outputDir);
   llvm::sys::path::append(libraryPath, library);
   if (failed(linkSharedObject(*llvmModule, std::string(libraryPath), cpu,
-                              error, clock)))
+                              quality, error, clock)))
     return failure();
   SmallString<256> manifestPath(outputDir);
   llvm::sys::path::append(manifestPath, "manifest.json");

@@ -37,10 +37,21 @@ private:
 std::unique_ptr<llvm::Module> translateToLLVMIR(mlir::ModuleOp module,
                                                 llvm::LLVMContext &context);
 
+/// How hard LLVM works on a library's code.
+enum class CodeQuality {
+  /// host.so: the graphs' loops, at -O3.
+  Fastest,
+  /// cuda.so: its host code allocates, copies and launches kernels (and a
+  /// CUDA graph replays it), so -O1 and fast instruction selection, at a
+  /// third of the compile time.
+  Launches,
+};
+
 /// Splits `module` into a part per thread (setCompileJobs), optimises each
-/// for `cpu` at O3 and emits it as a temporary object file, added to
-/// `objects` (the caller removes them).
+/// for `cpu` and emits it as a temporary object file, added to `objects`
+/// (the caller removes them).
 mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
+                                     CodeQuality quality,
                                      std::vector<std::string> &objects,
                                      std::string &error, StageClock &clock);
 
@@ -48,8 +59,8 @@ mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
 /// with the system compiler driver.
 mlir::LogicalResult linkSharedObject(llvm::Module &module,
                                      const std::string &library,
-                                     const HostCpu &cpu, std::string &error,
-                                     StageClock &clock);
+                                     const HostCpu &cpu, CodeQuality quality,
+                                     std::string &error, StageClock &clock);
 
 /// Ends a target's compilation of `module` (in the LLVM dialect): translates
 /// it, links `outputDir/library` and writes `outputDir/manifest.json`.
@@ -58,6 +69,7 @@ mlir::LogicalResult writeModuleDirectory(mlir::ModuleOp module,
                                          const std::string &library,
                                          const std::string &manifest,
                                          const HostCpu &cpu,
+                                         CodeQuality quality,
                                          std::string &error,
                                          StageClock &clock);
 

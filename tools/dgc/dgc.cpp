@@ -162,8 +162,7 @@ IntOption jobsOpt(
              "of it, 1 to 256 (default: one per core)"),
     cl::init(0), cl::value_desc("n"), cl::sub(compileCmd),
     cl::cat(dgcCategory));
-cl::alias jobsAlias("j", cl::desc("Alias for --jobs"), cl::aliasopt(jobsOpt),
-                    cl::sub(compileCmd));
+cl::alias jobsAlias("j", cl::desc("Alias for --jobs"), cl::aliasopt(jobsOpt));
 IntOption sampleCandidatesOpt(
     "sample-candidates",
     cl::desc("bf16 models: the sampler's top-64 is taken among this many "
