@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dgc/runtime/HostThreads.h"
 #include "runtime/serve/Server.h"
 
 #include "tools/LoadedModel.h"
@@ -45,6 +46,8 @@ generation_config.json gives the defaults a request may override).
   --cache-pages N    pages per KV-cache pool (default: max-batch requests
                      of the model's whole context)
   --max-body N       largest request body in bytes (default 1048576)
+  --threads N        threads of the host code's parallel loops (default: one
+                     per core)
   --version          dgc's version and commit
   --help             this text
 
@@ -71,6 +74,7 @@ struct Options {
   dgc::serve::ServerOptions server;
   int64_t pageSize = 16;
   std::optional<int64_t> cachePages;
+  int64_t threads = 0; // of the host code; 0: one per core
 };
 
 std::optional<Options> parse(int argc, char **argv, std::string &error,
@@ -146,6 +150,8 @@ std::optional<Options> parse(int argc, char **argv, std::string &error,
       ok = integer(1, 1 << 16, o.pageSize);
     else if (arg == "--cache-pages")
       ok = integer(1, INT32_MAX, n), o.cachePages = n;
+    else if (arg == "--threads")
+      ok = integer(1, 1024, o.threads);
     else if (arg == "--max-body")
       ok = integer(1024, int64_t(1) << 30, n),
       o.server.maxBodyBytes = static_cast<size_t>(n);
@@ -200,6 +206,7 @@ static int runTool(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  setHostThreads(unsigned(o.threads));
   auto loaded = dgc::loadModel(o.module, o.weights, *device);
   if (!loaded)
     return fail(loaded.error());
