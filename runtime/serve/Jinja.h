@@ -1,7 +1,7 @@
 //===- Jinja.h - The chat template's syntax tree and values -----*- C++ -*-===//
 //
-// Internal to ChatTemplate: JinjaParse.cpp builds the tree, JinjaRender.cpp
-// walks it.
+// Internal to ChatTemplate: JinjaParse.cpp builds the tree, the Renderer of
+// JinjaRenderer.h walks it.
 //
 //===----------------------------------------------------------------------===//
 
