@@ -2,12 +2,13 @@
 //
 // On the host, math.tanh, math.exp and math.log become libm calls, one per
 // element, that no loop around them vectorises: gelu's tanh (and the expm1f
-// inside it) took a sixth of the prefill, and the softmax exponentials and
-// the sampler's logarithms (two per vocabulary element for the Gumbel
-// draw) are most of what the step spends outside its GEMMs. MLIR's
-// polynomial approximations of these f32 functions are plain arithmetic,
-// accurate to a few ulp, with exp(-inf) = 0, log(0) = -inf and NaN kept;
-// exp flushes results below 2^-126 to 0.
+// inside it) took a sixth of the prefill, and the softmax exponentials a
+// sixth more. MLIR's polynomial approximations of these f32 functions are
+// plain arithmetic, accurate to a few ulp, with exp(-inf) = 0, log(0) =
+// -inf and NaN kept; exp flushes results below 2^-126 to 0. They replace
+// every call, so that an exponential is the same number wherever it is
+// computed (vector lanes or a scalar loop): the sampler's paths that must
+// agree to f32 rounding compute the same softmax in different loops.
 //
 //===----------------------------------------------------------------------===//
 

@@ -446,9 +446,11 @@ def DgHostPolynomialMath
     reduction to [-ln 2 / 2, ln 2 / 2], exp(-inf) = 0 and results below
     2^-126 flushed to 0; log by reduction of the mantissa, log(0) = -inf.
     Their fused multiply-adds become contractable `arith.mulf` and
-    `arith.addf` (no libm `fmaf` on a CPU without FMA). The gelus, softmax
-    exponentials and the sampler's logarithms then need no libm call, and
-    the loops around them can vectorise. Other types stay.
+    `arith.addf` (no libm `fmaf` on a CPU without FMA). Every selected op
+    is rewritten, in vector code and scalar loops alike, so that a value is
+    the same number wherever it is computed. The gelus and softmax
+    exponentials then need no libm call and run in vector lanes
+    (dg-host-vectorize-rows). Other types stay.
   }];
   let options = [
     ListOption<"ops", "ops", "std::string",
@@ -457,6 +459,30 @@ def DgHostPolynomialMath
   ];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::math::MathDialect",
+                           "mlir::vector::VectorDialect"];
+}
+
+def DgHostVectorizeRows : Pass<"dg-host-vectorize-rows", "mlir::func::FuncOp"> {
+  let summary = "Elementwise generics and row reductions in 8 vector lanes";
+  let description = [{
+    Rewrites each `linalg.generic` on f32 or i32 buffers whose loops are
+    parallel but for the innermost, which indexes only the last, unit-stride
+    dimension of the operands that use it, into an `scf.parallel` over the
+    outer loops around an `scf.for` over the innermost in steps of 8: each
+    operand a `vector.load` (or one element, broadcast, if the innermost
+    loop does not index it), the body's elementwise arith and math ops on
+    `vector<8x..>`, the results stored with `vector.store`; then a scalar
+    loop over the last elements. The innermost loop may be a reduction into
+    one output that combines by `arith.maximumf` or `arith.minimumf`, whose
+    result does not depend on the order: a vector accumulator, the last
+    elements in one masked step, folded by `vector.reduction`, the output
+    stored once. Sums stay scalar: summing in lanes would change their
+    rounding. Bodies with other ops (`linalg.index`, loads, index or 64-bit
+    values) are left alone.
+  }];
+  let dependentDialects = ["mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect",
                            "mlir::vector::VectorDialect"];
 }
 

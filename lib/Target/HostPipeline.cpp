@@ -37,10 +37,12 @@ const Stage kStages[] = {
      // A result that views a buffer is returned as a clone: a copy.
      "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
      "canonicalize,"
-     // The GEMMs as register tiles of FMAs, top-k in one pass per row, and
-     // tanh, exp and log without libm calls.
+     // The GEMMs as register tiles of FMAs, top-k in one pass per row, the
+     // elementwise ops and row maxima in vector lanes, and tanh and exp as
+     // arithmetic (log stays libm's: the Gumbel draw's are scalar, where
+     // libm's are faster).
      "func.func(dg-host-vector-contractions,dg-host-top-k,"
-     "dg-host-polynomial-math)"},
+     "dg-host-vectorize-rows,dg-host-polynomial-math{ops=tanh,exp})"},
     {HostStage::Loops, "loops",
      // bf16 <-> f32 conversions become integer bit operations: no
      // dependence on a libgcc that has __truncsfbf2.
