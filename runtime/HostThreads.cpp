@@ -70,8 +70,11 @@ public:
     }
     wake_.notify_all();
     runChunks();
-    while (pending_.load(std::memory_order_acquire) != 0)
-      relax();
+    // A worker still running its last chunk finishes within microseconds;
+    // one that other processes keep off the cores needs this core, so spin
+    // briefly, then yield it.
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin)
+      spin < 2000 ? relax() : std::this_thread::yield();
     return true;
   }
 
@@ -89,7 +92,7 @@ private:
     uint64_t seen = 0;
     for (;;) {
       // Spin first: the next nest's fork usually comes within microseconds.
-      for (int spin = 0; spin < 5000 && job_.load() == seen; ++spin)
+      for (int spin = 0; spin < 2000 && job_.load() == seen; ++spin)
         relax();
       if (job_.load() == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
