@@ -1,7 +1,6 @@
 //===- RuntimeToolMain.h - main() of the runtime tools ----------*- C++ -*-===//
-//-*-===//
 //
-// dgc-run, dgc-bench and dgc-kernel-check start and end alike: `--version`
+// dgc-run, dgc-serve, dgc-bench and dgc-kernel-check start and end alike: `--version`
 // prints dgc's version line, and whatever escapes the tool (an allocation
 // beyond the host's memory, a library's exception) is one line naming it,
 // never an abort.
