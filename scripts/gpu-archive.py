@@ -13,7 +13,8 @@ has only the C and C++ runtimes (scripts/gpu-prepare.sh packs it).
 
 The machine that runs the check has another distribution's libraries: only
 the C and C++ runtimes can be assumed, so the image decoders' libraries
-travel with the archive. The tools that link LLVM (dgc, dgc-opt) stay here.
+travel with the archive. The tools that link LLVM (dgc, dgc-opt) and the
+server (dgc-serve) stay here.
 """
 import os
 import shutil
@@ -28,6 +29,9 @@ ALLOWED = {"libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.
 CARRIED = {"libjpeg.so.62", "libpng16.so.16", "libz.so.1"}
 # Compiled here, run only here (they link LLVM).
 LLVM_TOOLS = {"dgc", "dgc-opt"}
+# Not part of the GPU check: the server links cpp-httplib, and through it
+# OpenSSL, zlib and brotli, which the archive would have to carry.
+SERVER_TOOLS = {"dgc-serve"}
 # Where the carried libraries land in the archive.
 CARRIED_DIR = "gpu/lib"
 
@@ -47,7 +51,8 @@ def modules(build):
 def packed(build):
     """The archive's files and folders (those present)."""
     tools = sorted(p for p in (build / "bin").iterdir()
-                   if p.is_file() and p.name not in LLVM_TOOLS and not is_standin(p))
+                   if p.is_file() and p.name not in LLVM_TOOLS | SERVER_TOOLS
+                   and not is_standin(p))
     libs = sorted(p for p in (build / "lib").glob("*.so") if not is_standin(p))
     carried = build / CARRIED_DIR
     return tools + libs + modules(build) + ([carried] if carried.is_dir() else [])
