@@ -1,10 +1,10 @@
 //===- RuntimeToolMain.h - main() of the runtime tools ----------*- C++ -*-===//
 //
-// dgc-run, dgc-serve, dgc-bench and dgc-kernel-check start and end alike: `--version`
-// prints dgc's version line, and whatever escapes the tool (an allocation
-// beyond the host's memory, a library's exception) is one line naming it,
-// never an abort. They also keep the host code's freed buffers in the heap
-// (keepFreedBuffers).
+// dgc-run, dgc-serve, dgc-bench and dgc-kernel-check start and end alike:
+// `--version` prints dgc's version line, and whatever escapes the tool (an
+// allocation beyond the host's memory, a library's exception) is one line
+// naming it, never an abort. They also keep the host code's freed buffers in
+// the heap (keepFreedBuffers).
 //
 //===----------------------------------------------------------------------===//
 

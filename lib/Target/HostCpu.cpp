@@ -97,9 +97,9 @@ std::optional<HostCpu> resolveHostCpu(const std::string &requested,
   return cpu;
 }
 
-std::unique_ptr<llvm::TargetMachine>
-hostMachine(const HostCpu &cpu, std::string &error,
-            llvm::CodeGenOptLevel level) {
+std::unique_ptr<llvm::TargetMachine> hostMachine(const HostCpu &cpu,
+                                                 std::string &error,
+                                                 llvm::CodeGenOptLevel level) {
   const llvm::Target *target = x86Target(error);
   if (!target)
     return nullptr;

@@ -99,15 +99,15 @@ mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
     part.module = std::move(*parsed);
   }
 
-  showProgress("optimise: -O" + llvm::Twine(optLevel) + " over " + llvm::Twine(functions) + " functions, " +
+  showProgress("optimise: -O" + llvm::Twine(optLevel) + " over " +
+               llvm::Twine(functions) + " functions, " +
                llvm::Twine(instructions) + " instructions, " +
                llvm::Twine(parts.size()) + " threads");
   forEachPart(parts, jobs, error, [&](Part &part, std::string &partError) {
     auto machine = hostMachine(cpu, partError, codegenLevel);
     if (!machine)
       return false;
-    auto optimize =
-        mlir::makeOptimizingTransformer(optLevel, 0, machine.get());
+    auto optimize = mlir::makeOptimizingTransformer(optLevel, 0, machine.get());
     if (llvm::Error err = optimize(part.module.get())) {
       partError = "LLVM optimisation failed: " + llvm::toString(std::move(err));
       return false;

@@ -14,9 +14,9 @@
 #include "llvm/IR/GlobalVariable.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Path.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/TargetSelect.h"
@@ -47,7 +47,6 @@ std::unique_ptr<llvm::Module> translateToLLVMIR(ModuleOp module,
   module.getContext()->appendDialectRegistry(registry);
   return translateModuleToLLVMIR(module, context, "dgc");
 }
-
 
 LogicalResult linkSharedObject(llvm::Module &module, const std::string &library,
                                const HostCpu &cpu, CodeQuality quality,
@@ -102,9 +101,9 @@ LogicalResult writeModuleDirectory(ModuleOp module,
   // all extends (ModuleFormat.h).
   nlohmann::json bound = nlohmann::json::parse(manifest);
   bound.erase("targets");
-  std::string digest = llvm::toHex(
-      llvm::SHA256::hash(llvm::arrayRefFromStringRef(bound.dump())),
-      /*LowerCase=*/true);
+  std::string digest =
+      llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(bound.dump())),
+                  /*LowerCase=*/true);
   auto *text = llvm::ConstantDataArray::getString(llvmContext, digest);
   new llvm::GlobalVariable(*llvmModule, text->getType(), /*isConstant=*/true,
                            llvm::GlobalValue::ExternalLinkage, text,
@@ -122,8 +121,7 @@ LogicalResult writeModuleDirectory(ModuleOp module,
 }
 
 LogicalResult writeModuleSums(const std::string &outputDir,
-                              const std::string &manifest,
-                              std::string &error) {
+                              const std::string &manifest, std::string &error) {
   // The manifest, then each target's library it names (a module compiled
   // for all targets names host.so and cuda.so), as `sha256sum` writes them.
   std::vector<std::string> files = {"manifest.json"};
@@ -137,12 +135,12 @@ LogicalResult writeModuleSums(const std::string &outputDir,
     auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                               /*RequiresNullTerminator=*/false);
     if (!buffer) {
-      error = "cannot read " + std::string(path) + " to record its digest: " +
-              buffer.getError().message();
+      error = "cannot read " + std::string(path) +
+              " to record its digest: " + buffer.getError().message();
       return failure();
     }
-    auto digest = llvm::SHA256::hash(llvm::arrayRefFromStringRef(
-        (*buffer)->getBuffer()));
+    auto digest =
+        llvm::SHA256::hash(llvm::arrayRefFromStringRef((*buffer)->getBuffer()));
     sums += llvm::toHex(digest, /*LowerCase=*/true) + "  " + file + "\n";
   }
   SmallString<256> sumsPath(outputDir);

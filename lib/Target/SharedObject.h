@@ -64,14 +64,11 @@ mlir::LogicalResult linkSharedObject(llvm::Module &module,
 
 /// Ends a target's compilation of `module` (in the LLVM dialect): translates
 /// it, links `outputDir/library` and writes `outputDir/manifest.json`.
-mlir::LogicalResult writeModuleDirectory(mlir::ModuleOp module,
-                                         const std::string &outputDir,
-                                         const std::string &library,
-                                         const std::string &manifest,
-                                         const HostCpu &cpu,
-                                         CodeQuality quality,
-                                         std::string &error,
-                                         StageClock &clock);
+mlir::LogicalResult
+writeModuleDirectory(mlir::ModuleOp module, const std::string &outputDir,
+                     const std::string &library, const std::string &manifest,
+                     const HostCpu &cpu, CodeQuality quality,
+                     std::string &error, StageClock &clock);
 
 /// Writes `text` to `path`.
 /// Writes `outputDir`/SHA256SUMS: the digests of manifest.json and of the
