@@ -20,7 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "BenchArguments.h"
+#include "tools/BenchArguments.h"
 
 #include "tools/RuntimeToolMain.h"
 #include "dgc/runtime/HostModule.h"

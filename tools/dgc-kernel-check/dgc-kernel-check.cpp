@@ -1,4 +1,4 @@
-//===- KernelCheck.cpp - Each kernel of a module against the host target --===//
+//===- dgc-kernel-check.cpp - Each kernel of a module against another ----===//
 //
 //   dgc-kernel-check KERNELS.dgm [--device cuda] [--compare host] [--runs R]
 //                    [--seed S] [--only NAME[,NAME...]] [--out DIR]
@@ -16,11 +16,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "BenchArguments.h"
 #include "SafetensorsWriter.h"
 
-#include "tools/RuntimeToolMain.h"
 #include "dgc/runtime/HostModule.h"
+#include "tools/BenchArguments.h"
+#include "tools/RuntimeToolMain.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
-//===- BenchArguments.h - What the benchmarks' option loops share ---------===//
+//===- BenchArguments.h - What dgc-bench and dgc-kernel-check share ------===//
 
-#ifndef DGC_BENCH_BENCHARGUMENTS_H
-#define DGC_BENCH_BENCHARGUMENTS_H
+#ifndef DGC_TOOLS_BENCHARGUMENTS_H
+#define DGC_TOOLS_BENCHARGUMENTS_H
 
 #include <charconv>
 #include <string>
@@ -53,4 +53,4 @@ std::string numberError(const std::string &flag, T minimum, T maximum,
 
 } // namespace dgc::bench
 
-#endif // DGC_BENCH_BENCHARGUMENTS_H
+#endif // DGC_TOOLS_BENCHARGUMENTS_H
