@@ -12,8 +12,8 @@
 // Most nests of a graph are small (a norm over one row block, a copy), and
 // LLVM's -O3 multiplies their code by unrolling and vectorising them with
 // runtime alias checks. A nest of fewer iterations than a threshold is
-// marked optsize, which keeps them as loops: the tiny config's optimised code
-// is six times smaller, and its compile four times faster.
+// marked optsize, which keeps them as loops (with every nest so marked, the
+// tiny config's optimised code was 6.8 times smaller).
 //
 //===----------------------------------------------------------------------===//
 

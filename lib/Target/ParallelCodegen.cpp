@@ -33,6 +33,8 @@ std::atomic<unsigned> compileJobs{0};
 struct Part {
   std::unique_ptr<llvm::LLVMContext> context;
   std::unique_ptr<llvm::Module> module;
+  /// The part's own: a target machine is not shared between threads.
+  std::unique_ptr<llvm::TargetMachine> machine;
   std::string object;
 };
 
@@ -104,10 +106,11 @@ mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
                llvm::Twine(instructions) + " instructions, " +
                llvm::Twine(parts.size()) + " threads");
   forEachPart(parts, jobs, error, [&](Part &part, std::string &partError) {
-    auto machine = hostMachine(cpu, partError, codegenLevel);
-    if (!machine)
+    part.machine = hostMachine(cpu, partError, codegenLevel);
+    if (!part.machine)
       return false;
-    auto optimize = mlir::makeOptimizingTransformer(optLevel, 0, machine.get());
+    auto optimize =
+        mlir::makeOptimizingTransformer(optLevel, 0, part.machine.get());
     if (llvm::Error err = optimize(part.module.get())) {
       partError = "LLVM optimisation failed: " + llvm::toString(std::move(err));
       return false;
@@ -122,9 +125,6 @@ mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
                llvm::Twine(functions) + " functions, " +
                llvm::Twine(parts.size()) + " threads");
   forEachPart(parts, jobs, error, [&](Part &part, std::string &partError) {
-    auto machine = hostMachine(cpu, partError, codegenLevel);
-    if (!machine)
-      return false;
     int fd;
     llvm::SmallString<256> path;
     if (std::error_code ec =
@@ -135,8 +135,8 @@ mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
     part.object = std::string(path);
     llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
     llvm::legacy::PassManager pm;
-    if (machine->addPassesToEmitFile(pm, os, nullptr,
-                                     llvm::CodeGenFileType::ObjectFile)) {
+    if (part.machine->addPassesToEmitFile(pm, os, nullptr,
+                                          llvm::CodeGenFileType::ObjectFile)) {
       partError = "the host target cannot emit object files";
       return false;
     }
