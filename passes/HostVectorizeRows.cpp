@@ -15,10 +15,14 @@
 //                           vector step, masked; then the lanes folded and
 //                           the output stored once)
 //
-// Reductions qualify when their one output is a max or a min, which do not
-// depend on the order; sums stay in loop order, as lanes would round them
-// differently. The body's ops must be elementwise arith and math ops on
-// 32-bit values, without linalg.index.
+// Reductions qualify when their one output is a max, a min or an f32 sum.
+// A sum's element j always lands in lane j mod 8, the last elements in one
+// masked step, and the lanes fold in one fixed order: a row sums the same
+// whatever its length was padded to, so a row of attention scores does not
+// depend on the rows batched with it (masked keys add exact zeros). The
+// order differs from a scalar loop's, as in the GEMM tiles. The body's ops
+// must be elementwise arith and math ops on 32-bit values, without
+// linalg.index.
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,8 +56,8 @@ bool is32Bit(Type type) {
 }
 
 /// The reduction's combining op, if `op` reduces over its innermost loop
-/// into one output by a max or a min of `out` and a value computed from the
-/// inputs: results that do not depend on the order.
+/// into one output by a max, a min or an f32 sum of `out` and a value
+/// computed from the inputs.
 Operation *combinerOf(linalg::GenericOp op) {
   if (op.getNumDpsInits() != 1)
     return nullptr;
@@ -63,8 +67,9 @@ Operation *combinerOf(linalg::GenericOp op) {
   if (!combine || combine->getNumOperands() != 2 || !out.hasOneUse() ||
       out.getUses().begin()->getOwner() != combine)
     return nullptr;
-  // Sums stay in loop order: in lanes they would round differently.
-  return isa<arith::MaximumFOp, arith::MinimumFOp>(combine) ? combine : nullptr;
+  return isa<arith::MaximumFOp, arith::MinimumFOp, arith::AddFOp>(combine)
+             ? combine
+             : nullptr;
 }
 
 bool qualifies(linalg::GenericOp op, Operation *&combine) {
@@ -229,12 +234,17 @@ private:
       scf::ForOp::create(b, full, length, one, ValueRange(), each(false));
       return;
     }
-    // A max or min: every lane starts from the output.
+    // A max or min: every lane starts from the output. A sum: from zero,
+    // the output added first when the lanes fold.
     OpOperand &init = op.getDpsInitsMutable()[0];
     SmallVector<Value> at = indices(b, init, outer, Value());
     Value start = memref::LoadOp::create(b, init.get(), at);
-    Value lanes = vector::BroadcastOp::create(
-        b, VectorType::get({kLanes}, start.getType()), start);
+    bool sum = isa<arith::AddFOp>(combine);
+    auto laneType = VectorType::get({kLanes}, start.getType());
+    Value lanes =
+        sum ? arith::ConstantOp::create(b, laneType, b.getZeroAttr(laneType))
+                  .getResult()
+            : vector::BroadcastOp::create(b, laneType, start).getResult();
     auto vectorLoop = scf::ForOp::create(
         b, zero, full, step, ValueRange{lanes},
         [&](OpBuilder &nested, Location loc, Value j, ValueRange acc) {
@@ -248,11 +258,17 @@ private:
     Value acc = vectorLoop.getResult(0);
     Value last = body(b, outer, full, true, acc, mask)[0];
     acc = arith::SelectOp::create(b, mask, last, acc);
-    Value folded = vector::ReductionOp::create(
-        b,
-        isa<arith::MaximumFOp>(combine) ? vector::CombiningKind::MAXIMUMF
-                                        : vector::CombiningKind::MINIMUMF,
-        acc);
+    Value folded =
+        sum ? vector::ReductionOp::create(b, vector::CombiningKind::ADD, acc,
+                                          start)
+                  .getResult()
+            : vector::ReductionOp::create(
+                  b,
+                  isa<arith::MaximumFOp>(combine)
+                      ? vector::CombiningKind::MAXIMUMF
+                      : vector::CombiningKind::MINIMUMF,
+                  acc)
+                  .getResult();
     memref::StoreOp::create(b, folded, init.get(), at);
   }
 

@@ -473,12 +473,13 @@ def DgHostVectorizeRows : Pass<"dg-host-vectorize-rows", "mlir::func::FuncOp"> {
     loop does not index it), the body's elementwise arith and math ops on
     `vector<8x..>`, the results stored with `vector.store`; then a scalar
     loop over the last elements. The innermost loop may be a reduction into
-    one output that combines by `arith.maximumf` or `arith.minimumf`, whose
-    result does not depend on the order: a vector accumulator, the last
-    elements in one masked step, folded by `vector.reduction`, the output
-    stored once. Sums stay scalar: summing in lanes would change their
-    rounding. Bodies with other ops (`linalg.index`, loads, index or 64-bit
-    values) are left alone.
+    one output that combines by `arith.maximumf`, `arith.minimumf` or
+    `arith.addf`: a vector accumulator (a sum's starting at zero), the last
+    elements in one masked step, folded by `vector.reduction` (a sum's in
+    lane order after the output's value), the output stored once. A sum's
+    element j always falls in lane j mod 8, so padding a row with elements
+    that add zero does not change its sum. Bodies with other ops
+    (`linalg.index`, loads, index or 64-bit values) are left alone.
   }];
   let dependentDialects = ["mlir::scf::SCFDialect",
                            "mlir::arith::ArithDialect",

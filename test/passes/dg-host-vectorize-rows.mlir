@@ -63,7 +63,39 @@ func.func @row_max(%x: memref<?x100xf32>, %max: memref<?xf32>) {
 
 // -----
 
-// Left alone: a sum (lanes would round it differently); a body with
+// A row sum (the softmax's denominator): lanes that start from zero, a last
+// masked step, the lanes folded in order after the output's value.
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#one = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @row_sum
+// CHECK-SAME: (%[[X:.*]]: memref<?x?xf32>, %[[MAX:.*]]: memref<?xf32>, %[[SUM:.*]]: memref<?xf32>)
+// CHECK: scf.parallel (%[[R:.*]]) =
+// CHECK: %[[START:.*]] = memref.load %[[SUM]][%[[R]]]
+// CHECK: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<8xf32>
+// CHECK-NOT: vector.broadcast %[[START]]
+// CHECK: %[[ACC:.*]] = scf.for {{.*}} iter_args(%[[A:.*]] = %[[ZERO]]) -> (vector<8xf32>)
+// CHECK:   %[[E:.*]] = math.exp %{{.*}} : vector<8xf32>
+// CHECK:   arith.addf %[[A]], %[[E]] : vector<8xf32>
+// CHECK: %[[MASK:.*]] = vector.create_mask %{{.*}} : vector<8xi1>
+// CHECK: vector.maskedload %[[X]][%[[R]], %{{.*}}], %[[MASK]]
+// CHECK: %[[LAST:.*]] = arith.addf %[[ACC]]
+// CHECK: %[[KEPT:.*]] = arith.select %[[MASK]], %[[LAST]], %[[ACC]]
+// CHECK: %[[FOLDED:.*]] = vector.reduction <add>, %[[KEPT]], %[[START]] : vector<8xf32> into f32
+// CHECK: memref.store %[[FOLDED]], %[[SUM]][%[[R]]]
+func.func @row_sum(%x: memref<?x?xf32>, %max: memref<?xf32>, %sum: memref<?xf32>) {
+  linalg.generic {indexing_maps = [#row, #one, #one], iterator_types = ["parallel", "reduction"]} ins(%x, %max : memref<?x?xf32>, memref<?xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %m: f32, %out: f32):
+    %0 = arith.subf %in, %m : f32
+    %1 = math.exp %0 : f32
+    %2 = arith.addf %out, %1 : f32
+    linalg.yield %2 : f32
+  }
+  return
+}
+
+// -----
+
+// Left alone: an i32 sum (only f32 sums are taken); a body with
 // linalg.index; an innermost loop that is not the operands' last dimension
 // (a transpose); i64 operands.
 #row = affine_map<(d0, d1) -> (d0, d1)>
@@ -73,13 +105,13 @@ func.func @row_max(%x: memref<?x100xf32>, %max: memref<?xf32>) {
 // CHECK-NOT: vector.
 // CHECK-COUNT-4: linalg.generic
 // CHECK-NOT: vector.
-func.func @left_alone(%x: memref<?x64xf32>, %sum: memref<?xf32>, %y: memref<?x64xf32>, %z: memref<64x64xf32>, %w: memref<64x64xf32>, %i: memref<?x64xi64>) {
-  linalg.generic {indexing_maps = [#row, #one], iterator_types = ["parallel", "reduction"]} ins(%x : memref<?x64xf32>) outs(%sum : memref<?xf32>) {
-  ^bb0(%in: f32, %out: f32):
-    %0 = arith.addf %out, %in : f32
-    linalg.yield %0 : f32
+func.func @left_alone(%x: memref<?x64xi32>, %sum: memref<?xi32>, %y: memref<?x64xf32>, %z: memref<64x64xf32>, %w: memref<64x64xf32>, %i: memref<?x64xi64>, %f: memref<?x64xf32>) {
+  linalg.generic {indexing_maps = [#row, #one], iterator_types = ["parallel", "reduction"]} ins(%x : memref<?x64xi32>) outs(%sum : memref<?xi32>) {
+  ^bb0(%in: i32, %out: i32):
+    %0 = arith.addi %out, %in : i32
+    linalg.yield %0 : i32
   }
-  linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel", "parallel"]} ins(%x : memref<?x64xf32>) outs(%y : memref<?x64xf32>) {
+  linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel", "parallel"]} ins(%f : memref<?x64xf32>) outs(%y : memref<?x64xf32>) {
   ^bb0(%in: f32, %out: f32):
     %0 = linalg.index 1 : index
     %1 = arith.index_cast %0 : index to i32
