@@ -10,11 +10,13 @@
 //    8 accumulators of 8 k-lanes each; per 8 k it loads 2 rows of A and 4
 //    of B and issues 8 FMAs (3 rows spill on AVX2's 16 registers); at the
 //    end each row's 4 accumulators fold to 4 sums in a few shuffles, and C
-//    gets them as one 4-wide add.
-//  - B[k, n] (n contiguous, as in P V): a tile of 4 rows x 16 columns holds
-//    8 accumulators of 8 columns each; per k it broadcasts 4 elements of A,
-//    loads 2 vectors of B and issues 8 FMAs, k in order, within blocks of
-//    256 k so that a panel of B stays in the L1 cache across the rows.
+//    gets them as one 4-wide add. With AVX-512's 32 registers (still 8
+//    lanes wide) the tile is 4 rows high: 16 FMAs per 8 loads.
+//  - B[k, n] (n contiguous, as in P V): a tile of 4 rows x 16 columns (8
+//    with 32 registers) holds 8 (16) accumulators of 8 columns each; per k
+//    it broadcasts the rows' elements of A, loads 2 vectors of B and issues
+//    an FMA per accumulator, k in order, within blocks of 256 k so that a
+//    panel of B stays in the L1 cache across the rows.
 //
 // The grouped expert GEMMs (dg.moe on the host) take the first form, their B
 // being the rows of the tile's expert in the experts' weights.
@@ -54,11 +56,17 @@ namespace dgc {
 namespace {
 
 constexpr int64_t kLanes = 8;        // f32 lanes of an AVX2 register
-constexpr int64_t kRowsNT = 2;       // tile of the B[n, k] form
 constexpr int64_t kColumnsNT = 4;    // (fixed: the 4-way fold below)
-constexpr int64_t kRowsNN = 4;       // tile of the B[k, n] form
 constexpr int64_t kVectorsNN = 2;    // 16 columns
 constexpr int64_t kDepthBlock = 256; // k per block of the B[k, n] form
+
+/// Rows of each form's tiles for the vector registers the CPU has.
+struct TileRows {
+  int64_t nt, nn;
+  static TileRows forRegisters(int64_t registers) {
+    return registers >= 32 ? TileRows{4, 8} : TileRows{2, 4};
+  }
+};
 
 /// A contraction C[.., m, n] += A[.., m, .., k] * B[.., n, k] or B[.., k, n]
 /// on f32 buffers, in terms of the generic's loops.
@@ -71,6 +79,7 @@ struct Contraction {
   // A grouped expert GEMM's B, read in the body: table[max(id, 0), n, k],
   // the id an i32 input (operand `rhs`) indexed by batch loops only.
   Value table;
+  TileRows tileRows{2, 4};
 };
 
 /// Position of loop `dim` among the results of `map`, or -1.
@@ -387,7 +396,7 @@ private:
     loop(full, sizes[c.m], 1, 1);
   }
 
-  void rowsNT() { rows(kRowsNT, &TileBuilder::tileNT); }
+  void rowsNT() { rows(c.tileRows.nt, &TileBuilder::tileNT); }
 
   /// x + y pairwise within each 128-bit half:
   /// [x0+x1, x2+x3, y0+y1, y2+y3, x4+x5, x6+x7, y4+y5, y6+y7].
@@ -473,7 +482,7 @@ private:
               depth);
           inner.firstBlock = arith::CmpIOp::create(ib, arith::CmpIPredicate::eq,
                                                    k0, inner.index(0));
-          inner.rows(kRowsNN, &TileBuilder::tileNN);
+          inner.rows(c.tileRows.nn, &TileBuilder::tileNN);
           scf::YieldOp::create(ib);
         });
   }
@@ -538,13 +547,24 @@ private:
 
 struct HostVectorContractions
     : impl::DgHostVectorContractionsBase<HostVectorContractions> {
+  using Base::Base;
+
   void runOnOperation() override {
+    if (vectorRegisters != 16 && vectorRegisters != 32) {
+      getOperation().emitError()
+          << "dg-host-vector-contractions: vector-registers must be 16 or "
+             "32, got "
+          << static_cast<int64_t>(vectorRegisters);
+      return signalPassFailure();
+    }
     SmallVector<Contraction> found;
     getOperation().walk([&](linalg::GenericOp op) {
       if (op->getParentOfType<gpu::LaunchOp>())
         return;
-      if (FailureOr<Contraction> c = match(op); succeeded(c))
+      if (FailureOr<Contraction> c = match(op); succeeded(c)) {
+        c->tileRows = TileRows::forRegisters(vectorRegisters);
         found.push_back(*c);
+      }
     });
     for (Contraction &c : found) {
       ImplicitLocOpBuilder b(c.op.getLoc(), c.op);
@@ -554,4 +574,9 @@ struct HostVectorContractions
 };
 
 } // namespace
+
+int64_t hostContractionTileRows(int64_t vectorRegisters) {
+  return TileRows::forRegisters(vectorRegisters).nt;
+}
+
 } // namespace dgc

@@ -41,6 +41,11 @@ inline constexpr const char kColumnGroupMaxAttr[] = "dg.column_group_max";
 /// dg-host-parallel-dispatch shares its calls out among threads.
 inline constexpr const char kParallelChunksAttr[] = "dg.parallel_chunks";
 
+/// Rows of dg-host-vector-contractions' B[n, k] tiles for a CPU with
+/// `vectorRegisters` vector registers: the expert tile height the host's
+/// grouped MoE GEMMs run best at.
+int64_t hostContractionTileRows(int64_t vectorRegisters);
+
 /// The fusion passes that have landed, in order (dgc-opt --dg-fuse,
 /// dgc compile --fuse).
 void buildFusionPipeline(mlir::OpPassManager &pm);

@@ -499,22 +499,28 @@ def DgHostVectorContractions
     of `vector.fma`:
 
     - B[n, k] (k contiguous; the depth a static multiple of 8): 2 x 4 tiles
-      of C, each of 8 accumulators of 8 k-lanes, folded to 4 sums per row
-      by shuffles at the end. The sum of each element of C is reassociated
-      by lanes.
-    - B[k, n] (n contiguous): 4 x 16 tiles of C, 8 vectors of 8 columns,
-      k in order, in blocks of 256 k so that B's panel stays in the L1
-      cache across the rows.
+      of C (4 x 4 with 32 vector registers), each element an accumulator
+      of 8 k-lanes, folded to 4 sums per row by shuffles at the end. The
+      sum of each element of C is reassociated by lanes.
+    - B[k, n] (n contiguous): 4 x 16 tiles of C (8 x 16 with 32
+      registers), vectors of 8 columns, k in order, in blocks of 256 k so
+      that B's panel stays in the L1 cache across the rows.
 
     The grouped expert GEMM convert-dg-to-linalg writes for `dg.moe`
     (`C[t, m, n] += A[t, m, k] * W[max(e[t], 0), n, k]`, W read in the
     body, the expert e an i32 input of the tile t) takes the first form,
     each tile's expert read once. Rows left over get a tile one row high;
-    columns left over (a dynamic or uneven width) stay a `linalg.generic`
-    over those columns. C's constant start (a fill, or a copy of a filled
-    buffer) is folded into the tiles when no such generic remains. Other
-    generics are left alone.
+    columns left over (a dynamic or uneven width) get panels one column
+    wide that sum in the wide panels' order. C's constant start (a fill,
+    or a copy of a filled buffer) is folded into the tiles. Other generics
+    are left alone.
   }];
+  let options = [
+    Option<"vectorRegisters", "vector-registers", "int64_t", /*default=*/"16",
+           "Vector registers of the CPU, which set the tiles' heights: 16 "
+           "(AVX2) or 32 (AVX-512, whose extra registers the 8-lane tiles "
+           "use)">
+  ];
   let dependentDialects = ["mlir::scf::SCFDialect",
                            "mlir::arith::ArithDialect",
                            "mlir::memref::MemRefDialect",

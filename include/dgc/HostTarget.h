@@ -33,9 +33,10 @@ enum class HostStage {
 bool parseHostStage(llvm::StringRef name, HostStage &stage);
 
 struct HostOptions {
-  /// Rows per expert tile of the grouped MoE GEMMs: 1 wastes nothing on a
-  /// CPU (larger values exist to test the GPU layout on the host).
-  int64_t moeGroupRows = 1;
+  /// Rows per expert tile of the grouped MoE GEMMs; 0: the height of the
+  /// host's GEMM register tiles for the CPU (2, or 4 with AVX-512), so that
+  /// each expert's weights are read once per tile of rows.
+  int64_t moeGroupRows = 0;
   /// dg.sample with bf16 logits: candidates beyond top_k among the rounded
   /// logits whose f32 values are recomputed (0: top-k over f32 logits).
   int64_t sampleCandidates = 64;

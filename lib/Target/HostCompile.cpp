@@ -39,8 +39,8 @@ LogicalResult compileForHost(ModuleOp module, const std::string &outputDir,
   host.cpu = cpu->name;
   host.cpuFeatures = cpu->requiredFlags;
   std::string manifest = buildManifest(module, {host});
-  if (failed(
-          runHostPipeline(module, HostStage::Buffers, HostStage::LLVMDialect)))
+  if (failed(runHostPipeline(module, HostStage::Buffers, HostStage::LLVMDialect,
+                             options)))
     return failure();
   clock.done("to-llvm");
 

@@ -70,11 +70,6 @@ std::optional<HostCpu> resolveHostCpu(const std::string &requested,
     for (const auto &feature : llvm::sys::getHostCPUFeatures())
       cpu.features += std::string(cpu.features.empty() ? "" : ",") +
                       (feature.second ? "+" : "-") + feature.first().str();
-    // Measured on a Zen 4 (bench/run.sh, docs/performance.md): with
-    // AVX-512 the untiled host loops ran the denoise step 1.9x slower than
-    // with AVX2 (prefill 1.2x faster). Until the host matmuls are tiled,
-    // native stops at AVX2; name the CPU (--cpu znver4) for AVX-512.
-    cpu.features += ",-avx512f";
   } else {
     cpu.name = requested == "generic" ? "x86-64" : requested;
   }
@@ -94,6 +89,8 @@ std::optional<HostCpu> resolveHostCpu(const std::string &requested,
   for (const auto &[feature, flag] : kFeatureFlags)
     if (info->checkFeatures(std::string("+") + feature))
       cpu.requiredFlags.push_back(flag);
+  if (info->checkFeatures("+avx512vl"))
+    cpu.vectorRegisters = 32;
   return cpu;
 }
 

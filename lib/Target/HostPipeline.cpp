@@ -2,6 +2,7 @@
 
 #include "dgc/HostTarget.h"
 
+#include "HostCpu.h"
 #include "PassProgress.h"
 
 #include "passes/Passes.h"
@@ -37,11 +38,12 @@ const Stage kStages[] = {
      // A result that views a buffer is returned as a clone: a copy.
      "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
      "canonicalize,"
-     // The GEMMs as register tiles of FMAs, top-k in one pass per row, the
-     // elementwise ops and row maxima in vector lanes, and tanh and exp as
-     // arithmetic (log stays libm's: the Gumbel draw's are scalar, where
-     // libm's are faster).
-     "func.func(dg-host-vector-contractions,dg-host-top-k,"
+     // The GEMMs as register tiles of FMAs sized to the CPU's registers,
+     // top-k in one pass per row, the elementwise ops and row reductions in
+     // vector lanes, and tanh and exp as arithmetic (log stays libm's: the
+     // Gumbel draw's are scalar, where libm's are faster).
+     "func.func(dg-host-vector-contractions{vector-registers=%r},"
+     "dg-host-top-k,"
      "dg-host-vectorize-rows,dg-host-polynomial-math{ops=tanh,exp})"},
     {HostStage::Loops, "loops",
      // bf16 <-> f32 conversions become integer bit operations: no
@@ -88,15 +90,26 @@ const char *hostStageNames() {
 
 LogicalResult runHostPipeline(ModuleOp module, HostStage first, HostStage last,
                               const HostOptions &options) {
+  // The tiles follow the CPU the code is compiled for.
+  std::string error;
+  std::optional<HostCpu> cpu = resolveHostCpu(options.cpu, error);
+  if (!cpu)
+    return module.emitError() << error;
+  int64_t groupRows = options.moeGroupRows
+                          ? options.moeGroupRows
+                          : hostContractionTileRows(cpu->vectorRegisters);
+  auto substitute = [](std::string &pipeline, const char *key, int64_t value) {
+    if (size_t at = pipeline.find(key); at != std::string::npos)
+      pipeline.replace(at, 2, std::to_string(value));
+  };
   PassManager pm(module.getContext());
   for (const Stage &s : kStages) {
     if (s.stage < first)
       continue;
     std::string pipeline = s.pipeline;
-    if (size_t at = pipeline.find("%d"); at != std::string::npos)
-      pipeline.replace(at, 2, std::to_string(options.moeGroupRows));
-    if (size_t at = pipeline.find("%c"); at != std::string::npos)
-      pipeline.replace(at, 2, std::to_string(options.sampleCandidates));
+    substitute(pipeline, "%d", groupRows);
+    substitute(pipeline, "%c", options.sampleCandidates);
+    substitute(pipeline, "%r", cpu->vectorRegisters);
     if (failed(parsePassPipeline(pipeline, pm)))
       return module.emitError() << "bad pipeline of stage " << s.name;
     if (s.stage == last)

@@ -99,11 +99,9 @@ cl::opt<std::string> targetOpt(
 cl::opt<std::string> cpuOpt(
     "cpu",
     cl::desc("The CPU host.so is compiled for: native (the default: this "
-             "machine's CPU and its features up to AVX2, which the host loops "
-             "run fastest with), generic (any x86-64), or an LLVM CPU name "
-             "such as x86-64-v3 or znver4 (all its features, AVX-512 "
-             "included); the runtime refuses a machine without the features "
-             "it needs"),
+             "machine's CPU and all its features), generic (any x86-64), or "
+             "an LLVM CPU name such as x86-64-v3 or znver4; the runtime "
+             "refuses a machine without the features it needs"),
     cl::init("native"), cl::sub(compileCmd), cl::cat(dgcCategory));
 cl::opt<std::string> chipOpt("chip",
                              cl::desc("GPU of the cuda target (default "
@@ -139,8 +137,8 @@ cl::opt<bool> noFuseOpt(
     cl::sub(compileCmd), cl::cat(dgcCategory));
 IntOption moeGroupRowsOpt(
     "moe-group-rows",
-    cl::desc("Rows per expert tile of the grouped MoE GEMMs (default: 1 on "
-             "host, 16 on cuda, the tensor-core tile height)"),
+    cl::desc("Rows per expert tile of the grouped MoE GEMMs (default: the "
+             "GEMM tile height, 2 on host, 4 with AVX-512, 16 on cuda)"),
     cl::init(0), cl::value_desc("n"), cl::sub(compileCmd),
     cl::cat(dgcCategory));
 IntOption gemmWideColumnsOpt(
