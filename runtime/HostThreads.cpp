@@ -1,9 +1,13 @@
 //===- HostThreads.cpp - A fork-join pool for host code's parallel loops --===//
 //
 // A step of the host target is hundreds of loop nests of tens of
-// microseconds each, so a fork must cost far less than that: workers spin on
-// the job counter for a while after each job before they sleep, and chunks
-// are claimed with one atomic add each.
+// microseconds each, so a fork must cost far less than that. A fork
+// publishes its chunks in one atomic word, (job, chunks, next chunk), which
+// threads claim chunks from by compare-and-swap; the forking thread runs
+// chunks too and returns once every chunk has finished. It does not wait
+// for workers that found nothing to do: a worker still asleep, or off its
+// core, when a fork comes only joins the forks after it. Workers spin on
+// the word for a while after each job before they sleep.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,6 +36,19 @@ void relax() {
 #endif
 }
 
+/// The claim word: bits 40-63 the job, 20-39 its chunks, 0-19 the next one.
+struct Claim {
+  static constexpr uint64_t kField = (uint64_t(1) << 20) - 1;
+  uint64_t word;
+  uint64_t job() const { return word >> 40; }
+  uint64_t chunks() const { return (word >> 20) & kField; }
+  uint64_t next() const { return word & kField; }
+  bool open() const { return next() < chunks(); }
+  static Claim make(uint64_t job, uint64_t chunks, uint64_t next) {
+    return {(job & 0xffffff) << 40 | chunks << 20 | next};
+  }
+};
+
 class Pool {
 public:
   explicit Pool(unsigned threads) {
@@ -43,7 +60,6 @@ public:
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stopping_ = true;
-      job_.fetch_add(1);
     }
     wake_.notify_all();
     for (std::thread &worker : workers_)
@@ -57,52 +73,73 @@ public:
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock())
       return false;
-    body_ = body;
-    context_ = context;
-    count_ = count;
     // A few chunks per thread, so that a slow thread is not waited for long.
-    chunk_ = std::max<int64_t>(1, count / (int64_t(threads()) * 4));
-    next_.store(0);
-    pending_.store(int(workers_.size()));
-    {
+    int64_t chunk = std::max<int64_t>(1, count / (int64_t(threads()) * 4));
+    uint64_t chunks = uint64_t((count + chunk - 1) / chunk);
+    // No chunk of the previous job is still claimable (all finished), so no
+    // thread reads these while they change.
+    body_.store(body, std::memory_order_relaxed);
+    context_.store(context, std::memory_order_relaxed);
+    count_.store(count, std::memory_order_relaxed);
+    chunk_.store(chunk, std::memory_order_relaxed);
+    remaining_.store(int64_t(chunks), std::memory_order_relaxed);
+    ++job_;
+    claim_.store(Claim::make(job_, chunks, 0).word);
+    if (sleepers_.load() > 0) {
       std::lock_guard<std::mutex> lock(mutex_);
-      job_.fetch_add(1);
+      wake_.notify_all();
     }
-    wake_.notify_all();
     runChunks();
-    // A worker still running its last chunk finishes within microseconds;
-    // one that other processes keep off the cores needs this core, so spin
-    // briefly, then yield it.
-    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin)
+    // Only chunks that another thread claimed are left: they finish within
+    // microseconds unless other processes keep that thread off its core, so
+    // spin briefly, then yield this core.
+    for (int spin = 0; remaining_.load(std::memory_order_acquire) != 0; ++spin)
       spin < 2000 ? relax() : std::this_thread::yield();
     return true;
   }
 
 private:
+  /// Claims and runs chunks of the current job until none is left.
   void runChunks() {
-    for (;;) {
-      int64_t begin = next_.fetch_add(chunk_);
-      if (begin >= count_)
-        return;
-      body_(context_, begin, std::min(count_, begin + chunk_));
+    Claim claim{claim_.load(std::memory_order_acquire)};
+    while (claim.open()) {
+      Claim taken = Claim::make(claim.job(), claim.chunks(), claim.next() + 1);
+      if (!claim_.compare_exchange_weak(claim.word, taken.word,
+                                        std::memory_order_acq_rel))
+        continue; // `claim` now holds the word another thread wrote
+      // The job cannot change while one of its chunks is unfinished.
+      int64_t chunk = chunk_.load(std::memory_order_relaxed);
+      int64_t count = count_.load(std::memory_order_relaxed);
+      int64_t begin = int64_t(claim.next()) * chunk;
+      body_.load(std::memory_order_relaxed)(
+          context_.load(std::memory_order_relaxed), begin,
+          std::min(count, begin + chunk));
+      remaining_.fetch_sub(1, std::memory_order_release);
+      claim.word = claim_.load(std::memory_order_acquire);
     }
   }
 
   void work() {
-    uint64_t seen = 0;
     for (;;) {
       // Spin first: the next nest's fork usually comes within microseconds.
-      for (int spin = 0; spin < 2000 && job_.load() == seen; ++spin)
+      for (int spin = 0; spin < 4000; ++spin) {
+        if (Claim{claim_.load(std::memory_order_relaxed)}.open())
+          break;
         relax();
-      if (job_.load() == seen) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return job_.load() != seen; });
       }
-      seen = job_.load();
-      if (stopping_)
-        return;
+      if (!Claim{claim_.load(std::memory_order_acquire)}.open()) {
+        // Sleep until a fork opens a job. A fork that stored its claim
+        // before this count went up is seen by the wait's first check.
+        ++sleepers_;
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] {
+          return stopping_ || Claim{claim_.load()}.open();
+        });
+        --sleepers_;
+        if (stopping_)
+          return;
+      }
       runChunks();
-      pending_.fetch_sub(1, std::memory_order_release);
     }
   }
 
@@ -110,14 +147,15 @@ private:
   std::mutex busy_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> job_{0};
   bool stopping_ = false;
-  ParallelBody body_ = nullptr;
-  void *context_ = nullptr;
-  int64_t count_ = 0;
-  int64_t chunk_ = 1;
-  std::atomic<int64_t> next_{0};
-  std::atomic<int> pending_{0};
+  uint64_t job_ = 0; // the forking thread's count of jobs
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int> sleepers_{0};
+  std::atomic<ParallelBody> body_{nullptr};
+  std::atomic<void *> context_{nullptr};
+  std::atomic<int64_t> count_{0};
+  std::atomic<int64_t> chunk_{1};
+  std::atomic<int64_t> remaining_{0};
 };
 
 std::atomic<unsigned> requestedThreads{0};
