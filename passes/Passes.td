@@ -487,6 +487,27 @@ def DgHostVectorizeRows : Pass<"dg-host-vectorize-rows", "mlir::func::FuncOp"> {
                            "mlir::vector::VectorDialect"];
 }
 
+def DgHostRegisterReductions
+    : Pass<"dg-host-register-reductions", "mlir::func::FuncOp"> {
+  let summary = "Row reductions whose outputs stay in registers over the row";
+  let description = [{
+    Rewrites each `linalg.generic` on buffers whose loops are parallel but
+    for the innermost, a reduction that indexes none of its outputs, into an
+    `scf.parallel` over the outer loops around an `scf.for` over the
+    innermost whose `iter_args` carry the outputs: each output is loaded
+    once before the loop and stored once after it, where
+    `convert-linalg-to-loops` would load and store it on every iteration
+    (LLVM cannot keep it in a register, not knowing the buffers apart). The
+    body is cloned as it is (`linalg.index` becomes the loop's value), so
+    the order of the reduction does not change. Generics whose outputs are
+    also inputs, whose maps are not loops or zeros, or whose body has ops
+    with regions are left alone.
+  }];
+  let dependentDialects = ["mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
 def DgHostVectorContractions
     : Pass<"dg-host-vector-contractions", "mlir::func::FuncOp"> {
   let summary = "f32 contractions on buffers as register tiles of vector FMAs";

@@ -40,11 +40,13 @@ const Stage kStages[] = {
      "canonicalize,"
      // The GEMMs as register tiles of FMAs sized to the CPU's registers,
      // top-k in one pass per row, the elementwise ops and row reductions in
-     // vector lanes, and tanh and exp as arithmetic (log stays libm's: the
-     // Gumbel draw's are scalar, where libm's are faster).
+     // vector lanes, the other row reductions in registers, and tanh and exp
+     // as arithmetic (log stays libm's: the Gumbel draw's are scalar, where
+     // libm's are faster).
      "func.func(dg-host-vector-contractions{vector-registers=%r},"
      "dg-host-top-k,"
-     "dg-host-vectorize-rows,dg-host-polynomial-math{ops=tanh,exp})"},
+     "dg-host-vectorize-rows,dg-host-register-reductions,"
+     "dg-host-polynomial-math{ops=tanh,exp})"},
     {HostStage::Loops, "loops",
      // bf16 <-> f32 conversions become integer bit operations: no
      // dependence on a libgcc that has __truncsfbf2.
