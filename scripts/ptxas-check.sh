@@ -14,7 +14,15 @@ shopt -s nullglob
 files=("$module"/ptx/*.ptx)
 [ ${#files[@]} -gt 0 ] || { echo "ptxas-check: no kernels in $module/ptx"; exit 1; }
 failed=0 spilled=0 most=0 widest=
+# Kernels of identical text (the same op at the same shape in every layer)
+# assemble to the same result: each text is assembled once.
+declare -A seen
+unique=0
 for f in "${files[@]}"; do
+  sum=$(sha256sum < "$f")
+  [ -z "${seen[$sum]:-}" ] || continue
+  seen[$sum]=1
+  unique=$((unique + 1))
   if ! out=$("$ptxas" -arch="$chip" -v -o /dev/null "$f" 2>&1); then
     echo "ptxas-check: $(basename "$f") does not assemble:"
     echo "$out" | head -5
@@ -28,5 +36,5 @@ for f in "${files[@]}"; do
   regs=$(echo "$out" | grep -o "Used [0-9]* registers" | grep -o "[0-9]*" | sort -n | tail -1)
   if [ "${regs:-0}" -gt "$most" ]; then most=$regs; widest=$(basename "$f"); fi
 done
-echo "ptxas-check: ${#files[@]} kernels for $chip: $failed failed, $spilled spill; most registers $most ($widest)"
+echo "ptxas-check: ${#files[@]} kernels ($unique distinct) for $chip: $failed failed, $spilled spill; most registers $most ($widest)"
 [ "$failed" -eq 0 ] && [ "$spilled" -eq 0 ]
