@@ -21,7 +21,7 @@ namespace {
 /// The host target of the module directory's manifest (written by the host
 /// compile of --target all just before), its CPU requirements kept.
 ManifestTarget hostTargetOf(const std::string &outputDir) {
-  ManifestTarget host{"host", "host.so", ""};
+  ManifestTarget host{"host", "host.so", "", false, "", {}};
   SmallString<256> path(outputDir);
   llvm::sys::path::append(path, "manifest.json");
   auto buffer = llvm::MemoryBuffer::getFile(path);
@@ -77,7 +77,7 @@ LogicalResult compileForCuda(ModuleOp module, const std::string &outputDir,
     for (unsigned i = 0; i < func.getNumResults(); ++i)
       deviceOnly &= func.getResultAttr(i, "dg.device_only") != nullptr;
   }
-  targets.push_back({"cuda", "cuda.so", options.chip, deviceOnly});
+  targets.push_back({"cuda", "cuda.so", options.chip, deviceOnly, "", {}});
   std::string manifest = buildManifest(module, targets);
   if (failed(runCudaPipeline(module, CudaStage::LLVMDialect,
                              CudaStage::LLVMDialect, options)))

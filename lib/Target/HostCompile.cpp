@@ -35,7 +35,7 @@ LogicalResult compileForHost(ModuleOp module, const std::string &outputDir,
     error = "cannot create " + outputDir + ": " + ec.message();
     return failure();
   }
-  ManifestTarget host{"host", "host.so", ""};
+  ManifestTarget host{"host", "host.so", "", false, "", {}};
   host.cpu = cpu->name;
   host.cpuFeatures = cpu->requiredFlags;
   std::string manifest = buildManifest(module, {host});

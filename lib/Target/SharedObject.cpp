@@ -58,7 +58,7 @@ LogicalResult linkSharedObject(llvm::Module &module, const std::string &library,
   module.setTargetTriple(machine->getTargetTriple());
   // Objects of the module's parts, compiled at once, removed once linked.
   std::vector<std::string> objects;
-  auto removeObjects = llvm::make_scope_exit([&] {
+  llvm::scope_exit removeObjects([&] {
     for (const std::string &object : objects)
       llvm::sys::fs::remove(object);
   });
