@@ -51,16 +51,17 @@ const Stage kStages[] = {
      // bf16 <-> f32 conversions become integer bit operations: no
      // dependence on a libgcc that has __truncsfbf2.
      // A reduction's constant start goes into its loops (no fill pass).
-     "func.func(dg-fold-reduction-inits),"
-     "convert-linalg-to-loops,arith-expand{include-bf16=true},"
-     "expand-strided-metadata,lower-affine,"
+     "func.func(dg-fold-reduction-inits,convert-linalg-to-loops,"
+     "arith-expand{include-bf16=true},expand-strided-metadata,lower-affine),"
      // LLVM's cost grows with the largest function: one per loop nest.
      "dg-host-outline-loop-nests,"
-     "convert-scf-to-cf,canonicalize"},
+     // From here on, passes that work within a function run on the
+     // functions in parallel.
+     "func.func(convert-scf-to-cf,canonicalize)"},
     {HostStage::LLVMDialect, "llvm",
-     "convert-vector-to-llvm,"
-     "convert-math-to-llvm,convert-math-to-libm,finalize-memref-to-llvm,"
-     "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
+     "func.func(convert-vector-to-llvm,convert-math-to-llvm,"
+     "convert-arith-to-llvm,convert-index-to-llvm),"
+     "convert-math-to-libm,finalize-memref-to-llvm,convert-func-to-llvm,"
      "convert-cf-to-llvm,reconcile-unrealized-casts,"
      // The large parallel nests' calls, through the runtime's threads.
      "dg-host-parallel-dispatch"},

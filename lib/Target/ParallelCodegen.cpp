@@ -12,8 +12,8 @@
 
 #include "PassProgress.h"
 
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/Support/FileSystem.h"
@@ -66,6 +66,33 @@ unsigned compileJobsToUse() {
                          llvm::hardware_concurrency().compute_thread_count());
 }
 
+/// LLVM's default pipeline at `optLevel` for `machine`, without its loop
+/// unroller: the host passes emit their hot loops already unrolled into
+/// register tiles, and unrolling the rest cost a quarter of the optimise and
+/// codegen time (tiny config: 5.4 s -> 4.1 s) for no measured speed.
+void optimizeModule(llvm::Module &module, llvm::TargetMachine &machine,
+                    unsigned optLevel) {
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopUnrolling = false;
+  tuning.LoopInterleaving = true;
+  tuning.LoopVectorization = optLevel > 1;
+  tuning.SLPVectorization = optLevel > 1;
+  llvm::LoopAnalysisManager loops;
+  llvm::FunctionAnalysisManager functions;
+  llvm::CGSCCAnalysisManager cgscc;
+  llvm::ModuleAnalysisManager modules;
+  llvm::PassBuilder builder(&machine, tuning);
+  builder.registerModuleAnalyses(modules);
+  builder.registerCGSCCAnalyses(cgscc);
+  builder.registerFunctionAnalyses(functions);
+  builder.registerLoopAnalyses(loops);
+  builder.crossRegisterProxies(loops, functions, cgscc, modules);
+  llvm::OptimizationLevel level = optLevel >= 3   ? llvm::OptimizationLevel::O3
+                                  : optLevel == 2 ? llvm::OptimizationLevel::O2
+                                                  : llvm::OptimizationLevel::O1;
+  builder.buildPerModuleDefaultPipeline(level).run(module, modules);
+}
+
 mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
                                      CodeQuality quality,
                                      std::vector<std::string> &objects,
@@ -109,12 +136,7 @@ mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
     part.machine = hostMachine(cpu, partError, codegenLevel);
     if (!part.machine)
       return false;
-    auto optimize =
-        mlir::makeOptimizingTransformer(optLevel, 0, part.machine.get());
-    if (llvm::Error err = optimize(part.module.get())) {
-      partError = "LLVM optimisation failed: " + llvm::toString(std::move(err));
-      return false;
-    }
+    optimizeModule(*part.module, *part.machine, optLevel);
     return true;
   });
   if (!error.empty())
