@@ -6,13 +6,16 @@
 // round trip through memory per op on the GPU, a loop nest per op on the
 // host. Upstream's elementwise fusion merges a producer into its consumer;
 // here it is limited to what the later passes expect to find whole:
-// producer and consumer both all-parallel and unmarked, so reductions,
-// contractions, best-of-rows and grouped-expert generics stay as written,
-// and the producer read by the consumer only, so nothing is computed twice.
+// producer and consumer both all-parallel and without a dg contract, so
+// reductions, contractions and generics a later pass looks for by their
+// contract stay as written, and the producer read by the consumer only, so
+// nothing is computed twice.
 //
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+
+#include "dg/DgDialect.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -31,7 +34,7 @@ namespace {
 bool isPlainElementwise(Operation *op) {
   auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
   return generic && generic.getNumLoops() == generic.getNumParallelLoops() &&
-         generic->getDiscardableAttrDictionary().empty();
+         !dg::hasContract(generic);
 }
 
 struct FuseElementwise : impl::DgFuseElementwiseBase<FuseElementwise> {

@@ -49,18 +49,6 @@ using namespace mlir;
 namespace dgc {
 namespace {
 
-/// argmax and top-k steps: (f32 value, i32 index) outputs combined in
-/// (value descending, index ascending) order, as the marking says.
-bool isBestOfRows(linalg::GenericOp op) {
-  return isMarkedRowReduction(op, kBestOfRowsAttr, 2);
-}
-
-/// The sampler's one-pass statistics: (f32 max, f32 sum, f32 sum, i32
-/// argmax), as the marking says.
-bool isRowStatistics(linalg::GenericOp op) {
-  return isMarkedRowReduction(op, kRowStatisticsAttr, 4);
-}
-
 /// The combine of a reduction body `yield combine(out, f(...))`, or null.
 Operation *matchCombine(linalg::GenericOp op) {
   if (op.getNumDpsInits() != 1 || !isRowReduction(op))
@@ -144,9 +132,9 @@ struct GpuBlockReductions
     getOperation().walk([&](linalg::GenericOp op) {
       if (op->getParentOfType<gpu::LaunchOp>())
         return;
-      if (isBestOfRows(op))
+      if (isBestOfRowsReduction(op))
         found.push_back({op, Combiner{}});
-      else if (isRowStatistics(op))
+      else if (isRowStatisticsReduction(op))
         found.push_back({op, Combiner{nullptr, /*rowStatistics=*/true}});
       else if (Operation *combine = matchCombine(op); combine && !isShort(op))
         found.push_back({op, Combiner{combine}});

@@ -2,7 +2,8 @@
 //
 // convert-dg-to-linalg writes top-k as k passes of a best-of-rows over the
 // whole row: 64 reads of a 262144-wide vocabulary row for the sampler. Here
-// the marked loop becomes one block per row that reads the row a few times:
+// the loop (#dg.top_k_loop) becomes one block per row that reads the row a
+// few times:
 //
 //   key(i)  = orderable(x[i]) << 32 | ~i       distinct, (value desc, index
 //   asc) for 8 bits at a time from the top, while not done:

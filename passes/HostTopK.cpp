@@ -2,9 +2,9 @@
 //
 // convert-dg-to-linalg writes top-k as k passes of a best-of-rows over the
 // whole row: the sampler's top-64 reads each vocabulary row 64 times, and on
-// the host took half of the denoise step. Here the marked loop becomes one
-// pass per row that keeps the best k so far, sorted, in the outputs
-// themselves:
+// the host took half of the denoise step. Here the loop (#dg.top_k_loop)
+// becomes one pass per row that keeps the best k so far, sorted, in the
+// outputs themselves:
 //
 //   the first k elements:  each moves up past the kept ones it beats
 //   the others:            if it beats the k-th, it takes the k-th's place

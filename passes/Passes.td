@@ -25,7 +25,8 @@ def ConvertDgToLinalg : Pass<"convert-dg-to-linalg", "mlir::ModuleOp"> {
     are sorted by expert into a padded layout where every tile of
     `moe-group-rows` rows belongs to one expert (counts, offsets and the
     permutation are `linalg.generic` reductions), each tile is multiplied by
-    its expert's weights (a generic marked `dg.grouped_by_expert`), and the
+    its expert's weights (a generic with the contract
+    `#dg.grouped_by_expert`), and the
     weighted combine gathers each token's k rows.
 
     `dg.attention` becomes its norms, RoPE, cache access and mask around a
@@ -300,10 +301,10 @@ def DgGpuTensorCoreContractions
     and y the column tiles, so the blocks that share a tile of weights
     start together and read it once from HBM.
 
-    The grouped expert projections convert-dg-to-linalg marks
-    `dg.grouped_by_expert` (tiles of a multiple of 16 rows) become one
-    block per 16 rows with 4 warps along N (16 x 128 tiles): the block
-    reads its tile's expert, does nothing for unused tiles (-1), and
+    The grouped expert projections convert-dg-to-linalg writes with the
+    contract `#dg.grouped_by_expert` (tiles of a multiple of 16 rows)
+    become one block per 16 rows with 4 warps along N (16 x 128 tiles): the
+    block reads its tile's expert, does nothing for unused tiles (-1), and
     multiplies its rows by that expert's weights.
 
     B operands that are weights viewed from the arena at offsets that are
@@ -344,7 +345,7 @@ def DgGpuBlockReductions
     element: the block's threads stride over the row, each folding its
     elements, then a tree in shared memory combines the threads, and the
     result is combined with what the output held. Argmax and each top-k step
-    (marked `dg.best_of_rows` by convert-dg-to-linalg) reduce the same way,
+    (`#dg.best_of_rows` from convert-dg-to-linalg) reduce the same way,
     their (value, index) pairs combined in (value descending, index
     ascending) order. An output that a constant fill (or a copy of a
     filled buffer) sets just before is not read: thread 0 starts from the
@@ -373,8 +374,8 @@ def DgGpuTopK : Pass<"dg-gpu-top-k", "mlir::func::FuncOp"> {
   let summary = "Top-k of each row as one radix-select kernel";
   let description = [{
     Replaces the loop convert-dg-to-linalg writes for a top-k (k passes of
-    a best-of-rows over the whole row, marked `dg.top_k`) by one
-    `gpu.launch` with a block per row. Each element becomes a 64-bit key,
+    a best-of-rows over the whole row, with the contract `#dg.top_k_loop`)
+    by one `gpu.launch` with a block per row. Each element becomes a 64-bit key,
     its value's order-preserving bits above the complement of its index, so
     keys are distinct and their order is (value descending, index
     ascending), the order the op specifies for ties. A radix select over
@@ -420,7 +421,7 @@ def DgHostTopK : Pass<"dg-host-top-k", "mlir::func::FuncOp"> {
   let summary = "Top-k of each row in one pass, on the host";
   let description = [{
     Replaces the loop convert-dg-to-linalg writes for a top-k of f32 rows
-    (k passes of a best-of-rows over the whole row, marked `dg.top_k`) by an
+    (k passes of a best-of-rows over the whole row, `#dg.top_k_loop`) by an
     `scf.parallel` over the rows, each reading its row once in index order
     and keeping the best k so far, sorted, in the outputs: the first k by
     insertion, then each element that beats the k-th (held in a register)
@@ -601,10 +602,11 @@ def DgFuseElementwise : Pass<"dg-fuse-elementwise"> {
     that reads it (upstream's elementwise fusion), so that a chain such as
     a softcap, a temperature or a gated GELU is one loop nest: one kernel
     and one pass over memory on the GPU instead of one per op. Reductions,
-    contractions and generics marked for later passes (`dg.best_of_rows`,
-    `dg.grouped_by_expert`) are neither fused into nor fused away, so the
-    GPU passes still find them whole, and a producer that has other readers
-    stays, so nothing is computed twice. Runs on tensors, after
+    contractions and generics with a `dg.contract` for later passes
+    (`#dg.best_of_rows`, `#dg.grouped_by_expert`, ...) are neither fused
+    into nor fused away, so the GPU passes still find them whole (other
+    attributes do not keep a generic whole), and a producer that has other
+    readers stays, so nothing is computed twice. Runs on tensors, after
     convert-dg-to-linalg.
   }];
   let dependentDialects = ["mlir::linalg::LinalgDialect",

@@ -2,6 +2,8 @@
 
 #include "passes/RowStatistics.h"
 
+#include "dg/DgDialect.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 
@@ -85,10 +87,11 @@ bool isRowReduction(linalg::GenericOp op) {
   return true;
 }
 
-bool isMarkedRowReduction(linalg::GenericOp op, StringRef mark,
-                          unsigned outputs) {
-  if (!op->hasAttr(mark) || op.getNumDpsInits() != outputs ||
-      !isRowReduction(op))
+namespace {
+
+/// A row reduction whose `outputs` outputs are all f32 but a last i32.
+bool isPickStateReduction(linalg::GenericOp op, unsigned outputs) {
+  if (op.getNumDpsInits() != outputs || !isRowReduction(op))
     return false;
   for (auto [i, out] : llvm::enumerate(op.getDpsInits())) {
     Type element = cast<MemRefType>(out.getType()).getElementType();
@@ -96,6 +99,16 @@ bool isMarkedRowReduction(linalg::GenericOp op, StringRef mark,
       return false;
   }
   return true;
+}
+
+} // namespace
+
+bool isRowStatisticsReduction(linalg::GenericOp op) {
+  return dg::RowStatisticsAttr::of(op) && isPickStateReduction(op, 4);
+}
+
+bool isBestOfRowsReduction(linalg::GenericOp op) {
+  return dg::BestOfRowsAttr::of(op) && isPickStateReduction(op, 2);
 }
 
 } // namespace dgc

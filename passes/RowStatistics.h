@@ -47,11 +47,14 @@ llvm::SmallVector<mlir::Value> addToRowStatistics(mlir::OpBuilder &b,
 /// with projected-permutation maps (not a contraction).
 bool isRowReduction(mlir::linalg::GenericOp op);
 
-/// A row reduction marked `mark` (dg.row_statistics, dg.best_of_rows) with
-/// `outputs` outputs, all f32 but a last i32 (an index): a state that
-/// combineRowStatistics or isBetterPick merges.
-bool isMarkedRowReduction(mlir::linalg::GenericOp op, llvm::StringRef mark,
-                          unsigned outputs);
+/// A row reduction on buffers with the contract #dg.row_statistics and its
+/// outputs (f32 max, sum, sum, i32 argmax): a state that
+/// combineRowStatistics merges.
+bool isRowStatisticsReduction(mlir::linalg::GenericOp op);
+
+/// A row reduction on buffers with the contract #dg.best_of_rows and its
+/// outputs (f32 value, i32 index): a pick that isBetterPick merges.
+bool isBestOfRowsReduction(mlir::linalg::GenericOp op);
 
 } // namespace dgc
 

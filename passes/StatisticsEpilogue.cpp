@@ -2,6 +2,8 @@
 
 #include "passes/StatisticsEpilogue.h"
 
+#include "dg/DgDialect.h"
+
 #include "passes/BufferUtils.h"
 #include "passes/ContractionEpilogue.h"
 #include "passes/MmaTileKernel.h"
@@ -48,8 +50,7 @@ bool isFoldable(linalg::GenericOp op, Value source,
                 linalg::GenericOp epilogue) {
   if (op->getBlock() != epilogue->getBlock() ||
       !epilogue->isBeforeInBlock(op) ||
-      !(isMarkedRowReduction(op, kRowStatisticsAttr, 4) ||
-        isMarkedRowReduction(op, kBestOfRowsAttr, 2)))
+      !(isRowStatisticsReduction(op) || isBestOfRowsReduction(op)))
     return false;
   unsigned loops = op.getNumLoops();
   if (loops !=
@@ -117,12 +118,12 @@ Operation *movableAllocation(Value buffer, Operation *point,
   return alloc;
 }
 
-/// Whether `op` is a dg.column_group_max of `view` that the kernel at
+/// Whether `op` is a #dg.column_group_max of `view` that the kernel at
 /// `epilogue` can write the maxima of (findColumnGroupMaxima).
 bool isFoldableGroupMax(linalg::GenericOp op, Value view, Value written,
                         linalg::GenericOp epilogue,
                         ArrayRef<Operation *> kernel) {
-  if (!op->hasAttr(kColumnGroupMaxAttr) ||
+  if (!dg::ColumnGroupMaxAttr::of(op) ||
       op->getBlock() != epilogue->getBlock() ||
       !epilogue->isBeforeInBlock(op) || op.getNumDpsInputs() != 1 ||
       op.getNumDpsInits() != 1 || op.getDpsInputs()[0] != view ||
@@ -170,7 +171,7 @@ bool isFoldableGroupMax(linalg::GenericOp op, Value view, Value written,
 } // namespace
 
 bool RowReduction::isStatistics() const {
-  return op->hasAttr(kRowStatisticsAttr);
+  return bool(dg::RowStatisticsAttr::of(op));
 }
 
 SmallVector<TypedAttr> RowReduction::identity(Builder &b) const {
@@ -234,9 +235,10 @@ void RowReduction::replaceByMerge(ArrayRef<Value> partials) const {
             nb, nl,
             combine(nb, nl, args.drop_front(count), args.take_front(count)));
       });
-  for (StringRef mark : {kRowStatisticsAttr, kBestOfRowsAttr})
-    if (op->hasAttr(mark))
-      merge->setAttr(mark, b.getUnitAttr());
+  if (auto statistics = dg::RowStatisticsAttr::of(op))
+    dg::setContract(merge, statistics);
+  else if (auto pick = dg::BestOfRowsAttr::of(op))
+    dg::setContract(merge, pick);
   op.erase();
 }
 

@@ -2,16 +2,16 @@
 //
 // The sampler's head is a GEMM whose f32 result C is read by the rounding
 // to bf16 (an epilogue, ContractionEpilogue.h) and by the one-pass row
-// statistics (dg.row_statistics: max, sum of exponentials, sum of
+// statistics (#dg.row_statistics: max, sum of exponentials, sum of
 // p * (x - max), argmax; RowStatistics.h); the rounded logits are read in
-// turn by the full-vocabulary draw (a dg.best_of_rows over the logits plus
+// turn by the full-vocabulary draw (a #dg.best_of_rows over the logits plus
 // noise) and the self-conditioning's statistics. Each such row reduction
 // folds into the GEMM: every block folds its tile's columns of each of its
-// rows into a partial state, and a small reduction (marked as the reader
-// was, for dg-gpu-block-reductions) merges the column tiles' partials.
+// rows into a partial state, and a small reduction (with the reader's
+// contract, for dg-gpu-block-reductions) merges the column tiles' partials.
 // With all of C's readers folded, C is never written. The top-64's
 // candidates start from the max of each group of 64 rounded logits
-// (dg.column_group_max): where the kernel's tile is 64 columns wide, a
+// (#dg.column_group_max): where the kernel's tile is 64 columns wide, a
 // block's partial for a row is its group's max, stored as the result.
 // Each element's rounded value is worked out once, for its store and
 // every fold.
@@ -28,9 +28,9 @@
 namespace dgc {
 
 /// A row reduction that reads `source` (C, or the epilogue's output)
-/// element for element: dg.row_statistics (f32 max, sum, sum, i32 argmax)
-/// or dg.best_of_rows (f32 value, i32 index). Or, with `group` set, a
-/// dg.column_group_max: `source` is then a view of the epilogue's output
+/// element for element: #dg.row_statistics (f32 max, sum, sum, i32 argmax)
+/// or #dg.best_of_rows (f32 value, i32 index). Or, with `group` set, a
+/// #dg.column_group_max: `source` is then a view of the epilogue's output
 /// as [rows..., groups, group], one group a tile of the kernel's columns,
 /// and its partials are the maxima themselves.
 struct RowReduction {
@@ -69,7 +69,7 @@ llvm::SmallVector<RowReduction>
 findRowReductions(mlir::Value source, mlir::linalg::GenericOp epilogue,
                   llvm::ArrayRef<mlir::Operation *> ignored, bool all);
 
-/// The dg.column_group_max readers of the epilogue's output `written`,
+/// The #dg.column_group_max readers of the epilogue's output `written`,
 /// through a view that splits its last dimension into groups of
 /// `tileColumns` (the kernel's tile width), whose maxima the kernel at
 /// `epilogue` can store directly: ops in its block after it, with nothing

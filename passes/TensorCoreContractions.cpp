@@ -12,19 +12,19 @@
 //    of columns its top-64 starts from) fold into the kernel per tile too
 //    (StatisticsEpilogue.h); with all of C's readers folded, C is never
 //    written.
-//  - grouped expert projections (dg.grouped_by_expert): one block per 16
+//  - grouped expert projections (#dg.grouped_by_expert): one block per 16
 //    rows of one expert, 4 warps side by side along N (16 x 128), each
 //    block reading its expert's weights through the tile's expert index.
 //
 //===----------------------------------------------------------------------===//
 
+#include "dg/DgDialect.h"
 #include "passes/BufferUtils.h"
 #include "passes/ContractionEpilogue.h"
 #include "passes/Passes.h"
 #include "passes/RowStatistics.h"
 #include "passes/StatisticsEpilogue.h"
 
-#include "DgToLinalg/MoEDispatch.h"
 #include "MmaTileKernel.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -154,8 +154,8 @@ void lowerContraction(linalg::GenericOp op, const Loops &loops,
     // C may also be read by row reductions, which then fold in too.
     for (Operation *user : c.getUsers())
       if (auto generic = dyn_cast<linalg::GenericOp>(user);
-          generic && (generic->hasAttr(kRowStatisticsAttr) ||
-                      generic->hasAttr(kBestOfRowsAttr))) {
+          generic && (dg::RowStatisticsAttr::of(generic) ||
+                      dg::BestOfRowsAttr::of(generic))) {
         epilogue = findEpilogue(op, generic);
         if (epilogue && epilogue.getDpsInits()[0] != c)
           reductions = findRowReductions(c, epilogue, {op, epilogue},
@@ -317,8 +317,8 @@ struct Grouped {
 };
 
 std::optional<Grouped> matchGrouped(linalg::GenericOp op) {
-  if (!op->hasAttr(lowering::kGroupedByExpertAttr) ||
-      !op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+  auto contract = dg::GroupedByExpertAttr::of(op);
+  if (!contract || !op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1)
     return std::nullopt;
   Grouped g{op.getDpsInputs()[0], op.getDpsInputs()[1], Value(),
@@ -329,9 +329,10 @@ std::optional<Grouped> matchGrouped(linalg::GenericOp op) {
   if (rows.getRank() != 3 || !rows.getElementType().isBF16() ||
       tileExpert.getRank() != 1 || !tileExpert.getElementType().isInteger(32) ||
       out.getRank() != 3 || !out.getElementType().isF32() ||
-      rows.isDynamicDim(1) || rows.getDimSize(1) % 16 != 0)
+      rows.getDimSize(1) != contract.getGroupRows() ||
+      contract.getGroupRows() % 16 != 0)
     return std::nullopt;
-  g.groupRows = rows.getDimSize(1);
+  g.groupRows = contract.getGroupRows();
   SmallVector<memref::LoadOp> loads(op.getBody()->getOps<memref::LoadOp>());
   if (loads.size() != 1)
     return std::nullopt;

@@ -2,8 +2,8 @@
 
 #include "passes/TopKLoop.h"
 
+#include "dg/DgDialect.h"
 #include "passes/BufferUtils.h"
-#include "passes/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -16,16 +16,16 @@ using namespace mlir;
 namespace dgc {
 
 FailureOr<TopKLoop> matchTopKLoop(scf::ForOp loop) {
-  auto k = loop->getAttrOfType<IntegerAttr>(kTopKLoopAttr);
-  if (!k || k.getInt() < 1)
+  auto contract = dg::TopKLoopAttr::of(loop);
+  if (!contract)
     return failure();
   TopKLoop m;
-  m.k = k.getInt();
+  m.k = contract.getK();
   SmallVector<linalg::GenericOp> steps;
   llvm::SetVector<Value> written; // buffers from outside the loop
   loop.getBody()->walk([&](Operation *op) {
     if (auto generic = dyn_cast<linalg::GenericOp>(op);
-        generic && generic->hasAttr(kBestOfRowsAttr))
+        generic && dg::BestOfRowsAttr::of(generic))
       steps.push_back(generic);
     SmallVector<Value> targets;
     if (auto copy = dyn_cast<memref::CopyOp>(op))

@@ -1,8 +1,8 @@
 //===- TopKLoop.h - The top-k loop convert-dg-to-linalg writes --*- C++ -*-===//
 //
-// convert-dg-to-linalg writes a top-k as an scf.for marked `dg.top_k` of k
-// best-of-rows passes; each target replaces the whole loop by its own
-// selection (dg-gpu-top-k, dg-host-top-k).
+// convert-dg-to-linalg writes a top-k as an scf.for of k best-of-rows passes
+// with the contract #dg.top_k_loop; each target replaces the whole loop by its
+// own selection (dg-gpu-top-k, dg-host-top-k).
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,7 +13,7 @@
 
 namespace dgc {
 
-/// What the marked loop computes: the top `k` of each row of `x` (last
+/// What the loop computes: the top `k` of each row of `x` (last
 /// axis, static and at least k long) into `values` and `indices`, in
 /// (value descending, index ascending) order.
 struct TopKLoop {

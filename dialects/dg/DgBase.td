@@ -41,6 +41,8 @@ def Dg_Dialect : Dialect {
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;
   let hasConstantMaterializer = 0;
+  // dg.contract is checked where it sits (DgAttrs.cpp).
+  let hasOperationAttrVerify = 1;
 }
 
 def Dg_LayerKind : I32EnumAttr<"LayerKind", "attention kind of a layer", [

@@ -27,10 +27,30 @@ struct KVCacheResource
 /// dimensions differs and neither is 1. Dynamic dimensions agree with any.
 mlir::FailureOr<llvm::SmallVector<int64_t>>
 broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);
+
+/// The discardable attribute under which an op carries its contract with
+/// later passes (a ContractAttrInterface attribute such as
+/// #dg.best_of_rows; DgAttrs.td).
+inline constexpr llvm::StringLiteral kContractAttrName = "dg.contract";
+
 } // namespace dgc::dg
 
+#include "dg/DgAttrInterfaces.h.inc"
 #define GET_ATTRDEF_CLASSES
 #include "dg/DgAttrs.h.inc"
+
+namespace dgc::dg {
+/// Leaves `contract` on `op` (`op` is verified to be the kind it describes).
+inline void setContract(mlir::Operation *op, ContractAttrInterface contract) {
+  op->setAttr(kContractAttrName, contract);
+}
+
+/// Whether `op` carries a contract with later passes, which passes that
+/// rewrite ops must then keep whole.
+inline bool hasContract(mlir::Operation *op) {
+  return op->hasAttr(kContractAttrName);
+}
+} // namespace dgc::dg
 #define GET_TYPEDEF_CLASSES
 #include "dg/DgTypes.h.inc"
 #define GET_OP_CLASSES

@@ -4,6 +4,7 @@
 #define DG_OPS_TD
 
 include "DgBase.td"
+include "DgAttrs.td"
 include "DgTypes.td"
 include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"

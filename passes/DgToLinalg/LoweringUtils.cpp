@@ -2,6 +2,7 @@
 
 #include "LoweringUtils.h"
 
+#include "dg/DgDialect.h"
 #include "passes/Passes.h"
 #include "passes/RowStatistics.h"
 
@@ -226,7 +227,7 @@ SmallVector<Value> rowStatistics(
             addToRowStatistics(nb, nl, args.drop_front(numInputs).take_front(4),
                                element, index));
       });
-  generic->setAttr(kRowStatisticsAttr, b.getUnitAttr());
+  dg::setContract(generic, dg::RowStatisticsAttr::get(b.getContext()));
   return generic.getResults();
 }
 

@@ -76,9 +76,10 @@ reduceAxis(OpBuilder &b, Location loc, Value input, int64_t axis, double init,
 /// The softmax statistics of each row of `x` along its last axis, in one
 /// pass: (max, sum of exponentials, sum of exp * shifted value, argmax) as
 /// f32, f32, f32 and i32 tensors without that axis (RowStatistics.h). The
-/// generic is marked for the GPU (dg-gpu-block-reductions). With `value`,
-/// the statistics are of `value(f32 element, perRow values)` instead, the
-/// `perRow` tensors (x's shape without its last axis) read beside x.
+/// generic carries #dg.row_statistics for the GPU (dg-gpu-block-reductions).
+/// With `value`, the statistics are of `value(f32 element, perRow values)`
+/// instead, the `perRow` tensors (x's shape without its last axis) read beside
+/// x.
 llvm::SmallVector<Value> rowStatistics(
     OpBuilder &b, Location loc, Value x, mlir::ValueRange perRow = {},
     llvm::function_ref<Value(OpBuilder &, Location, Value, mlir::ValueRange)>

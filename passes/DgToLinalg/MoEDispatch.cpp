@@ -16,6 +16,8 @@
 
 #include "LoweringUtils.h"
 
+#include "dg/DgDialect.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -252,7 +254,7 @@ Value groupedProjection(OpBuilder &b, Location loc, Value rows,
                                         toF32(nb, l, w), fast);
         return arith::AddFOp::create(nb, l, a[2], p, fast).getResult();
       });
-  out.getDefiningOp()->setAttr(kGroupedByExpertAttr, UnitAttr::get(ctx));
+  dg::setContract(out.getDefiningOp(), dg::GroupedByExpertAttr::get(ctx, g));
   return out;
 }
 

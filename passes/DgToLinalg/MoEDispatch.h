@@ -15,9 +15,6 @@
 
 namespace dgc::lowering {
 
-/// The attribute that marks a grouped projection for the GPU passes.
-inline constexpr const char *kGroupedByExpertAttr = "dg.grouped_by_expert";
-
 struct ExpertGroups {
   /// [T, k] i32: the padded row of each slot.
   mlir::Value rowOfSlot;
@@ -43,8 +40,8 @@ mlir::Value gatherRows(mlir::OpBuilder &b, mlir::Location loc,
                        int64_t groupRows);
 
 /// out[m, i, n] = sum_k rows[m, i, k] * weight[tileExpert[m], n, k] in f32:
-/// each tile of rows against its expert's [N, K] matrix. Marked with
-/// kGroupedByExpertAttr.
+/// each tile of rows against its expert's [N, K] matrix, with the contract
+/// #dg.grouped_by_expert for the GPU passes.
 mlir::Value groupedProjection(mlir::OpBuilder &b, mlir::Location loc,
                               mlir::Value rows, mlir::Value tileExpert,
                               mlir::Value weight);

@@ -26,6 +26,7 @@
 #include "LoweringUtils.h"
 #include "Patterns.h"
 
+#include "dg/DgDialect.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -350,8 +351,8 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
               linalg::YieldOp::create(b, l, max);
             })
             .getResult(0);
-    maxima.getDefiningOp()->setAttr(kColumnGroupMaxAttr,
-                                    rewriter.getUnitAttr());
+    dg::setContract(maxima.getDefiningOp(),
+                    dg::ColumnGroupMaxAttr::get(ctx, group));
     Value chosen = dg::TopKOp::create(rewriter, loc, rowsOf({width}, element),
                                       rowsOf({width}, i32), maxima, width)
                        .getIndices();

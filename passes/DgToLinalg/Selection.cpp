@@ -3,14 +3,16 @@
 // Top-k is k passes of an argmax over the last axis, each restricted to the
 // elements after the previous pick in (value descending, index ascending)
 // order: no scratch copy of the row and no sort, and ties resolve to the
-// lower index as the op specifies. The loop is marked (dg.top_k) so that
-// the CUDA target can replace it by one selection kernel (dg-gpu-top-k).
+// lower index as the op specifies. The loop carries the contract
+// #dg.top_k_loop so that each target can replace it by one selection
+// (dg-host-top-k, dg-gpu-top-k).
 //
 //===----------------------------------------------------------------------===//
 
 #include "LoweringUtils.h"
 #include "Patterns.h"
 
+#include "dg/DgDialect.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -143,7 +145,7 @@ std::pair<Value, Value> bestOfRows(OpBuilder &b, Location loc, Value x,
       });
   // Names the pair order (value descending, index ascending), which lets a
   // GPU lowering combine partial results (dg-gpu-block-reductions).
-  generic->setAttr(kBestOfRowsAttr, b.getUnitAttr());
+  dg::setContract(generic, dg::BestOfRowsAttr::get(ctx));
   return {generic.getResult(0), generic.getResult(1)};
 }
 
@@ -226,7 +228,8 @@ struct LowerTopK : OpRewritePattern<dg::TopKOp> {
               b, l, bestI, iter[1], column(j), extents, strides);
           scf::YieldOp::create(b, l, ValueRange{newValues, newIndices});
         });
-    loop->setAttr(kTopKLoopAttr, rewriter.getI64IntegerAttr(op.getK()));
+    dg::setContract(loop,
+                    dg::TopKLoopAttr::get(rewriter.getContext(), op.getK()));
     rewriter.replaceOp(op, {loop.getResult(0), loop.getResult(1)});
     return success();
   }

@@ -4,8 +4,8 @@
 
 // dg.moe as grouped GEMMs: the slots are counted and ranked per expert,
 // gathered into expert-aligned tiles of 16 rows, and each expert's weights
-// are read only by the two projections marked dg.grouped_by_expert, never
-// per slot.
+// are read only by the two projections with the contract
+// #dg.grouped_by_expert, never per slot.
 // CHECK-LABEL: func.func @moe
 // CHECK-NOT: dg.moe
 // The count per expert, a reduction over every slot.
@@ -19,13 +19,13 @@
 // The rows, gathered by token.
 // CHECK: outs(%{{.*}} : tensor<?x16x64xf32>)
 // CHECK-NOT: tensor.extract %{{.*}} : tensor<8x64x
-// CHECK: linalg.generic {{.*}}["parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x16x64xf32>, tensor<?xi32>) outs(%{{.*}} : tensor<?x16x64xf32>) attrs = {dg.grouped_by_expert}
+// CHECK: linalg.generic {{.*}}["parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x16x64xf32>, tensor<?xi32>) outs(%{{.*}} : tensor<?x16x64xf32>) attrs = {dg.contract = #dg.grouped_by_expert<group_rows = 16>}
 // CHECK: arith.maxsi
 // CHECK: tensor.extract %{{.*}} : tensor<8x64x64xf32>
 // CHECK-NOT: tensor.extract %{{.*}} : tensor<8x64x
 // CHECK: math.tanh
 // CHECK-NOT: tensor.extract %{{.*}} : tensor<8x64x
-// CHECK: ins(%{{.*}}, %{{.*}} : tensor<?x16x32xf32>, tensor<?xi32>) outs(%{{.*}} : tensor<?x16x64xf32>) attrs = {dg.grouped_by_expert}
+// CHECK: ins(%{{.*}}, %{{.*}} : tensor<?x16x32xf32>, tensor<?xi32>) outs(%{{.*}} : tensor<?x16x64xf32>) attrs = {dg.contract = #dg.grouped_by_expert<group_rows = 16>}
 // CHECK: tensor.extract %{{.*}} : tensor<8x64x32xf32>
 // CHECK-NOT: tensor.extract %{{.*}} : tensor<8x64x
 // The weighted combine: each token's two rows, back to [tokens, 64].
@@ -36,8 +36,8 @@
 // With the default of one row per tile, every slot is its own tile.
 // ONE-LABEL: func.func @moe
 // ONE: outs(%{{.*}} : tensor<?x1x64xf32>)
-// ONE: attrs = {dg.grouped_by_expert}
-// ONE: attrs = {dg.grouped_by_expert}
+// ONE: attrs = {dg.contract = #dg.grouped_by_expert<group_rows = 1>}
+// ONE: attrs = {dg.contract = #dg.grouped_by_expert<group_rows = 1>}
 
 // BAD: error: moe-group-rows must be at least 1, got 0
 func.func @moe(%r: tensor<?x?x64xf32>, %x: tensor<?x?x64xf32>, %scale: tensor<64xf32>, %proj: tensor<8x64xf32>, %pes: tensor<8xf32>, %gate_up: tensor<8x64x64xf32>, %down: tensor<8x64x32xf32>) -> tensor<?x?x64xf32> {

@@ -73,7 +73,7 @@ func.func @probabilities_times_table(%p: tensor<?x16x512xbf16>) -> tensor<?x16x6
 // table, the scale. No [positions x vocabulary] f32 tensor.
 // CHECK-LABEL: func.func @soft_embedding
 // CHECK-NOT: tensor<?x16x512xf32>
-// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x16x512xbf16>) outs({{.*}} : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xi32>) attrs = {dg.row_statistics}
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x16x512xbf16>) outs({{.*}} : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xi32>) attrs = {dg.contract = #dg.row_statistics}
 // CHECK-NOT: tensor<?x16x512xf32>
 // CHECK: math.exp
 // CHECK: arith.divf
@@ -120,7 +120,7 @@ func.func @softmax(%x: tensor<?x4x8xf32>) -> tensor<?x4x8xf32> {
 // CHECK-LABEL: func.func @categorical_sample
 func.func @categorical_sample(%x: tensor<?x512xbf16>, %s: tensor<?xi32>) -> tensor<?xi32> {
   // CHECK-NOT: tensor.empty{{.*}}tensor<?x512xf32>
-  // CHECK: %[[D:.*]]:2 = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<?x512xbf16>, tensor<?xi32>) outs(%{{.*}}, %{{.*}} : tensor<?xf32>, tensor<?xi32>) attrs = {dg.best_of_rows}
+  // CHECK: %[[D:.*]]:2 = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<?x512xbf16>, tensor<?xi32>) outs(%{{.*}}, %{{.*}} : tensor<?xf32>, tensor<?xi32>) attrs = {dg.contract = #dg.best_of_rows}
   // CHECK: linalg.index 1
   // CHECK: arith.muli
   // CHECK: arith.xori
@@ -147,7 +147,7 @@ func.func @top_k(%x: tensor<?x512xf32>) -> (tensor<?x4xf32>, tensor<?x4xi32>) {
   // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
   // CHECK: tensor.insert_slice
   // CHECK: tensor.insert_slice
-  // CHECK: } {dg.top_k = 4 : i64}
+  // CHECK: } {dg.contract = #dg.top_k_loop<k = 4>}
   %v, %i = dg.top_k %x {k = 4 : i64} : tensor<?x512xf32> -> tensor<?x4xf32>, tensor<?x4xi32>
   return %v, %i : tensor<?x4xf32>, tensor<?x4xi32>
 }

@@ -185,7 +185,7 @@ func.func @not_a_contraction(%a: memref<8x16xbf16>, %c: memref<8xf32>) {
 // CHECK-NOT: linalg.generic
 func.func @grouped(%rows: memref<?x16x64xbf16>, %tile_expert: memref<?xi32>, %w: memref<8x96x64xbf16>, %out: memref<?x16x96xf32>) {
   linalg.generic {indexing_maps = [#rows, #tile, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%rows, %tile_expert : memref<?x16x64xbf16>, memref<?xi32>) outs(%out : memref<?x16x96xf32>) attrs = {dg.grouped_by_expert} {
+      ins(%rows, %tile_expert : memref<?x16x64xbf16>, memref<?xi32>) outs(%out : memref<?x16x96xf32>) attrs = {dg.contract = #dg.grouped_by_expert<group_rows = 16>} {
   ^bb0(%in: bf16, %e: i32, %acc: f32):
     %c0 = arith.constant 0 : i32
     %0 = arith.maxsi %e, %c0 : i32
@@ -214,7 +214,7 @@ func.func @grouped(%rows: memref<?x16x64xbf16>, %tile_expert: memref<?xi32>, %w:
 // CHECK-NOT: gpu.launch
 func.func @grouped_by_eight(%rows: memref<?x8x64xbf16>, %tile_expert: memref<?xi32>, %w: memref<8x96x64xbf16>, %out: memref<?x8x96xf32>) {
   linalg.generic {indexing_maps = [#rows, #tile, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%rows, %tile_expert : memref<?x8x64xbf16>, memref<?xi32>) outs(%out : memref<?x8x96xf32>) attrs = {dg.grouped_by_expert} {
+      ins(%rows, %tile_expert : memref<?x8x64xbf16>, memref<?xi32>) outs(%out : memref<?x8x96xf32>) attrs = {dg.contract = #dg.grouped_by_expert<group_rows = 8>} {
   ^bb0(%in: bf16, %e: i32, %acc: f32):
     %c0 = arith.constant 0 : i32
     %0 = arith.maxsi %e, %c0 : i32
@@ -269,7 +269,7 @@ func.func @grouped_from_the_arena(%arena: memref<?xi8>, %rows: memref<?x16x64xbf
   %c4096 = arith.constant 4096 : index
   %w = memref.view %arena[%c4096][] : memref<?xi8> to memref<8x96x64xbf16>
   linalg.generic {indexing_maps = [#rows, #tile, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%rows, %tile_expert : memref<?x16x64xbf16>, memref<?xi32>) outs(%out : memref<?x16x96xf32>) attrs = {dg.grouped_by_expert} {
+      ins(%rows, %tile_expert : memref<?x16x64xbf16>, memref<?xi32>) outs(%out : memref<?x16x96xf32>) attrs = {dg.contract = #dg.grouped_by_expert<group_rows = 16>} {
   ^bb0(%in: bf16, %e: i32, %acc: f32):
     %c0 = arith.constant 0 : i32
     %0 = arith.maxsi %e, %c0 : i32
@@ -298,7 +298,7 @@ func.func @grouped_misaligned(%arena: memref<?xi8>, %rows: memref<?x16x64xbf16>,
   %c4104 = arith.constant 4104 : index
   %w = memref.view %arena[%c4104][] : memref<?xi8> to memref<8x96x64xbf16>
   linalg.generic {indexing_maps = [#rows, #tile, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%rows, %tile_expert : memref<?x16x64xbf16>, memref<?xi32>) outs(%out : memref<?x16x96xf32>) attrs = {dg.grouped_by_expert} {
+      ins(%rows, %tile_expert : memref<?x16x64xbf16>, memref<?xi32>) outs(%out : memref<?x16x96xf32>) attrs = {dg.contract = #dg.grouped_by_expert<group_rows = 16>} {
   ^bb0(%in: bf16, %e: i32, %acc: f32):
     %c0 = arith.constant 0 : i32
     %0 = arith.maxsi %e, %c0 : i32
@@ -873,7 +873,7 @@ func.func @narrower(%arena: memref<?xi8>, %c: memref<1x256x16383xf32>) {
 
 // The sampler's head as convert-dg-to-linalg leaves it for bf16 logits: the
 // product C is read by the rounding to bf16 and by the row statistics
-// (dg.row_statistics), each applying the temperature. Both fold into the
+// (#dg.row_statistics), each applying the temperature. Both fold into the
 // kernel, which never writes C: its buffer goes. Each block folds its rows'
 // statistics over its 32 columns, lanes merging with shuffles, into
 // partials of 16 column tiles, which a reduction still marked for
@@ -912,10 +912,10 @@ func.func @narrower(%arena: memref<?xi8>, %c: memref<1x256x16383xf32>) {
 // CHECK: memref.store %{{.*}}, %[[Q0]][
 // CHECK: memref.store %{{.*}}, %[[Q1]][
 // CHECK: gpu.terminator
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[P0]], %[[P1]], %[[P2]], %[[P3]] : {{.*}}) outs(%[[M]], %[[S]], %[[U]], %[[I]] : {{.*}}) attrs = {dg.row_statistics}
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[P0]], %[[P1]], %[[P2]], %[[P3]] : {{.*}}) outs(%[[M]], %[[S]], %[[U]], %[[I]] : {{.*}}) attrs = {dg.contract = #dg.row_statistics}
 // CHECK: gpu.dealloc async {{.*}} %[[P0]]
 // CHECK: linalg.generic {{.*}} ins(%[[LOGITS]] : memref<?x16x512xbf16>) outs(%[[PROBS]] :
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[Q0]], %[[Q1]] : {{.*}}) outs(%[[DV]], %[[DI]] : {{.*}}) attrs = {dg.best_of_rows}
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[Q0]], %[[Q1]] : {{.*}}) outs(%[[DV]], %[[DI]] : {{.*}}) attrs = {dg.contract = #dg.best_of_rows}
 // CHECK-NOT: memref<?x16x512xf32>)
 // CHECK: return
 func.func @sampling_head(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %t: memref<?x16xf32>, %logits: memref<?x16x512xbf16>, %m: memref<?x16xf32>, %s: memref<?x16xf32>, %u: memref<?x16xf32>, %i: memref<?x16xi32>, %seeds: memref<?x16xi32>, %dv: memref<?x16xf32>, %di: memref<?x16xi32>, %probs: memref<?x16x512xf32>) {
@@ -942,7 +942,7 @@ func.func @sampling_head(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %t
   }
   // A shortened body: the max, a sum of exponentials against it, the argmax.
   linalg.generic {indexing_maps = [#e, #r, #r, #r, #r, #r], iterator_types = ["parallel", "parallel", "reduction"]}
-      ins(%c, %t : memref<?x16x512xf32>, memref<?x16xf32>) outs(%m, %s, %u, %i : memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?x16xi32>) attrs = {dg.row_statistics} {
+      ins(%c, %t : memref<?x16x512xf32>, memref<?x16xf32>) outs(%m, %s, %u, %i : memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?x16xi32>) attrs = {dg.contract = #dg.row_statistics} {
   ^bb0(%in: f32, %temp: f32, %om: f32, %os: f32, %ou: f32, %oi: i32):
     %x = arith.divf %in, %temp : f32
     %j = linalg.index 2 : index
@@ -963,7 +963,7 @@ func.func @sampling_head(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %t
   }
   // A shortened draw: the logit plus a noise made from the seed and index.
   linalg.generic {indexing_maps = [#e, #r, #r, #r], iterator_types = ["parallel", "parallel", "reduction"]}
-      ins(%logits, %seeds : memref<?x16x512xbf16>, memref<?x16xi32>) outs(%dv, %di : memref<?x16xf32>, memref<?x16xi32>) attrs = {dg.best_of_rows} {
+      ins(%logits, %seeds : memref<?x16x512xbf16>, memref<?x16xi32>) outs(%dv, %di : memref<?x16xf32>, memref<?x16xi32>) attrs = {dg.contract = #dg.best_of_rows} {
   ^bb0(%in: bf16, %seed: i32, %ov: f32, %oi: i32):
     %j = linalg.index 2 : index
     %ji = arith.index_cast %j : index to i32
@@ -999,7 +999,7 @@ func.func @sampling_head(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %t
 // CHECK: gpu.terminator
 // CHECK: linalg.generic {{.*}} ins(%[[C]] : memref<?x16x512xf32>) outs(
 // CHECK: linalg.fill
-// CHECK: linalg.generic {{.*}} ins(%[[C]], %{{.*}} : memref<?x16x512xf32>, memref<?x16xf32>) {{.*}} attrs = {dg.row_statistics}
+// CHECK: linalg.generic {{.*}} ins(%[[C]], %{{.*}} : memref<?x16x512xf32>, memref<?x16xf32>) {{.*}} attrs = {dg.contract = #dg.row_statistics}
 func.func @statistics_input_rewritten(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %t: memref<?x16xf32>, %logits: memref<?x16x512xbf16>, %m: memref<?x16xf32>, %s: memref<?x16xf32>, %u: memref<?x16xf32>, %i: memref<?x16xi32>) {
   %c0 = arith.constant 0 : index
   %zero = arith.constant 0.0 : f32
@@ -1024,7 +1024,7 @@ func.func @statistics_input_rewritten(%h: memref<?x16x64xbf16>, %emb: memref<512
   }
   linalg.fill ins(%one : f32) outs(%t : memref<?x16xf32>)
   linalg.generic {indexing_maps = [#e, #r, #r, #r, #r, #r], iterator_types = ["parallel", "parallel", "reduction"]}
-      ins(%c, %t : memref<?x16x512xf32>, memref<?x16xf32>) outs(%m, %s, %u, %i : memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?x16xi32>) attrs = {dg.row_statistics} {
+      ins(%c, %t : memref<?x16x512xf32>, memref<?x16xf32>) outs(%m, %s, %u, %i : memref<?x16xf32>, memref<?x16xf32>, memref<?x16xf32>, memref<?x16xi32>) attrs = {dg.contract = #dg.row_statistics} {
   ^bb0(%in: f32, %temp: f32, %om: f32, %os: f32, %ou: f32, %oi: i32):
     %x = arith.divf %in, %temp : f32
     %mx = arith.maximumf %om, %x : f32
@@ -1044,7 +1044,7 @@ func.func @statistics_input_rewritten(%h: memref<?x16x64xbf16>, %emb: memref<512
 #m = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
 
 // The sampler's candidates start from the max of each group of columns of
-// the rounded logits (dg.column_group_max). Where a group is the kernel's
+// the rounded logits (#dg.column_group_max). Where a group is the kernel's
 // tile of columns (32 here), the kernel writes the maxima itself, bf16
 // maxima crossing lanes as f32: their buffer is allocated before it and
 // their fill goes. Groups of 64 span two tiles and stay as they are.
@@ -1067,7 +1067,7 @@ func.func @statistics_input_rewritten(%h: memref<?x16x64xbf16>, %emb: memref<512
 // CHECK-NOT: %[[G32]]
 // CHECK: %[[G64:.*]] = memref.alloc(%{{.*}}) : memref<?x16x8xbf16>
 // CHECK: linalg.fill ins(%{{.*}}) outs(%[[G64]] :
-// CHECK: linalg.generic {{.*}} ins(%[[V64]] : memref<?x16x8x64xbf16>) outs(%[[G64]] : memref<?x16x8xbf16>) attrs = {dg.column_group_max}
+// CHECK: linalg.generic {{.*}} ins(%[[V64]] : memref<?x16x8x64xbf16>) outs(%[[G64]] : memref<?x16x8xbf16>) attrs = {dg.contract = #dg.column_group_max<group = 64>}
 // CHECK: return %[[G32]], %[[G64]]
 func.func @group_maxima(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %logits: memref<?x16x512xbf16>) -> (memref<?x16x16xbf16>, memref<?x16x8xbf16>) {
   %c0 = arith.constant 0 : index
@@ -1096,7 +1096,7 @@ func.func @group_maxima(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %lo
   %g32 = memref.alloc(%n) : memref<?x16x16xbf16>
   linalg.fill ins(%ninf : bf16) outs(%g32 : memref<?x16x16xbf16>)
   linalg.generic {indexing_maps = [#g, #m], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%v32 : memref<?x16x16x32xbf16>) outs(%g32 : memref<?x16x16xbf16>) attrs = {dg.column_group_max} {
+      ins(%v32 : memref<?x16x16x32xbf16>) outs(%g32 : memref<?x16x16xbf16>) attrs = {dg.contract = #dg.column_group_max<group = 32>} {
   ^bb0(%in: bf16, %out: bf16):
     %gt = arith.cmpf ogt, %in, %out : bf16
     %max = arith.select %gt, %in, %out : bf16
@@ -1106,7 +1106,7 @@ func.func @group_maxima(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %lo
   %g64 = memref.alloc(%n) : memref<?x16x8xbf16>
   linalg.fill ins(%ninf : bf16) outs(%g64 : memref<?x16x8xbf16>)
   linalg.generic {indexing_maps = [#g, #m], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%v64 : memref<?x16x8x64xbf16>) outs(%g64 : memref<?x16x8xbf16>) attrs = {dg.column_group_max} {
+      ins(%v64 : memref<?x16x8x64xbf16>) outs(%g64 : memref<?x16x8xbf16>) attrs = {dg.contract = #dg.column_group_max<group = 64>} {
   ^bb0(%in: bf16, %out: bf16):
     %gt = arith.cmpf ogt, %in, %out : bf16
     %max = arith.select %gt, %in, %out : bf16
@@ -1134,7 +1134,7 @@ func.func @group_maxima(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %lo
 // CHECK: gpu.terminator
 // CHECK: memref.copy %[[G]], %[[SAVED]]
 // CHECK: linalg.fill ins(%{{.*}}) outs(%[[G]] :
-// CHECK: linalg.generic {{.*}} outs(%[[G]] : memref<?x16x16xbf16>) attrs = {dg.column_group_max}
+// CHECK: linalg.generic {{.*}} outs(%[[G]] : memref<?x16x16xbf16>) attrs = {dg.contract = #dg.column_group_max<group = 32>}
 func.func @group_maxima_buffer_read_between(%h: memref<?x16x64xbf16>, %emb: memref<512x64xbf16>, %logits: memref<?x16x512xbf16>, %g32: memref<?x16x16xbf16>, %saved: memref<?x16x16xbf16>) {
   %c0 = arith.constant 0 : index
   %zero = arith.constant 0.0 : f32
@@ -1162,7 +1162,7 @@ func.func @group_maxima_buffer_read_between(%h: memref<?x16x64xbf16>, %emb: memr
   %v32 = memref.expand_shape %logits [[0], [1], [2, 3]] output_shape [%n, 16, 16, 32] : memref<?x16x512xbf16> into memref<?x16x16x32xbf16>
   linalg.fill ins(%ninf : bf16) outs(%g32 : memref<?x16x16xbf16>)
   linalg.generic {indexing_maps = [#g, #m], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%v32 : memref<?x16x16x32xbf16>) outs(%g32 : memref<?x16x16xbf16>) attrs = {dg.column_group_max} {
+      ins(%v32 : memref<?x16x16x32xbf16>) outs(%g32 : memref<?x16x16xbf16>) attrs = {dg.contract = #dg.column_group_max<group = 32>} {
   ^bb0(%in: bf16, %out: bf16):
     %gt = arith.cmpf ogt, %in, %out : bf16
     %max = arith.select %gt, %in, %out : bf16
@@ -1189,7 +1189,7 @@ func.func @group_maxima_buffer_read_between(%h: memref<?x16x64xbf16>, %emb: memr
 // CHECK-NOT: gpu.shuffle
 // CHECK: gpu.terminator
 // CHECK: linalg.fill ins(%{{.*}}) outs(%[[H]] :
-// CHECK: linalg.generic {{.*}} outs(%[[H]] : memref<?x16x16xbf16>) attrs = {dg.column_group_max}
+// CHECK: linalg.generic {{.*}} outs(%[[H]] : memref<?x16x16xbf16>) attrs = {dg.contract = #dg.column_group_max<group = 32>}
 func.func @group_maxima_over_the_rows(%h: memref<?x16x16xbf16>, %emb: memref<512x16xbf16>, %logits: memref<?x16x512xbf16>) {
   %c0 = arith.constant 0 : index
   %zero = arith.constant 0.0 : f32
@@ -1216,7 +1216,7 @@ func.func @group_maxima_over_the_rows(%h: memref<?x16x16xbf16>, %emb: memref<512
   %v32 = memref.expand_shape %logits [[0], [1], [2, 3]] output_shape [%n, 16, 16, 32] : memref<?x16x512xbf16> into memref<?x16x16x32xbf16>
   linalg.fill ins(%ninf : bf16) outs(%h : memref<?x16x16xbf16>)
   linalg.generic {indexing_maps = [#g, #m], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%v32 : memref<?x16x16x32xbf16>) outs(%h : memref<?x16x16xbf16>) attrs = {dg.column_group_max} {
+      ins(%v32 : memref<?x16x16x32xbf16>) outs(%h : memref<?x16x16xbf16>) attrs = {dg.contract = #dg.column_group_max<group = 32>} {
   ^bb0(%in: bf16, %out: bf16):
     %gt = arith.cmpf ogt, %in, %out : bf16
     %max = arith.select %gt, %in, %out : bf16

@@ -70,7 +70,7 @@ func.func @top_k(%arg0: memref<?x256x4096xf32>) -> (memref<?x256x64xf32>, memref
     linalg.fill ins(%cst : f32) outs(%alloc_2 : memref<?x256xf32>)
     %alloc_3 = memref.alloc(%dim) {alignment = 64 : i64} : memref<?x256xi32>
     linalg.fill ins(%c2147483647_i32 : i32) outs(%alloc_3 : memref<?x256xi32>)
-    linalg.generic {indexing_maps = [#map, #map1, #map1, #map1, #map1], iterator_types = ["parallel", "parallel", "reduction"]} ins(%arg0, %subview, %subview_1 : memref<?x256x4096xf32>, memref<?x256xf32, strided<[16384, 64], offset: ?>>, memref<?x256xi32, strided<[16384, 64], offset: ?>>) outs(%alloc_2, %alloc_3 : memref<?x256xf32>, memref<?x256xi32>) attrs =  {dg.best_of_rows} {
+    linalg.generic {indexing_maps = [#map, #map1, #map1, #map1, #map1], iterator_types = ["parallel", "parallel", "reduction"]} ins(%arg0, %subview, %subview_1 : memref<?x256x4096xf32>, memref<?x256xf32, strided<[16384, 64], offset: ?>>, memref<?x256xi32, strided<[16384, 64], offset: ?>>) outs(%alloc_2, %alloc_3 : memref<?x256xf32>, memref<?x256xi32>) attrs =  {dg.contract = #dg.best_of_rows} {
     ^bb0(%in: f32, %in_6: f32, %in_7: i32, %out: f32, %out_8: i32):
       %3 = linalg.index 2 : index
       %4 = arith.index_cast %3 : index to i32
@@ -96,7 +96,7 @@ func.func @top_k(%arg0: memref<?x256x4096xf32>) -> (memref<?x256x64xf32>, memref
     memref.copy %alloc_3, %subview_5 : memref<?x256xi32> to memref<?x256xi32, strided<[16384, 64], offset: ?>>
     memref.dealloc %alloc_2 : memref<?x256xf32>
     memref.dealloc %alloc_3 : memref<?x256xi32>
-  } {dg.top_k = 64 : i64}
+  } {dg.contract = #dg.top_k_loop<k = 64>}
   return %alloc, %alloc_0 : memref<?x256x64xf32>, memref<?x256x64xi32>
 }
 
@@ -120,11 +120,11 @@ func.func @router(%x: memref<16x8xbf16>, %v: memref<16x2xbf16>, %i: memref<16x2x
   scf.for %j = %c0 to %c2 step %c1 {
     %sv = memref.subview %v[0, %j] [16, 1] [1, 1] : memref<16x2xbf16> to memref<16xbf16, strided<[2], offset: ?>>
     %si = memref.subview %i[0, %j] [16, 1] [1, 1] : memref<16x2xi32> to memref<16xi32, strided<[2], offset: ?>>
-    linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "reduction"]} ins(%x : memref<16x8xbf16>) outs(%sv, %si : memref<16xbf16, strided<[2], offset: ?>>, memref<16xi32, strided<[2], offset: ?>>) attrs = {dg.best_of_rows} {
+    linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "reduction"]} ins(%x : memref<16x8xbf16>) outs(%sv, %si : memref<16xbf16, strided<[2], offset: ?>>, memref<16xi32, strided<[2], offset: ?>>) attrs = {dg.contract = #dg.best_of_rows} {
     ^bb0(%in: bf16, %out: bf16, %out_i: i32):
       linalg.yield %in, %out_i : bf16, i32
     }
-  } {dg.top_k = 2 : i64}
+  } {dg.contract = #dg.top_k_loop<k = 2>}
   return
 }
 
@@ -136,7 +136,7 @@ func.func @router(%x: memref<16x8xbf16>, %v: memref<16x2xbf16>, %i: memref<16x2x
 #map1 = affine_map<(d0, d1) -> (d0)>
 // CHECK-LABEL: func.func @left_alone
 // CHECK-NOT: gpu.launch
-// CHECK-COUNT-4: dg.best_of_rows
+// CHECK-COUNT-4: #dg.best_of_rows
 // CHECK-NOT: gpu.launch
 func.func @left_alone(%x: memref<16x8xf32>, %short: memref<16x2xf32>, %dyn: memref<16x?xf32>,
                       %v: memref<16x4xf32>, %i: memref<16x4xi32>, %w: memref<16x4xf32>) {
@@ -146,7 +146,7 @@ func.func @left_alone(%x: memref<16x8xf32>, %short: memref<16x2xf32>, %dyn: memr
   scf.for %j = %c0 to %c4 step %c1 {
     %sv = memref.subview %v[0, %j] [16, 1] [1, 1] : memref<16x4xf32> to memref<16xf32, strided<[4], offset: ?>>
     %si = memref.subview %i[0, %j] [16, 1] [1, 1] : memref<16x4xi32> to memref<16xi32, strided<[4], offset: ?>>
-    linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "reduction"]} ins(%x : memref<16x8xf32>) outs(%sv, %si : memref<16xf32, strided<[4], offset: ?>>, memref<16xi32, strided<[4], offset: ?>>) attrs = {dg.best_of_rows} {
+    linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "reduction"]} ins(%x : memref<16x8xf32>) outs(%sv, %si : memref<16xf32, strided<[4], offset: ?>>, memref<16xi32, strided<[4], offset: ?>>) attrs = {dg.contract = #dg.best_of_rows} {
     ^bb0(%in: f32, %out: f32, %out_i: i32):
       linalg.yield %in, %out_i : f32, i32
     }
@@ -154,28 +154,28 @@ func.func @left_alone(%x: memref<16x8xf32>, %short: memref<16x2xf32>, %dyn: memr
   scf.for %j = %c0 to %c4 step %c1 {
     %sv = memref.subview %v[0, %j] [16, 1] [1, 1] : memref<16x4xf32> to memref<16xf32, strided<[4], offset: ?>>
     %si = memref.subview %i[0, %j] [16, 1] [1, 1] : memref<16x4xi32> to memref<16xi32, strided<[4], offset: ?>>
-    linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "reduction"]} ins(%short : memref<16x2xf32>) outs(%sv, %si : memref<16xf32, strided<[4], offset: ?>>, memref<16xi32, strided<[4], offset: ?>>) attrs = {dg.best_of_rows} {
+    linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "reduction"]} ins(%short : memref<16x2xf32>) outs(%sv, %si : memref<16xf32, strided<[4], offset: ?>>, memref<16xi32, strided<[4], offset: ?>>) attrs = {dg.contract = #dg.best_of_rows} {
     ^bb0(%in: f32, %out: f32, %out_i: i32):
       linalg.yield %in, %out_i : f32, i32
     }
-  } {dg.top_k = 4 : i64}
+  } {dg.contract = #dg.top_k_loop<k = 4>}
   scf.for %j = %c0 to %c4 step %c1 {
     %sv = memref.subview %v[0, %j] [16, 1] [1, 1] : memref<16x4xf32> to memref<16xf32, strided<[4], offset: ?>>
     %si = memref.subview %i[0, %j] [16, 1] [1, 1] : memref<16x4xi32> to memref<16xi32, strided<[4], offset: ?>>
-    linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "reduction"]} ins(%dyn : memref<16x?xf32>) outs(%sv, %si : memref<16xf32, strided<[4], offset: ?>>, memref<16xi32, strided<[4], offset: ?>>) attrs = {dg.best_of_rows} {
+    linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "reduction"]} ins(%dyn : memref<16x?xf32>) outs(%sv, %si : memref<16xf32, strided<[4], offset: ?>>, memref<16xi32, strided<[4], offset: ?>>) attrs = {dg.contract = #dg.best_of_rows} {
     ^bb0(%in: f32, %out: f32, %out_i: i32):
       linalg.yield %in, %out_i : f32, i32
     }
-  } {dg.top_k = 4 : i64}
+  } {dg.contract = #dg.top_k_loop<k = 4>}
   scf.for %j = %c0 to %c4 step %c1 {
     %sv = memref.subview %v[0, %j] [16, 1] [1, 1] : memref<16x4xf32> to memref<16xf32, strided<[4], offset: ?>>
     %si = memref.subview %i[0, %j] [16, 1] [1, 1] : memref<16x4xi32> to memref<16xi32, strided<[4], offset: ?>>
-    linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "reduction"]} ins(%x : memref<16x8xf32>) outs(%sv, %si : memref<16xf32, strided<[4], offset: ?>>, memref<16xi32, strided<[4], offset: ?>>) attrs = {dg.best_of_rows} {
+    linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "reduction"]} ins(%x : memref<16x8xf32>) outs(%sv, %si : memref<16xf32, strided<[4], offset: ?>>, memref<16xi32, strided<[4], offset: ?>>) attrs = {dg.contract = #dg.best_of_rows} {
     ^bb0(%in: f32, %out: f32, %out_i: i32):
       linalg.yield %in, %out_i : f32, i32
     }
     %one = arith.constant 1.0 : f32
     memref.store %one, %w[%c0, %j] : memref<16x4xf32>
-  } {dg.top_k = 4 : i64}
+  } {dg.contract = #dg.top_k_loop<k = 4>}
   return
 }

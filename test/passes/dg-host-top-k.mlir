@@ -55,7 +55,7 @@ func.func @top_k(%arg0: memref<?x256x4096xf32>) -> (memref<?x256x64xf32>, memref
     linalg.fill ins(%cst : f32) outs(%alloc_2 : memref<?x256xf32>)
     %alloc_3 = memref.alloc(%dim) {alignment = 64 : i64} : memref<?x256xi32>
     linalg.fill ins(%c2147483647_i32 : i32) outs(%alloc_3 : memref<?x256xi32>)
-    linalg.generic {indexing_maps = [#map, #map1, #map1, #map1, #map1], iterator_types = ["parallel", "parallel", "reduction"]} ins(%arg0, %subview, %subview_1 : memref<?x256x4096xf32>, memref<?x256xf32, strided<[16384, 64], offset: ?>>, memref<?x256xi32, strided<[16384, 64], offset: ?>>) outs(%alloc_2, %alloc_3 : memref<?x256xf32>, memref<?x256xi32>) attrs =  {dg.best_of_rows} {
+    linalg.generic {indexing_maps = [#map, #map1, #map1, #map1, #map1], iterator_types = ["parallel", "parallel", "reduction"]} ins(%arg0, %subview, %subview_1 : memref<?x256x4096xf32>, memref<?x256xf32, strided<[16384, 64], offset: ?>>, memref<?x256xi32, strided<[16384, 64], offset: ?>>) outs(%alloc_2, %alloc_3 : memref<?x256xf32>, memref<?x256xi32>) attrs =  {dg.contract = #dg.best_of_rows} {
     ^bb0(%in: f32, %in_6: f32, %in_7: i32, %out: f32, %out_8: i32):
       %3 = linalg.index 2 : index
       %4 = arith.index_cast %3 : index to i32
@@ -81,7 +81,7 @@ func.func @top_k(%arg0: memref<?x256x4096xf32>) -> (memref<?x256x64xf32>, memref
     memref.copy %alloc_3, %subview_5 : memref<?x256xi32> to memref<?x256xi32, strided<[16384, 64], offset: ?>>
     memref.dealloc %alloc_2 : memref<?x256xf32>
     memref.dealloc %alloc_3 : memref<?x256xi32>
-  } {dg.top_k = 64 : i64}
+  } {dg.contract = #dg.top_k_loop<k = 64>}
   return %alloc, %alloc_0 : memref<?x256x64xf32>, memref<?x256x64xi32>
 }
 
@@ -94,7 +94,7 @@ func.func @top_k(%arg0: memref<?x256x4096xf32>) -> (memref<?x256x64xf32>, memref
 // CHECK-LABEL: func.func @router_bf16
 // CHECK: scf.for
 // CHECK: linalg.generic
-// CHECK: dg.top_k = 2
+// CHECK: #dg.top_k_loop<k = 2>
 func.func @router_bf16(%x: memref<16x8xbf16>, %v: memref<16x2xbf16>, %i: memref<16x2xi32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -102,10 +102,10 @@ func.func @router_bf16(%x: memref<16x8xbf16>, %v: memref<16x2xbf16>, %i: memref<
   scf.for %j = %c0 to %c2 step %c1 {
     %sv = memref.subview %v[0, %j] [16, 1] [1, 1] : memref<16x2xbf16> to memref<16xbf16, strided<[2], offset: ?>>
     %si = memref.subview %i[0, %j] [16, 1] [1, 1] : memref<16x2xi32> to memref<16xi32, strided<[2], offset: ?>>
-    linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "reduction"]} ins(%x : memref<16x8xbf16>) outs(%sv, %si : memref<16xbf16, strided<[2], offset: ?>>, memref<16xi32, strided<[2], offset: ?>>) attrs = {dg.best_of_rows} {
+    linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "reduction"]} ins(%x : memref<16x8xbf16>) outs(%sv, %si : memref<16xbf16, strided<[2], offset: ?>>, memref<16xi32, strided<[2], offset: ?>>) attrs = {dg.contract = #dg.best_of_rows} {
     ^bb0(%in: bf16, %out: bf16, %out_i: i32):
       linalg.yield %in, %out_i : bf16, i32
     }
-  } {dg.top_k = 2 : i64}
+  } {dg.contract = #dg.top_k_loop<k = 2>}
   return
 }

@@ -225,7 +225,7 @@ func.func @left_alone(%xh: memref<8x64xbf16>, %wh: memref<16x64xbf16>, %yh: memr
 // CHECK-NOT: linalg.generic
 func.func @grouped(%x: memref<?x16x256xf32>, %experts: memref<?xi32>, %w: memref<8x128x256xf32>, %y: memref<?x16x128xf32>) {
   %c0_i32 = arith.constant 0 : i32
-  linalg.generic {indexing_maps = [#a, #e, #c], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %experts : memref<?x16x256xf32>, memref<?xi32>) outs(%y : memref<?x16x128xf32>) attrs = {dg.grouped_by_expert} {
+  linalg.generic {indexing_maps = [#a, #e, #c], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %experts : memref<?x16x256xf32>, memref<?xi32>) outs(%y : memref<?x16x128xf32>) attrs = {dg.contract = #dg.grouped_by_expert<group_rows = 16>} {
   ^bb0(%in: f32, %expert: i32, %out: f32):
     %0 = arith.maxsi %expert, %c0_i32 : i32
     %1 = arith.index_cast %0 : i32 to index

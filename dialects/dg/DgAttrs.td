@@ -1,0 +1,137 @@
+//===- DgAttrs.td - Contracts between passes ---------------*- tablegen -*-===//
+//
+// Typed attributes that carry information between passes: the contracts a
+// lowering leaves on the ops it writes for later passes to find (after
+// bufferization too). Each is verified where it sits (DgAttrs.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DG_ATTRS_TD
+#define DG_ATTRS_TD
+
+include "DgBase.td"
+
+//===----------------------------------------------------------------------===//
+// Contracts
+//===----------------------------------------------------------------------===//
+
+def Dg_ContractAttrInterface : AttrInterface<"ContractAttrInterface"> {
+  let cppNamespace = "::dgc::dg";
+  let description = [{
+    A contract is what a lowering promises later passes about an op it
+    wrote: what the op computes, in a form a pattern match on the op alone
+    could not tell (an order of picks, a merge rule, the rows that share a
+    weight). An op carries at most one, as its discardable attribute
+    `dg.contract`; the dialect checks on verification that the op is of
+    the kind the contract describes and agrees with its parameters.
+    Passes that must keep such ops whole (dg-fuse-elementwise) skip any op
+    with a contract.
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Checks that `op`, which carries this contract, is the kind of op
+        the contract describes and agrees with its parameters; reports on
+        `op` otherwise.
+      }], "::llvm::LogicalResult", "verifyCarrier",
+      (ins "::mlir::Operation *":$op)>
+  ];
+}
+
+class Dg_ContractAttr<string name, string attrMnemonic>
+    : AttrDef<Dg_Dialect, name,
+              [DeclareAttrInterfaceMethods<Dg_ContractAttrInterface>]> {
+  let mnemonic = attrMnemonic;
+  let extraClassDeclaration = [{
+    /// The contract of this kind that `op` carries, or null.
+    static }] # cppClassName # [{ of(::mlir::Operation *op) {
+      return op->getAttrOfType<}] # cppClassName # [{>(kContractAttrName);
+    }
+  }];
+}
+
+def Dg_BestOfRowsAttr : Dg_ContractAttr<"BestOfRows", "best_of_rows"> {
+  let summary = "The best (value, index) pick of each row";
+  let description = [{
+    On a `linalg.generic` whose last loop is a reduction over a row and
+    whose other loops are parallel, with two outputs: the value (a float)
+    and the index (`i32`) of the row's best element in (value descending,
+    index ascending) order, as convert-dg-to-linalg writes `dg.argmax`,
+    `dg.categorical_sample` and each step of a top-k. The order is what
+    lets a GPU lowering merge partial picks of a row
+    (dg-gpu-block-reductions, dg-gpu-tensor-core-contractions).
+
+    Example: `linalg.generic {...} ins(...) outs(%v, %i : ...) attrs = {dg.contract = #dg.best_of_rows}`
+  }];
+}
+
+def Dg_RowStatisticsAttr : Dg_ContractAttr<"RowStatistics", "row_statistics"> {
+  let summary = "One-pass softmax statistics of each row";
+  let description = [{
+    On a `linalg.generic` whose last loop is a reduction over a row and
+    whose other loops are parallel, with four outputs: the max, the sum of
+    exponentials, the sum of exp times shifted value (floats) and the
+    argmax (`i32`) of each row, folded one element at a time
+    (`passes/RowStatistics.h`). Partial states of a row merge by rescaling
+    to the larger max, which a GPU lowering uses to fold a row across a
+    thread block (dg-gpu-block-reductions) or in a GEMM's epilogue.
+  }];
+}
+
+def Dg_ColumnGroupMaxAttr
+    : Dg_ContractAttr<"ColumnGroupMax", "column_group_max"> {
+  let summary = "The max of each group of `group` columns of a row";
+  let description = [{
+    On a `linalg.generic` with one input and one output whose last loop is
+    a reduction and whose other loops are parallel: the input is a view
+    that splits each row into groups of `group` columns (its last
+    dimension), and the output keeps the max of each group. Its body,
+    (element, max) -> max, is also how two partial maxima merge, so a GEMM
+    whose tile spans one group computes the maxima in its kernel
+    (dg-gpu-tensor-core-contractions). The sampler's candidate groups are
+    written this way.
+
+    Example: `#dg.column_group_max<group = 64>`
+  }];
+  let parameters = (ins AttrParameter<"int64_t", "columns per group">:$group);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Dg_GroupedByExpertAttr
+    : Dg_ContractAttr<"GroupedByExpert", "grouped_by_expert"> {
+  let summary = "A MoE projection of tiles of `group_rows` rows, one expert a tile";
+  let description = [{
+    On a `linalg.generic` with two inputs and one output:
+    `out[m, i, n] = sum_k rows[m, i, k] * weight[max(tile_expert[m], 0), n, k]`
+    in f32, where `rows` (the first input, rank 3) holds tiles of
+    `group_rows` rows that all belong to the expert `tile_expert[m]` (the
+    second input, -1 for an unused tile), and the weight is read inside the
+    body. A GPU lowering turns it into a tensor-core GEMM that reads each
+    tile's expert once (dg-gpu-tensor-core-contractions);
+    convert-dg-to-linalg writes it for `dg.moe` (`moe-group-rows`).
+
+    Example: `#dg.grouped_by_expert<group_rows = 16>`
+  }];
+  let parameters = (ins
+    AttrParameter<"int64_t", "rows per tile, all of one expert">:$group_rows);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Dg_TopKLoopAttr : Dg_ContractAttr<"TopKLoop", "top_k_loop"> {
+  let summary = "A loop of `k` best-of-rows passes: the top k of each row";
+  let description = [{
+    On the `scf.for` from 0 to `k` that convert-dg-to-linalg writes for
+    `dg.top_k`: step j writes the best of each row among the elements after
+    pick j - 1 (one `linalg.generic` with `#dg.best_of_rows`) into column j
+    of the values and indices. Each target replaces the whole loop by its
+    own selection (dg-host-top-k, dg-gpu-top-k).
+
+    Example: `scf.for %j = %c0 to %c2 step %c1 ... {dg.contract = #dg.top_k_loop<k = 2>}`
+  }];
+  let parameters = (ins AttrParameter<"int64_t", "picks per row">:$k);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+#endif // DG_ATTRS_TD
