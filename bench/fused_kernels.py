@@ -224,9 +224,9 @@ def write_module(argv):
     s, graphs = kernel_graphs(config, context, rows)
     print(f"// The fused kernels of {config_path} one by one (bench/fused_kernels.py), "
           f"context {context}, {rows or s['canvas']} rows.")
-    print(f'module attributes {{dg.model = "diffusion_gemma", dg.dtype = bf16, '
-          f'dg.canvas_length = {s["canvas"]} : i64, dg.vocab_size = {s["vocab"]} : i64, '
-          f'dg.hidden_size = {s["hidden"]} : i64}} {{')
+    print(f'module attributes {{dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, '
+          f'canvas_length = {s["canvas"]}, vocab_size = {s["vocab"]}, '
+          f'hidden_size = {s["hidden"]}>}} {{')
     print("".join(graphs), end="")
     print("}")
 

@@ -1,4 +1,4 @@
-//===- DgAttrs.cpp - Verifiers of the contracts between passes ------------===//
+//===- DgAttrs.cpp - Verifiers of the contracts and model facts -----------===//
 //
 // A contract is checked twice: its parameters on their own (verify), and
 // against the op that carries it (verifyCarrier, from the dialect's
@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/BuiltinOps.h"
 
 using namespace mlir;
 using namespace dgc::dg;
@@ -176,6 +177,57 @@ LogicalResult TopKLoopAttr::verifyCarrier(Operation *op) const {
 }
 
 //===----------------------------------------------------------------------===//
+// Model facts
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Whether the manifest can write `value` (lib/Target/Manifest.cpp).
+bool isManifestValue(Attribute value) {
+  return isa<IntegerAttr, FloatAttr, DenseI64ArrayAttr, StringAttr>(value);
+}
+
+} // namespace
+
+LogicalResult
+ModelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
+                  Type dtype, int64_t canvasLength, int64_t vocabSize,
+                  int64_t hiddenSize, int64_t maxPositions,
+                  DictionaryAttr tokens, DictionaryAttr generation,
+                  DictionaryAttr vision, DictionaryAttr sourceConfig) {
+  if (name.empty())
+    return emitError() << "#dg.model needs a model name";
+  if (!isa<FloatType>(dtype))
+    return emitError() << "#dg.model's dtype is a float type, got " << dtype;
+  for (auto [field, value] : {std::pair{"canvas_length", canvasLength},
+                              {"vocab_size", vocabSize},
+                              {"hidden_size", hiddenSize}})
+    if (value < 1)
+      return emitError() << "#dg.model's " << field << " is positive, got "
+                         << value;
+  if (maxPositions < 0)
+    return emitError() << "#dg.model's max_positions is >= 0, got "
+                       << maxPositions;
+  for (auto [field, dict] : {std::pair{"tokens", tokens},
+                             {"generation", generation},
+                             {"vision", vision}})
+    if (dict)
+      for (NamedAttribute entry : dict)
+        if (!isManifestValue(entry.getValue()))
+          return emitError()
+                 << "#dg.model's " << field << "." << entry.getName().getValue()
+                 << " is a number, a string or an i64 array, got "
+                 << entry.getValue();
+  if (sourceConfig)
+    for (NamedAttribute entry : sourceConfig)
+      if (!isa<StringAttr>(entry.getValue()))
+        return emitError() << "#dg.model's source_config."
+                           << entry.getName().getValue()
+                           << " is JSON text, got " << entry.getValue();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Where they sit
 //===----------------------------------------------------------------------===//
 
@@ -190,9 +242,23 @@ LogicalResult DgDialect::verifyOperationAttribute(Operation *op,
              << "' holds a dg contract attribute, got " << value;
     return contract.verifyCarrier(op);
   }
+  if (attr.getName() == kModelAttrName) {
+    if (!isa<ModuleOp>(op))
+      return op->emitOpError()
+             << "'" << kModelAttrName << "' belongs on a builtin.module";
+    if (!isa<ModelAttr>(value))
+      return op->emitOpError()
+             << "'" << kModelAttrName << "' holds a #dg.model attribute, got "
+             << value;
+    return success();
+  }
   if (isa<ContractAttrInterface>(value))
     return op->emitOpError()
            << "holds a dg contract under '" << attr.getName().getValue()
            << "', which passes look for under '" << kContractAttrName << "'";
+  if (isa<ModelAttr>(value))
+    return op->emitOpError()
+           << "holds #dg.model under '" << attr.getName().getValue()
+           << "', which readers look for under '" << kModelAttrName << "'";
   return success();
 }

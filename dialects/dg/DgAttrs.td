@@ -1,8 +1,9 @@
-//===- DgAttrs.td - Contracts between passes ---------------*- tablegen -*-===//
+//===- DgAttrs.td - Contracts and model facts --------------*- tablegen -*-===//
 //
-// Typed attributes that carry information between passes: the contracts a
-// lowering leaves on the ops it writes for later passes to find (after
-// bufferization too). Each is verified where it sits (DgAttrs.cpp).
+// Typed attributes that carry information between passes and to the
+// manifest: the contracts a lowering leaves on the ops it writes for later
+// passes to find (after bufferization too), and the model's facts on the
+// module. Each is verified where it sits (DgAttrs.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -132,6 +133,54 @@ def Dg_TopKLoopAttr : Dg_ContractAttr<"TopKLoop", "top_k_loop"> {
   let parameters = (ins AttrParameter<"int64_t", "picks per row">:$k);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Model facts
+//===----------------------------------------------------------------------===//
+
+def Dg_ModelAttr : AttrDef<Dg_Dialect, "Model"> {
+  let mnemonic = "model";
+  let summary = "What the runtime needs to know of the model beyond its graphs";
+  let description = [{
+    The module attribute `dg.model`: the facts `dgc import` takes from the
+    configs and the manifest (`model` in `manifest.json`) passes on to the
+    runtime, one field per manifest key. `name` is the model family
+    (`diffusion_gemma`), `dtype` the element type the graphs compute in,
+    `canvas_length`, `vocab_size` and `hidden_size` the shapes the runtime
+    checks its inputs against. The rest may be left out (a module written
+    by hand): `max_positions` (0 when unknown), `tokens` (pad, bos, eos,
+    boi, eoi, image ids), `generation` (the defaults of
+    `generation_config.json`, copied whole), `vision` (how images become
+    patches) and `source_config` (the `config.json` values read, by JSON
+    path, each as JSON text; `model.config` in the manifest).
+
+    Example: `#dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16>`
+  }];
+  let parameters = (ins
+    StringRefParameter<"the model family">:$name,
+    AttrParameter<"::mlir::Type", "the graphs' element type">:$dtype,
+    AttrParameter<"int64_t", "tokens per canvas">:$canvas_length,
+    AttrParameter<"int64_t", "tokens in the vocabulary">:$vocab_size,
+    AttrParameter<"int64_t", "width of the text model">:$hidden_size,
+    DefaultValuedParameter<"int64_t", "0",
+                           "max_position_embeddings, 0 if unknown">:$max_positions,
+    OptionalParameter<"::mlir::DictionaryAttr", "special token ids">:$tokens,
+    OptionalParameter<"::mlir::DictionaryAttr",
+                      "generation_config.json defaults">:$generation,
+    OptionalParameter<"::mlir::DictionaryAttr",
+                      "patch size, pooling kernel, soft tokens">:$vision,
+    OptionalParameter<"::mlir::DictionaryAttr",
+                      "config.json values read, as JSON text">:$source_config
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The facts of `module`, or null.
+    static ModelAttr of(::mlir::Operation *module) {
+      return module->getAttrOfType<ModelAttr>(kModelAttrName);
+    }
+  }];
 }
 
 #endif // DG_ATTRS_TD

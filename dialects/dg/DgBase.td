@@ -41,7 +41,7 @@ def Dg_Dialect : Dialect {
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;
   let hasConstantMaterializer = 0;
-  // dg.contract is checked where it sits (DgAttrs.cpp).
+  // dg.contract and dg.model are checked where they sit (DgAttrs.cpp).
   let hasOperationAttrVerify = 1;
 }
 

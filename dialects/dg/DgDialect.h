@@ -33,6 +33,8 @@ broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);
 /// #dg.best_of_rows; DgAttrs.td).
 inline constexpr llvm::StringLiteral kContractAttrName = "dg.contract";
 
+/// The module attribute that holds the model's facts (#dg.model).
+inline constexpr llvm::StringLiteral kModelAttrName = "dg.model";
 } // namespace dgc::dg
 
 #include "dg/DgAttrInterfaces.h.inc"

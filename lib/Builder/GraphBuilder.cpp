@@ -4,6 +4,8 @@
 
 #include "Graphs.h"
 
+#include "dg/DgDialect.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Verifier.h"
 
@@ -53,50 +55,44 @@ static void annotateModule(ModuleOp module, const ModelConfig &config,
     return b.getDenseI64ArrayAttr(v);
   };
   const TextConfig &t = config.text;
-  module->setAttr("dg.model", b.getStringAttr("diffusion_gemma"));
-  module->setAttr("dg.dtype", TypeAttr::get(dtype));
-  module->setAttr("dg.canvas_length", i64(config.canvasLength));
-  module->setAttr("dg.vocab_size", i64(t.vocabSize));
-  module->setAttr("dg.hidden_size", i64(t.hiddenSize));
-  module->setAttr("dg.max_positions", i64(t.maxPositionEmbeddings));
-  module->setAttr("dg.tokens",
-                  b.getDictionaryAttr({
-                      b.getNamedAttr("pad", i64(t.padTokenId)),
-                      b.getNamedAttr("bos", i64(t.bosTokenId)),
-                      b.getNamedAttr("eos", ids(config.eosTokenIds)),
-                      b.getNamedAttr("boi", i64(config.boiTokenId)),
-                      b.getNamedAttr("eoi", i64(config.eoiTokenId)),
-                      b.getNamedAttr("image", i64(config.imageTokenId)),
-                  }));
+  DictionaryAttr tokens = b.getDictionaryAttr({
+      b.getNamedAttr("pad", i64(t.padTokenId)),
+      b.getNamedAttr("bos", i64(t.bosTokenId)),
+      b.getNamedAttr("eos", ids(config.eosTokenIds)),
+      b.getNamedAttr("boi", i64(config.boiTokenId)),
+      b.getNamedAttr("eoi", i64(config.eoiTokenId)),
+      b.getNamedAttr("image", i64(config.imageTokenId)),
+  });
+  // What the runtime needs to cut images into the vision graph's patches.
+  DictionaryAttr vision;
+  if (config.vision)
+    vision = b.getDictionaryAttr({
+        b.getNamedAttr("patch_size", i64(config.vision->patchSize)),
+        b.getNamedAttr("pooling_kernel", i64(config.vision->poolingKernelSize)),
+        b.getNamedAttr("soft_tokens", i64(config.visionSoftTokensPerImage)),
+    });
+  DictionaryAttr generation = b.getDictionaryAttr({
+      b.getNamedAttr("max_new_tokens", i64(gen.maxNewTokens)),
+      b.getNamedAttr("max_denoising_steps", i64(gen.maxDenoisingSteps)),
+      b.getNamedAttr("entropy_bound", b.getF64FloatAttr(gen.entropyBound)),
+      b.getNamedAttr("t_min", b.getF64FloatAttr(gen.tMin)),
+      b.getNamedAttr("t_max", b.getF64FloatAttr(gen.tMax)),
+      b.getNamedAttr("stability_threshold", i64(gen.stabilityThreshold)),
+      b.getNamedAttr("confidence_threshold",
+                     b.getF64FloatAttr(gen.confidenceThreshold)),
+      b.getNamedAttr("eos", ids(gen.eosTokenIds)),
+      b.getNamedAttr("pad", i64(gen.padTokenId)),
+  });
   // The config's values, for the runtime to compare with a checkpoint's.
   SmallVector<NamedAttribute> values;
   for (const auto &[path, text] : config.valuesRead)
     values.push_back(b.getNamedAttr(path, b.getStringAttr(text)));
-  module->setAttr("dg.source_config", b.getDictionaryAttr(values));
-  // What the runtime needs to cut images into the vision graph's patches.
-  if (config.vision)
-    module->setAttr(
-        "dg.vision",
-        b.getDictionaryAttr({
-            b.getNamedAttr("patch_size", i64(config.vision->patchSize)),
-            b.getNamedAttr("pooling_kernel",
-                           i64(config.vision->poolingKernelSize)),
-            b.getNamedAttr("soft_tokens", i64(config.visionSoftTokensPerImage)),
-        }));
-  module->setAttr(
-      "dg.generation",
-      b.getDictionaryAttr({
-          b.getNamedAttr("max_new_tokens", i64(gen.maxNewTokens)),
-          b.getNamedAttr("max_denoising_steps", i64(gen.maxDenoisingSteps)),
-          b.getNamedAttr("entropy_bound", b.getF64FloatAttr(gen.entropyBound)),
-          b.getNamedAttr("t_min", b.getF64FloatAttr(gen.tMin)),
-          b.getNamedAttr("t_max", b.getF64FloatAttr(gen.tMax)),
-          b.getNamedAttr("stability_threshold", i64(gen.stabilityThreshold)),
-          b.getNamedAttr("confidence_threshold",
-                         b.getF64FloatAttr(gen.confidenceThreshold)),
-          b.getNamedAttr("eos", ids(gen.eosTokenIds)),
-          b.getNamedAttr("pad", i64(gen.padTokenId)),
-      }));
+  module->setAttr(dg::kModelAttrName,
+                  dg::ModelAttr::get(b.getContext(), "diffusion_gemma", dtype,
+                                     config.canvasLength, t.vocabSize,
+                                     t.hiddenSize, t.maxPositionEmbeddings,
+                                     tokens, generation, vision,
+                                     b.getDictionaryAttr(values)));
 }
 
 OwningOpRef<ModuleOp> buildModel(MLIRContext &context,

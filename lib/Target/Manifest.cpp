@@ -21,8 +21,6 @@ using nlohmann::json;
 namespace dgc {
 namespace {
 
-
-
 std::string dtypeName(Type type) {
   if (type.isF32())
     return "f32";
@@ -66,6 +64,34 @@ json attrToJson(Attribute attr) {
   return nullptr;
 }
 
+/// The manifest's `model`: #dg.model, a key per field (nothing without it).
+json modelFacts(dg::ModelAttr facts) {
+  json model = json::object();
+  if (!facts)
+    return model;
+  model["model"] = facts.getName().str();
+  model["dtype"] = dtypeName(facts.getDtype());
+  model["canvas_length"] = facts.getCanvasLength();
+  model["vocab_size"] = facts.getVocabSize();
+  model["hidden_size"] = facts.getHiddenSize();
+  if (facts.getMaxPositions())
+    model["max_positions"] = facts.getMaxPositions();
+  for (auto [key, values] : {std::pair{"tokens", facts.getTokens()},
+                             {"generation", facts.getGeneration()},
+                             {"vision", facts.getVision()}})
+    if (values)
+      model[key] = attrToJson(values);
+  // The config.json values the graphs were built from, by JSON path.
+  if (DictionaryAttr values = facts.getSourceConfig()) {
+    json config = json::object();
+    for (NamedAttribute n : values)
+      config[n.getName().str()] =
+          json::parse(cast<StringAttr>(n.getValue()).str());
+    model["config"] = config;
+  }
+  return model;
+}
+
 } // namespace
 
 std::string buildManifest(ModuleOp module,
@@ -73,22 +99,7 @@ std::string buildManifest(ModuleOp module,
   json m;
   m["format"] = "dgc-module";
   m["version"] = runtime::kModuleFormatVersion;
-  json model = json::object();
-  for (const char *key :
-       {"dg.model", "dg.dtype", "dg.canvas_length", "dg.vocab_size",
-        "dg.hidden_size", "dg.max_positions", "dg.tokens", "dg.generation",
-        "dg.vision"})
-    if (Attribute a = module->getAttr(key))
-      model[std::string(key).substr(3)] = attrToJson(a);
-  // The config.json values the graphs were built from, by JSON path.
-  if (auto values = module->getAttrOfType<DictionaryAttr>("dg.source_config")) {
-    json config = json::object();
-    for (NamedAttribute n : values)
-      config[n.getName().str()] =
-          json::parse(cast<StringAttr>(n.getValue()).str());
-    model["config"] = config;
-  }
-  m["model"] = model;
+  m["model"] = modelFacts(dg::ModelAttr::of(module));
   for (const ManifestTarget &target : targets) {
     m["targets"][target.name]["library"] = target.library;
     if (!target.chip.empty())

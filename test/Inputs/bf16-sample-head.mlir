@@ -2,7 +2,7 @@
 // `bench/fused_kernels.py module configs/diffusiongemma-26b-a4b/config.json
 // --rows 16` writes it): at this vocabulary its bf16 rounding is a call of
 // __truncsfbf2 in the host code.
-module attributes {dg.model = "diffusion_gemma", dg.dtype = bf16, dg.canvas_length = 256 : i64, dg.vocab_size = 262144 : i64, dg.hidden_size = 2816 : i64} {
+module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 256, vocab_size = 262144, hidden_size = 2816>} {
   func.func @sample() -> (tensor<1x16x262144xbf16> {dg.name = "logits"}, tensor<1x16xi32> {dg.name = "argmax"}, tensor<1x16x64xf32> {dg.name = "topk_probs"}, tensor<1x16x64xi32> {dg.name = "topk_ids"}, tensor<1x16xf32> {dg.name = "entropy"}) {
     %v1 = dg.weight "sample.hidden" : tensor<1x16x2816xbf16>
     %v2 = dg.weight "sample.embedding" : tensor<262144x2816xbf16>

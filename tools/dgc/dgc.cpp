@@ -357,13 +357,12 @@ mlir::OwningOpRef<mlir::ModuleOp> parseGraphs(const std::string &path,
   if (!module || failed(mlir::verify(*module)))
     return nullptr;
   // The runtime needs what a config would have said about the model.
-  for (const char *attr :
-       {"dg.canvas_length", "dg.vocab_size", "dg.hidden_size"})
-    if (!(*module)->hasAttr(attr)) {
-      fail(path + ": the module has no '" + attr +
-           "' attribute, which the runtime reads (dgc import writes it)");
-      return nullptr;
-    }
+  if (!dgc::dg::ModelAttr::of(*module)) {
+    fail(path + ": the module has no '" + dgc::dg::kModelAttrName.str() +
+         "' attribute (#dg.model<...>), which the runtime reads (dgc import "
+         "writes it)");
+    return nullptr;
+  }
   return module;
 }
 

@@ -1,6 +1,7 @@
 // RUN: dgc-opt %s -split-input-file -verify-diagnostics
-// One case per diagnostic of the dg contracts: a contract on an op it does
-// not describe, or with parameters the op contradicts.
+// One case per diagnostic of the dg contracts and the model's facts: a
+// contract on an op it does not describe, or with parameters the op
+// contradicts.
 
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #row = affine_map<(d0, d1) -> (d0)>
@@ -177,4 +178,49 @@ func.func @contract_as_string() attributes {dg.contract = "best_of_rows"} {
 // expected-error @+1 {{'func.func' op holds a dg contract under 'dg.top_k', which passes look for under 'dg.contract'}}
 func.func @contract_misnamed() attributes {dg.top_k = #dg.top_k_loop<k = 2>} {
   return
+}
+
+// -----
+
+// The model's facts.
+
+// expected-error @+1 {{'builtin.module' op 'dg.model' holds a #dg.model attribute, got "diffusion_gemma"}}
+module attributes {dg.model = "diffusion_gemma"} {
+}
+
+// -----
+
+// expected-error @+1 {{'func.func' op 'dg.model' belongs on a builtin.module}}
+func.func @model_on_a_function() attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#dg.model's canvas_length is positive, got 0}}
+module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 0, vocab_size = 8, hidden_size = 16>} {
+}
+
+// -----
+
+// expected-error @+1 {{#dg.model's dtype is a float type, got 'i32'}}
+module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = i32, canvas_length = 4, vocab_size = 8, hidden_size = 16>} {
+}
+
+// -----
+
+// expected-error @+1 {{#dg.model's tokens.pad is a number, a string or an i64 array, got unit}}
+module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16, tokens = {pad}>} {
+}
+
+// -----
+
+// expected-error @+1 {{#dg.model's source_config.canvas_length is JSON text, got 4 : i64}}
+module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16, source_config = {canvas_length = 4 : i64}>} {
+}
+
+// -----
+
+// expected-error @+1 {{struct is missing required parameter: hidden_size}}
+module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8>} {
 }

@@ -1,7 +1,8 @@
 // RUN: dgc-opt %s | FileCheck %s
 // RUN: dgc-opt %s | dgc-opt | FileCheck %s
 // RUN: dgc-opt %s --mlir-print-op-generic | dgc-opt | FileCheck %s
-// Every dg contract on an op it describes, printed and parsed back.
+// Every dg contract on an op it describes, and the model's facts, printed
+// and parsed back.
 
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #row = affine_map<(d0, d1) -> (d0)>
@@ -11,6 +12,7 @@
 #tile = affine_map<(d0, d1, d2, d3) -> (d0)>
 #out = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
 
+// CHECK: module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16, max_positions = 64, tokens = {eos = array<i64: 1, 2>, pad = 0 : i64}, generation = {t_min = 4.000000e-01 : f64}, vision = {patch_size = 4 : i64}, source_config = {canvas_length = "4"}>}
 module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16, max_positions = 64, tokens = {pad = 0 : i64, eos = array<i64: 1, 2>}, generation = {t_min = 0.4 : f64}, vision = {patch_size = 4 : i64}, source_config = {canvas_length = "4"}>} {
 
 // CHECK-LABEL: func.func @picks
@@ -58,4 +60,6 @@ func.func @top_k() {
   scf.for %j = %c0 to %c2 step %c1 {
   } {dg.contract = #dg.top_k_loop<k = 2>}
   return
+}
+
 }
