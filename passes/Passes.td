@@ -129,8 +129,8 @@ def DgFuseSampling : Pass<"dg-fuse-sampling"> {
   ];
 }
 
-def LowerDgRuntimeInterface
-    : Pass<"lower-dg-runtime-interface", "mlir::ModuleOp"> {
+def ConvertDgToRuntimeAbi
+    : Pass<"convert-dg-to-runtime-abi", "mlir::ModuleOp"> {
   let summary = "Lower weight references and KV-cache ops to the runtime ABI";
   let description = [{
     Makes each graph callable by the runtime:
@@ -222,8 +222,8 @@ def DgGpuAlignWorkgroupMemory
   }];
 }
 
-def DgTileParallelLoopsForGpu
-    : Pass<"dg-tile-parallel-loops-for-gpu", "mlir::func::FuncOp"> {
+def DgGpuTileParallelLoops
+    : Pass<"dg-gpu-tile-parallel-loops", "mlir::func::FuncOp"> {
   let summary = "Tile outermost parallel loops into GPU blocks of threads";
   let description = [{
     Tiles each outermost `scf.parallel` so that its innermost dimensions

@@ -72,7 +72,7 @@ def Dg_RowStatisticsAttr : Dg_ContractAttr<"RowStatistics", "row_statistics"> {
     whose other loops are parallel, with four outputs: the max, the sum of
     exponentials, the sum of exp times shifted value (floats) and the
     argmax (`i32`) of each row, folded one element at a time
-    (`passes/RowStatistics.h`). Partial states of a row merge by rescaling
+    (`passes/Utils/RowStatistics.h`). Partial states of a row merge by rescaling
     to the larger max, which a GPU lowering uses to fold a row across a
     thread block (dg-gpu-block-reductions) or in a GEMM's epilogue.
   }];

@@ -641,7 +641,7 @@ def Dg_MaskedAttentionOp : Dg_Op<"masked_attention",
     Paged form: with `rows` (`[B, S, 2]`, i64), `keys` and `values` are
     pools of rows `[N, kv_heads, D]` (a KV cache's pool) and key `s` of
     request `b` is `keys[rows[b, s, 0]]`, its value `values[rows[b, s, 1]]`;
-    a negative row stands for a zero row. `lower-dg-runtime-interface`
+    a negative row stands for a zero row. `convert-dg-to-runtime-abi`
     makes this form from a `dg.kv_cache_read` whose rows only attention
     reads, so that a kernel reads the cache's pages where they lie instead
     of a gathered copy. `convert-dg-to-linalg` does not expand it.

@@ -46,7 +46,7 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
         o.moeGroupRows, o.sampleCandidates);
   case CudaStage::RuntimeAbi:
     // cse: the layers of one cache share their positions, and so masks.
-    return "lower-dg-runtime-interface,cse";
+    return "convert-dg-to-runtime-abi,cse";
   case CudaStage::Buffers:
     // A result that views a buffer is returned as a clone: a copy.
     return "one-shot-bufferize{bufferize-function-boundaries "
@@ -60,7 +60,7 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
         "dg-gpu-tensor-core-contractions{{wide-columns={1} stages={2}},"
         "dg-gpu-block-reductions,dg-fold-reduction-inits,"
         "convert-linalg-to-parallel-loops,"
-        "dg-tile-parallel-loops-for-gpu{{threads={0}},"
+        "dg-gpu-tile-parallel-loops{{threads={0}},"
         "gpu-map-parallel-loops{{mapping-policy=innermost-first},"
         "convert-parallel-loops-to-gpu,"
         "gpu-launch-sink-index-computations),"

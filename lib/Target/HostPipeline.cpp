@@ -31,7 +31,7 @@ const Stage kStages[] = {
      "canonicalize,cse,"
      "dg-fuse-elementwise,canonicalize"},
     // cse: the layers of one cache share their positions, and so masks.
-    {HostStage::RuntimeAbi, "abi", "lower-dg-runtime-interface,cse"},
+    {HostStage::RuntimeAbi, "abi", "convert-dg-to-runtime-abi,cse"},
     {HostStage::Buffers, "buffers",
      "one-shot-bufferize{bufferize-function-boundaries "
      "function-boundary-type-conversion=identity-layout-map},"

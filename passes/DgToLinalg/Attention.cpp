@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "LoweringUtils.h"
-#include "Patterns.h"
+#include "passes/DgToLinalg/LoweringUtils.h"
+#include "passes/DgToLinalg/Patterns.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"

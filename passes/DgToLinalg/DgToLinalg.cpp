@@ -2,8 +2,8 @@
 
 #include "passes/Passes.h"
 
-#include "Patterns.h"
 #include "dg/DgDialect.h"
+#include "passes/DgToLinalg/Patterns.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"

@@ -1,10 +1,10 @@
 //===- LoweringUtils.cpp - Shared helpers of the dg-to-linalg patterns ----===//
 
-#include "LoweringUtils.h"
+#include "passes/DgToLinalg/LoweringUtils.h"
 
 #include "dg/DgDialect.h"
 #include "passes/Passes.h"
-#include "passes/RowStatistics.h"
+#include "passes/Utils/RowStatistics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"

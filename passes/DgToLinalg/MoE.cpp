@@ -10,9 +10,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "LoweringUtils.h"
-#include "MoEDispatch.h"
-#include "Patterns.h"
+#include "passes/DgToLinalg/LoweringUtils.h"
+#include "passes/DgToLinalg/MoEDispatch.h"
+#include "passes/DgToLinalg/Patterns.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"

@@ -12,9 +12,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "MoEDispatch.h"
+#include "passes/DgToLinalg/MoEDispatch.h"
 
-#include "LoweringUtils.h"
+#include "passes/DgToLinalg/LoweringUtils.h"
 
 #include "dg/DgDialect.h"
 

@@ -23,8 +23,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "LoweringUtils.h"
-#include "Patterns.h"
+#include "passes/DgToLinalg/LoweringUtils.h"
+#include "passes/DgToLinalg/Patterns.h"
 
 #include "dg/DgDialect.h"
 #include "passes/Passes.h"

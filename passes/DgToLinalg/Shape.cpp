@@ -1,7 +1,7 @@
 //===- Shape.cpp - dg reshape, transpose, slice, repeat_interleave --------===//
 
-#include "LoweringUtils.h"
-#include "Patterns.h"
+#include "passes/DgToLinalg/LoweringUtils.h"
+#include "passes/DgToLinalg/Patterns.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"

@@ -1,0 +1,49 @@
+//===- BufferUtils.h - Small helpers shared by the passes on buffers ------===//
+
+#ifndef DGC_PASSES_UTILS_BUFFERUTILS_H
+#define DGC_PASSES_UTILS_BUFFERUTILS_H
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+namespace dgc {
+
+/// The buffer a view of `v` (subviews, views, casts, reshapes) was cut from.
+inline mlir::Value viewRoot(mlir::Value v) {
+  while (auto view = v.getDefiningOp<mlir::ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+/// Whether `op` (or an op nested in it) has an operand cut from the
+/// buffer `root`.
+inline bool touchesBuffer(mlir::Operation *op, mlir::Value root) {
+  return op
+      ->walk([&](mlir::Operation *inner) {
+        for (mlir::Value operand : inner->getOperands())
+          if (mlir::isa<mlir::MemRefType>(operand.getType()) &&
+              viewRoot(operand) == root)
+            return mlir::WalkResult::interrupt();
+        return mlir::WalkResult::advance();
+      })
+      .wasInterrupted();
+}
+
+/// The trip count of each loop of `op` (on buffers): the size of an operand
+/// dimension it indexes, a constant where that size is static (so bounds
+/// checks against it fold).
+llvm::SmallVector<mlir::Value> loopSizes(mlir::OpBuilder &b, mlir::Location loc,
+                                         mlir::linalg::GenericOp op);
+
+/// A buffer in CUDA managed memory, which the host and the GPU both reach
+/// (dg-gpu-managed-memory), and its release: gpu-to-llvm lowers only the
+/// asynchronous gpu.dealloc, so on a fresh stream, waited for.
+mlir::gpu::AllocOp allocManaged(mlir::OpBuilder &b, mlir::Location loc,
+                                mlir::MemRefType type,
+                                mlir::ValueRange dynamicSizes);
+void deallocManaged(mlir::OpBuilder &b, mlir::Location loc, mlir::Value memref);
+
+} // namespace dgc
+
+#endif // DGC_PASSES_UTILS_BUFFERUTILS_H
