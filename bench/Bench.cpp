@@ -15,16 +15,16 @@
 // from it itself); --copy-logits copies it back too, which a host-side
 // draw would need. One JSON line per batch size, and with
 // --cuda-graph a second one for steps replayed as the CUDA graph the first
-// steps record (HostModule::callRecorded). Token ids and weights are
+// steps record (CompiledModule::callRecorded). Token ids and weights are
 // random: the cost does not depend on them.
 //
 //===----------------------------------------------------------------------===//
 
 #include "tools/BenchArguments.h"
 
-#include "tools/RuntimeToolMain.h"
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 #include "dgc/runtime/HostThreads.h"
+#include "tools/RuntimeToolMain.h"
 
 #include <algorithm>
 #include <chrono>
@@ -216,7 +216,7 @@ static int runTool(int argc, char **argv) {
   };
   Clock::time_point started = Clock::now();
   setHostThreads(unsigned(o.threads));
-  auto module = HostModule::load(o.module, o.device);
+  auto module = CompiledModule::load(o.module, o.device);
   if (!module)
     return fail(module.error());
   // Loading a cuda module compiles its kernels' PTX (the driver's JIT).

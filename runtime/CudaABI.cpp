@@ -9,7 +9,7 @@
 // are queued is freed at the next synchronisation.
 //
 // These functions cannot return errors into compiled code: the first one is
-// recorded, later launches are skipped, and HostModule::call reports it. A
+// recorded, later launches are skipped, and CompiledModule::call reports it. A
 // failed allocation falls back to host memory so that the host code between
 // kernels, which reads and writes buffers, does not crash meanwhile.
 //

@@ -5,7 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 
 #include "CacheBinding.h"
 #include "GraphCall.h"
@@ -15,8 +15,9 @@
 
 namespace dgc::runtime {
 
-Result<std::vector<HostModule::Output>>
-Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
+Result<std::vector<CompiledModule::Output>>
+Executor::run(const std::string &graph,
+              std::vector<CompiledModule::Arg> tensors,
               const std::vector<RequestId> &requests, uint64_t skippedOutputs) {
   const Manifest &m = module_.manifest();
   const GraphSpec &spec = m.graphs.at(graph);
@@ -25,7 +26,7 @@ Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
   // The graph's inputs in manifest order: the given tensors in turn, and a
   // binding of the named pool to this batch for each cache input.
   std::vector<CacheBinding> bindings(m.pools.size());
-  std::vector<HostModule::Arg> inputs;
+  std::vector<CompiledModule::Arg> inputs;
   size_t nextTensor = 0;
   for (size_t i = 1; i < spec.inputs.size(); ++i) {
     if (!spec.inputs[i].isCache) {
@@ -43,11 +44,11 @@ Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
     binding.requests = requests;
     if (Status s = binding.prepare(); !s)
       return Error{"graph '" + graph + "': KV cache: " + s.error()};
-    HostModule::Arg arg;
+    CompiledModule::Arg arg;
     arg.cache = &binding;
     inputs.push_back(std::move(arg));
   }
-  Result<std::vector<HostModule::Output>> outputs = Error{""};
+  Result<std::vector<CompiledModule::Output>> outputs = Error{""};
   if (recordedSteps_ && graph == "decoder") {
     outputs =
         module_.callRecorded(graph, inputs, &graphSeconds_, skippedOutputs);
@@ -70,7 +71,7 @@ Executor::run(const std::string &graph, std::vector<HostModule::Arg> tensors,
         return Error{"graph '" + graph + "': KV cache: " + s.error()};
   if (checkFinite_)
     for (size_t o = 0; o < outputs->size(); ++o) {
-      const HostModule::Output &out = (*outputs)[o];
+      const CompiledModule::Output &out = (*outputs)[o];
       if (out.dtype != DType::F32 && out.dtype != DType::BF16)
         continue;
       std::vector<float> values = out.floats();
@@ -99,19 +100,17 @@ const void *inComputeType(const TensorSpec &spec,
 }
 } // namespace
 
-Result<HostModule::Output>
-Executor::encode(const std::vector<RequestId> &requests,
-                 const std::vector<int32_t> &tokens,
-                 const std::vector<int32_t> &positions,
-                 const EncoderImages *images) {
+Result<CompiledModule::Output> Executor::encode(
+    const std::vector<RequestId> &requests, const std::vector<int32_t> &tokens,
+    const std::vector<int32_t> &positions, const EncoderImages *images) {
   const Manifest &m = module_.manifest();
   int64_t batch = static_cast<int64_t>(requests.size());
   if (batch == 0 || tokens.size() != positions.size() ||
       tokens.size() % batch != 0)
     return Error{"encode: tokens and positions must be [requests, T]"};
   int64_t t = static_cast<int64_t>(tokens.size()) / batch;
-  std::vector<HostModule::Arg> args = {{tokens.data(), {batch, t}},
-                                       {positions.data(), {batch, t}}};
+  std::vector<CompiledModule::Arg> args = {{tokens.data(), {batch, t}},
+                                           {positions.data(), {batch, t}}};
   // A model with images takes soft tokens, their mask and the image spans;
   // a pass without images gives none (zeros, empty spans).
   const GraphSpec &spec = m.graphs.at("encoder");

@@ -48,7 +48,8 @@ double GenerationResult::tokensPerForward(int32_t padId) const {
   return static_cast<double>(kept) / static_cast<double>(decoderPasses);
 }
 
-Generator::Generator(const HostModule &module, KVCache &cache, int64_t maxBatch)
+Generator::Generator(const CompiledModule &module, KVCache &cache,
+                     int64_t maxBatch)
     : module_(module), cache_(cache), executor_(module, cache),
       maxBatch_(std::max<int64_t>(1, maxBatch)),
       pagesInUse_(cache.pools().size(), 0) {

@@ -77,9 +77,9 @@ void callWithPointers(void *fn, std::vector<void *> &a) {
 
 } // namespace
 
-Result<CallFrame> HostModule::prepareFrame(const std::string &graphName,
-                                           const std::vector<Arg> &inputs,
-                                           const PlaceFn &place) const {
+Result<CallFrame> CompiledModule::prepareFrame(const std::string &graphName,
+                                               const std::vector<Arg> &inputs,
+                                               const PlaceFn &place) const {
   auto it = manifest_.graphs.find(graphName);
   if (it == manifest_.graphs.end())
     return Error{"the module has no graph '" + graphName + "'"};
@@ -161,8 +161,8 @@ Result<CallFrame> HostModule::prepareFrame(const std::string &graphName,
   return frame;
 }
 
-Status HostModule::copyTablesBack(const CallFrame &frame,
-                                  const std::vector<Arg> &inputs) const {
+Status CompiledModule::copyTablesBack(const CallFrame &frame,
+                                      const std::vector<Arg> &inputs) const {
   // The graph has waited for its kernels before returning.
   for (const CallFrame::Placed &p : frame.placed)
     if (p.table)
@@ -175,9 +175,10 @@ Status HostModule::copyTablesBack(const CallFrame &frame,
   return Status();
 }
 
-Result<std::vector<HostModule::Output>>
-HostModule::collectOutputs(const std::string &graphName, const CallFrame &frame,
-                           bool freeResults, uint64_t skippedOutputs) const {
+Result<std::vector<CompiledModule::Output>>
+CompiledModule::collectOutputs(const std::string &graphName,
+                               const CallFrame &frame, bool freeResults,
+                               uint64_t skippedOutputs) const {
   std::vector<Output> outputs;
   std::set<void *> freed;
   size_t word = 0;
@@ -244,9 +245,10 @@ HostModule::collectOutputs(const std::string &graphName, const CallFrame &frame,
   return outputs;
 }
 
-Result<std::vector<HostModule::Output>>
-HostModule::call(const std::string &graphName, const std::vector<Arg> &inputs,
-                 double *graphSeconds, uint64_t skippedOutputs) const {
+Result<std::vector<CompiledModule::Output>>
+CompiledModule::call(const std::string &graphName,
+                     const std::vector<Arg> &inputs, double *graphSeconds,
+                     uint64_t skippedOutputs) const {
   std::unique_ptr<InputCopies> deviceInputs;
   PlaceFn place;
   if (device_ == Device::Cuda) {
@@ -278,9 +280,9 @@ namespace {
 /// What a recording depends on besides the input data: the shapes, and for
 /// a cache its pool and table sizes.
 std::string recordingKey(const std::string &graph,
-                         const std::vector<HostModule::Arg> &inputs) {
+                         const std::vector<CompiledModule::Arg> &inputs) {
   std::string key = graph;
-  for (const HostModule::Arg &arg : inputs) {
+  for (const CompiledModule::Arg &arg : inputs) {
     key += '|';
     if (auto *binding = static_cast<const CacheBinding *>(arg.cache)) {
       key += "cache " +
@@ -297,10 +299,9 @@ std::string recordingKey(const std::string &graph,
 }
 } // namespace
 
-Result<std::vector<HostModule::Output>>
-HostModule::callRecorded(const std::string &graphName,
-                         const std::vector<Arg> &inputs, double *graphSeconds,
-                         uint64_t skippedOutputs) const {
+Result<std::vector<CompiledModule::Output>> CompiledModule::callRecorded(
+    const std::string &graphName, const std::vector<Arg> &inputs,
+    double *graphSeconds, uint64_t skippedOutputs) const {
   if (device_ != Device::Cuda)
     return call(graphName, inputs, graphSeconds, skippedOutputs);
   Result<CudaDevice *> gpu = CudaDevice::get();

@@ -3,7 +3,7 @@
 #ifndef DGC_RUNTIME_GRAPHCALL_H
 #define DGC_RUNTIME_GRAPHCALL_H
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 
 #include "CudaDriver.h"
 
@@ -40,7 +40,7 @@ struct CallFrame {
 
 /// A graph's kernels recorded for one set of input shapes, with the
 /// buffers (device or managed memory) its inputs live in.
-struct HostModule::Recorded {
+struct CompiledModule::Recorded {
   CudaDevice *device = nullptr;
   std::string key;
   std::unique_ptr<CudaDevice::Recording> recording;

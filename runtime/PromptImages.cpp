@@ -57,7 +57,7 @@ expandImageTokens(const std::vector<int32_t> &ids, const VisionManifest &vision,
 
 namespace {
 /// One image through the vision graph: its soft tokens as floats [S, H].
-Result<std::vector<float>> runVision(const HostModule &module,
+Result<std::vector<float>> runVision(const CompiledModule &module,
                                      const ProcessedImage &image) {
   const GraphSpec &graph = module.manifest().graphs.at("vision");
   const TensorSpec &pixels = graph.inputs[1];
@@ -86,7 +86,7 @@ Result<std::vector<float>> runVision(const HostModule &module,
 } // namespace
 
 Result<Executor::EncoderImages>
-encoderImages(const HostModule &module, const std::vector<int32_t> &ids,
+encoderImages(const CompiledModule &module, const std::vector<int32_t> &ids,
               const std::vector<ProcessedImage> &images,
               int32_t firstPosition) {
   const Manifest &m = module.manifest();

@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 
 #include "CudaDriver.h"
 
@@ -51,7 +51,7 @@ void fillChunk(uint8_t *data, DType dtype, int64_t first, int64_t count,
 
 } // namespace
 
-Status HostModule::bindRandomWeights(uint64_t seed, float scale) {
+Status CompiledModule::bindRandomWeights(uint64_t seed, float scale) {
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   // Chunks are numbered across the arena, so each chunk's values depend
   // on the seed and its place alone.
@@ -93,7 +93,7 @@ Status HostModule::bindRandomWeights(uint64_t seed, float scale) {
   return placeArenaOnDevice();
 }
 
-Status HostModule::placeArenaOnDevice() const {
+Status CompiledModule::placeArenaOnDevice() const {
   // Device memory is where the weights were copied to already.
   if (device_ != Device::Cuda || deviceMemory_)
     return Status();

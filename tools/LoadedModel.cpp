@@ -22,7 +22,7 @@ Result<std::optional<std::string>> readOptionalFile(const std::string &path) {
 Result<LoadedModel> loadModel(const std::string &modulePath,
                               const std::string &weightsDir, Device device) {
   LoadedModel out;
-  auto module = HostModule::load(modulePath, device);
+  auto module = CompiledModule::load(modulePath, device);
   if (!module)
     return Error{module.error()};
   const Manifest &manifest = module->manifest();
@@ -33,7 +33,7 @@ Result<LoadedModel> loadModel(const std::string &modulePath,
     return Error{checkpoint.error()};
   if (Status s = module->bindWeights(*checkpoint); !s)
     return Error{s.error()};
-  out.module = std::make_unique<HostModule>(std::move(*module));
+  out.module = std::make_unique<CompiledModule>(std::move(*module));
 
   // Generation defaults: compiled in, then the checkpoint's.
   if (!manifest.generationConfig.empty())

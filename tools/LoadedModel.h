@@ -10,7 +10,7 @@
 #ifndef DGC_TOOLS_LOADEDMODEL_H
 #define DGC_TOOLS_LOADEDMODEL_H
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 #include "dgc/runtime/Sampler.h"
 #include "dgc/runtime/Tokenizer.h"
 
@@ -21,7 +21,7 @@
 namespace dgc {
 
 struct LoadedModel {
-  std::unique_ptr<runtime::HostModule> module;
+  std::unique_ptr<runtime::CompiledModule> module;
   runtime::GenerationOptions defaults;
   std::optional<runtime::Tokenizer> tokenizer;
   std::string tokenizerPath; // where it was looked for

@@ -35,7 +35,7 @@ struct ServerOptions {
 
 /// What the server runs on; all of it outlives the server.
 struct ServedModel {
-  const runtime::HostModule *module = nullptr;
+  const runtime::CompiledModule *module = nullptr;
   runtime::KVCache *cache = nullptr;
   runtime::GenerationOptions defaults;
   const runtime::Tokenizer *tokenizer = nullptr; // null: ids only

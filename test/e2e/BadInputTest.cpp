@@ -5,7 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 #include "dgc/runtime/Sha256.h"
 
 #include <gtest/gtest.h>
@@ -58,7 +58,7 @@ fs::path copiedModule(const std::string &name) {
 
 void expectLoadError(const std::string &dir, const std::string &message,
                      const std::string &file = "manifest.json") {
-  auto module = HostModule::load(dir);
+  auto module = CompiledModule::load(dir);
   ASSERT_FALSE(module);
   EXPECT_NE(module.error().find(message), std::string::npos) << module.error();
   EXPECT_NE(module.error().find(file), std::string::npos) << module.error();
@@ -136,7 +136,7 @@ std::string contractError(const std::string &dir) {
 }
 
 TEST(GraphContract, TheTinyModuleKeepsIt) {
-  auto module = HostModule::load(kModule);
+  auto module = CompiledModule::load(kModule);
   ASSERT_TRUE(module) << module.error();
   EXPECT_TRUE(checkGenerationGraphs(module->manifest()));
 }
@@ -230,7 +230,7 @@ TEST(BadModule, MissingEntryPoint) {
 }
 
 TEST(BadModule, MissingDirectory) {
-  auto module = HostModule::load("/nonexistent/model.dgm");
+  auto module = CompiledModule::load("/nonexistent/model.dgm");
   ASSERT_FALSE(module);
   EXPECT_NE(module.error().find("cannot open the module manifest"),
             std::string::npos);
@@ -263,7 +263,7 @@ writeCheckpoint(const std::string &name,
 }
 
 TEST(BadCheckpoint, MissingTensorIsNamed) {
-  auto module = HostModule::load(kModule);
+  auto module = CompiledModule::load(kModule);
   ASSERT_TRUE(module) << module.error();
   auto checkpoint = Checkpoint::open(
       writeCheckpoint("missing", {{"model.decoder.norm.weight", {64}}}));
@@ -277,7 +277,7 @@ TEST(BadCheckpoint, MissingTensorIsNamed) {
 }
 
 TEST(BadCheckpoint, WrongShapeIsNamed) {
-  auto module = HostModule::load(kModule);
+  auto module = CompiledModule::load(kModule);
   ASSERT_TRUE(module) << module.error();
   std::map<std::string, std::vector<int64_t>> tensors;
   for (const WeightSpec &w : module->manifest().weights)
@@ -292,7 +292,7 @@ TEST(BadCheckpoint, WrongShapeIsNamed) {
 }
 
 TEST(BadCheckpoint, CallBeforeWeightsIsAnError) {
-  auto module = HostModule::load(kModule);
+  auto module = CompiledModule::load(kModule);
   ASSERT_TRUE(module) << module.error();
   auto out = module->call("decoder", {});
   ASSERT_FALSE(out);
@@ -300,7 +300,7 @@ TEST(BadCheckpoint, CallBeforeWeightsIsAnError) {
 }
 
 TEST(FullCache, AdmissionFailsAndKeepsTheAdmitted) {
-  auto module = HostModule::load(kModule);
+  auto module = CompiledModule::load(kModule);
   ASSERT_TRUE(module) << module.error();
   auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
   ASSERT_TRUE(checkpoint);
@@ -330,7 +330,7 @@ TEST(FullCache, AdmissionFailsAndKeepsTheAdmitted) {
 }
 
 TEST(BadRequest, WritesOutsideTheReservationAreReported) {
-  auto module = HostModule::load(kModule);
+  auto module = CompiledModule::load(kModule);
   ASSERT_TRUE(module);
   auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
   ASSERT_TRUE(checkpoint && module->bindWeights(*checkpoint));

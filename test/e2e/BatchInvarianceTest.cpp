@@ -10,7 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 
 #include <gtest/gtest.h>
 
@@ -24,7 +24,7 @@ using namespace dgc::runtime;
 namespace {
 
 /// Row `row` of an output, as raw bytes (floats compared bit for bit).
-std::vector<uint8_t> rowOf(const HostModule::Output &out, int64_t row) {
+std::vector<uint8_t> rowOf(const CompiledModule::Output &out, int64_t row) {
   if (out.shape.empty() || out.bytes.empty())
     return {};
   size_t size = out.bytes.size() / static_cast<size_t>(out.shape[0]);
@@ -38,7 +38,7 @@ struct RowStep {
 
 RowStep rowStep(const Executor::Step &s, int64_t row) {
   RowStep r;
-  for (const HostModule::Output *o :
+  for (const CompiledModule::Output *o :
        {&s.scaledLogits, &s.argmax, &s.topkProbs, &s.topkIds, &s.entropy,
         &s.sample, &s.scSoft})
     r.outputs.push_back(rowOf(*o, row));
@@ -125,7 +125,7 @@ protected:
     return watchedSteps;
   }
 
-  std::unique_ptr<HostModule> module_;
+  std::unique_ptr<CompiledModule> module_;
 };
 
 TEST_P(BatchInvariance, ARowGivesTheSameBitsBesideLongerAndShorterRows) {

@@ -13,7 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 #include "dgc/runtime/Sampler.h"
 
 #include <gtest/gtest.h>

@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 
 #include <gtest/gtest.h>
 
@@ -31,8 +31,8 @@ using Loaded = LoadedWithCache;
 
 /// Largest |a - b| over two float outputs (relative to the largest |a| when
 /// `relative`), or the count of differing ids against `tolerance` ids.
-void compare(const char *what, const HostModule::Output &host,
-             const HostModule::Output &cuda, double tolerance,
+void compare(const char *what, const CompiledModule::Output &host,
+             const CompiledModule::Output &cuda, double tolerance,
              bool relative = false) {
   ASSERT_EQ(host.shape, cuda.shape) << what;
   ASSERT_EQ(host.bytes.size(), cuda.bytes.size()) << what;
@@ -66,8 +66,8 @@ void compare(const char *what, const HostModule::Output &host,
 /// outputs must still be the same function: correlated, most rows close,
 /// the median row within `medianTolerance` of the largest value. A wrong
 /// kernel gives uncorrelated values.
-void compareBf16(const char *what, const HostModule::Output &host,
-                 const HostModule::Output &cuda, double medianTolerance) {
+void compareBf16(const char *what, const CompiledModule::Output &host,
+                 const CompiledModule::Output &cuda, double medianTolerance) {
   ASSERT_EQ(host.shape, cuda.shape) << what;
   ASSERT_FALSE(host.shape.empty()) << what;
   std::vector<float> h = host.floats(), g = cuda.floats();
@@ -201,8 +201,8 @@ TEST_F(CudaMatchesHost, Vision) {
     pos[2 * i] = static_cast<int32_t>(i % 30);
     pos[2 * i + 1] = static_cast<int32_t>(i / 30);
   }
-  std::vector<HostModule::Arg> args = {{pixels.data(), {1, patches, width}},
-                                       {pos.data(), {1, patches, 2}}};
+  std::vector<CompiledModule::Arg> args = {{pixels.data(), {1, patches, width}},
+                                           {pos.data(), {1, patches, 2}}};
   auto h = host_.module->call("vision", args);
   auto g = cuda_.module->call("vision", args);
   ASSERT_TRUE(h) << h.error();

@@ -109,7 +109,7 @@ protected:
     EXPECT_TRUE(c) << c.error();
     return std::move(*c);
   }
-  std::unique_ptr<HostModule> module_;
+  std::unique_ptr<CompiledModule> module_;
 };
 
 TEST_P(Generation, ReplaysTransformersGenerateDecisionForDecision) {

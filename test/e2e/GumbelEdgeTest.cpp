@@ -10,7 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 
 #include <gtest/gtest.h>
 
@@ -28,7 +28,7 @@ constexpr int32_t kEdgeSeed = 60857330; // fmix32(seed ^ fmix32(5)) = 0xffffff03
 constexpr int kEdgeToken = 5, kLikelyToken = 2, kVocab = 16, kRows = 4;
 
 void drawsTheLikelyToken(const std::string &path, Device device) {
-  auto module = HostModule::load(path, device);
+  auto module = CompiledModule::load(path, device);
   ASSERT_TRUE(module) << module.error();
   ASSERT_TRUE(module->bindRandomWeights(0)); // it has none
   // Every row: token 2 at +30, token 5 at -30, the rest at 0; row 0 has the

@@ -10,7 +10,7 @@
 #ifndef DGC_TEST_E2E_MODULESUNDERTEST_H
 #define DGC_TEST_E2E_MODULESUNDERTEST_H
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 
 #include <gtest/gtest.h>
 
@@ -54,10 +54,10 @@ inline std::vector<ModuleUnderTest> modulesUnderTest() {
 
 /// `m` loaded with the tiny fixture checkpoint's weights bound; null after a
 /// test failure naming the problem.
-inline std::unique_ptr<dgc::runtime::HostModule>
+inline std::unique_ptr<dgc::runtime::CompiledModule>
 loadWithWeights(const ModuleUnderTest &m) {
   using namespace dgc::runtime;
-  auto module = HostModule::load(m.path, m.device);
+  auto module = CompiledModule::load(m.path, m.device);
   EXPECT_TRUE(module) << module.error();
   auto checkpoint =
       Checkpoint::open(testPath(DGC_TINY_FIXTURES) + "/checkpoint");
@@ -68,13 +68,13 @@ loadWithWeights(const ModuleUnderTest &m) {
   EXPECT_TRUE(bound) << bound.error();
   if (!bound)
     return nullptr;
-  return std::make_unique<HostModule>(std::move(*module));
+  return std::make_unique<CompiledModule>(std::move(*module));
 }
 
 /// A module with weights, a cache (16 pages of 16 positions a pool) and one
 /// request admitted for 96 tokens; null members after a test failure.
 struct LoadedWithCache {
-  std::unique_ptr<dgc::runtime::HostModule> module;
+  std::unique_ptr<dgc::runtime::CompiledModule> module;
   std::unique_ptr<dgc::runtime::KVCache> cache;
   dgc::runtime::RequestId request = 0;
 };

@@ -10,7 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 
 #include <gtest/gtest.h>
 
@@ -26,7 +26,8 @@ namespace {
 
 using Loaded = LoadedWithCache;
 
-double maxAbsDiff(const HostModule::Output &a, const HostModule::Output &b) {
+double maxAbsDiff(const CompiledModule::Output &a,
+                  const CompiledModule::Output &b) {
   std::vector<float> x = a.floats(), y = b.floats();
   double worst = 0;
   for (size_t i = 0; i < x.size(); ++i)

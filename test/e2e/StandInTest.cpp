@@ -13,7 +13,7 @@
 
 #include "CudaDriver.h"
 #include "StandInLog.h"
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 
 #include <gtest/gtest.h>
 
@@ -107,7 +107,7 @@ embeddedKernels(const std::string &path, const std::set<std::string> &texts) {
 }
 
 struct Loaded {
-  std::unique_ptr<HostModule> module;
+  std::unique_ptr<CompiledModule> module;
   std::unique_ptr<KVCache> cache;
   RequestId request = 0;
 };
@@ -116,7 +116,7 @@ struct Loaded {
 /// with one request; null members after a test failure.
 Loaded load(const std::string &dir) {
   Loaded l;
-  auto module = HostModule::load(dir, Device::Cuda);
+  auto module = CompiledModule::load(dir, Device::Cuda);
   EXPECT_TRUE(module) << module.error();
   auto checkpoint =
       Checkpoint::open(std::string(DGC_TINY_FIXTURES) + "/checkpoint");
@@ -127,7 +127,7 @@ Loaded load(const std::string &dir) {
   EXPECT_TRUE(bound) << bound.error();
   if (!bound)
     return l;
-  l.module = std::make_unique<HostModule>(std::move(*module));
+  l.module = std::make_unique<CompiledModule>(std::move(*module));
   auto cache = l.module->createCache(16, 16);
   EXPECT_TRUE(cache) << cache.error();
   if (!cache)

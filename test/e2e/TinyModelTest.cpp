@@ -7,7 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 #include "dgc/runtime/Sampler.h"
 
 #include <gtest/gtest.h>
@@ -177,7 +177,7 @@ protected:
   static const char *label() {
     return GetParam().name.c_str();
   }
-  std::unique_ptr<HostModule> module_;
+  std::unique_ptr<CompiledModule> module_;
   std::unique_ptr<KVCache> cache_;
   RequestId request_ = 0;
   Fixtures fixtures_;
@@ -312,7 +312,7 @@ TEST(FusedModule, MatchesUnfused) {
   std::vector<std::vector<float>> soft, x;
   std::vector<std::vector<uint8_t>> argmax;
   for (const std::string &dir : {kModule, kFusedModule}) {
-    auto module = HostModule::load(dir);
+    auto module = CompiledModule::load(dir);
     ASSERT_TRUE(module) << module.error();
     ASSERT_TRUE(module->bindWeights(*checkpoint));
     auto cache = module->createCache(16, 16);
@@ -352,7 +352,7 @@ TEST(FusedModule, MatchesUnfused) {
 TEST(Draws, FollowTheSoftmaxOfX) {
   auto checkpoint = Checkpoint::open(kFixtures + "/checkpoint");
   ASSERT_TRUE(checkpoint) << checkpoint.error();
-  auto module = HostModule::load(kFusedModule);
+  auto module = CompiledModule::load(kFusedModule);
   ASSERT_TRUE(module) << module.error();
   ASSERT_TRUE(module->bindWeights(*checkpoint));
   const int64_t rows = 16, c = 16, v = 512, h = 64, steps = 24;
@@ -460,7 +460,7 @@ TEST(FusedModule, VisionMatchesUnfused) {
   }
   std::vector<std::vector<uint8_t>> outputs;
   for (const std::string &dir : {kModule, kFusedModule}) {
-    auto module = HostModule::load(dir);
+    auto module = CompiledModule::load(dir);
     ASSERT_TRUE(module) << module.error();
     ASSERT_TRUE(module->bindWeights(*checkpoint));
     auto out = module->call("vision", {{pixels.data(), {2, patches, values}},

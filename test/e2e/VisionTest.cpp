@@ -59,7 +59,7 @@ protected:
     EXPECT_TRUE(image) << image.error();
     return image ? *image : ProcessedImage{};
   }
-  std::unique_ptr<HostModule> module_;
+  std::unique_ptr<CompiledModule> module_;
   std::unique_ptr<SafetensorsFile> fixtures_;
 };
 

@@ -11,7 +11,7 @@
 #include "CudaDriver.h"
 
 #include "StandInLog.h"
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 #include "dgc/runtime/Sha256.h"
 
 #include <gtest/gtest.h>
@@ -152,7 +152,7 @@ TEST(CudaDevice, NoDriverIsAClearError) {
                        "the driver or run with --device host"))
       << device.error();
   auto module =
-      HostModule::load(writeModule("nodriver", kBothTargets), Device::Cuda);
+      CompiledModule::load(writeModule("nodriver", kBothTargets), Device::Cuda);
   ASSERT_FALSE(module);
   EXPECT_TRUE(contains(module.error(), "the cuda device is unavailable"))
       << module.error();
@@ -267,7 +267,7 @@ TEST(CudaManifest, BothTargetsParse) {
 TEST(CudaManifest, CudaOnlyModuleOnTheHost) {
   std::string dir = writeModule("cudaonly", R"({"cuda": {"library": "cuda.so",
                                            "chip": "sm_90a"}})");
-  auto module = HostModule::load(dir);
+  auto module = CompiledModule::load(dir);
   ASSERT_FALSE(module);
   EXPECT_TRUE(
       contains(module.error(), dir + " has no host target: compile it with dgc "

@@ -8,7 +8,7 @@
 #ifndef DGC_BENCH_SAFETENSORSWRITER_H
 #define DGC_BENCH_SAFETENSORSWRITER_H
 
-#include "dgc/runtime/KVCache.h" // Status
+#include "dgc/runtime/Result.h"
 #include "dgc/runtime/Safetensors.h"
 
 #include <string>

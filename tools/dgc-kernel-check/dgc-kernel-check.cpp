@@ -18,7 +18,7 @@
 
 #include "SafetensorsWriter.h"
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 #include "tools/BenchArguments.h"
 #include "tools/RuntimeToolMain.h"
 
@@ -123,8 +123,8 @@ struct Difference {
   }
 };
 
-Difference compare(const HostModule::Output &got,
-                   const HostModule::Output &want) {
+Difference compare(const CompiledModule::Output &got,
+                   const CompiledModule::Output &want) {
   Difference d;
   d.integer = want.dtype == DType::I32;
   if (d.integer) {
@@ -161,8 +161,8 @@ std::vector<const WeightSpec *> operandsOf(const Manifest &manifest,
   return operands;
 }
 
-Result<HostModule> loadWithOperands(const Options &o, Device device) {
-  Result<HostModule> module = HostModule::load(o.module, device);
+Result<CompiledModule> loadWithOperands(const Options &o, Device device) {
+  Result<CompiledModule> module = CompiledModule::load(o.module, device);
   if (!module)
     return module;
   for (const auto &[name, graph] : module->manifest().graphs)
@@ -175,12 +175,13 @@ Result<HostModule> loadWithOperands(const Options &o, Device device) {
   return module;
 }
 
-using Outputs = std::vector<HostModule::Output>;
+using Outputs = std::vector<CompiledModule::Output>;
 
 /// Calls `name` once to warm up and `runs` times more; the last outputs,
 /// and the median time in milliseconds.
-Result<Outputs> timedCalls(const HostModule &module, const std::string &name,
-                           int runs, double &medianMs) {
+Result<Outputs> timedCalls(const CompiledModule &module,
+                           const std::string &name, int runs,
+                           double &medianMs) {
   std::vector<double> times;
   Result<Outputs> outputs = Error{"not run"};
   for (int i = 0; i <= runs; ++i) {
@@ -215,9 +216,9 @@ std::string differencesJson(const GraphSpec &graph, const Outputs &got,
 }
 
 /// DIR/NAME.safetensors: the graph's operands, and its outputs as out.NAME.
-Status writeGraphFile(const std::string &directory, const HostModule &module,
-                      const std::string &name, const GraphSpec &graph,
-                      const Outputs &outputs) {
+Status writeGraphFile(const std::string &directory,
+                      const CompiledModule &module, const std::string &name,
+                      const GraphSpec &graph, const Outputs &outputs) {
   std::vector<SafetensorsEntry> entries;
   std::vector<std::vector<uint8_t>> operands; // the entries point into them
   for (const WeightSpec *w : operandsOf(module.manifest(), name)) {
@@ -244,12 +245,12 @@ int fail(const std::string &message) {
 }
 
 int run(const Options &o) {
-  Result<HostModule> module = loadWithOperands(o, o.device);
+  Result<CompiledModule> module = loadWithOperands(o, o.device);
   if (!module)
     return fail(module.error());
-  std::optional<HostModule> reference;
+  std::optional<CompiledModule> reference;
   if (o.compare) {
-    Result<HostModule> r = loadWithOperands(o, *o.compare);
+    Result<CompiledModule> r = loadWithOperands(o, *o.compare);
     if (!r)
       return fail(r.error());
     reference.emplace(std::move(*r));

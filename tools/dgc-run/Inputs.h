@@ -12,7 +12,7 @@
 
 #include "Options.h"
 
-#include "dgc/runtime/Safetensors.h" // Result
+#include "dgc/runtime/Result.h"
 
 #include <cstdint>
 #include <optional>

@@ -75,7 +75,7 @@ static int runTool(int argc, char **argv) {
   auto loaded = dgc::loadModel(o.module, o.weights, *device);
   if (!loaded)
     return fail(loaded.error());
-  HostModule *module = loaded->module.get();
+  CompiledModule *module = loaded->module.get();
   const Manifest &manifest = module->manifest();
   std::optional<Tokenizer> &tokenizer = loaded->tokenizer;
   const std::string &tokenizerPath = loaded->tokenizerPath;

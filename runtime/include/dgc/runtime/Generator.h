@@ -28,7 +28,7 @@
 #ifndef DGC_RUNTIME_GENERATOR_H
 #define DGC_RUNTIME_GENERATOR_H
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 #include "dgc/runtime/ImageProcessor.h"
 #include "dgc/runtime/Sampler.h"
 
@@ -123,7 +123,7 @@ struct GeneratorLoad {
 
 class Generator {
 public:
-  Generator(const HostModule &module, KVCache &cache, int64_t maxBatch);
+  Generator(const CompiledModule &module, KVCache &cache, int64_t maxBatch);
   ~Generator();
 
   /// Queues `request` and returns its index, or says why it is invalid
@@ -174,7 +174,7 @@ private:
               const GenerationEvents &events, bool cancelled = false);
   void startCanvas(Running &r);
 
-  const HostModule &module_;
+  const CompiledModule &module_;
   KVCache &cache_;
   Executor executor_;
   int64_t maxBatch_;

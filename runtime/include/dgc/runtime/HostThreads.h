@@ -2,7 +2,7 @@
 //
 // A host.so splits each large parallel loop nest of its graphs into chunks of
 // its outer iterations and hands them to the function its
-// kParallelForSymbol variable points to; HostModule points it at
+// kParallelForSymbol variable points to; CompiledModule points it at
 // hostParallelFor, which runs the chunks on a pool of threads (the caller
 // among them) and returns when all are done. Nothing is reordered within a
 // chunk, so results do not depend on the thread count.

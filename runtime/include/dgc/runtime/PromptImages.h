@@ -16,7 +16,7 @@
 #ifndef DGC_RUNTIME_PROMPTIMAGES_H
 #define DGC_RUNTIME_PROMPTIMAGES_H
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 #include "dgc/runtime/ImageProcessor.h"
 
 namespace dgc::runtime {
@@ -41,7 +41,7 @@ expandImageTokens(const std::vector<int32_t> &ids, const VisionManifest &vision,
 /// Executor::EncoderImages. The k-th run of image tokens in `ids` must be
 /// as long as `images[k]` has soft tokens.
 Result<Executor::EncoderImages>
-encoderImages(const HostModule &module, const std::vector<int32_t> &ids,
+encoderImages(const CompiledModule &module, const std::vector<int32_t> &ids,
               const std::vector<ProcessedImage> &images,
               int32_t firstPosition = 0);
 

@@ -20,7 +20,7 @@
 #ifndef DGC_RUNTIME_SAMPLER_H
 #define DGC_RUNTIME_SAMPLER_H
 
-#include "dgc/runtime/KVCache.h" // Status
+#include "dgc/runtime/Result.h"
 
 #include <cstdint>
 #include <deque>

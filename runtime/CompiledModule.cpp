@@ -1,6 +1,6 @@
-//===- HostModule.cpp - Loading and calling a host module -----------------===//
+//===- CompiledModule.cpp - Loading and calling a compiled module ---------===//
 
-#include "dgc/runtime/HostModule.h"
+#include "dgc/runtime/CompiledModule.h"
 
 #include "dgc/runtime/Files.h"
 #include "dgc/runtime/HostThreads.h"
@@ -61,11 +61,11 @@ std::pair<const void *, const void *> mappedRange(void *handle) {
 }
 } // namespace
 
-HostModule::HostModule(HostModule &&other) noexcept {
+CompiledModule::CompiledModule(CompiledModule &&other) noexcept {
   *this = std::move(other);
 }
 
-HostModule &HostModule::operator=(HostModule &&other) noexcept {
+CompiledModule &CompiledModule::operator=(CompiledModule &&other) noexcept {
   std::swap(manifest_, other.manifest_);
   std::swap(library_, other.library_);
   std::swap(entries_, other.entries_);
@@ -80,7 +80,7 @@ HostModule &HostModule::operator=(HostModule &&other) noexcept {
   return *this;
 }
 
-HostModule::~HostModule() {
+CompiledModule::~CompiledModule() {
   // Replays read the arena: they go first.
   recordings_.clear();
   // The kernels' PTX lives in the library: the device forgets its
@@ -118,7 +118,7 @@ const char *deviceName(Device device) {
   return device == Device::Cuda ? "cuda" : "host";
 }
 
-std::vector<float> HostModule::Output::floats() const {
+std::vector<float> CompiledModule::Output::floats() const {
   size_t n = bytes.size() / dtypeSize(dtype);
   std::vector<float> values(n);
   for (size_t i = 0; i < n; ++i) {
@@ -143,7 +143,8 @@ std::string elfProblem(std::string_view code) {
     std::memcpy(&v, code.data() + at, bytes); // little-endian x86-64
     return v;
   };
-  if (code.size() < 64 || code.substr(0, 4) != "\x7f" "ELF" || code[4] != 2)
+  // "\177ELF": the magic, 0x7f then "ELF".
+  if (code.size() < 64 || code.substr(0, 4) != "\177ELF" || code[4] != 2)
     return "not a 64-bit ELF shared object";
   uint64_t phoff = field(0x20, 8), phentsize = field(0x36, 2),
            phnum = field(0x38, 2);
@@ -161,8 +162,8 @@ std::string elfProblem(std::string_view code) {
 }
 } // namespace
 
-Result<HostModule> HostModule::load(const std::string &directory,
-                                    Device device) {
+Result<CompiledModule> CompiledModule::load(const std::string &directory,
+                                            Device device) {
   std::string manifestPath = directory + "/manifest.json";
   if (!fileExists(manifestPath))
     return Error{manifestPath + ": cannot open the module manifest (is " +
@@ -176,7 +177,7 @@ Result<HostModule> HostModule::load(const std::string &directory,
   Result<Manifest> manifest = parseManifest(*text, manifestPath);
   if (!manifest)
     return Error{manifest.error()};
-  HostModule module;
+  CompiledModule module;
   module.manifest_ = std::move(*manifest);
   module.device_ = device;
   Result<TargetManifest> target =
@@ -192,8 +193,8 @@ Result<HostModule> HostModule::load(const std::string &directory,
       for (const std::string &flag : missing)
         names += (names.empty() ? "" : ", ") + flag;
       return Error{directory + "/" + target->library + " was compiled for " +
-                   target->cpu + " and needs CPU features this machine lacks: " +
-                   names +
+                   target->cpu +
+                   " and needs CPU features this machine lacks: " + names +
                    " (compile it here, or with dgc compile --cpu x86-64-v3 or "
                    "--cpu generic for modules that run elsewhere)"};
     }
@@ -248,14 +249,14 @@ Result<HostModule> HostModule::load(const std::string &directory,
     module.entries_[name] = entry;
   }
   // Parallel loop nests run on the runtime's threads (HostThreads.h).
-  if (auto *parallelFor = static_cast<void **>(
-          dlsym(module.library_, kParallelForSymbol)))
+  if (auto *parallelFor =
+          static_cast<void **>(dlsym(module.library_, kParallelForSymbol)))
     *parallelFor = reinterpret_cast<void *>(&hostParallelFor);
   // The code knows the manifest it was compiled with: a manifest edited and
   // re-sealed (another pool geometry, two graphs on one entry point) would
   // make it read and write past its buffers.
-  const auto *compiledWith = static_cast<const char *>(
-      dlsym(module.library_, kManifestDigestSymbol));
+  const auto *compiledWith =
+      static_cast<const char *>(dlsym(module.library_, kManifestDigestSymbol));
   if (!compiledWith)
     return Error{library + ": names no manifest (" +
                  std::string(kManifestDigestSymbol) +
@@ -264,7 +265,8 @@ Result<HostModule> HostModule::load(const std::string &directory,
       std::string(compiledWith, strnlen(compiledWith, 64)) != manifestDigest)
     return Error{manifestPath + ": not the manifest " + target->library +
                  " was compiled with (its digest is " + manifestDigest +
-                 ", the code's " + std::string(compiledWith, strnlen(compiledWith, 64)) +
+                 ", the code's " +
+                 std::string(compiledWith, strnlen(compiledWith, 64)) +
                  "): the manifest was edited after dgc compile wrote it "
                  "(compile the module again)"};
   uintptr_t base;
@@ -293,7 +295,7 @@ Result<HostModule> HostModule::load(const std::string &directory,
   return module;
 }
 
-Status HostModule::bindWeights(const Checkpoint &checkpoint) {
+Status CompiledModule::bindWeights(const Checkpoint &checkpoint) {
   if (Status s = checkCheckpointConfig(manifest_, checkpoint.directory()); !s)
     return s;
   for (const WeightSpec &w : manifest_.weights) {
@@ -344,9 +346,10 @@ Status HostModule::bindWeights(const Checkpoint &checkpoint) {
             bad = i;
       }
       if (bad >= 0) {
-        float value = w.dtype == DType::F32
-                          ? reinterpret_cast<const float *>(dst)[bad]
-                          : bf16ToFloat(reinterpret_cast<const uint16_t *>(dst)[bad]);
+        float value =
+            w.dtype == DType::F32
+                ? reinterpret_cast<const float *>(dst)[bad]
+                : bf16ToFloat(reinterpret_cast<const uint16_t *>(dst)[bad]);
         return Error{"tensor '" + w.name + "' in the checkpoint in " +
                      checkpoint.directory() + ": element " +
                      std::to_string(bad) + " is " + std::to_string(value) +
@@ -361,8 +364,9 @@ Status HostModule::bindWeights(const Checkpoint &checkpoint) {
   return placeArenaOnDevice();
 }
 
-Status HostModule::writeWeight(const WeightSpec &w,
-                               const std::function<Status(uint8_t *)> &fill) {
+Status
+CompiledModule::writeWeight(const WeightSpec &w,
+                            const std::function<Status(uint8_t *)> &fill) {
   if (!deviceMemory_)
     return fill(arena_ + w.offset);
   size_t bytes = static_cast<size_t>(w.byteSize());
@@ -375,7 +379,8 @@ Status HostModule::writeWeight(const WeightSpec &w,
   return Status();
 }
 
-Result<std::vector<uint8_t>> HostModule::readWeight(const WeightSpec &w) const {
+Result<std::vector<uint8_t>>
+CompiledModule::readWeight(const WeightSpec &w) const {
   std::vector<uint8_t> bytes(static_cast<size_t>(w.byteSize()));
   if (Status s =
           fromModuleMemory(bytes.data(), arena_ + w.offset, bytes.size());
@@ -384,8 +389,8 @@ Result<std::vector<uint8_t>> HostModule::readWeight(const WeightSpec &w) const {
   return bytes;
 }
 
-Status HostModule::copyModuleMemory(void *dst, const void *src, size_t bytes,
-                                    bool toModule) const {
+Status CompiledModule::copyModuleMemory(void *dst, const void *src,
+                                        size_t bytes, bool toModule) const {
   if (!deviceMemory_) {
     if (bytes)
       std::memcpy(dst, src, bytes);
@@ -398,7 +403,7 @@ Status HostModule::copyModuleMemory(void *dst, const void *src, size_t bytes,
                   : (*gpu)->download(dst, src, bytes);
 }
 
-std::vector<PoolSpec> HostModule::poolSpecs() const {
+std::vector<PoolSpec> CompiledModule::poolSpecs() const {
   std::vector<PoolSpec> pools;
   for (const PoolManifest &p : manifest_.pools)
     pools.push_back(PoolSpec{p.name, p.layers, p.kvHeads, p.headDim, p.window,
@@ -406,14 +411,14 @@ std::vector<PoolSpec> HostModule::poolSpecs() const {
   return pools;
 }
 
-Result<KVCache> HostModule::createCache(int64_t pageSize,
-                                        int64_t pagesPerPool) const {
+Result<KVCache> CompiledModule::createCache(int64_t pageSize,
+                                            int64_t pagesPerPool) const {
   return createCache(
       pageSize, std::vector<int64_t>(manifest_.pools.size(), pagesPerPool));
 }
 
-Result<KVCache> HostModule::createCache(int64_t pageSize,
-                                        std::vector<int64_t> pages) const {
+Result<KVCache> CompiledModule::createCache(int64_t pageSize,
+                                            std::vector<int64_t> pages) const {
   PoolMemory memory;
   if (device_ == Device::Cuda) {
     // Kernels read and write the pages: device memory (managed where the
@@ -450,8 +455,8 @@ Result<KVCache> HostModule::createCache(int64_t pageSize,
                          std::move(memory));
 }
 
-Status HostModule::checkPool(const std::string &name,
-                             const CacheBinding &binding) const {
+Status CompiledModule::checkPool(const std::string &name,
+                                 const CacheBinding &binding) const {
   const PoolSpec &have = binding.cache->pools().at(binding.pool);
   for (const PoolManifest &want : manifest_.pools) {
     if (want.name != name)

@@ -1,10 +1,10 @@
-//===- HostModule.h - A compiled dgc module on the host CPU -----*- C++ -*-===//
+//===- CompiledModule.h - A compiled dgc module, host or cuda ---*- C++ -*-===//
 //
 // Loads MODEL.dgm (manifest.json + host.so or cuda.so), binds a checkpoint's
 // weights to the module's weight arena, and runs its graphs against the paged
 // KV cache.
 //
-//   auto module = HostModule::load("tiny.dgm");
+//   auto module = CompiledModule::load("tiny.dgm");
 //   auto checkpoint = Checkpoint::open("checkpoint/");
 //   module->bindWeights(*checkpoint);
 //   auto cache = module->createCache(/*pageSize=*/16, /*pages=*/64);
@@ -14,8 +14,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef DGC_RUNTIME_HOSTMODULE_H
-#define DGC_RUNTIME_HOSTMODULE_H
+#ifndef DGC_RUNTIME_COMPILEDMODULE_H
+#define DGC_RUNTIME_COMPILEDMODULE_H
 
 #include "dgc/runtime/KVCache.h"
 #include "dgc/runtime/Manifest.h"
@@ -47,15 +47,15 @@ const char *deviceName(Device device);
 Status checkCheckpointConfig(const Manifest &manifest,
                              const std::string &directory);
 
-class HostModule {
+class CompiledModule {
 public:
   /// Loads the module's code for `device`; a module compiled without that
   /// target, or a cuda device without a driver or GPU, is a clear error.
-  static Result<HostModule> load(const std::string &directory,
-                                 Device device = Device::Host);
-  HostModule(HostModule &&) noexcept;
-  HostModule &operator=(HostModule &&) noexcept;
-  ~HostModule();
+  static Result<CompiledModule> load(const std::string &directory,
+                                     Device device = Device::Host);
+  CompiledModule(CompiledModule &&) noexcept;
+  CompiledModule &operator=(CompiledModule &&) noexcept;
+  ~CompiledModule();
 
   const Manifest &manifest() const { return manifest_; }
   Device device() const { return device_; }
@@ -127,7 +127,7 @@ public:
   bool deviceMemory() const { return deviceMemory_; }
 
 private:
-  HostModule() = default;
+  CompiledModule() = default;
   /// Copies `data` (`bytes`) where kernels can read it; null: leave it.
   using PlaceFn = std::function<Result<void *>(const void *data, size_t bytes,
                                                const std::string &what)>;
@@ -178,7 +178,7 @@ private:
 /// Runs the encoder and decoder graphs for batches of requests.
 class Executor {
 public:
-  Executor(const HostModule &module, KVCache &cache)
+  Executor(const CompiledModule &module, KVCache &cache)
       : module_(module), cache_(cache) {}
 
   /// What a batch's images add to an encoder pass: soft tokens [B, T, H]
@@ -192,16 +192,16 @@ public:
   /// Causal pass over `tokens` [B, T] at `positions` [B, T]: writes their K/V
   /// and commits each request up to its last position. Returns the final
   /// hidden states [B, T, H].
-  Result<HostModule::Output> encode(const std::vector<RequestId> &requests,
-                                    const std::vector<int32_t> &tokens,
-                                    const std::vector<int32_t> &positions,
-                                    const EncoderImages *images = nullptr);
+  Result<CompiledModule::Output> encode(const std::vector<RequestId> &requests,
+                                        const std::vector<int32_t> &tokens,
+                                        const std::vector<int32_t> &positions,
+                                        const EncoderImages *images = nullptr);
 
   /// The decoder's outputs (docs/graphs.md): x = softcapped logits over
   /// the temperature [B, C, V] in the compute type, its statistics, and the
   /// soft embedding [B, C, H] the next step conditions on.
   struct Step {
-    HostModule::Output scaledLogits, argmax, topkProbs, topkIds, entropy,
+    CompiledModule::Output scaledLogits, argmax, topkProbs, topkIds, entropy,
         sample, scSoft;
   };
   /// One denoise step over one canvas per request, at each request's
@@ -219,7 +219,7 @@ public:
                       const std::vector<int32_t> &drawSeeds = {},
                       bool wantLogits = true);
 
-  /// Denoise steps through HostModule::callRecorded: on the cuda device,
+  /// Denoise steps through CompiledModule::callRecorded: on the cuda device,
   /// from the second step of a block on, one CUDA graph launch per step.
   /// Should a recording or replay fail, that step and the later ones are
   /// launched instead, and recordingProblem() says why.
@@ -230,21 +230,21 @@ public:
   void setCheckFinite(bool on) { checkFinite_ = on; }
   const std::string &recordingProblem() const { return recordingProblem_; }
   /// Seconds the last graph call's compiled code took, without the copies
-  /// of its inputs and outputs (HostModule::call's `graphSeconds`).
+  /// of its inputs and outputs (CompiledModule::call's `graphSeconds`).
   double lastGraphSeconds() const { return graphSeconds_; }
 
 private:
-  Result<std::vector<HostModule::Output>>
-  run(const std::string &graph, std::vector<HostModule::Arg> tensors,
+  Result<std::vector<CompiledModule::Output>>
+  run(const std::string &graph, std::vector<CompiledModule::Arg> tensors,
       const std::vector<RequestId> &requests, uint64_t skippedOutputs = 0);
   bool recordedSteps_ = false, checkFinite_ = false;
   std::string recordingProblem_;
   double graphSeconds_ = 0;
 
-  const HostModule &module_;
+  const CompiledModule &module_;
   KVCache &cache_;
 };
 
 } // namespace dgc::runtime
 
-#endif // DGC_RUNTIME_HOSTMODULE_H
+#endif // DGC_RUNTIME_COMPILEDMODULE_H
