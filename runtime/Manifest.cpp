@@ -2,6 +2,7 @@
 
 #include "dgc/runtime/Manifest.h"
 
+#include "GenerationJson.h"
 #include "StrictJson.h"
 
 #include <nlohmann/json.hpp>
@@ -148,25 +149,12 @@ Manifest parse(std::string_view text, const std::string &path) {
     m.maxPositions =
         integer(model["max_positions"], "model.max_positions", m.canvasLength,
                 int64_t(1) << 31);
-  // The generation defaults compiled in, renamed to generation_config.json's
-  // keys so that one reader (GenerationOptions) checks both.
-  if (auto g = model.find("generation"); g != model.end()) {
-    if (!g->is_object())
-      fail("model.generation", "expected an object of generation defaults");
-    json config = json::object();
-    for (const char *key :
-         {"max_new_tokens", "max_denoising_steps", "t_min", "t_max",
-          "stability_threshold", "confidence_threshold"})
-      if (g->contains(key))
-        config[key] = (*g)[key];
-    if (g->contains("entropy_bound"))
-      config["sampler_config"] = {{"entropy_bound", (*g)["entropy_bound"]}};
-    if (g->contains("eos"))
-      config["eos_token_id"] = (*g)["eos"];
-    if (g->contains("pad"))
-      config["pad_token_id"] = (*g)["pad"];
-    m.generationConfig = config.dump();
-  }
+  // The generation defaults compiled in, by the module's names, read as
+  // every other source of options is.
+  if (auto g = model.find("generation"); g != model.end())
+    if (Status st = readModuleGeneration(*g, "model.generation", m.generation);
+        !st)
+      throw ManifestError{st.error()};
 
   if (auto config = model.find("config"); config != model.end()) {
     if (!config->is_object())

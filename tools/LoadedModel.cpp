@@ -36,11 +36,7 @@ Result<LoadedModel> loadModel(const std::string &modulePath,
   out.module = std::make_unique<CompiledModule>(std::move(*module));
 
   // Generation defaults: compiled in, then the checkpoint's.
-  if (!manifest.generationConfig.empty())
-    if (Status s = out.defaults.mergeGenerationConfig(
-            manifest.generationConfig, modulePath + ": model.generation");
-        !s)
-      return Error{s.error()};
+  manifest.generation.applyTo(out.defaults);
   std::string generationPath = weightsDir + "/generation_config.json";
   auto generation = readOptionalFile(generationPath);
   if (!generation)

@@ -5,13 +5,15 @@
 // the runtime depend on is checked here, so later stages can trust it.
 // Errors name the file, the JSON path and what was expected.
 //
-// This library depends only on the C++ standard library and nlohmann/json, so
-// the runtime can use it too.
+// This library depends only on the C++ standard library, nlohmann/json and,
+// for generation_config.json, the runtime's reader: no MLIR.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef DGC_CONFIG_H
 #define DGC_CONFIG_H
+
+#include "dgc/runtime/GenerationOptions.h"
 
 #include <cstdint>
 #include <map>
@@ -116,18 +118,18 @@ struct ModelConfig {
   int64_t activeParameterCount() const;
 };
 
+/// The generation options dgc compiles into a module: the runtime's
+/// struct, read by the runtime's reader of generation_config.json
+/// (dgc/runtime/GenerationOptions.h) over DiffusionGemma's eos ids, and
+/// checked whole (GenerationOptions::validate).
 struct GenerationConfig {
-  int64_t maxNewTokens = 256;
-  int64_t maxDenoisingSteps = 48;
-  double entropyBound = 0.1;
-  double tMin = 0.4;
-  double tMax = 0.8;
-  int64_t stabilityThreshold = 1;
-  double confidenceThreshold = 0.005;
-  std::vector<int64_t> eosTokenIds = {1, 106, 50};
-  int64_t padTokenId = 0;
-  /// Whether the file gave eos_token_id (else it is the default above).
+  runtime::GenerationOptions options = defaults();
+  /// Whether the file gave eos_token_id (else options.eosIds are the
+  /// defaults).
   bool eosStated = false;
+
+  /// transformers' defaults, with DiffusionGemma's eos ids 1, 106 and 50.
+  static runtime::GenerationOptions defaults();
 };
 
 /// What went wrong, where: `file: path: message`.

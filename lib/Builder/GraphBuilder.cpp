@@ -71,18 +71,24 @@ static void annotateModule(ModuleOp module, const ModelConfig &config,
         b.getNamedAttr("pooling_kernel", i64(config.vision->poolingKernelSize)),
         b.getNamedAttr("soft_tokens", i64(config.visionSoftTokensPerImage)),
     });
-  DictionaryAttr generation = b.getDictionaryAttr({
-      b.getNamedAttr("max_new_tokens", i64(gen.maxNewTokens)),
-      b.getNamedAttr("max_denoising_steps", i64(gen.maxDenoisingSteps)),
-      b.getNamedAttr("entropy_bound", b.getF64FloatAttr(gen.entropyBound)),
-      b.getNamedAttr("t_min", b.getF64FloatAttr(gen.tMin)),
-      b.getNamedAttr("t_max", b.getF64FloatAttr(gen.tMax)),
-      b.getNamedAttr("stability_threshold", i64(gen.stabilityThreshold)),
-      b.getNamedAttr("confidence_threshold",
-                     b.getF64FloatAttr(gen.confidenceThreshold)),
-      b.getNamedAttr("eos", ids(gen.eosTokenIds)),
-      b.getNamedAttr("pad", i64(gen.padTokenId)),
-  });
+  // Every option under its module name, as the runtime's reader of
+  // model.generation takes it back (generationFields()).
+  SmallVector<NamedAttribute> options;
+  const runtime::GenerationOptions &g = gen.options;
+  for (const runtime::GenerationField &f : runtime::generationFields()) {
+    Attribute value;
+    if (f.integer)
+      value = i64(g.*f.integer);
+    else if (f.real)
+      value = b.getF64FloatAttr(g.*f.real);
+    else if (f.tokenId)
+      value = i64(g.*f.tokenId);
+    else
+      value = b.getDenseI64ArrayAttr(
+          std::vector<int64_t>((g.*f.tokenIds).begin(), (g.*f.tokenIds).end()));
+    options.push_back(b.getNamedAttr(f.name, value));
+  }
+  DictionaryAttr generation = b.getDictionaryAttr(options);
   // The config's values, for the runtime to compare with a checkpoint's.
   SmallVector<NamedAttribute> values;
   for (const auto &[path, text] : config.valuesRead)

@@ -2,6 +2,7 @@
 
 #include "ApiRequest.h"
 
+#include "runtime/GenerationJson.h"
 #include "runtime/StrictJson.h"
 
 #include <map>
@@ -32,30 +33,29 @@ enum class Kind {
   StreamOptions,
   StreamDrafts,
   IgnoreEos,
-  IntOption,
-  RealOption
+  Generation
 };
 
 /// The fields each endpoint honours; every other one is refused.
 const std::map<std::string, Kind> &fields(Endpoint endpoint) {
-  static const std::map<std::string, Kind> common = {
-      {"model", Kind::Model},
-      {"max_tokens", Kind::MaxTokens},
-      {"seed", Kind::Seed},
-      {"stop", Kind::Stop},
-      {"n", Kind::N},
-      {"stream", Kind::Stream},
-      {"stream_options", Kind::StreamOptions},
-      // DiffusionGemma's sampler (generation_config.json's keys).
-      {"t_min", Kind::RealOption},
-      {"t_max", Kind::RealOption},
-      {"entropy_bound", Kind::RealOption},
-      {"confidence_threshold", Kind::RealOption},
-      {"stability_threshold", Kind::IntOption},
-      {"max_denoising_steps", Kind::IntOption},
-      {"stream_drafts", Kind::StreamDrafts},
-      {"ignore_eos", Kind::IgnoreEos},
-  };
+  static const std::map<std::string, Kind> common = [] {
+    std::map<std::string, Kind> m = {
+        {"model", Kind::Model},
+        {"max_tokens", Kind::MaxTokens},
+        {"seed", Kind::Seed},
+        {"stop", Kind::Stop},
+        {"n", Kind::N},
+        {"stream", Kind::Stream},
+        {"stream_options", Kind::StreamOptions},
+        {"stream_drafts", Kind::StreamDrafts},
+        {"ignore_eos", Kind::IgnoreEos},
+    };
+    // DiffusionGemma's sampler: the options a request may set.
+    for (const runtime::GenerationField &f : runtime::generationFields())
+      if (f.inRequests)
+        m[f.name] = Kind::Generation;
+    return m;
+  }();
   static const std::map<std::string, Kind> completions = [] {
     auto m = common;
     m["prompt"] = Kind::Prompt;
@@ -251,19 +251,12 @@ bool readField(const std::string &key, Kind kind, const json &v, ApiRequest &r,
       r.includeUsage = o.get<bool>();
     }
     return true;
-  case Kind::IntOption:
-  case Kind::RealOption:
-    if (v.is_null())
-      return true;
-    if (kind == Kind::IntOption ? !v.is_number_integer() : !v.is_number())
-      return expect(error, key, v,
-                    kind == Kind::IntOption ? "an integer" : "a number");
-    // The runtime's one reader checks the range, as for the files.
-    if (key == "entropy_bound")
-      r.generation["sampler_config"] = {
-          {"_cls_name", "EntropyBoundSamplerConfig"}, {"entropy_bound", v}};
-    else
-      r.generation[key] = v;
+  case Kind::Generation:
+    // Checked by the reader of every source of options.
+    if (runtime::Status s = runtime::readGenerationValue(
+            *runtime::generationFieldByName(key), v, key, r.generation);
+        !s)
+      return fail(error, key, s.error());
     return true;
   }
   return true;
@@ -320,7 +313,13 @@ parseApiRequest(Endpoint endpoint, const std::string &body, ApiError &error) {
     return std::nullopt;
   }
   if (r.maxTokens)
-    r.generation["max_new_tokens"] = *r.maxTokens;
+    if (runtime::Status s = runtime::readGenerationValue(
+            *runtime::generationFieldByName("max_new_tokens"),
+            json(*r.maxTokens), "max_tokens", r.generation);
+        !s) {
+      fail(error, "max_tokens", s.error());
+      return std::nullopt;
+    }
   return r;
 }
 

@@ -11,6 +11,8 @@
 #ifndef DGC_SERVE_APIREQUEST_H
 #define DGC_SERVE_APIREQUEST_H
 
+#include "dgc/runtime/GenerationOptions.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -40,9 +42,9 @@ struct ApiRequest {
   std::vector<int32_t> promptIds;
   /// Chat: the messages, checked to be {role, content} objects.
   nlohmann::json messages;
-  /// generation_config.json keys this request sets (max_new_tokens, t_min,
-  /// ...), for GenerationOptions::mergeGenerationConfig.
-  nlohmann::json generation = nlohmann::json::object();
+  /// The sampler's options this request sets (max_tokens, t_min, ...),
+  /// applied over the server's defaults.
+  runtime::GenerationOverrides generation;
   std::optional<int64_t> maxTokens;
   std::optional<uint64_t> seed;
   std::vector<std::string> stop;

@@ -298,12 +298,7 @@ std::shared_ptr<Job> Server::Impl::prepare(Endpoint endpoint,
     g.prompt = tok->encode(*rendered); // the template writes <bos>
   }
   g.options = model.defaults;
-  if (Status s =
-          g.options.mergeGenerationConfig(r.generation.dump(), "request");
-      !s) {
-    error = {400, s.error(), "invalid_request_error", "", ""};
-    return nullptr;
-  }
+  r.generation.applyTo(g.options);
   if (r.ignoreEos)
     g.options.eosIds.clear();
   const Manifest &manifest = model.module->manifest();

@@ -1,8 +1,9 @@
 //===- GenerationChecks.h - What merged generation options promise -*- C++ -*-//
 //
-// Shared by the fuzzers that merge generation_config.json texts: the ranges
-// mergeGenerationConfig promises for each field, and what validate() promises
-// the sampler (temperatures it can divide logits by).
+// Shared by the fuzzers that read generation options (the one reader of
+// GenerationOptions.cpp, from texts, flags or batch lines): the ranges it
+// promises for each field, and what validate() promises the sampler
+// (temperatures it can divide logits by).
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,8 +32,9 @@ inline bool sameOptions(const runtime::GenerationOptions &a,
          a.eosIds == b.eosIds && a.padId == b.padId && a.draw == b.draw;
 }
 
-/// The per-key ranges of mergeGenerationConfig. Relations between keys
-/// (t_max > t_min) wait for validate(): a later text may still fix them.
+/// The per-key ranges of the reader, restated here rather than read from
+/// its table. Relations between keys (t_max > t_min) wait for validate(): a
+/// later source may still fix them.
 inline bool inMergeRanges(const runtime::GenerationOptions &o) {
   auto real = [](double v) { return std::isfinite(v) && v >= 0 && v <= 1e6; };
   if (o.maxNewTokens < 1 || o.maxNewTokens > (1 << 24) ||
@@ -40,7 +42,8 @@ inline bool inMergeRanges(const runtime::GenerationOptions &o) {
       o.stabilityThreshold < 0 || o.stabilityThreshold > (1 << 16))
     return false;
   if (!real(o.tMin) || !real(o.tMax) || !real(o.entropyBound) ||
-      !real(o.confidenceThreshold))
+      !real(o.confidenceThreshold) || !(o.entropyBound > 0) ||
+      !(o.confidenceThreshold > 0))
     return false;
   if (o.padId < 0)
     return false;
@@ -50,22 +53,10 @@ inline bool inMergeRanges(const runtime::GenerationOptions &o) {
   return true;
 }
 
-/// Merges `text` into `o` and checks the promises either way: a failure
-/// names `path` and changes nothing; a success stays in range, and merging
-/// the same text again changes nothing more.
-inline void mergeAndCheck(runtime::GenerationOptions &o,
-                          const std::string &text, const std::string &path) {
-  const runtime::GenerationOptions before = o;
-  runtime::Status s = o.mergeGenerationConfig(text, path);
-  if (!s) {
-    if (s.error().rfind(path + ": ", 0) != 0 || !sameOptions(o, before))
-      std::abort();
-    return;
-  }
+/// What merged options promise the sampler: in range, and what validate()
+/// passes is a schedule whose every temperature divides logits.
+inline void checkMerged(const runtime::GenerationOptions &o) {
   if (!inMergeRanges(o))
-    std::abort();
-  const runtime::GenerationOptions once = o;
-  if (!o.mergeGenerationConfig(text, path) || !sameOptions(o, once))
     std::abort();
   // What validate() passes reaches the sampler: every step's temperature,
   // computed in float32, must be one the logits can be divided by.
@@ -81,6 +72,36 @@ inline void mergeAndCheck(runtime::GenerationOptions &o,
   if (!std::isnormal(coldest) || !(coldest > 0) || !std::isfinite(hottest) ||
       hottest < coldest)
     std::abort();
+}
+
+/// Applies `overrides` to `o` and checks the promises; applying them again
+/// changes nothing more.
+inline void applyAndCheck(runtime::GenerationOptions &o,
+                          const runtime::GenerationOverrides &overrides) {
+  overrides.applyTo(o);
+  const runtime::GenerationOptions once = o;
+  overrides.applyTo(o);
+  if (!sameOptions(o, once))
+    std::abort();
+  checkMerged(o);
+}
+
+/// Merges `text` into `o` and checks the promises either way: a failure
+/// names `path` and changes nothing; a success stays in range, and merging
+/// the same text again changes nothing more.
+inline void mergeAndCheck(runtime::GenerationOptions &o,
+                          const std::string &text, const std::string &path) {
+  const runtime::GenerationOptions before = o;
+  runtime::Status s = o.mergeGenerationConfig(text, path);
+  if (!s) {
+    if (s.error().rfind(path + ": ", 0) != 0 || !sameOptions(o, before))
+      std::abort();
+    return;
+  }
+  const runtime::GenerationOptions once = o;
+  if (!o.mergeGenerationConfig(text, path) || !sameOptions(o, once))
+    std::abort();
+  checkMerged(o);
 }
 
 } // namespace dgc::fuzz

@@ -1,16 +1,14 @@
 //===- batch_line_fuzzer.cpp - libFuzzer target for batch-file lines ------===//
 //
 // Each line of the input goes through dgc-run's batch-line parser; a line
-// that parses has its generation keys merged into the defaults, as dgc-run
-// does for its request.
+// that parses has its generation options applied over the defaults, as
+// dgc-run does for its request.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Inputs.h"
 
 #include "GenerationChecks.h"
-
-#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <string>
@@ -41,19 +39,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (blank)
       continue;
     const Input &request = **in;
-    // One prompt, text or ids; the generation text holds only the keys a
-    // line may set.
+    // One prompt, text or ids; the options the line set, read by the one
+    // reader, keep its promises over the defaults.
     if (request.where != where || !request.text == request.ids.empty())
       std::abort();
-    nlohmann::json generation =
-        nlohmann::json::parse(request.generation, nullptr, false);
-    if (!generation.is_object())
-      std::abort();
-    for (const auto &item : generation.items())
-      if (!kLineGenerationKeys.count(item.key()))
+    for (const dgc::runtime::GenerationField *f : request.generation.set) {
+      std::string key = f->key;
+      if (!kLineGenerationKeys.count(key.substr(0, key.find('.'))))
         std::abort();
+    }
     dgc::runtime::GenerationOptions options;
-    dgc::fuzz::mergeAndCheck(options, request.generation, request.where);
+    dgc::fuzz::applyAndCheck(options, request.generation);
   }
   return 0;
 }

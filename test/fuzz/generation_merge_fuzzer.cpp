@@ -1,9 +1,10 @@
 //===- generation_merge_fuzzer.cpp - libFuzzer target for merges ----------===//
 //
-// GenerationOptions::mergeGenerationConfig over a sequence of texts, as
-// dgc-run layers them (the module's, the checkpoint's, the command line's,
-// a batch line's). The input is split on NUL bytes, one text each, eight
-// at most: more layers find nothing new and only slow the fuzzer down.
+// The one reader of generation options (GenerationOptions.cpp, which dgc
+// compile uses too) over a sequence of generation_config.json texts, merged
+// as dgc-run layers its sources (the module's, the checkpoint's, ...). The
+// input is split on NUL bytes, one text each, eight at most: more layers
+// find nothing new and only slow the fuzzer down.
 //
 //===----------------------------------------------------------------------===//
 

@@ -2,8 +2,8 @@
 //
 // The input is split on NUL bytes into argv (after "dgc-run"). A command line
 // either parses into Options that keep parseOptions' promises or fails with
-// a message; what parses goes on as dgc-run takes it: the generation flags
-// become a generation_config.json text for the runtime's merge, and a prompt
+// a message; what parses goes on as dgc-run takes it: the generation flags,
+// read by the one reader of options, apply over the defaults, and a prompt
 // becomes a request.
 //
 //===----------------------------------------------------------------------===//
@@ -12,8 +12,6 @@
 #include "Options.h"
 
 #include "GenerationChecks.h"
-
-#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <string>
@@ -61,13 +59,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (image.empty())
       std::abort();
 
-  // The flags' values were written anew as JSON; the merge either takes
-  // them or says which is out of its range.
-  for (const auto &[key, value] : o->generation)
-    if (!nlohmann::json::accept(value))
+  // The generation flags were read by the one reader of options: what it
+  // took is in range, over the defaults as over any earlier source.
+  for (const dgc::runtime::GenerationField *f : o->generation.set)
+    if (!f->flag || std::string(f->flag).rfind("--", 0) != 0)
       std::abort();
   dgc::runtime::GenerationOptions defaults;
-  dgc::fuzz::mergeAndCheck(defaults, overridesJson(*o), "the command line");
+  dgc::fuzz::applyAndCheck(defaults, o->generation);
 
   if (o->batchFile) // Reading it would touch the disk.
     return 0;

@@ -2,6 +2,7 @@
 
 #include "Inputs.h"
 
+#include "runtime/GenerationJson.h"
 #include "runtime/StrictJson.h"
 
 #include "dgc/runtime/Files.h"
@@ -18,27 +19,15 @@ using namespace dgc::runtime;
 using nlohmann::json;
 
 const char *const kLineKeys[4] = {"prompt", "prompt_ids", "images", "seed"};
-const std::set<std::string> kLineGenerationKeys = {"max_new_tokens",
-                                                   "max_denoising_steps",
-                                                   "t_min",
-                                                   "t_max",
-                                                   "sampler_config",
-                                                   "stability_threshold",
-                                                   "confidence_threshold",
-                                                   "eos_token_id",
-                                                   "pad_token_id"};
-
-std::string overridesJson(const Options &o) {
-  json config = json::object();
-  for (const auto &[key, value] : o.generation) {
-    json v = json::parse(value);
-    if (key == "entropy_bound")
-      config["sampler_config"]["entropy_bound"] = v;
-    else
-      config[key] = v;
+// The top-level generation_config.json keys of the options.
+const std::set<std::string> kLineGenerationKeys = [] {
+  std::set<std::string> keys;
+  for (const GenerationField &f : generationFields()) {
+    std::string key = f.key;
+    keys.insert(key.substr(0, key.find('.')));
   }
-  return config.dump();
-}
+  return keys;
+}();
 
 int nestingDepth(const std::string &text) {
   int depth = 0, deepest = 0;
@@ -80,7 +69,8 @@ Result<std::optional<Input>> parseBatchLine(const std::string &line,
   json &doc = *parsed;
   if (!doc.is_object())
     return Error{where + ": expected a JSON object per line"};
-  Input in{where, {}, {}, {}, "{}", {}};
+  Input in;
+  in.where = where;
   json generation = json::object();
   for (auto &[key, value] : doc.items()) {
     if (key == "prompt" && value.is_string()) {
@@ -118,18 +108,26 @@ Result<std::optional<Input>> parseBatchLine(const std::string &line,
   }
   if (!in.text == in.ids.empty())
     return Error{where + ": expected one of \"prompt\" or \"prompt_ids\""};
-  in.generation = generation.dump();
+  // The keys are generation_config.json's, read by its reader.
+  if (Status s = readGenerationJson(generation, where, in.generation); !s)
+    return Error{s.error()};
   return std::optional<Input>(std::move(in));
 }
 
 Result<std::vector<Input>> readInputs(const Options &o) {
   std::vector<Input> inputs;
   if (o.prompt) {
-    inputs.push_back({"--prompt", o.prompt, {}, {}, "{}", o.images});
+    Input in;
+    in.where = "--prompt";
+    in.text = o.prompt;
+    in.images = o.images;
+    inputs.push_back(std::move(in));
     return inputs;
   }
   if (o.promptIds) {
-    Input in{"--prompt-ids", {}, {}, {}, "{}", o.images};
+    Input in;
+    in.where = "--prompt-ids";
+    in.images = o.images;
     std::string token;
     for (char c : *o.promptIds + " ") {
       if (c == ' ' || c == ',' || c == '\t' || c == '\n') {

@@ -12,6 +12,7 @@
 
 #include "Options.h"
 
+#include "dgc/runtime/GenerationOptions.h"
 #include "dgc/runtime/Result.h"
 
 #include <cstdint>
@@ -28,7 +29,7 @@ struct Input {
   std::optional<std::string> text;
   std::vector<int32_t> ids;
   std::optional<uint64_t> seed;
-  std::string generation = "{}"; // per-request generation_config keys
+  runtime::GenerationOverrides generation; // the line's own options
   std::vector<std::string> images;
 };
 
@@ -50,9 +51,6 @@ runtime::Result<std::optional<Input>> parseBatchLine(const std::string &line,
 
 /// The requests of the command line: its prompt, or its batch file's lines.
 runtime::Result<std::vector<Input>> readInputs(const Options &o);
-
-/// The command line's generation flags as a generation_config.json text.
-std::string overridesJson(const Options &o);
 
 } // namespace dgc::run
 

@@ -2,16 +2,15 @@
 
 #include "Options.h"
 
+#include <algorithm>
 #include <cerrno>
-#include <cmath>
-#include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <set>
 
 namespace dgc::run {
 
-const char *const kUsage = R"(dgc-run: generate text with a compiled DiffusionGemma module
+const char *const kUsageHead =
+    R"(dgc-run: generate text with a compiled DiffusionGemma module
 
 usage: dgc-run MODEL.dgm --weights DIR (--prompt TEXT | --prompt-ids "1 2 3" |
                                         --batch-file FILE) [options]
@@ -34,15 +33,11 @@ Prompts:
 
 Generation (defaults: the module's compiled generation config, then
 DIR/generation_config.json; each flag overrides both):
-  --max-new-tokens N         tokens to generate, in whole canvases
-  --max-denoising-steps N    steps per canvas at most (N of the schedule)
-  --t-min X, --t-max X       the temperature schedule t_min + (t_max-t_min)*k/N
-  --entropy-bound X          accept positions while their entropy sum fits
-  --stability-threshold N    steps the argmax must stay unchanged to stop
-  --confidence-threshold X   mean entropy under which a canvas may stop
-  --eos-ids "IDS"            ids that end generation (pad follows them)
-  --pad-id N                 the id written after eos
-  --draw exact|top64         draw from the full softmax (default) or from the
+)";
+
+/// After the generation flags, which generationFields() lists.
+const char *const kUsageTail =
+    R"(  --draw exact|top64         draw from the full softmax (default) or from the
                              renormalised top 64 (an approximation)
 
 Running:
@@ -89,65 +84,22 @@ bool parseInt(const std::string &text, int64_t lo, int64_t hi, int64_t &out) {
   return true;
 }
 
-/// A finite decimal number ("0.5", ".5", "1e-3"; not "0x1p-1", inf or nan,
-/// which strtod takes too), written anew as JSON text.
-bool finiteNumber(const std::string &text, std::string &json) {
-  if (text.empty() || text.find_first_not_of("0123456789+-.eE") !=
-                          std::string::npos)
-    return false;
-  char *end = nullptr;
-  errno = 0;
-  double v = std::strtod(text.c_str(), &end);
-  if (errno || *end || !std::isfinite(v))
-    return false;
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.17g", v);
-  json = buffer;
-  return true;
-}
-
-/// Turns "1 2,3" into a JSON array text, or returns false.
-bool idList(const std::string &text, std::string &json) {
-  json = "[";
-  std::string token;
-  bool any = false;
-  for (size_t i = 0; i <= text.size(); ++i) {
-    char c = i < text.size() ? text[i] : ' ';
-    if (c == ' ' || c == ',' || c == '\t' || c == '\n') {
-      if (token.empty())
-        continue;
-      int64_t v;
-      if (!parseInt(token, 0, INT32_MAX, v))
-        return false;
-      json += (any ? "," : "") + std::to_string(v);
-      any = true;
-      token.clear();
-    } else {
-      token += c;
-    }
-  }
-  json += "]";
-  return any;
-}
-
 } // namespace
+
+std::string usage() {
+  std::string text = kUsageHead;
+  for (const runtime::GenerationField &f : runtime::generationFields()) {
+    std::string flag = "  " + std::string(f.flag) + " " + f.metavar;
+    flag.resize(std::max<size_t>(flag.size() + 1, 29), ' ');
+    text += flag + f.help + "\n";
+  }
+  return text + kUsageTail;
+}
 
 std::optional<Options> parseOptions(int argc, char **argv, std::string &error,
                                     bool &help) {
   Options o;
   help = false;
-  // Generation flags and the generation_config.json key each one sets.
-  const std::map<std::string, std::pair<const char *, char>> generation = {
-      {"--max-new-tokens", {"max_new_tokens", 'i'}},
-      {"--max-denoising-steps", {"max_denoising_steps", 'i'}},
-      {"--t-min", {"t_min", 'f'}},
-      {"--t-max", {"t_max", 'f'}},
-      {"--entropy-bound", {"entropy_bound", 'f'}},
-      {"--stability-threshold", {"stability_threshold", 'i'}},
-      {"--confidence-threshold", {"confidence_threshold", 'f'}},
-      {"--eos-ids", {"eos_token_id", 'l'}},
-      {"--pad-id", {"pad_token_id", 'i'}},
-  };
   std::set<std::string> seen;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;
@@ -242,24 +194,16 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &error,
       ok = flag(o.quiet);
     } else if (arg == "--check-finite") {
       ok = flag(o.checkFinite);
-    } else if (auto g = generation.find(arg); g != generation.end()) {
+    } else if (const auto *g = runtime::generationFieldByFlag(arg)) {
+      // Typed and range-checked here, by the table every reader shares.
       ok = next();
-      // The value goes on as JSON text: written anew here, so that the
-      // runtime's reader sees what was checked.
-      std::string json;
-      char kind = g->second.second;
-      int64_t n;
-      if (ok && kind == 'i' && !parseInt(value, 0, INT32_MAX, n))
-        error = arg + ": '" + value + "' is not a non-negative integer";
-      else if (ok && kind == 'i')
-        json = std::to_string(n);
-      else if (ok && kind == 'f' && !finiteNumber(value, json))
-        error = arg + ": '" + value + "' is not a finite decimal number";
-      else if (ok && kind == 'l' && !idList(value, json))
-        error = arg + ": '" + value + "' is not a list of token ids";
-      ok = ok && error.empty();
       if (ok)
-        o.generation.emplace_back(g->second.first, json);
+        if (runtime::Status s =
+                runtime::parseGenerationFlag(*g, value, o.generation);
+            !s) {
+          error = s.error();
+          ok = false;
+        }
     } else if (arg.rfind("-", 0) == 0 && arg != "-") {
       error = "unknown option '" + arg + "' (see dgc-run --help)";
       ok = false;

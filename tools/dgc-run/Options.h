@@ -8,6 +8,8 @@
 #ifndef DGC_TOOLS_DGC_RUN_OPTIONS_H
 #define DGC_TOOLS_DGC_RUN_OPTIONS_H
 
+#include "dgc/runtime/GenerationOptions.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,9 +25,9 @@ struct Options {
   /// --image, in order: one image token of the prompt each.
   std::vector<std::string> images;
 
-  /// Generation overrides, written as generation_config.json keys so that
-  /// the runtime's one reader checks them.
-  std::vector<std::pair<std::string, std::string>> generation;
+  /// The generation flags given, applied over the module's and the
+  /// checkpoint's defaults.
+  runtime::GenerationOverrides generation;
   std::optional<std::string> draw; // exact | top64
 
   uint64_t seed = 0;
@@ -39,7 +41,8 @@ struct Options {
   bool checkFinite = false;
 };
 
-extern const char *const kUsage;
+/// The --help text.
+std::string usage();
 
 /// Parses argv; on a bad command line returns nullopt with `error` set.
 /// `--help` sets `help`.

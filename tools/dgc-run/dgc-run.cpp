@@ -61,7 +61,7 @@ static int runTool(int argc, char **argv) {
   bool help = false;
   auto parsed = dgc::run::parseOptions(argc, argv, error, help);
   if (help) {
-    std::cout << dgc::run::kUsage;
+    std::cout << dgc::run::usage();
     return 0;
   }
   if (!parsed)
@@ -82,10 +82,7 @@ static int runTool(int argc, char **argv) {
 
   // Generation defaults: compiled in, then the checkpoint's, then the flags.
   GenerationOptions defaults = loaded->defaults;
-  if (Status s = defaults.mergeGenerationConfig(dgc::run::overridesJson(o),
-                                                "the command line");
-      !s)
-    return fail(s.error(), 2);
+  o.generation.applyTo(defaults);
   if (o.draw)
     defaults.draw = *o.draw == "top64" ? DrawMode::TopK : DrawMode::Exact;
 
@@ -98,10 +95,7 @@ static int runTool(int argc, char **argv) {
     dgc::run::Input &in = (*inputs)[i];
     GenerationRequest request;
     request.options = defaults;
-    if (Status s =
-            request.options.mergeGenerationConfig(in.generation, in.where);
-        !s)
-      return fail(s.error(), 2);
+    in.generation.applyTo(request.options);
     request.seed = in.seed.value_or(o.seed + i);
     // Images first: each becomes one image token of the prompt, expanded
     // below into boi, its soft tokens and eoi.

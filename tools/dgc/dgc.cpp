@@ -244,14 +244,14 @@ bool checkGenerationTokens(const std::string &genPath,
     return false;
   };
   // The defaults (which the runtime would refuse as well) are named as such.
-  for (int64_t id : generation.eosTokenIds)
+  for (int64_t id : generation.options.eosIds)
     if (id >= vocab)
       return outside(generation.eosStated
                          ? "eos_token_id"
                          : "eos_token_id (not given: the default 1, 106, 50)",
                      id);
-  if (generation.padTokenId >= vocab)
-    return outside("pad_token_id", generation.padTokenId);
+  if (generation.options.padId >= vocab)
+    return outside("pad_token_id", generation.options.padId);
   return true;
 }
 
@@ -611,10 +611,10 @@ int runSummary() {
         outs() << ", window " << g.window;
       outs() << "\n";
     }
-    outs() << "  sampler: " << generation.maxDenoisingSteps
-           << " steps max, temperature " << format("%g", generation.tMax)
-           << " -> " << format("%g", generation.tMin) << ", entropy bound "
-           << format("%g", generation.entropyBound) << "\n";
+    const dgc::runtime::GenerationOptions &g = generation.options;
+    outs() << "  sampler: " << g.maxDenoisingSteps << " steps max, temperature "
+           << format("%g", g.tMax) << " -> " << format("%g", g.tMin)
+           << ", entropy bound " << format("%g", g.entropyBound) << "\n";
     outs() << dgc::summarizeModule(*module);
     outs() << "  built and verified in " << format("%.2f", seconds) << " s\n\n";
   }

@@ -9,6 +9,7 @@
 #ifndef DGC_RUNTIME_MANIFEST_H
 #define DGC_RUNTIME_MANIFEST_H
 
+#include "dgc/runtime/GenerationOptions.h"
 #include "dgc/runtime/ModuleFormat.h"
 #include "dgc/runtime/Safetensors.h"
 
@@ -84,9 +85,9 @@ struct Manifest {
   /// when the module does not say.
   int64_t maxPositions = 0;
   int64_t weightBytes = 0;
-  /// The generation defaults compiled into the module, as the text of a
-  /// generation_config.json; empty when the module has none.
-  std::string generationConfig;
+  /// The generation defaults compiled into the module (model.generation);
+  /// none set when the module has none.
+  GenerationOverrides generation;
   /// The config.json values the graphs were built from, by JSON path
   /// ("text_config.rms_norm_eps"), as JSON text; empty for graphs compiled
   /// from IR.

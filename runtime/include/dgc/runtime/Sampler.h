@@ -20,7 +20,7 @@
 #ifndef DGC_RUNTIME_SAMPLER_H
 #define DGC_RUNTIME_SAMPLER_H
 
-#include "dgc/runtime/Result.h"
+#include "dgc/runtime/GenerationOptions.h"
 
 #include <cstdint>
 #include <deque>
@@ -29,39 +29,6 @@
 #include <vector>
 
 namespace dgc::runtime {
-
-/// How each position's candidate token is drawn from softmax(x).
-enum class DrawMode {
-  /// The full vocabulary, exactly (the reference): drawn inside the
-  /// decoder step, by Gumbel-max from seeds the request's RandomSource gives.
-  Exact,
-  /// The 64 most likely tokens, renormalised: an approximation.
-  TopK,
-};
-
-/// Every option of the sampler; defaults are transformers' global defaults.
-struct GenerationOptions {
-  int64_t maxNewTokens = 256;
-  int64_t maxDenoisingSteps = 48;
-  double tMin = 0.4, tMax = 0.8;
-  double entropyBound = 0.1;
-  int64_t stabilityThreshold = 1;
-  double confidenceThreshold = 0.005;
-  std::vector<int32_t> eosIds;
-  int32_t padId = 0;
-  DrawMode draw = DrawMode::Exact;
-
-  /// Overrides the fields `generation_config.json` sets (`sampler_config`'s
-  /// `entropy_bound` included); unknown keys are ignored, as transformers
-  /// keeps them as custom entries. Errors name the file and the key.
-  Status mergeGenerationConfig(std::string_view text, const std::string &path);
-  /// Ranges every option must be in; the message names the first bad one.
-  Status validate() const;
-  /// Canvases a request generates at most: ceil(maxNewTokens / canvas).
-  int64_t maxCanvases(int64_t canvasLength) const {
-    return (maxNewTokens + canvasLength - 1) / canvasLength;
-  }
-};
 
 /// The temperature of step `k` (N, N-1, ..., 1), in float32 arithmetic as
 /// transformers evaluates it.
