@@ -20,6 +20,7 @@
 #define DGC_RUNTIME_CACHEBINDING_H
 
 #include "dgc/runtime/KVCache.h"
+#include "dgc/runtime/ModuleFormat.h"
 
 #include <cstdint>
 #include <string>
@@ -30,8 +31,9 @@ namespace dgc::runtime {
 /// One pool of a KVCache seen by one graph call: row b of the batch is
 /// request requests[b].
 struct CacheBinding {
-  static constexpr int64_t kHeader = 4;
-  static constexpr int64_t kNoError = INT64_MAX;
+  // The table's layout, shared with the compiler (ModuleFormat.h).
+  static constexpr int64_t kHeader = kKVTableHeader;
+  static constexpr int64_t kNoError = kKVTableNoError;
 
   KVCache *cache = nullptr;
   int64_t pool = 0;

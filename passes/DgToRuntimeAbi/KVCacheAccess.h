@@ -27,15 +27,15 @@
 #define DGC_PASSES_DGTORUNTIMEABI_KVCACHEACCESS_H
 
 #include "dg/DgDialect.h"
+#include "dgc/runtime/ModuleFormat.h"
 
 #include "mlir/IR/Builders.h"
 
 namespace dgc {
 
-/// Columns of the table before the per-position rows.
-constexpr int64_t kKVTableHeader = 4;
-/// What the error cell holds while every write was valid.
-constexpr int64_t kKVTableNoError = INT64_MAX;
+// The table's layout, shared with the runtime's CacheBinding.
+using runtime::kKVTableHeader;
+using runtime::kKVTableNoError;
 
 /// The pool buffer type of `cache`.
 mlir::MemRefType kvPoolType(dg::KVCacheType cache);

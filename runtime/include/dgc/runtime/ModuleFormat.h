@@ -37,6 +37,14 @@ constexpr const char *kManifestDigestSymbol = "dgc_manifest_sha256";
 /// hostParallelFor (HostThreads.h) when it loads the library.
 constexpr const char *kParallelForSymbol = "dgc_parallel_for";
 
+/// A KV-cache input's table (docs/module-format.md), [batch, header +
+/// positions] of int64: per request the committed length, the page size,
+/// the error cell, the first position listed, then a pool row per position.
+/// Columns before the per-position rows:
+constexpr int64_t kKVTableHeader = 4;
+/// What the error cell holds while every write of the call was valid.
+constexpr int64_t kKVTableNoError = INT64_MAX;
+
 } // namespace dgc::runtime
 
 #endif // DGC_RUNTIME_MODULEFORMAT_H
