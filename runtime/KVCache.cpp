@@ -74,7 +74,7 @@ Result<KVCache> KVCache::create(int64_t pageSize, std::vector<PoolSpec> pools,
         !s)
       return Error{s.error()};
     memory = {[](size_t bytes) { return std::malloc(bytes); },
-              [](void *p) { std::free(p); }, nullptr};
+              [](void *p) { std::free(p); }, nullptr, nullptr, nullptr};
   }
   cache.zero = memory.zero ? memory.zero : [](void *p, size_t bytes) {
     std::memset(p, 0, bytes);
