@@ -417,6 +417,24 @@ def DgFoldReductionInits
                            "mlir::memref::MemRefDialect"];
 }
 
+def DgMergeIdenticalFunctions
+    : Pass<"dg-merge-identical-functions", "mlir::ModuleOp"> {
+  let summary = "One copy of each outlined function or kernel module";
+  let description = [{
+    Merges the private functions with a body, and the `gpu.module`s, that
+    are identical but for their names (and, in a `gpu.module`, its
+    `gpu.func`s' names): the first in the module stays, every reference to
+    another (a call, a `gpu.launch_func`'s kernel) points at it instead, and
+    the others are erased. Outlining gives one function per loop nest or
+    kernel, and a model's layers repeat them: compiling each copy through
+    LLVM again costs time and gives the same code. Public functions, the
+    module's entry points, stay as they are.
+  }];
+  let statistics = [
+    Statistic<"numMerged", "merged", "duplicate functions and modules erased">
+  ];
+}
+
 def DgHostTopK : Pass<"dg-host-top-k", "mlir::func::FuncOp"> {
   let summary = "Top-k of each row in one pass, on the host";
   let description = [{

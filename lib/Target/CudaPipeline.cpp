@@ -73,9 +73,9 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
     // ops inside kernels become PTX approximations or libdevice, linked by
     // dg-gpu-modules-to-binaries, on every core; the nvgpu async copies
     // lower first, while their operands are still memrefs); launches become
-    // mgpu* calls.
+    // mgpu* calls. The layers' kernels repeat: each is compiled once.
     return llvm::formatv(
-        "convert-linalg-to-loops,arith-expand{{include-bf16=true},"
+        "dg-merge-identical-functions,convert-linalg-to-loops,arith-expand{{include-bf16=true},"
         "expand-strided-metadata,lower-affine,convert-scf-to-cf,canonicalize,"
         "nvvm-attach-target{{chip={0} features={1} O={2}},"
         "gpu.module(convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,canonicalize,"

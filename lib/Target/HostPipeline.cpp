@@ -53,8 +53,9 @@ const Stage kStages[] = {
      // A reduction's constant start goes into its loops (no fill pass).
      "func.func(dg-fold-reduction-inits,convert-linalg-to-loops,"
      "arith-expand{include-bf16=true},expand-strided-metadata,lower-affine),"
-     // LLVM's cost grows with the largest function: one per loop nest.
-     "dg-host-outline-loop-nests,"
+     // LLVM's cost grows with the largest function: one per loop nest,
+     // and one copy of the nests the layers repeat.
+     "dg-host-outline-loop-nests,dg-merge-identical-functions,"
      // From here on, passes that work within a function run on the
      // functions in parallel.
      "func.func(convert-scf-to-cf,canonicalize)"},
