@@ -442,7 +442,7 @@ TEST(KVCacheTest, PagesLiveInTheGivenMemory) {
                       blocks.emplace_back(bytes, 0xCD);
                       return blocks.back().data();
                     },
-                    [&](void *) { ++released; }, nullptr};
+                    [&](void *) { ++released; }, nullptr, nullptr, nullptr};
   blocks.reserve(2);
   {
     Result<KVCache> cache = KVCache::create(kPage, {slidingSpec(), fullSpec()},
@@ -457,7 +457,7 @@ TEST(KVCacheTest, PagesLiveInTheGivenMemory) {
   EXPECT_EQ(released, 2);
 
   PoolMemory none{[](size_t) -> void * { return nullptr; }, [](void *) {},
-                  nullptr};
+                  nullptr, nullptr, nullptr};
   Result<KVCache> failed =
       KVCache::create(kPage, {slidingSpec()}, {2}, std::move(none));
   ASSERT_FALSE(failed);
@@ -480,7 +480,8 @@ TEST(KVCacheTest, PagesAreZeroedByTheMemorysOwnZero) {
                     [&](void *p, size_t bytes) {
                       zeroed.push_back(bytes);
                       std::memset(p, 0, bytes);
-                    }};
+                    },
+                    nullptr, nullptr};
   Result<KVCache> cache = KVCache::create(kPage, {slidingSpec(), fullSpec()},
                                           {2, 3}, std::move(memory));
   ASSERT_TRUE(cache) << cache.error();
