@@ -13,11 +13,6 @@ namespace dgc {
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
-/// Marks a function dg-host-outline-loop-nests made of a parallel loop nest
-/// whose first two arguments are a range [begin, end) of its iterations:
-/// dg-host-parallel-dispatch shares its calls out among threads.
-inline constexpr const char kParallelChunksAttr[] = "dg.parallel_chunks";
-
 /// Rows of dg-host-vector-contractions' B[n, k] tiles for a CPU with
 /// `vectorRegisters` vector registers: the expert tile height the host's
 /// grouped MoE GEMMs run best at.

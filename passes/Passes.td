@@ -138,8 +138,12 @@ def ConvertDgToRuntimeAbi
     * A leading `memref<?xi8>` argument holds every weight, packed: each
       `dg.weight` becomes a `memref.view` at the weight's byte offset in that
       arena (64-byte aligned, in order of first use) and the module records
-      the layout in `dg.weight_table` (name, offset, shape, element type),
-      from which the manifest tells the runtime how to fill the arena.
+      the layout in `dg.weight_table`, an array of `#dg.weight_slot` (name,
+      offset, shape, element type), and the arena's size in
+      `dg.weight_bytes`, from which the manifest tells the runtime how to
+      fill the arena. Each cache's type is recorded by name in
+      `dg.kv_cache_pools`. These attributes, and the argument and result
+      markers below, are verified by the dialect wherever they sit.
     * Each `!dg.kv_cache` argument becomes two buffers the runtime fills
       before the call: the pool, `memref<?xHxDxT>` (every row of every page,
       marked `dg.kv_cache`), and the table, `memref<?x?xi64>` (marked

@@ -233,6 +233,9 @@ ModelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
 
 LogicalResult DgDialect::verifyOperationAttribute(Operation *op,
                                                   NamedAttribute attr) {
+  if (LogicalResult result = success();
+      detail::verifyRuntimeAbiAttribute(op, attr, result))
+    return result;
   Attribute value = attr.getValue();
   if (attr.getName() == kContractAttrName) {
     auto contract = dyn_cast<ContractAttrInterface>(value);

@@ -183,4 +183,36 @@ def Dg_ModelAttr : AttrDef<Dg_Dialect, "Model"> {
   }];
 }
 
+
+//===----------------------------------------------------------------------===//
+// The runtime ABI
+//===----------------------------------------------------------------------===//
+
+def Dg_WeightSlotAttr : AttrDef<Dg_Dialect, "WeightSlot"> {
+  let mnemonic = "weight_slot";
+  let summary = "Where one weight lives in the weight arena";
+  let description = [{
+    An entry of the module attribute `dg.weight_table`, which
+    convert-dg-to-runtime-abi writes and the manifest's `weights.tensors`
+    copies: the checkpoint tensor `name`, its byte `offset` in the arena
+    (a multiple of the module format's weight alignment), its `shape` and
+    element `type`. The module attribute `dg.weight_bytes` is the arena's
+    size.
+
+    Example: `#dg.weight_slot<name = "model.norm.weight", offset = 64, shape = [16], type = f32>`
+  }];
+  let parameters = (ins
+    StringRefParameter<"the checkpoint tensor's name">:$name,
+    AttrParameter<"int64_t", "bytes from the arena's start">:$offset,
+    ArrayRefParameter<"int64_t", "the tensor's shape">:$shape,
+    AttrParameter<"::mlir::Type", "the tensor's element type">:$type
+  );
+  // The shape in brackets, `[]` for a scalar.
+  let assemblyFormat = [{
+    `<` `name` `=` $name `,` `offset` `=` $offset `,`
+    `shape` `=` custom<Shape>($shape) `,` `type` `=` $type `>`
+  }];
+  let genVerifyDecl = 1;
+}
+
 #endif // DG_ATTRS_TD

@@ -43,6 +43,8 @@ def Dg_Dialect : Dialect {
   let hasConstantMaterializer = 0;
   // dg.contract and dg.model are checked where they sit (DgAttrs.cpp).
   let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
 }
 
 def Dg_LayerKind : I32EnumAttr<"LayerKind", "attention kind of a layer", [

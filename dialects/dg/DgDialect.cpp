@@ -9,6 +9,17 @@
 using namespace mlir;
 using namespace dgc::dg;
 
+/// `[d0, d1, ...]`, `[]` for a scalar (#dg.weight_slot's shape).
+static ParseResult parseShape(AsmParser &parser, SmallVector<int64_t> &shape) {
+  return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&] {
+    return parser.parseInteger(shape.emplace_back());
+  });
+}
+
+static void printShape(AsmPrinter &printer, ArrayRef<int64_t> shape) {
+  printer << '[' << shape << ']';
+}
+
 #include "dg/DgDialect.cpp.inc"
 #include "dg/DgEnums.cpp.inc"
 #define GET_ATTRDEF_CLASSES

@@ -35,6 +35,37 @@ inline constexpr llvm::StringLiteral kContractAttrName = "dg.contract";
 
 /// The module attribute that holds the model's facts (#dg.model).
 inline constexpr llvm::StringLiteral kModelAttrName = "dg.model";
+
+// The runtime ABI, as convert-dg-to-runtime-abi leaves it and the manifest
+// writer reads it; each is checked where it sits (DgAttrs.cpp).
+/// Module: the weights' places in the arena, an array of #dg.weight_slot.
+inline constexpr llvm::StringLiteral kWeightTableAttrName = "dg.weight_table";
+/// Module: the arena's size in bytes, an i64.
+inline constexpr llvm::StringLiteral kWeightBytesAttrName = "dg.weight_bytes";
+/// Module: each KV-cache pool by name, a dictionary of !dg.kv_cache types.
+inline constexpr llvm::StringLiteral kKVCachePoolsAttrName =
+    "dg.kv_cache_pools";
+/// Graph argument or result: the name the runtime binds it by, a string.
+inline constexpr llvm::StringLiteral kNameAttrName = "dg.name";
+/// Graph argument (unit): a KV-cache pool; its table is the next argument.
+inline constexpr llvm::StringLiteral kKVCacheAttrName = "dg.kv_cache";
+/// Graph argument (unit): a KV-cache pool's table.
+inline constexpr llvm::StringLiteral kKVCacheTableAttrName =
+    "dg.kv_cache_table";
+/// Graph argument or result (unit): only kernels touch it (cuda).
+inline constexpr llvm::StringLiteral kDeviceOnlyAttrName = "dg.device_only";
+/// Function (unit): an outlined host nest that runs a range of its first
+/// parallel loop, for the runtime's threads.
+inline constexpr llvm::StringLiteral kParallelChunksAttrName =
+    "dg.parallel_chunks";
+
+namespace detail {
+/// Whether `attr` is one of the runtime ABI's module or function attributes
+/// above; if so, `result` says whether it is well formed on `op`
+/// (DgRuntimeAbi.cpp, for the dialect's verifyOperationAttribute).
+bool verifyRuntimeAbiAttribute(mlir::Operation *op, mlir::NamedAttribute attr,
+                               mlir::LogicalResult &result);
+} // namespace detail
 } // namespace dgc::dg
 
 #include "dg/DgAttrInterfaces.h.inc"

@@ -30,9 +30,9 @@ func::FuncOp createGraph(GraphEmitter &e, ModuleOp module, StringRef name,
   auto func = func::FuncOp::create(b, module.getLoc(), name,
                                    b.getFunctionType(in, out));
   for (auto [i, input] : llvm::enumerate(inputs))
-    func.setArgAttr(i, kNameAttr, b.getStringAttr(input.first));
+    func.setArgAttr(i, dg::kNameAttrName, b.getStringAttr(input.first));
   for (auto [i, output] : llvm::enumerate(outputs))
-    func.setResultAttr(i, kNameAttr, b.getStringAttr(output.first));
+    func.setResultAttr(i, dg::kNameAttrName, b.getStringAttr(output.first));
   b.setInsertionPointToStart(func.addEntryBlock());
   e.beginGraph();
   return func;

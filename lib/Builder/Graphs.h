@@ -17,10 +17,6 @@ namespace dgc {
 /// Number of most likely tokens the decoder step reports per position.
 constexpr int64_t kDecoderTopK = 64;
 
-/// The attribute naming a graph's inputs and outputs for readers and the
-/// runtime (`{dg.name = "canvas_tokens"}`).
-constexpr const char *kNameAttr = "dg.name";
-
 /// Creates `@name(inputs) -> outputs` at the end of `module`, with the names
 /// as argument and result attributes, and positions the emitter inside it.
 mlir::func::FuncOp

@@ -3,6 +3,7 @@
 #include "dgc/GraphBuilder.h"
 
 #include "Graphs.h"
+#include "dg/DgDialect.h"
 
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringSet.h"
@@ -59,7 +60,7 @@ void printNamedTypes(llvm::raw_ostream &os, const char *label, TypeRange types,
   for (auto [i, type] : llvm::enumerate(types)) {
     StringAttr name = attrs.empty() || !attrs[i]
                           ? StringAttr()
-                          : attrs[i].getAs<StringAttr>(kNameAttr);
+                          : attrs[i].getAs<StringAttr>(dg::kNameAttrName);
     os << "      " << llvm::left_justify(name ? name.getValue() : "?", 20)
        << typeStr(type) << "\n";
   }

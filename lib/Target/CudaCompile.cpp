@@ -3,6 +3,8 @@
 #include "dgc/CudaTarget.h"
 #include "dgc/HostTarget.h"
 
+#include "dg/DgDialect.h"
+
 #include "SharedObject.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -73,9 +75,9 @@ LogicalResult compileForCuda(ModuleOp module, const std::string &outputDir,
     if (func.isExternal())
       continue;
     for (unsigned i = 0; i < func.getNumArguments(); ++i)
-      deviceOnly &= func.getArgAttr(i, "dg.device_only") != nullptr;
+      deviceOnly &= func.getArgAttr(i, dg::kDeviceOnlyAttrName) != nullptr;
     for (unsigned i = 0; i < func.getNumResults(); ++i)
-      deviceOnly &= func.getResultAttr(i, "dg.device_only") != nullptr;
+      deviceOnly &= func.getResultAttr(i, dg::kDeviceOnlyAttrName) != nullptr;
   }
   targets.push_back({"cuda", "cuda.so", options.chip, deviceOnly, "", {}});
   std::string manifest = buildManifest(module, targets);

@@ -113,16 +113,14 @@ std::string buildManifest(ModuleOp module,
   }
 
   json weights = json::array();
-  if (auto table = module->getAttrOfType<ArrayAttr>("dg.weight_table"))
-    for (Attribute entry : table) {
-      auto d = cast<DictionaryAttr>(entry);
-      weights.push_back({{"name", attrToJson(d.get("name"))},
-                         {"offset", attrToJson(d.get("offset"))},
-                         {"shape", attrToJson(d.get("shape"))},
-                         {"dtype", attrToJson(d.get("type"))}});
-    }
+  if (auto table = module->getAttrOfType<ArrayAttr>(dg::kWeightTableAttrName))
+    for (auto slot : table.getAsRange<dg::WeightSlotAttr>())
+      weights.push_back({{"name", slot.getName().str()},
+                         {"offset", slot.getOffset()},
+                         {"shape", shapeOf(slot.getShape())},
+                         {"dtype", dtypeName(slot.getType())}});
   m["weights"]["tensors"] = weights;
-  if (auto bytes = module->getAttrOfType<IntegerAttr>("dg.weight_bytes"))
+  if (auto bytes = module->getAttrOfType<IntegerAttr>(dg::kWeightBytesAttrName))
     m["weights"]["bytes"] = bytes.getInt();
 
   json graphs = json::object();
@@ -135,12 +133,12 @@ std::string buildManifest(ModuleOp module,
     json inputs = json::array(), outputs = json::array();
     for (unsigned i = 0; i < func.getNumArguments(); ++i) {
       // A cache is one input: its table follows its pool.
-      if (func.getArgAttr(i, "dg.kv_cache_table"))
+      if (func.getArgAttr(i, dg::kKVCacheTableAttrName))
         continue;
-      auto name = func.getArgAttrOfType<StringAttr>(i, "dg.name");
+      auto name = func.getArgAttrOfType<StringAttr>(i, dg::kNameAttrName);
       Type type = func.getArgumentTypes()[i];
       json in = {{"name", name ? name.str() : ""}};
-      if (func.getArgAttr(i, "dg.kv_cache")) {
+      if (func.getArgAttr(i, dg::kKVCacheAttrName)) {
         in["kind"] = "kv_cache";
       } else {
         auto t = cast<ShapedType>(type);
@@ -150,7 +148,7 @@ std::string buildManifest(ModuleOp module,
       inputs.push_back(in);
     }
     for (unsigned i = 0; i < func.getNumResults(); ++i) {
-      auto name = func.getResultAttrOfType<StringAttr>(i, "dg.name");
+      auto name = func.getResultAttrOfType<StringAttr>(i, dg::kNameAttrName);
       auto t = cast<ShapedType>(func.getResultTypes()[i]);
       outputs.push_back({{"name", name ? name.str() : ""},
                          {"dtype", dtypeName(t.getElementType())},
@@ -161,8 +159,19 @@ std::string buildManifest(ModuleOp module,
     graphs[func.getName().str()] = graph;
   }
   m["graphs"] = graphs;
-  if (auto caches = module->getAttrOfType<DictionaryAttr>("dg.kv_cache_pools"))
-    m["kv_cache"]["pools"] = attrToJson(caches);
+  if (auto caches =
+          module->getAttrOfType<DictionaryAttr>(dg::kKVCachePoolsAttrName))
+    for (NamedAttribute pool : caches) {
+      auto cache =
+          cast<dg::KVCacheType>(cast<TypeAttr>(pool.getValue()).getValue());
+      m["kv_cache"]["pools"][pool.getName().str()] = {
+          {"kind", dg::stringifyLayerKind(cache.getKind()).str()},
+          {"layers", cache.getNumLayers()},
+          {"kv_heads", cache.getNumKvHeads()},
+          {"head_dim", cache.getHeadDim()},
+          {"window", cache.getWindow()},
+          {"dtype", dtypeName(cache.getElementType())}};
+    }
   return m.dump(2) + "\n";
 }
 

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dg/DgDialect.h"
 #include "passes/Passes.h"
 #include "passes/Utils/BufferUtils.h"
 
@@ -87,7 +88,7 @@ bool inDeviceMemory(func::FuncOp func, Value result) {
     return !alloc.getHostShared();
   auto arg = dyn_cast<BlockArgument>(root);
   return arg && arg.getOwner()->getParentOp() == func &&
-         func.getArgAttr(arg.getArgNumber(), "dg.device_only");
+         func.getArgAttr(arg.getArgNumber(), dg::kDeviceOnlyAttrName);
 }
 
 struct GpuDeviceBuffers : impl::DgGpuDeviceBuffersBase<GpuDeviceBuffers> {
@@ -106,12 +107,12 @@ struct GpuDeviceBuffers : impl::DgGpuDeviceBuffersBase<GpuDeviceBuffers> {
         allocOnDevice(alloc);
       for (BlockArgument arg : func.getArguments())
         if (isa<MemRefType>(arg.getType()) && onlyKernelsTouch(arg))
-          func.setArgAttr(arg.getArgNumber(), "dg.device_only",
+          func.setArgAttr(arg.getArgNumber(), dg::kDeviceOnlyAttrName,
                           UnitAttr::get(ctx));
       func.walk([&](func::ReturnOp ret) {
         for (auto [i, result] : llvm::enumerate(ret.getOperands()))
           if (inDeviceMemory(func, result))
-            func.setResultAttr(i, "dg.device_only", UnitAttr::get(ctx));
+            func.setResultAttr(i, dg::kDeviceOnlyAttrName, UnitAttr::get(ctx));
       });
     }
   }

@@ -32,6 +32,8 @@
 
 #include "passes/Cuda/MmaTileKernel.h"
 
+#include "dg/DgDialect.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -409,7 +411,7 @@ static bool isKVCachePool(Value memref) {
   auto func = arg ? dyn_cast<FunctionOpInterface>(arg.getOwner()->getParentOp())
                   : FunctionOpInterface();
   return func && arg.getOwner()->isEntryBlock() &&
-         func.getArgAttr(arg.getArgNumber(), "dg.kv_cache");
+         func.getArgAttr(arg.getArgNumber(), dg::kKVCacheAttrName);
 }
 
 bool hasAlignedRowsOfEight(Value memref, AlignedBuffers trusted) {

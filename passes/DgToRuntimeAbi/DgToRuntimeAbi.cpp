@@ -127,36 +127,23 @@ LogicalResult RuntimeAbiLowering::assignWeightSlots() {
   SmallVector<Attribute> table;
   for (const std::string &name : order) {
     const WeightSlot &slot = slots[name];
-    table.push_back(b.getDictionaryAttr(
-        {b.getNamedAttr("name", b.getStringAttr(name)),
-         b.getNamedAttr("offset", b.getI64IntegerAttr(slot.offset)),
-         b.getNamedAttr("shape", b.getDenseI64ArrayAttr(slot.type.getShape())),
-         b.getNamedAttr("type", TypeAttr::get(slot.type.getElementType()))}));
+    table.push_back(dg::WeightSlotAttr::get(ctx, name, slot.offset,
+                                            slot.type.getShape(),
+                                            slot.type.getElementType()));
   }
-  module->setAttr("dg.weight_table", b.getArrayAttr(table));
-  module->setAttr("dg.weight_bytes",
+  module->setAttr(dg::kWeightTableAttrName, b.getArrayAttr(table));
+  module->setAttr(dg::kWeightBytesAttrName,
                   b.getI64IntegerAttr(llvm::alignTo(offset, kWeightAlignment)));
   return success();
 }
 
 void RuntimeAbiLowering::recordPool(StringAttr name, dg::KVCacheType cache) {
-  Builder b(ctx);
   NamedAttrList pools;
   if (auto existing =
-          module->getAttrOfType<DictionaryAttr>("dg.kv_cache_pools"))
+          module->getAttrOfType<DictionaryAttr>(dg::kKVCachePoolsAttrName))
     pools.append(existing.getValue());
-  pools.set(
-      name ? name.getValue() : "kv_cache",
-      b.getDictionaryAttr(
-          {b.getNamedAttr("kind", b.getStringAttr(
-                                      dg::stringifyLayerKind(cache.getKind()))),
-           b.getNamedAttr("layers", b.getI64IntegerAttr(cache.getNumLayers())),
-           b.getNamedAttr("kv_heads",
-                          b.getI64IntegerAttr(cache.getNumKvHeads())),
-           b.getNamedAttr("head_dim", b.getI64IntegerAttr(cache.getHeadDim())),
-           b.getNamedAttr("window", b.getI64IntegerAttr(cache.getWindow())),
-           b.getNamedAttr("dtype", TypeAttr::get(cache.getElementType()))}));
-  module->setAttr("dg.kv_cache_pools", pools.getDictionary(ctx));
+  pools.set(name ? name.getValue() : "kv_cache", TypeAttr::get(cache));
+  module->setAttr(dg::kKVCachePoolsAttrName, pools.getDictionary(ctx));
 }
 
 LogicalResult RuntimeAbiLowering::lowerGraph(func::FuncOp func) {
@@ -165,10 +152,11 @@ LogicalResult RuntimeAbiLowering::lowerGraph(func::FuncOp func) {
 
   // The weight arena comes first.
   Type arenaType = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
-  if (failed(func.insertArgument(0, arenaType,
-                                 b.getDictionaryAttr(b.getNamedAttr(
-                                     "dg.name", b.getStringAttr("weights"))),
-                                 loc)))
+  if (failed(func.insertArgument(
+          0, arenaType,
+          b.getDictionaryAttr(
+              b.getNamedAttr(dg::kNameAttrName, b.getStringAttr("weights"))),
+          loc)))
     return failure();
   Value arena = func.getArgument(0);
   // Each cache becomes its pool and its table (KVCacheAccess.h).
@@ -178,16 +166,16 @@ LogicalResult RuntimeAbiLowering::lowerGraph(func::FuncOp func) {
     auto cache = dyn_cast<dg::KVCacheType>(arg.getType());
     if (!cache)
       continue;
-    auto name = func.getArgAttrOfType<StringAttr>(i, "dg.name");
+    auto name = func.getArgAttrOfType<StringAttr>(i, dg::kNameAttrName);
     recordPool(name, cache);
     arg.setType(kvPoolType(cache));
-    func.setArgAttr(i, "dg.kv_cache", b.getUnitAttr());
+    func.setArgAttr(i, dg::kKVCacheAttrName, b.getUnitAttr());
     std::string tableName = (name ? name.str() : "kv_cache") + ".table";
     if (failed(func.insertArgument(
             i + 1, kvTableType(ctx),
             b.getDictionaryAttr(
-                {b.getNamedAttr("dg.name", b.getStringAttr(tableName)),
-                 b.getNamedAttr("dg.kv_cache_table", b.getUnitAttr())}),
+                {b.getNamedAttr(dg::kNameAttrName, b.getStringAttr(tableName)),
+                 b.getNamedAttr(dg::kKVCacheTableAttrName, b.getUnitAttr())}),
             loc)))
       return failure();
     caches[arg] = {arg, func.getArgument(i + 1)};

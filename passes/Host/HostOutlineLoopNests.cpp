@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dg/DgDialect.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -137,7 +138,7 @@ void outline(Operation *nest, StringRef name, bool small,
     llvmAttributes.push_back(builder.getStringAttr("optsize"));
   function->setAttr("passthrough", builder.getArrayAttr(llvmAttributes));
   if (chunked)
-    function->setAttr(kParallelChunksAttr, builder.getUnitAttr());
+    function->setAttr(dg::kParallelChunksAttrName, builder.getUnitAttr());
   symbols.insert(function);
 
   Block *body = function.addEntryBlock();

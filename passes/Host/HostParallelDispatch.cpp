@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dg/DgDialect.h"
 #include "passes/Passes.h"
 
 #include "dgc/runtime/ModuleFormat.h"
@@ -146,13 +147,13 @@ struct DgHostParallelDispatch
     SymbolTable symbols(module);
     llvm::MapVector<StringRef, LLVM::LLVMFuncOp> chunked;
     for (auto f : module.getOps<LLVM::LLVMFuncOp>()) {
-      if (!f->hasAttr(kParallelChunksAttr))
+      if (!f->hasAttr(dg::kParallelChunksAttrName))
         continue;
       ArrayRef<Type> parameters = f.getFunctionType().getParams();
       if (parameters.size() < 2 || parameters[0] != types.i64 ||
           parameters[1] != types.i64 ||
           !isa<LLVM::LLVMVoidType>(f.getFunctionType().getReturnType())) {
-        f.emitError() << "a function marked " << kParallelChunksAttr
+        f.emitError() << "a function marked " << dg::kParallelChunksAttrName
                       << " must take (i64 begin, i64 end, ...) and return "
                          "nothing";
         return signalPassFailure();

@@ -4,9 +4,9 @@
 
 // The module records the packed weight arena: offsets 64-byte aligned, in
 // order of first use, one slot per name.
-// CHECK: module attributes {dg.kv_cache_pools = {kv_cache_sliding = {dtype = f32, head_dim = 8 : i64, kind = "sliding", kv_heads = 2 : i64, layers = 2 : i64, window = 4 : i64}}
+// CHECK: module attributes {dg.kv_cache_pools = {kv_cache_sliding = !dg.kv_cache<sliding, layers = 2, kv_heads = 2, head_dim = 8, window = 4, f32>}
 // CHECK-SAME: dg.weight_bytes = 192 : i64
-// CHECK-SAME: dg.weight_table = [{name = "a", offset = 0 : i64, shape = array<i64: 3>, type = f32}, {name = "b", offset = 64 : i64, shape = array<i64: 4, 8>, type = f32}]
+// CHECK-SAME: dg.weight_table = [#dg.weight_slot<name = "a", offset = 0, shape = [3], type = f32>, #dg.weight_slot<name = "b", offset = 64, shape = [4, 8], type = f32>]
 
 // Nothing is left to call: the cache is the pool's rows and the table.
 // CHECK-NOT: func.func private
