@@ -162,9 +162,10 @@ struct LowerMaskedAttention : OpRewritePattern<dg::MaskedAttentionOp> {
 } // namespace
 
 void populateAttentionPatterns(RewritePatternSet &patterns,
-                               bool flashAttention) {
+                               const LoweringOptions &options) {
   patterns.add<LowerAttention>(patterns.getContext());
-  patterns.add<LowerMaskedAttention>(patterns.getContext(), flashAttention);
+  patterns.add<LowerMaskedAttention>(patterns.getContext(),
+                                     options.flashAttention);
 }
 
 bool isLeftWhole(dg::MaskedAttentionOp op, bool flashAttention) {

@@ -119,7 +119,8 @@ struct LowerMatmul : OpRewritePattern<dg::MatmulOp> {
 
 } // namespace
 
-void populateContractionPatterns(RewritePatternSet &patterns) {
+void populateContractionPatterns(RewritePatternSet &patterns,
+                                 const LoweringOptions &) {
   patterns.add<LowerMatmul>(patterns.getContext());
 }
 

@@ -50,16 +50,11 @@ struct ConvertDgToLinalgPass
       return signalPassFailure();
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
-    lowering::populateElementwisePatterns(patterns);
-    lowering::populateContractionPatterns(patterns);
-    lowering::populateNormalizationPatterns(patterns);
-    lowering::populateSelectionPatterns(patterns);
-    lowering::populatePositionPatterns(patterns);
-    lowering::populateShapePatterns(patterns);
-    lowering::populateMoEPatterns(patterns, moeGroupRows);
-    lowering::populateSamplingPatterns(patterns, sampleCandidates);
-    lowering::populateSoftEmbeddingPatterns(patterns);
-    lowering::populateAttentionPatterns(patterns, flashAttention);
+    lowering::LoweringOptions options{moeGroupRows, sampleCandidates,
+                                      flashAttention};
+#define DG_LOWERING_FAMILY(Family)                                             \
+  lowering::populate##Family##Patterns(patterns, options);
+#include "passes/DgToLinalg/Families.def"
 
     ConversionTarget target(*ctx);
     target.addLegalDialect<arith::ArithDialect, func::FuncDialect,

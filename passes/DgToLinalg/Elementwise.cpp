@@ -129,7 +129,8 @@ struct LowerIota : OpRewritePattern<dg::IotaOp> {
 
 } // namespace
 
-void populateElementwisePatterns(RewritePatternSet &patterns) {
+void populateElementwisePatterns(RewritePatternSet &patterns,
+                                 const LoweringOptions &) {
   patterns.add<LowerBinary<dg::AddOp, arith::AddFOp, arith::AddIOp>,
                LowerBinary<dg::SubOp, arith::SubFOp, arith::SubIOp>,
                LowerBinary<dg::MulOp, arith::MulFOp, arith::MulIOp>,

@@ -242,8 +242,9 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
 
 } // namespace
 
-void populateMoEPatterns(RewritePatternSet &patterns, int64_t groupRows) {
-  patterns.add<LowerMoE>(patterns.getContext(), groupRows);
+void populateMoEPatterns(RewritePatternSet &patterns,
+                         const LoweringOptions &options) {
+  patterns.add<LowerMoE>(patterns.getContext(), options.moeGroupRows);
 }
 
 } // namespace dgc::lowering

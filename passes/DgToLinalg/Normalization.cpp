@@ -212,7 +212,8 @@ struct LowerReduce : OpRewritePattern<dg::ReduceOp> {
 
 } // namespace
 
-void populateNormalizationPatterns(RewritePatternSet &patterns) {
+void populateNormalizationPatterns(RewritePatternSet &patterns,
+                                   const LoweringOptions &) {
   patterns.add<LowerRMSNorm, LowerSoftmax, LowerReduce>(patterns.getContext());
 }
 

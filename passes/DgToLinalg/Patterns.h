@@ -9,24 +9,26 @@
 
 namespace dgc::lowering {
 
-void populateElementwisePatterns(mlir::RewritePatternSet &patterns);
-void populateContractionPatterns(mlir::RewritePatternSet &patterns);
-void populateNormalizationPatterns(mlir::RewritePatternSet &patterns);
-void populateSelectionPatterns(mlir::RewritePatternSet &patterns);
-void populatePositionPatterns(mlir::RewritePatternSet &patterns);
-void populateShapePatterns(mlir::RewritePatternSet &patterns);
-/// `groupRows`: the rows of a tile of the grouped expert GEMMs (1 on the
-/// host, where padding only costs; a tensor-core tile height on GPUs).
-void populateMoEPatterns(mlir::RewritePatternSet &patterns, int64_t groupRows);
-/// dg.sample with rounded logits takes its top-k among k + `candidates`
-/// rounded logits (0: over the f32 logits).
-void populateSamplingPatterns(mlir::RewritePatternSet &patterns,
-                              int64_t candidates);
-void populateSoftEmbeddingPatterns(mlir::RewritePatternSet &patterns);
-/// `flashAttention`: leave bf16 `dg.masked_attention` whole (see
-/// isLeftWhole) for a target that runs it as one kernel.
-void populateAttentionPatterns(mlir::RewritePatternSet &patterns,
-                               bool flashAttention);
+/// convert-dg-to-linalg's options, as every family sees them.
+struct LoweringOptions {
+  /// The rows of a tile of the grouped expert GEMMs (the host's register
+  /// tile height; a tensor-core tile height on GPUs).
+  int64_t moeGroupRows = 1;
+  /// dg.sample with rounded logits takes its top-k among k + this many
+  /// rounded logits (0: over the f32 logits).
+  int64_t sampleCandidates = 0;
+  /// Leave bf16 `dg.masked_attention` whole (see isLeftWhole) for a target
+  /// that runs it as one kernel.
+  bool flashAttention = false;
+};
+
+// populateElementwisePatterns, populateContractionPatterns, ...: one per
+// family of Families.def.
+#define DG_LOWERING_FAMILY(Family)                                             \
+  void populate##Family##Patterns(mlir::RewritePatternSet &patterns,           \
+                                  const LoweringOptions &options);
+#include "passes/DgToLinalg/Families.def"
+
 bool isLeftWhole(dg::MaskedAttentionOp op, bool flashAttention);
 
 } // namespace dgc::lowering

@@ -156,10 +156,10 @@ struct LowerMask : OpRewritePattern<dg::MaskOp> {
     Value spans = op.getSpans();
     if (spans) {
       inputs.append({spans, spans});
-      maps.push_back(AffineMap::get(
-          3, 0, {d0, d1, getAffineConstantExpr(0, ctx)}, ctx));
-      maps.push_back(AffineMap::get(
-          3, 0, {d0, d1, getAffineConstantExpr(1, ctx)}, ctx));
+      maps.push_back(
+          AffineMap::get(3, 0, {d0, d1, getAffineConstantExpr(0, ctx)}, ctx));
+      maps.push_back(
+          AffineMap::get(3, 0, {d0, d1, getAffineConstantExpr(1, ctx)}, ctx));
     }
     maps.push_back(rewriter.getMultiDimIdentityMap(3));
     SmallVector<Value> sizes;
@@ -328,7 +328,8 @@ struct LowerPatchPool : OpRewritePattern<dg::PatchPoolOp> {
 
 } // namespace
 
-void populatePositionPatterns(RewritePatternSet &patterns) {
+void populatePositionPatterns(RewritePatternSet &patterns,
+                              const LoweringOptions &) {
   patterns.add<LowerRope, LowerMask, LowerPatchPool>(patterns.getContext());
 }
 

@@ -427,8 +427,9 @@ struct LowerSample : OpRewritePattern<dg::SampleOp> {
 
 } // namespace
 
-void populateSamplingPatterns(RewritePatternSet &patterns, int64_t candidates) {
-  patterns.add<LowerSample>(patterns.getContext(), candidates);
+void populateSamplingPatterns(RewritePatternSet &patterns,
+                              const LoweringOptions &options) {
+  patterns.add<LowerSample>(patterns.getContext(), options.sampleCandidates);
 }
 
 } // namespace dgc::lowering

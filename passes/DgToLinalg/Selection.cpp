@@ -332,7 +332,8 @@ struct LowerScatter : OpRewritePattern<dg::ScatterOp> {
 
 } // namespace
 
-void populateSelectionPatterns(RewritePatternSet &patterns) {
+void populateSelectionPatterns(RewritePatternSet &patterns,
+                               const LoweringOptions &) {
   patterns.add<LowerArgmax, LowerCategoricalSample, LowerTopK, LowerGather,
                LowerScatter>(patterns.getContext());
 }

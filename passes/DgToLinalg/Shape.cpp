@@ -120,7 +120,8 @@ struct LowerRepeatInterleave : OpRewritePattern<dg::RepeatInterleaveOp> {
 
 } // namespace
 
-void populateShapePatterns(RewritePatternSet &patterns) {
+void populateShapePatterns(RewritePatternSet &patterns,
+                           const LoweringOptions &) {
   patterns.add<LowerReshape, LowerTranspose, LowerSlice, LowerRepeatInterleave>(
       patterns.getContext());
 }

@@ -29,14 +29,14 @@ struct LowerSoftEmbedding : OpRewritePattern<dg::SoftEmbeddingOp> {
     RankedTensorType out = tensorType(op.getResult());
     Type dt = out.getElementType();
     SmallVector<Value> stats = rowStatistics(rewriter, loc, op.getLogits());
-    Value probs = mapRows(
-        rewriter, loc, op.getLogits(), {stats[0], stats[1]}, {},
-        lt.getRank() - 1, RankedTensorType::get(lt.getShape(), dt),
-        [](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value shifted = arith::SubFOp::create(b, l, a[0], a[1]);
-          return arith::DivFOp::create(b, l, math::ExpOp::create(b, l, shifted),
-                                       a[2]);
-        });
+    Value probs =
+        mapRows(rewriter, loc, op.getLogits(), {stats[0], stats[1]}, {},
+                lt.getRank() - 1, RankedTensorType::get(lt.getShape(), dt),
+                [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                  Value shifted = arith::SubFOp::create(b, l, a[0], a[1]);
+                  return arith::DivFOp::create(
+                      b, l, math::ExpOp::create(b, l, shifted), a[2]);
+                });
     Value soft = dg::MatmulOp::create(rewriter, loc, out, probs,
                                       op.getEmbedding(), false, false);
     Value scale = arith::ConstantOp::create(
@@ -51,7 +51,8 @@ struct LowerSoftEmbedding : OpRewritePattern<dg::SoftEmbeddingOp> {
 
 } // namespace
 
-void populateSoftEmbeddingPatterns(RewritePatternSet &patterns) {
+void populateSoftEmbeddingPatterns(RewritePatternSet &patterns,
+                                   const LoweringOptions &) {
   patterns.add<LowerSoftEmbedding>(patterns.getContext());
 }
 
