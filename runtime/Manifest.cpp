@@ -10,6 +10,7 @@
 #include <algorithm>
 
 using nlohmann::json;
+namespace key = dgc::runtime::manifest;
 
 namespace dgc::runtime {
 namespace {
@@ -32,6 +33,16 @@ const json &member(const json &object, const char *key,
   return *it;
 }
 
+/// A member of an object, and its path for messages ("model.vocab_size").
+struct Field {
+  const json &value;
+  std::string where;
+};
+
+Field field(const json &object, const char *key, const std::string &where) {
+  return {member(object, key, where), where.empty() ? key : where + "." + key};
+}
+
 int64_t integer(const json &value, const std::string &where, int64_t min,
                 int64_t max) {
   if (!value.is_number_integer())
@@ -48,6 +59,12 @@ std::string string(const json &value, const std::string &where) {
     fail(where, "expected a string");
   return value.get<std::string>();
 }
+
+int64_t integer(const Field &f, int64_t min, int64_t max) {
+  return integer(f.value, f.where, min, max);
+}
+
+std::string string(const Field &f) { return string(f.value, f.where); }
 
 DType dtype(const json &value, const std::string &where) {
   std::string s = string(value, where);
@@ -73,15 +90,18 @@ std::vector<int64_t> shape(const json &value, const std::string &where,
 
 TensorSpec tensorSpec(const json &value, const std::string &where) {
   TensorSpec t;
-  t.name = string(member(value, "name", where), where + ".name");
-  if (value.contains("kind")) {
-    if (string(value["kind"], where + ".kind") != "kv_cache")
-      fail(where + ".kind", "expected \"kv_cache\"");
+  t.name = string(field(value, key::kName, where));
+  if (value.contains(key::kKind)) {
+    if (string(field(value, key::kKind, where)) != key::kKVCacheInput)
+      fail(where + "." + key::kKind,
+           std::string("expected \"") + key::kKVCacheInput + "\"");
     t.isCache = true;
     return t;
   }
-  t.dtype = dtype(member(value, "dtype", where), where + ".dtype");
-  t.shape = shape(member(value, "shape", where), where + ".shape", true);
+  Field type = field(value, key::kDtype, where);
+  t.dtype = dtype(type.value, type.where);
+  Field dims = field(value, key::kShape, where);
+  t.shape = shape(dims.value, dims.where, true);
   return t;
 }
 
@@ -94,115 +114,117 @@ Manifest parse(std::string_view text, const std::string &path) {
   json doc = std::move(*parsed);
   Manifest m;
   m.path = path;
-  if (!doc.is_object() || doc.value("format", "") != "dgc-module")
-    fail("", "not a dgc module manifest (\"format\" is not \"dgc-module\")");
-  m.version = static_cast<int>(
-      integer(member(doc, "version", ""), "version", 0, 1 << 20));
+  if (!doc.is_object() || doc.value(key::kFormat, "") != key::kFormatName)
+    fail("", std::string("not a dgc module manifest (\"") + key::kFormat +
+                 "\" is not \"" + key::kFormatName + "\")");
+  m.version =
+      static_cast<int>(integer(field(doc, key::kVersion, ""), 0, 1 << 20));
   if (m.version != kModuleFormatVersion)
     fail("", "module format version " + std::to_string(m.version) +
                  "; this runtime reads version " +
                  std::to_string(kModuleFormatVersion) +
                  ": recompile the model with a matching dgc");
   // A module holds code for one or more targets (host.so, cuda.so).
-  const json &targets = member(doc, "targets", "");
-  if (!targets.is_object() || targets.empty())
-    fail("targets", "expected an object naming at least one target");
-  for (const auto &item : targets.items()) {
-    std::string where = "targets." + item.key();
+  Field targets = field(doc, key::kTargets, "");
+  if (!targets.value.is_object() || targets.value.empty())
+    fail(targets.where, "expected an object naming at least one target");
+  for (const auto &item : targets.value.items()) {
+    std::string where = targets.where + "." + item.key();
     TargetManifest target;
-    target.library =
-        string(member(item.value(), "library", where), where + ".library");
+    Field library = field(item.value(), key::kLibrary, where);
+    target.library = string(library);
     if (target.library.empty() ||
         target.library.find('/') != std::string::npos || target.library == "..")
-      fail(where + ".library", "expected a file name inside the module");
-    if (item.key() == "cuda" || item.value().contains("chip"))
-      target.chip =
-          string(member(item.value(), "chip", where), where + ".chip");
-    if (item.value().contains("device_memory")) {
-      const json &flag = item.value()["device_memory"];
-      if (!flag.is_boolean())
-        fail(where + ".device_memory", "expected true or false");
-      target.deviceMemory = flag.get<bool>();
+      fail(library.where, "expected a file name inside the module");
+    if (item.key() == "cuda" || item.value().contains(key::kChip))
+      target.chip = string(field(item.value(), key::kChip, where));
+    if (item.value().contains(key::kDeviceMemory)) {
+      Field flag = field(item.value(), key::kDeviceMemory, where);
+      if (!flag.value.is_boolean())
+        fail(flag.where, "expected true or false");
+      target.deviceMemory = flag.value.get<bool>();
     }
-    if (item.value().contains("cpu")) {
-      target.cpu = string(item.value()["cpu"], where + ".cpu");
-      const json &flags = member(item.value(), "cpu_features", where);
-      if (!flags.is_array() || flags.size() > 256)
-        fail(where + ".cpu_features", "expected an array of CPU flags");
-      for (size_t i = 0; i < flags.size(); ++i)
+    if (item.value().contains(key::kCpu)) {
+      target.cpu = string(field(item.value(), key::kCpu, where));
+      Field flags = field(item.value(), key::kCpuFeatures, where);
+      if (!flags.value.is_array() || flags.value.size() > 256)
+        fail(flags.where, "expected an array of CPU flags");
+      for (size_t i = 0; i < flags.value.size(); ++i)
         target.cpuFeatures.push_back(string(
-            flags[i], where + ".cpu_features[" + std::to_string(i) + "]"));
+            flags.value[i], flags.where + "[" + std::to_string(i) + "]"));
     }
     m.targets[item.key()] = std::move(target);
   }
   if (auto host = m.targets.find("host"); host != m.targets.end())
     m.library = host->second.library;
 
-  const json &model = member(doc, "model", "");
-  m.canvasLength = integer(member(model, "canvas_length", "model"),
-                           "model.canvas_length", 1, 1 << 20);
-  m.vocabSize = integer(member(model, "vocab_size", "model"),
-                        "model.vocab_size", 1, 1 << 24);
-  m.hiddenSize = integer(member(model, "hidden_size", "model"),
-                         "model.hidden_size", 1, 1 << 20);
-  if (model.contains("max_positions"))
-    m.maxPositions =
-        integer(model["max_positions"], "model.max_positions", m.canvasLength,
-                int64_t(1) << 31);
+  Field model = field(doc, key::kModel, "");
+  const json &facts = model.value;
+  m.canvasLength =
+      integer(field(facts, key::kCanvasLength, model.where), 1, 1 << 20);
+  m.vocabSize = integer(field(facts, key::kVocabSize, model.where), 1, 1 << 24);
+  m.hiddenSize =
+      integer(field(facts, key::kHiddenSize, model.where), 1, 1 << 20);
+  if (facts.contains(key::kMaxPositions))
+    m.maxPositions = integer(field(facts, key::kMaxPositions, model.where),
+                             m.canvasLength, int64_t(1) << 31);
   // The generation defaults compiled in, by the module's names, read as
   // every other source of options is.
-  if (auto g = model.find("generation"); g != model.end())
-    if (Status st = readModuleGeneration(*g, "model.generation", m.generation);
-        !st)
+  if (facts.contains(key::kGeneration)) {
+    Field g = field(facts, key::kGeneration, model.where);
+    if (Status st = readModuleGeneration(g.value, g.where, m.generation); !st)
       throw ManifestError{st.error()};
+  }
 
-  if (auto config = model.find("config"); config != model.end()) {
-    if (!config->is_object())
-      fail("model.config", "expected an object of config.json values");
-    for (const auto &item : config->items())
+  if (facts.contains(key::kConfig)) {
+    Field config = field(facts, key::kConfig, model.where);
+    if (!config.value.is_object())
+      fail(config.where, "expected an object of config.json values");
+    for (const auto &item : config.value.items())
       m.configValues[item.key()] = item.value().dump();
   }
 
   // Images: the vision graph's patch geometry and the prompt's image ids.
-  if (auto v = model.find("vision"); v != model.end()) {
+  if (facts.contains(key::kVision)) {
+    Field v = field(facts, key::kVision, model.where);
     VisionManifest vision;
-    vision.patchSize = integer(member(*v, "patch_size", "model.vision"),
-                               "model.vision.patch_size", 1, 1 << 12);
+    vision.patchSize =
+        integer(field(v.value, key::kPatchSize, v.where), 1, 1 << 12);
     vision.poolingKernel =
-        integer(member(*v, "pooling_kernel", "model.vision"),
-                "model.vision.pooling_kernel", 1, 1 << 8);
-    vision.softTokens = integer(member(*v, "soft_tokens", "model.vision"),
-                                "model.vision.soft_tokens", 1, 1 << 20);
-    const json &tokens = member(model, "tokens", "model");
-    for (auto [key, field] :
-         {std::pair{"image", &vision.imageTokenId},
-          std::pair{"boi", &vision.boiTokenId},
-          std::pair{"eoi", &vision.eoiTokenId}})
-      *field = integer(member(tokens, key, "model.tokens"),
-                       std::string("model.tokens.") + key, 0, m.vocabSize - 1);
+        integer(field(v.value, key::kPoolingKernel, v.where), 1, 1 << 8);
+    vision.softTokens =
+        integer(field(v.value, key::kSoftTokens, v.where), 1, 1 << 20);
+    Field tokens = field(facts, key::kTokens, model.where);
+    for (auto [name, id] : {std::pair{key::kImageToken, &vision.imageTokenId},
+                            std::pair{key::kBoiToken, &vision.boiTokenId},
+                            std::pair{key::kEoiToken, &vision.eoiTokenId}})
+      *id =
+          integer(field(tokens.value, name, tokens.where), 0, m.vocabSize - 1);
     m.vision = vision;
   }
 
-  const json &weights = member(doc, "weights", "");
-  m.weightBytes = integer(member(weights, "bytes", "weights"), "weights.bytes",
-                          0, int64_t(1) << 40);
-  const json &tensors = member(weights, "tensors", "weights");
-  if (!tensors.is_array())
-    fail("weights.tensors", "expected an array");
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    std::string where = "weights.tensors[" + std::to_string(i) + "]";
+  Field weights = field(doc, key::kWeights, "");
+  m.weightBytes = integer(field(weights.value, key::kBytes, weights.where), 0,
+                          int64_t(1) << 40);
+  Field tensors = field(weights.value, key::kTensors, weights.where);
+  if (!tensors.value.is_array())
+    fail(tensors.where, "expected an array");
+  for (size_t i = 0; i < tensors.value.size(); ++i) {
+    const json &tensor = tensors.value[i];
+    std::string where = tensors.where + "[" + std::to_string(i) + "]";
     WeightSpec w;
-    w.name = string(member(tensors[i], "name", where), where + ".name");
-    w.offset = integer(member(tensors[i], "offset", where), where + ".offset",
-                       0, m.weightBytes);
+    w.name = string(field(tensor, key::kName, where));
+    Field offset = field(tensor, key::kOffset, where);
+    w.offset = integer(offset, 0, m.weightBytes);
     // The compiled code's loads assume it (docs/module-format.md).
     if (w.offset % kWeightAlignment != 0)
-      fail(where + ".offset", "expected an offset aligned to " +
-                                  std::to_string(kWeightAlignment) +
-                                  " bytes, got " + std::to_string(w.offset));
-    w.shape =
-        shape(member(tensors[i], "shape", where), where + ".shape", false);
-    w.dtype = dtype(member(tensors[i], "dtype", where), where + ".dtype");
+      fail(offset.where, "expected an offset aligned to " +
+                             std::to_string(kWeightAlignment) + " bytes, got " +
+                             std::to_string(w.offset));
+    Field dims = field(tensor, key::kShape, where);
+    w.shape = shape(dims.value, dims.where, false);
+    Field type = field(tensor, key::kDtype, where);
+    w.dtype = dtype(type.value, type.where);
     double bytes = static_cast<double>(dtypeSize(w.dtype));
     for (int64_t d : w.shape)
       bytes *= static_cast<double>(d);
@@ -218,7 +240,7 @@ Manifest parse(std::string_view text, const std::string &path) {
   std::map<std::string, size_t> seen;
   for (size_t i = 0; i < m.weights.size(); ++i) {
     if (!seen.emplace(m.weights[i].name, i).second)
-      fail("weights.tensors[" + std::to_string(i) + "]",
+      fail(tensors.where + "[" + std::to_string(i) + "]",
            "tensor '" + m.weights[i].name + "' is listed twice");
     byOffset.push_back(&m.weights[i]);
   }
@@ -229,58 +251,58 @@ Manifest parse(std::string_view text, const std::string &path) {
   for (size_t i = 1; i < byOffset.size(); ++i)
     if (byOffset[i - 1]->offset + byOffset[i - 1]->byteSize() >
         byOffset[i]->offset)
-      fail("weights.tensors",
-           "tensors '" + byOffset[i - 1]->name + "' and '" + byOffset[i]->name +
-               "' overlap in the weight arena");
+      fail(tensors.where, "tensors '" + byOffset[i - 1]->name + "' and '" +
+                              byOffset[i]->name +
+                              "' overlap in the weight arena");
 
-  if (doc.contains("kv_cache")) {
-    const json &pools = member(doc["kv_cache"], "pools", "kv_cache");
-    if (!pools.is_object())
-      fail("kv_cache.pools", "expected an object");
-    for (const auto &item : pools.items()) {
-      std::string where = "kv_cache.pools." + item.key();
+  if (doc.contains(key::kKVCache)) {
+    Field cache = field(doc, key::kKVCache, "");
+    Field pools = field(cache.value, key::kPools, cache.where);
+    if (!pools.value.is_object())
+      fail(pools.where, "expected an object");
+    for (const auto &item : pools.value.items()) {
+      std::string where = pools.where + "." + item.key();
       const json &p = item.value();
       PoolManifest pool;
       pool.name = item.key();
-      pool.kind = string(member(p, "kind", where), where + ".kind");
+      Field kind = field(p, key::kKind, where);
+      pool.kind = string(kind);
       if (pool.kind != "full" && pool.kind != "sliding")
-        fail(where + ".kind",
+        fail(kind.where,
              "expected \"full\" or \"sliding\", got \"" + pool.kind + "\"");
-      pool.layers =
-          integer(member(p, "layers", where), where + ".layers", 1, 1 << 12);
-      pool.kvHeads = integer(member(p, "kv_heads", where), where + ".kv_heads",
-                             1, 1 << 12);
-      pool.headDim = integer(member(p, "head_dim", where), where + ".head_dim",
-                             1, 1 << 14);
-      pool.window = integer(member(p, "window", where), where + ".window", 0,
-                            int64_t(1) << 30);
-      pool.dtype = dtype(member(p, "dtype", where), where + ".dtype");
+      pool.layers = integer(field(p, key::kLayers, where), 1, 1 << 12);
+      pool.kvHeads = integer(field(p, key::kKvHeads, where), 1, 1 << 12);
+      pool.headDim = integer(field(p, key::kHeadDim, where), 1, 1 << 14);
+      Field window = field(p, key::kWindow, where);
+      pool.window = integer(window, 0, int64_t(1) << 30);
+      Field type = field(p, key::kDtype, where);
+      pool.dtype = dtype(type.value, type.where);
       if ((pool.kind == "sliding") != (pool.window > 0))
-        fail(where + ".window", "a sliding pool has a window > 0, a full "
-                                "pool a window of 0");
+        fail(window.where, "a sliding pool has a window > 0, a full "
+                           "pool a window of 0");
       m.pools.push_back(std::move(pool));
     }
   }
 
-  const json &graphs = member(doc, "graphs", "");
-  if (!graphs.is_object() || graphs.empty())
-    fail("graphs", "expected a non-empty object");
-  for (const auto &item : graphs.items()) {
-    std::string where = "graphs." + item.key();
+  Field graphs = field(doc, key::kGraphs, "");
+  if (!graphs.value.is_object() || graphs.value.empty())
+    fail(graphs.where, "expected a non-empty object");
+  for (const auto &item : graphs.value.items()) {
+    std::string where = graphs.where + "." + item.key();
     GraphSpec g;
-    g.symbol = string(member(item.value(), "symbol", where), where + ".symbol");
-    for (const char *list : {"inputs", "outputs"}) {
-      const json &specs = member(item.value(), list, where);
-      if (!specs.is_array() || specs.size() > 32)
-        fail(where + "." + list, "expected an array of at most 32 entries");
-      for (size_t i = 0; i < specs.size(); ++i) {
-        TensorSpec t = tensorSpec(specs[i], where + "." + list + "[" +
-                                                std::to_string(i) + "]");
-        (std::string(list) == "inputs" ? g.inputs : g.outputs).push_back(t);
-      }
+    g.symbol = string(field(item.value(), key::kSymbol, where));
+    for (auto [list, specs] : {std::pair{key::kInputs, &g.inputs},
+                               std::pair{key::kOutputs, &g.outputs}}) {
+      Field entries = field(item.value(), list, where);
+      if (!entries.value.is_array() || entries.value.size() > 32)
+        fail(entries.where, "expected an array of at most 32 entries");
+      for (size_t i = 0; i < entries.value.size(); ++i)
+        specs->push_back(tensorSpec(
+            entries.value[i], entries.where + "[" + std::to_string(i) + "]"));
     }
     if (g.inputs.empty() || g.inputs[0].name != "weights")
-      fail(where + ".inputs", "the first input must be the weight arena");
+      fail(where + "." + key::kInputs,
+           "the first input must be the weight arena");
     m.graphs[item.key()] = std::move(g);
   }
   return m;

@@ -5,11 +5,13 @@
 #include "Graphs.h"
 
 #include "dg/DgDialect.h"
+#include "dgc/runtime/ModuleFormat.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Verifier.h"
 
 using namespace mlir;
+namespace key = dgc::runtime::manifest;
 
 namespace dgc {
 
@@ -56,20 +58,21 @@ static void annotateModule(ModuleOp module, const ModelConfig &config,
   };
   const TextConfig &t = config.text;
   DictionaryAttr tokens = b.getDictionaryAttr({
-      b.getNamedAttr("pad", i64(t.padTokenId)),
-      b.getNamedAttr("bos", i64(t.bosTokenId)),
-      b.getNamedAttr("eos", ids(config.eosTokenIds)),
-      b.getNamedAttr("boi", i64(config.boiTokenId)),
-      b.getNamedAttr("eoi", i64(config.eoiTokenId)),
-      b.getNamedAttr("image", i64(config.imageTokenId)),
+      b.getNamedAttr(key::kPadToken, i64(t.padTokenId)),
+      b.getNamedAttr(key::kBosToken, i64(t.bosTokenId)),
+      b.getNamedAttr(key::kEosToken, ids(config.eosTokenIds)),
+      b.getNamedAttr(key::kBoiToken, i64(config.boiTokenId)),
+      b.getNamedAttr(key::kEoiToken, i64(config.eoiTokenId)),
+      b.getNamedAttr(key::kImageToken, i64(config.imageTokenId)),
   });
   // What the runtime needs to cut images into the vision graph's patches.
   DictionaryAttr vision;
   if (config.vision)
     vision = b.getDictionaryAttr({
-        b.getNamedAttr("patch_size", i64(config.vision->patchSize)),
-        b.getNamedAttr("pooling_kernel", i64(config.vision->poolingKernelSize)),
-        b.getNamedAttr("soft_tokens", i64(config.visionSoftTokensPerImage)),
+        b.getNamedAttr(key::kPatchSize, i64(config.vision->patchSize)),
+        b.getNamedAttr(key::kPoolingKernel,
+                       i64(config.vision->poolingKernelSize)),
+        b.getNamedAttr(key::kSoftTokens, i64(config.visionSoftTokensPerImage)),
     });
   // Every option under its module name, as the runtime's reader of
   // model.generation takes it back (generationFields()).

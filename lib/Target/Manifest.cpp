@@ -17,6 +17,7 @@
 
 using namespace mlir;
 using nlohmann::json;
+namespace key = dgc::runtime::manifest;
 
 namespace dgc {
 namespace {
@@ -69,16 +70,16 @@ json modelFacts(dg::ModelAttr facts) {
   json model = json::object();
   if (!facts)
     return model;
-  model["model"] = facts.getName().str();
-  model["dtype"] = dtypeName(facts.getDtype());
-  model["canvas_length"] = facts.getCanvasLength();
-  model["vocab_size"] = facts.getVocabSize();
-  model["hidden_size"] = facts.getHiddenSize();
+  model[key::kModelName] = facts.getName().str();
+  model[key::kDtype] = dtypeName(facts.getDtype());
+  model[key::kCanvasLength] = facts.getCanvasLength();
+  model[key::kVocabSize] = facts.getVocabSize();
+  model[key::kHiddenSize] = facts.getHiddenSize();
   if (facts.getMaxPositions())
-    model["max_positions"] = facts.getMaxPositions();
-  for (auto [key, values] : {std::pair{"tokens", facts.getTokens()},
-                             {"generation", facts.getGeneration()},
-                             {"vision", facts.getVision()}})
+    model[key::kMaxPositions] = facts.getMaxPositions();
+  for (auto [key, values] : {std::pair{key::kTokens, facts.getTokens()},
+                             {key::kGeneration, facts.getGeneration()},
+                             {key::kVision, facts.getVision()}})
     if (values)
       model[key] = attrToJson(values);
   // The config.json values the graphs were built from, by JSON path.
@@ -87,7 +88,7 @@ json modelFacts(dg::ModelAttr facts) {
     for (NamedAttribute n : values)
       config[n.getName().str()] =
           json::parse(cast<StringAttr>(n.getValue()).str());
-    model["config"] = config;
+    model[key::kConfig] = config;
   }
   return model;
 }
@@ -97,31 +98,31 @@ json modelFacts(dg::ModelAttr facts) {
 std::string buildManifest(ModuleOp module,
                           const std::vector<ManifestTarget> &targets) {
   json m;
-  m["format"] = "dgc-module";
-  m["version"] = runtime::kModuleFormatVersion;
-  m["model"] = modelFacts(dg::ModelAttr::of(module));
+  m[key::kFormat] = key::kFormatName;
+  m[key::kVersion] = runtime::kModuleFormatVersion;
+  m[key::kModel] = modelFacts(dg::ModelAttr::of(module));
   for (const ManifestTarget &target : targets) {
-    m["targets"][target.name]["library"] = target.library;
+    m[key::kTargets][target.name][key::kLibrary] = target.library;
     if (!target.chip.empty())
-      m["targets"][target.name]["chip"] = target.chip;
+      m[key::kTargets][target.name][key::kChip] = target.chip;
     if (target.deviceMemory)
-      m["targets"][target.name]["device_memory"] = true;
+      m[key::kTargets][target.name][key::kDeviceMemory] = true;
     if (!target.cpu.empty()) {
-      m["targets"][target.name]["cpu"] = target.cpu;
-      m["targets"][target.name]["cpu_features"] = target.cpuFeatures;
+      m[key::kTargets][target.name][key::kCpu] = target.cpu;
+      m[key::kTargets][target.name][key::kCpuFeatures] = target.cpuFeatures;
     }
   }
 
   json weights = json::array();
   if (auto table = module->getAttrOfType<ArrayAttr>(dg::kWeightTableAttrName))
     for (auto slot : table.getAsRange<dg::WeightSlotAttr>())
-      weights.push_back({{"name", slot.getName().str()},
-                         {"offset", slot.getOffset()},
-                         {"shape", shapeOf(slot.getShape())},
-                         {"dtype", dtypeName(slot.getType())}});
-  m["weights"]["tensors"] = weights;
+      weights.push_back({{key::kName, slot.getName().str()},
+                         {key::kOffset, slot.getOffset()},
+                         {key::kShape, shapeOf(slot.getShape())},
+                         {key::kDtype, dtypeName(slot.getType())}});
+  m[key::kWeights][key::kTensors] = weights;
   if (auto bytes = module->getAttrOfType<IntegerAttr>(dg::kWeightBytesAttrName))
-    m["weights"]["bytes"] = bytes.getInt();
+    m[key::kWeights][key::kBytes] = bytes.getInt();
 
   json graphs = json::object();
   json pools = json::object();
@@ -129,7 +130,7 @@ std::string buildManifest(ModuleOp module,
     if (func.isExternal())
       continue;
     json graph;
-    graph["symbol"] = "_mlir_ciface_" + func.getName().str();
+    graph[key::kSymbol] = "_mlir_ciface_" + func.getName().str();
     json inputs = json::array(), outputs = json::array();
     for (unsigned i = 0; i < func.getNumArguments(); ++i) {
       // A cache is one input: its table follows its pool.
@@ -137,40 +138,40 @@ std::string buildManifest(ModuleOp module,
         continue;
       auto name = func.getArgAttrOfType<StringAttr>(i, dg::kNameAttrName);
       Type type = func.getArgumentTypes()[i];
-      json in = {{"name", name ? name.str() : ""}};
+      json in = {{key::kName, name ? name.str() : ""}};
       if (func.getArgAttr(i, dg::kKVCacheAttrName)) {
-        in["kind"] = "kv_cache";
+        in[key::kKind] = key::kKVCacheInput;
       } else {
         auto t = cast<ShapedType>(type);
-        in["dtype"] = dtypeName(t.getElementType());
-        in["shape"] = shapeOf(t.getShape());
+        in[key::kDtype] = dtypeName(t.getElementType());
+        in[key::kShape] = shapeOf(t.getShape());
       }
       inputs.push_back(in);
     }
     for (unsigned i = 0; i < func.getNumResults(); ++i) {
       auto name = func.getResultAttrOfType<StringAttr>(i, dg::kNameAttrName);
       auto t = cast<ShapedType>(func.getResultTypes()[i]);
-      outputs.push_back({{"name", name ? name.str() : ""},
-                         {"dtype", dtypeName(t.getElementType())},
-                         {"shape", shapeOf(t.getShape())}});
+      outputs.push_back({{key::kName, name ? name.str() : ""},
+                         {key::kDtype, dtypeName(t.getElementType())},
+                         {key::kShape, shapeOf(t.getShape())}});
     }
-    graph["inputs"] = inputs;
-    graph["outputs"] = outputs;
+    graph[key::kInputs] = inputs;
+    graph[key::kOutputs] = outputs;
     graphs[func.getName().str()] = graph;
   }
-  m["graphs"] = graphs;
+  m[key::kGraphs] = graphs;
   if (auto caches =
           module->getAttrOfType<DictionaryAttr>(dg::kKVCachePoolsAttrName))
     for (NamedAttribute pool : caches) {
       auto cache =
           cast<dg::KVCacheType>(cast<TypeAttr>(pool.getValue()).getValue());
-      m["kv_cache"]["pools"][pool.getName().str()] = {
-          {"kind", dg::stringifyLayerKind(cache.getKind()).str()},
-          {"layers", cache.getNumLayers()},
-          {"kv_heads", cache.getNumKvHeads()},
-          {"head_dim", cache.getHeadDim()},
-          {"window", cache.getWindow()},
-          {"dtype", dtypeName(cache.getElementType())}};
+      m[key::kKVCache][key::kPools][pool.getName().str()] = {
+          {key::kKind, dg::stringifyLayerKind(cache.getKind()).str()},
+          {key::kLayers, cache.getNumLayers()},
+          {key::kKvHeads, cache.getNumKvHeads()},
+          {key::kHeadDim, cache.getHeadDim()},
+          {key::kWindow, cache.getWindow()},
+          {key::kDtype, dtypeName(cache.getElementType())}};
     }
   return m.dump(2) + "\n";
 }
