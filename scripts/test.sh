@@ -6,9 +6,15 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 build_dir=${DGC_BUILD_DIR:-build}
 start=$(date +%s)
-elapsed() { echo "$(($(date +%s) - start)) s"; start=$(date +%s); }
+# Says what is done and how long it took since the last phase.
+phase() {
+  local now
+  now=$(date +%s)
+  echo "test.sh: $1 ($((now - start)) s)"
+  start=$now
+}
 ninja -C "$build_dir"
-echo "test.sh: built in $(elapsed)"
+phase "built"
 # The runtime as its own project, which must not need MLIR or LLVM; then its
 # installed package, used by an embedder the way the docs say. The server is
 # left out here: the build above compiled it from the same files, and it is a
@@ -23,10 +29,10 @@ cmake -G Ninja -S test/runtime-package -B "$runtime_dir/consumer" \
   -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 ninja -C "$runtime_dir/consumer" >/dev/null
 "$runtime_dir/consumer/consumer"
-echo "test.sh: the runtime builds alone, and its installed package links ($(elapsed))"
+phase "the runtime builds alone, and its installed package links"
 # A short fuzzing run of the parsers of untrusted files and of dgc-run's
 # command line, under ASan+UBSan.
 scripts/fuzz.sh 10
-echo "test.sh: fuzzers built and run in $(elapsed)"
+phase "fuzzers built and run"
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)"
-echo "test.sh: tests ran in $(elapsed)"
+phase "tests ran"
