@@ -190,11 +190,42 @@ bool isManifestValue(Attribute value) {
 } // namespace
 
 LogicalResult
-ModelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
-                  Type dtype, int64_t canvasLength, int64_t vocabSize,
-                  int64_t hiddenSize, int64_t maxPositions,
-                  DictionaryAttr tokens, DictionaryAttr generation,
-                  DictionaryAttr vision, DictionaryAttr sourceConfig) {
+TokensAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                   std::optional<int64_t> pad, std::optional<int64_t> bos,
+                   DenseI64ArrayAttr eos, std::optional<int64_t> boi,
+                   std::optional<int64_t> eoi, std::optional<int64_t> image) {
+  for (auto [field, id] : {std::pair{"pad", pad},
+                           {"bos", bos},
+                           {"boi", boi},
+                           {"eoi", eoi},
+                           {"image", image}})
+    if (id && *id < 0)
+      return emitError() << "#dg.tokens' " << field << " is an id >= 0, got "
+                         << *id;
+  if (eos && llvm::any_of(eos.asArrayRef(), [](int64_t id) { return id < 0; }))
+    return emitError() << "#dg.tokens' eos are ids >= 0";
+  return success();
+}
+
+LogicalResult VisionAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 int64_t patchSize, int64_t poolingKernel,
+                                 int64_t softTokens) {
+  for (auto [field, value] : {std::pair{"patch_size", patchSize},
+                              {"pooling_kernel", poolingKernel},
+                              {"soft_tokens", softTokens}})
+    if (value < 1)
+      return emitError() << "#dg.vision's " << field << " is positive, got "
+                         << value;
+  return success();
+}
+
+LogicalResult ModelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                StringRef name, Type dtype,
+                                int64_t canvasLength, int64_t vocabSize,
+                                int64_t hiddenSize, int64_t maxPositions,
+                                TokensAttr tokens, DictionaryAttr generation,
+                                VisionAttr vision,
+                                DictionaryAttr sourceConfig) {
   if (name.empty())
     return emitError() << "#dg.model needs a model name";
   if (!isa<FloatType>(dtype))
@@ -208,16 +239,13 @@ ModelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
   if (maxPositions < 0)
     return emitError() << "#dg.model's max_positions is >= 0, got "
                        << maxPositions;
-  for (auto [field, dict] : {std::pair{"tokens", tokens},
-                             {"generation", generation},
-                             {"vision", vision}})
-    if (dict)
-      for (NamedAttribute entry : dict)
-        if (!isManifestValue(entry.getValue()))
-          return emitError()
-                 << "#dg.model's " << field << "." << entry.getName().getValue()
-                 << " is a number, a string or an i64 array, got "
-                 << entry.getValue();
+  if (generation)
+    for (NamedAttribute entry : generation)
+      if (!isManifestValue(entry.getValue()))
+        return emitError() << "#dg.model's generation."
+                           << entry.getName().getValue()
+                           << " is a number, a string or an i64 array, got "
+                           << entry.getValue();
   if (sourceConfig)
     for (NamedAttribute entry : sourceConfig)
       if (!isa<StringAttr>(entry.getValue()))

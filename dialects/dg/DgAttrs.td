@@ -139,6 +139,50 @@ def Dg_TopKLoopAttr : Dg_ContractAttr<"TopKLoop", "top_k_loop"> {
 // Model facts
 //===----------------------------------------------------------------------===//
 
+def Dg_TokensAttr : AttrDef<Dg_Dialect, "Tokens"> {
+  let mnemonic = "tokens";
+  let summary = "The model's special token ids";
+  let description = [{
+    `#dg.model`'s `tokens`, as the manifest's `model.tokens` passes them
+    on: `pad`, `bos`, the `eos` ids (generation stops at any), and the
+    image markers `boi`, `eoi` and `image` (the soft tokens' placeholder).
+    Each may be left out (a module written by hand); the runtime needs the
+    image markers when the module has a vision graph.
+
+    Example: `#dg.tokens<pad = 0, bos = 2, eos = [1, 106]>`
+  }];
+  let parameters = (ins
+    OptionalParameter<"std::optional<int64_t>", "padding">:$pad,
+    OptionalParameter<"std::optional<int64_t>", "start of text">:$bos,
+    OptionalParameter<"::mlir::DenseI64ArrayAttr", "end of text">:$eos,
+    OptionalParameter<"std::optional<int64_t>", "start of image">:$boi,
+    OptionalParameter<"std::optional<int64_t>", "end of image">:$eoi,
+    OptionalParameter<"std::optional<int64_t>", "an image's soft token">:$image
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Dg_VisionAttr : AttrDef<Dg_Dialect, "Vision"> {
+  let mnemonic = "vision";
+  let summary = "How images become the vision graph's patches";
+  let description = [{
+    `#dg.model`'s `vision`, the manifest's `model.vision`: the runtime cuts
+    an image into `patch_size`-pixel square patches, at most `soft_tokens`
+    times `pooling_kernel`^2 of them, which the vision graph pools into at
+    most `soft_tokens` soft tokens.
+
+    Example: `#dg.vision<patch_size = 16, pooling_kernel = 3, soft_tokens = 280>`
+  }];
+  let parameters = (ins
+    AttrParameter<"int64_t", "pixels per patch side">:$patch_size,
+    AttrParameter<"int64_t", "patches per soft token side">:$pooling_kernel,
+    AttrParameter<"int64_t", "soft tokens per image, at most">:$soft_tokens
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 def Dg_ModelAttr : AttrDef<Dg_Dialect, "Model"> {
   let mnemonic = "model";
   let summary = "What the runtime needs to know of the model beyond its graphs";
@@ -149,11 +193,12 @@ def Dg_ModelAttr : AttrDef<Dg_Dialect, "Model"> {
     (`diffusion_gemma`), `dtype` the element type the graphs compute in,
     `canvas_length`, `vocab_size` and `hidden_size` the shapes the runtime
     checks its inputs against. The rest may be left out (a module written
-    by hand): `max_positions` (0 when unknown), `tokens` (pad, bos, eos,
-    boi, eoi, image ids), `generation` (the defaults of
-    `generation_config.json`, copied whole), `vision` (how images become
-    patches) and `source_config` (the `config.json` values read, by JSON
-    path, each as JSON text; `model.config` in the manifest).
+    by hand): `max_positions` (0 when unknown), `tokens` (`#dg.tokens`,
+    printed stripped: `tokens = <pad = 0, eos = [1]>`), `generation` (the
+    defaults of `generation_config.json` by their module names, as the
+    runtime's table of options reads them back), `vision` (`#dg.vision`,
+    how images become patches) and `source_config` (the `config.json` values
+    read, by JSON path, each as JSON text; `model.config` in the manifest).
 
     Example: `#dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16>`
   }];
@@ -165,10 +210,10 @@ def Dg_ModelAttr : AttrDef<Dg_Dialect, "Model"> {
     AttrParameter<"int64_t", "width of the text model">:$hidden_size,
     DefaultValuedParameter<"int64_t", "0",
                            "max_position_embeddings, 0 if unknown">:$max_positions,
-    OptionalParameter<"::mlir::DictionaryAttr", "special token ids">:$tokens,
+    OptionalParameter<"TokensAttr", "special token ids">:$tokens,
     OptionalParameter<"::mlir::DictionaryAttr",
                       "generation_config.json defaults">:$generation,
-    OptionalParameter<"::mlir::DictionaryAttr",
+    OptionalParameter<"VisionAttr",
                       "patch size, pooling kernel, soft tokens">:$vision,
     OptionalParameter<"::mlir::DictionaryAttr",
                       "config.json values read, as JSON text">:$source_config

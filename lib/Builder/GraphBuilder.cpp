@@ -5,13 +5,11 @@
 #include "Graphs.h"
 
 #include "dg/DgDialect.h"
-#include "dgc/runtime/ModuleFormat.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Verifier.h"
 
 using namespace mlir;
-namespace key = dgc::runtime::manifest;
 
 namespace dgc {
 
@@ -53,27 +51,17 @@ static void annotateModule(ModuleOp module, const ModelConfig &config,
                            const GenerationConfig &gen, Type dtype) {
   Builder b(module.getContext());
   auto i64 = [&](int64_t v) { return b.getI64IntegerAttr(v); };
-  auto ids = [&](const std::vector<int64_t> &v) {
-    return b.getDenseI64ArrayAttr(v);
-  };
   const TextConfig &t = config.text;
-  DictionaryAttr tokens = b.getDictionaryAttr({
-      b.getNamedAttr(key::kPadToken, i64(t.padTokenId)),
-      b.getNamedAttr(key::kBosToken, i64(t.bosTokenId)),
-      b.getNamedAttr(key::kEosToken, ids(config.eosTokenIds)),
-      b.getNamedAttr(key::kBoiToken, i64(config.boiTokenId)),
-      b.getNamedAttr(key::kEoiToken, i64(config.eoiTokenId)),
-      b.getNamedAttr(key::kImageToken, i64(config.imageTokenId)),
-  });
+  auto tokens = dg::TokensAttr::get(b.getContext(), t.padTokenId, t.bosTokenId,
+                                    b.getDenseI64ArrayAttr(config.eosTokenIds),
+                                    config.boiTokenId, config.eoiTokenId,
+                                    config.imageTokenId);
   // What the runtime needs to cut images into the vision graph's patches.
-  DictionaryAttr vision;
+  dg::VisionAttr vision;
   if (config.vision)
-    vision = b.getDictionaryAttr({
-        b.getNamedAttr(key::kPatchSize, i64(config.vision->patchSize)),
-        b.getNamedAttr(key::kPoolingKernel,
-                       i64(config.vision->poolingKernelSize)),
-        b.getNamedAttr(key::kSoftTokens, i64(config.visionSoftTokensPerImage)),
-    });
+    vision = dg::VisionAttr::get(b.getContext(), config.vision->patchSize,
+                                 config.vision->poolingKernelSize,
+                                 config.visionSoftTokensPerImage);
   // Every option under its module name, as the runtime's reader of
   // model.generation takes it back (generationFields()).
   SmallVector<NamedAttribute> options;

@@ -77,11 +77,25 @@ json modelFacts(dg::ModelAttr facts) {
   model[key::kHiddenSize] = facts.getHiddenSize();
   if (facts.getMaxPositions())
     model[key::kMaxPositions] = facts.getMaxPositions();
-  for (auto [key, values] : {std::pair{key::kTokens, facts.getTokens()},
-                             {key::kGeneration, facts.getGeneration()},
-                             {key::kVision, facts.getVision()}})
-    if (values)
-      model[key] = attrToJson(values);
+  if (dg::TokensAttr tokens = facts.getTokens()) {
+    json ids = json::object();
+    for (auto [name, id] : {std::pair{key::kPadToken, tokens.getPad()},
+                            {key::kBosToken, tokens.getBos()},
+                            {key::kBoiToken, tokens.getBoi()},
+                            {key::kEoiToken, tokens.getEoi()},
+                            {key::kImageToken, tokens.getImage()}})
+      if (id)
+        ids[name] = *id;
+    if (DenseI64ArrayAttr eos = tokens.getEos())
+      ids[key::kEosToken] = std::vector<int64_t>(eos.asArrayRef());
+    model[key::kTokens] = ids;
+  }
+  if (DictionaryAttr generation = facts.getGeneration())
+    model[key::kGeneration] = attrToJson(generation);
+  if (dg::VisionAttr vision = facts.getVision())
+    model[key::kVision] = {{key::kPatchSize, vision.getPatchSize()},
+                           {key::kPoolingKernel, vision.getPoolingKernel()},
+                           {key::kSoftTokens, vision.getSoftTokens()}};
   // The config.json values the graphs were built from, by JSON path.
   if (DictionaryAttr values = facts.getSourceConfig()) {
     json config = json::object();

@@ -209,8 +209,29 @@ module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = i32, c
 
 // -----
 
-// expected-error @+1 {{#dg.model's tokens.pad is a number, a string or an i64 array, got unit}}
-module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16, tokens = {pad}>} {
+// expected-error @+2 {{#dg.tokens' pad is an id >= 0, got -1}}
+// expected-error @+1 {{failed to parse Dg_ModelAttr parameter 'tokens'}}
+module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16, tokens = <pad = -1>>} {
+}
+
+// -----
+
+// expected-error @+2 {{#dg.tokens' eos are ids >= 0}}
+// expected-error @+1 {{failed to parse Dg_ModelAttr parameter 'tokens'}}
+module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16, tokens = <eos = [1, -2]>>} {
+}
+
+// -----
+
+// expected-error @+2 {{#dg.vision's pooling_kernel is positive, got 0}}
+// expected-error @+1 {{failed to parse Dg_ModelAttr parameter 'vision'}}
+module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16, vision = <patch_size = 4, pooling_kernel = 0, soft_tokens = 70>>} {
+}
+
+// -----
+
+// expected-error @+1 {{#dg.model's generation.t_min is a number, a string or an i64 array, got unit}}
+module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16, generation = {t_min}>} {
 }
 
 // -----

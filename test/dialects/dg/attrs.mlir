@@ -12,8 +12,8 @@
 #tile = affine_map<(d0, d1, d2, d3) -> (d0)>
 #out = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
 
-// CHECK: module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16, max_positions = 64, tokens = {eos = array<i64: 1, 2>, pad = 0 : i64}, generation = {t_min = 4.000000e-01 : f64}, vision = {patch_size = 4 : i64}, source_config = {canvas_length = "4"}>}
-module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16, max_positions = 64, tokens = {pad = 0 : i64, eos = array<i64: 1, 2>}, generation = {t_min = 0.4 : f64}, vision = {patch_size = 4 : i64}, source_config = {canvas_length = "4"}>} {
+// CHECK: module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16, max_positions = 64, tokens = <pad = 0, eos = [1, 2]>, generation = {t_min = 4.000000e-01 : f64}, vision = <patch_size = 4, pooling_kernel = 3, soft_tokens = 70>, source_config = {canvas_length = "4"}>}
+module attributes {dg.model = #dg.model<name = "diffusion_gemma", dtype = bf16, canvas_length = 4, vocab_size = 8, hidden_size = 16, max_positions = 64, tokens = <pad = 0, eos = [1, 2]>, generation = {t_min = 0.4 : f64}, vision = <patch_size = 4, pooling_kernel = 3, soft_tokens = 70>, source_config = {canvas_length = "4"}>} {
 
 // CHECK-LABEL: func.func @picks
 // CHECK: attrs = {dg.contract = #dg.best_of_rows}
