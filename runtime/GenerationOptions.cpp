@@ -147,6 +147,15 @@ std::string describe(const json &v) {
   return "null";
 }
 
+/// Sets an integer or token-id field of `value` to `n` (checked already).
+void storeInteger(const GenerationField &f, int64_t n,
+                  GenerationOptions &value) {
+  if (f.integer)
+    value.*f.integer = n;
+  else
+    value.*f.tokenId = static_cast<int32_t>(n);
+}
+
 bool inRange(const GenerationField &f, double v) {
   return (f.minExcluded ? v > f.min : v >= f.min) && v <= f.max;
 }
@@ -178,10 +187,7 @@ Status readGenerationValue(const GenerationField &f, const json &v,
   case K::TokenId:
     if (Status s = readInteger(f, v, where, n); !s)
       return s;
-    if (f.integer)
-      value.*f.integer = n;
-    else
-      value.*f.tokenId = static_cast<int32_t>(n);
+    storeInteger(f, n, value);
     break;
   case K::Real:
     if (!v.is_number())
@@ -314,10 +320,7 @@ Status parseGenerationFlag(const GenerationField &f, std::string_view text,
   case K::TokenId:
     if (!decimalInteger(text, n) || !inRange(f, static_cast<double>(n)))
       return Error{flag + ": " + quoted + " is not " + f.rule};
-    if (f.integer)
-      value.*f.integer = n;
-    else
-      value.*f.tokenId = static_cast<int32_t>(n);
+    storeInteger(f, n, value);
     break;
   case K::Real:
     if (!decimalNumber(text, x))

@@ -316,14 +316,11 @@ struct GpuTopK : impl::DgGpuTopKBase<GpuTopK> {
       getOperation().emitError("threads must be a power of two in [32, 1024]");
       return signalPassFailure();
     }
-    SmallVector<std::pair<scf::ForOp, TopKLoop>> found;
-    getOperation().walk([&](scf::ForOp loop) {
-      if (loop->getParentOfType<gpu::LaunchOp>())
-        return;
-      if (FailureOr<TopKLoop> m = matchTopKLoop(loop); succeeded(m))
-        found.push_back({loop, *m});
-    });
-    for (auto &[loop, m] : found)
+    // Loops already inside a kernel stay as they are.
+    for (auto &[loop, m] :
+         findTopKLoops(getOperation(), [](scf::ForOp loop, const TopKLoop &) {
+           return !loop->getParentOfType<gpu::LaunchOp>();
+         }))
       rewrite(loop, m);
   }
 

@@ -47,16 +47,12 @@ bool loopsOrZeros(AffineMap map) {
 }
 
 bool qualifies(linalg::GenericOp op) {
-  if (!op.hasPureBufferSemantics() || op.getNumLoops() == 0 ||
+  if (!op.hasPureBufferSemantics() || !outerLoopsParallel(op) ||
       op.getNumDpsInits() == 0 || op->getParentOfType<gpu::LaunchOp>())
     return false;
-  unsigned inner = op.getNumLoops() - 1;
-  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
-  for (unsigned d = 0; d < inner; ++d)
-    if (iterators[d] != utils::IteratorType::parallel)
-      return false;
-  if (iterators[inner] != utils::IteratorType::reduction)
+  if (op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
     return false;
+  unsigned inner = op.getNumLoops() - 1;
   for (OpOperand &operand : op->getOpOperands())
     if (!isa<MemRefType>(operand.get().getType()) ||
         !loopsOrZeros(op.getMatchingIndexingMap(&operand)))

@@ -140,14 +140,10 @@ private:
 
 struct HostTopK : impl::DgHostTopKBase<HostTopK> {
   void runOnOperation() override {
-    SmallVector<std::pair<scf::ForOp, TopKLoop>> found;
-    getOperation().walk([&](scf::ForOp loop) {
-      FailureOr<TopKLoop> m = matchTopKLoop(loop);
-      if (succeeded(m) &&
-          cast<MemRefType>(m->x.getType()).getElementType().isF32())
-        found.push_back({loop, *m});
-    });
-    for (auto &[loop, m] : found)
+    for (auto &[loop, m] :
+         findTopKLoops(getOperation(), [](scf::ForOp, const TopKLoop &m) {
+           return cast<MemRefType>(m.x.getType()).getElementType().isF32();
+         }))
       rewrite(loop, m);
   }
 

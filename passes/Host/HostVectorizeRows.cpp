@@ -73,15 +73,11 @@ Operation *combinerOf(linalg::GenericOp op) {
 }
 
 bool qualifies(linalg::GenericOp op, Operation *&combine) {
-  if (!op.hasPureBufferSemantics() || op.getNumLoops() == 0)
+  if (!op.hasPureBufferSemantics() || !outerLoopsParallel(op))
     return false;
   unsigned inner = op.getNumLoops() - 1;
-  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
-  for (unsigned d = 0; d < inner; ++d)
-    if (iterators[d] != utils::IteratorType::parallel)
-      return false;
   combine = nullptr;
-  if (iterators[inner] == utils::IteratorType::reduction &&
+  if (op.getIteratorTypesArray().back() == utils::IteratorType::reduction &&
       !(combine = combinerOf(op)))
     return false;
   for (OpOperand &operand : op->getOpOperands()) {

@@ -30,6 +30,20 @@ inline bool touchesBuffer(mlir::Operation *op, mlir::Value root) {
       .wasInterrupted();
 }
 
+/// Whether `op` has loops and every one but its innermost is parallel (the
+/// row loops around a row's work); the innermost may be of either kind.
+inline bool outerLoopsParallel(mlir::linalg::GenericOp op) {
+  unsigned loops = op.getNumLoops();
+  if (loops == 0)
+    return false;
+  llvm::SmallVector<mlir::utils::IteratorType> iterators =
+      op.getIteratorTypesArray();
+  return llvm::all_of(llvm::ArrayRef(iterators).drop_back(),
+                      [](mlir::utils::IteratorType t) {
+                        return t == mlir::utils::IteratorType::parallel;
+                      });
+}
+
 /// The trip count of each loop of `op` (on buffers): the size of an operand
 /// dimension it indexes, a constant where that size is static (so bounds
 /// checks against it fold).

@@ -15,6 +15,18 @@ using namespace mlir;
 
 namespace dgc {
 
+SmallVector<std::pair<scf::ForOp, TopKLoop>>
+findTopKLoops(Operation *root,
+              function_ref<bool(scf::ForOp, const TopKLoop &)> accept) {
+  SmallVector<std::pair<scf::ForOp, TopKLoop>> found;
+  root->walk([&](scf::ForOp loop) {
+    if (FailureOr<TopKLoop> m = matchTopKLoop(loop);
+        succeeded(m) && accept(loop, *m))
+      found.push_back({loop, *m});
+  });
+  return found;
+}
+
 FailureOr<TopKLoop> matchTopKLoop(scf::ForOp loop) {
   auto contract = dg::TopKLoopAttr::of(loop);
   if (!contract)

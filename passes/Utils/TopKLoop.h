@@ -24,6 +24,12 @@ struct TopKLoop {
 /// The loop's operands, if `loop` is such a top-k on buffers.
 mlir::FailureOr<TopKLoop> matchTopKLoop(mlir::scf::ForOp loop);
 
+/// Every top-k loop under `root` that `accept` takes, with its operands,
+/// collected before any is rewritten.
+llvm::SmallVector<std::pair<mlir::scf::ForOp, TopKLoop>> findTopKLoops(
+    mlir::Operation *root,
+    llvm::function_ref<bool(mlir::scf::ForOp, const TopKLoop &)> accept);
+
 } // namespace dgc
 
 #endif // DGC_PASSES_UTILS_TOPKLOOP_H
