@@ -43,6 +43,11 @@ Field field(const json &object, const char *key, const std::string &where) {
   return {member(object, key, where), where.empty() ? key : where + "." + key};
 }
 
+/// A member of the field `parent`.
+Field field(const Field &parent, const char *key) {
+  return field(parent.value, key, parent.where);
+}
+
 int64_t integer(const json &value, const std::string &where, int64_t min,
                 int64_t max) {
   if (!value.is_number_integer())
@@ -77,6 +82,8 @@ DType dtype(const json &value, const std::string &where) {
   return it->second;
 }
 
+DType dtype(const Field &f) { return dtype(f.value, f.where); }
+
 std::vector<int64_t> shape(const json &value, const std::string &where,
                            bool allowDynamic) {
   if (!value.is_array() || value.size() > 8)
@@ -86,6 +93,10 @@ std::vector<int64_t> shape(const json &value, const std::string &where,
     dims.push_back(integer(value[i], where + "[" + std::to_string(i) + "]",
                            allowDynamic ? -1 : 0, int64_t(1) << 40));
   return dims;
+}
+
+std::vector<int64_t> shape(const Field &f, bool allowDynamic) {
+  return shape(f.value, f.where, allowDynamic);
 }
 
 TensorSpec tensorSpec(const json &value, const std::string &where) {
@@ -98,10 +109,8 @@ TensorSpec tensorSpec(const json &value, const std::string &where) {
     t.isCache = true;
     return t;
   }
-  Field type = field(value, key::kDtype, where);
-  t.dtype = dtype(type.value, type.where);
-  Field dims = field(value, key::kShape, where);
-  t.shape = shape(dims.value, dims.where, true);
+  t.dtype = dtype(field(value, key::kDtype, where));
+  t.shape = shape(field(value, key::kShape, where), true);
   return t;
 }
 
@@ -160,24 +169,22 @@ Manifest parse(std::string_view text, const std::string &path) {
 
   Field model = field(doc, key::kModel, "");
   const json &facts = model.value;
-  m.canvasLength =
-      integer(field(facts, key::kCanvasLength, model.where), 1, 1 << 20);
-  m.vocabSize = integer(field(facts, key::kVocabSize, model.where), 1, 1 << 24);
-  m.hiddenSize =
-      integer(field(facts, key::kHiddenSize, model.where), 1, 1 << 20);
+  m.canvasLength = integer(field(model, key::kCanvasLength), 1, 1 << 20);
+  m.vocabSize = integer(field(model, key::kVocabSize), 1, 1 << 24);
+  m.hiddenSize = integer(field(model, key::kHiddenSize), 1, 1 << 20);
   if (facts.contains(key::kMaxPositions))
-    m.maxPositions = integer(field(facts, key::kMaxPositions, model.where),
-                             m.canvasLength, int64_t(1) << 31);
+    m.maxPositions = integer(field(model, key::kMaxPositions), m.canvasLength,
+                             int64_t(1) << 31);
   // The generation defaults compiled in, by the module's names, read as
   // every other source of options is.
   if (facts.contains(key::kGeneration)) {
-    Field g = field(facts, key::kGeneration, model.where);
+    Field g = field(model, key::kGeneration);
     if (Status st = readModuleGeneration(g.value, g.where, m.generation); !st)
       throw ManifestError{st.error()};
   }
 
   if (facts.contains(key::kConfig)) {
-    Field config = field(facts, key::kConfig, model.where);
+    Field config = field(model, key::kConfig);
     if (!config.value.is_object())
       fail(config.where, "expected an object of config.json values");
     for (const auto &item : config.value.items())
@@ -186,27 +193,22 @@ Manifest parse(std::string_view text, const std::string &path) {
 
   // Images: the vision graph's patch geometry and the prompt's image ids.
   if (facts.contains(key::kVision)) {
-    Field v = field(facts, key::kVision, model.where);
+    Field v = field(model, key::kVision);
     VisionManifest vision;
-    vision.patchSize =
-        integer(field(v.value, key::kPatchSize, v.where), 1, 1 << 12);
-    vision.poolingKernel =
-        integer(field(v.value, key::kPoolingKernel, v.where), 1, 1 << 8);
-    vision.softTokens =
-        integer(field(v.value, key::kSoftTokens, v.where), 1, 1 << 20);
-    Field tokens = field(facts, key::kTokens, model.where);
+    vision.patchSize = integer(field(v, key::kPatchSize), 1, 1 << 12);
+    vision.poolingKernel = integer(field(v, key::kPoolingKernel), 1, 1 << 8);
+    vision.softTokens = integer(field(v, key::kSoftTokens), 1, 1 << 20);
+    Field tokens = field(model, key::kTokens);
     for (auto [name, id] : {std::pair{key::kImageToken, &vision.imageTokenId},
                             std::pair{key::kBoiToken, &vision.boiTokenId},
                             std::pair{key::kEoiToken, &vision.eoiTokenId}})
-      *id =
-          integer(field(tokens.value, name, tokens.where), 0, m.vocabSize - 1);
+      *id = integer(field(tokens, name), 0, m.vocabSize - 1);
     m.vision = vision;
   }
 
   Field weights = field(doc, key::kWeights, "");
-  m.weightBytes = integer(field(weights.value, key::kBytes, weights.where), 0,
-                          int64_t(1) << 40);
-  Field tensors = field(weights.value, key::kTensors, weights.where);
+  m.weightBytes = integer(field(weights, key::kBytes), 0, int64_t(1) << 40);
+  Field tensors = field(weights, key::kTensors);
   if (!tensors.value.is_array())
     fail(tensors.where, "expected an array");
   for (size_t i = 0; i < tensors.value.size(); ++i) {
@@ -221,10 +223,8 @@ Manifest parse(std::string_view text, const std::string &path) {
       fail(offset.where, "expected an offset aligned to " +
                              std::to_string(kWeightAlignment) + " bytes, got " +
                              std::to_string(w.offset));
-    Field dims = field(tensor, key::kShape, where);
-    w.shape = shape(dims.value, dims.where, false);
-    Field type = field(tensor, key::kDtype, where);
-    w.dtype = dtype(type.value, type.where);
+    w.shape = shape(field(tensor, key::kShape, where), false);
+    w.dtype = dtype(field(tensor, key::kDtype, where));
     double bytes = static_cast<double>(dtypeSize(w.dtype));
     for (int64_t d : w.shape)
       bytes *= static_cast<double>(d);
@@ -257,7 +257,7 @@ Manifest parse(std::string_view text, const std::string &path) {
 
   if (doc.contains(key::kKVCache)) {
     Field cache = field(doc, key::kKVCache, "");
-    Field pools = field(cache.value, key::kPools, cache.where);
+    Field pools = field(cache, key::kPools);
     if (!pools.value.is_object())
       fail(pools.where, "expected an object");
     for (const auto &item : pools.value.items()) {
@@ -275,8 +275,7 @@ Manifest parse(std::string_view text, const std::string &path) {
       pool.headDim = integer(field(p, key::kHeadDim, where), 1, 1 << 14);
       Field window = field(p, key::kWindow, where);
       pool.window = integer(window, 0, int64_t(1) << 30);
-      Field type = field(p, key::kDtype, where);
-      pool.dtype = dtype(type.value, type.where);
+      pool.dtype = dtype(field(p, key::kDtype, where));
       if ((pool.kind == "sliding") != (pool.window > 0))
         fail(window.where, "a sliding pool has a window > 0, a full "
                            "pool a window of 0");

@@ -261,9 +261,9 @@ LogicalResult ModelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 
 LogicalResult DgDialect::verifyOperationAttribute(Operation *op,
                                                   NamedAttribute attr) {
-  if (LogicalResult result = success();
-      detail::verifyRuntimeAbiAttribute(op, attr, result))
-    return result;
+  if (std::optional<LogicalResult> result =
+          detail::verifyRuntimeAbiAttribute(op, attr))
+    return *result;
   Attribute value = attr.getValue();
   if (attr.getName() == kContractAttrName) {
     auto contract = dyn_cast<ContractAttrInterface>(value);

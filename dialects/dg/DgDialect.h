@@ -60,11 +60,11 @@ inline constexpr llvm::StringLiteral kParallelChunksAttrName =
     "dg.parallel_chunks";
 
 namespace detail {
-/// Whether `attr` is one of the runtime ABI's module or function attributes
-/// above; if so, `result` says whether it is well formed on `op`
+/// Whether `attr`, if it is one of the runtime ABI's module or function
+/// attributes above, is well formed on `op`; nothing for another attribute
 /// (DgRuntimeAbi.cpp, for the dialect's verifyOperationAttribute).
-bool verifyRuntimeAbiAttribute(mlir::Operation *op, mlir::NamedAttribute attr,
-                               mlir::LogicalResult &result);
+std::optional<mlir::LogicalResult>
+verifyRuntimeAbiAttribute(mlir::Operation *op, mlir::NamedAttribute attr);
 } // namespace detail
 } // namespace dgc::dg
 

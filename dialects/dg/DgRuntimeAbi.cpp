@@ -65,66 +65,56 @@ LogicalResult verifyValueAttribute(Operation *op, NamedAttribute attr,
 
 } // namespace
 
-bool dgc::dg::detail::verifyRuntimeAbiAttribute(Operation *op,
-                                                NamedAttribute attr,
-                                                LogicalResult &result) {
+std::optional<LogicalResult>
+dgc::dg::detail::verifyRuntimeAbiAttribute(Operation *op, NamedAttribute attr) {
   StringRef name = attr.getName().getValue();
   Attribute value = attr.getValue();
-  result = success();
-  auto onModule = [&]() -> bool {
-    if (isa<ModuleOp>(op))
-      return true;
-    result = op->emitOpError() << "'" << name << "' belongs on a module";
-    return false;
+  bool onModule = isa<ModuleOp>(op);
+  auto misplaced = [&](StringRef where) {
+    return op->emitOpError() << "'" << name << "' belongs on " << where;
   };
   if (name == kWeightTableAttrName) {
-    if (!onModule())
-      return true;
+    if (!onModule)
+      return misplaced("a module");
     auto table = dyn_cast<ArrayAttr>(value);
     if (!table || !llvm::all_of(table, llvm::IsaPred<WeightSlotAttr>))
-      result = op->emitOpError()
-               << "'" << name << "' is an array of #dg.weight_slot, got "
-               << value;
-    return true;
+      return op->emitOpError()
+             << "'" << name << "' is an array of #dg.weight_slot, got "
+             << value;
+    return success();
   }
   if (name == kWeightBytesAttrName) {
-    if (!onModule())
-      return true;
+    if (!onModule)
+      return misplaced("a module");
     auto bytes = dyn_cast<IntegerAttr>(value);
     if (!bytes || !bytes.getType().isInteger(64) || bytes.getInt() < 0)
-      result = op->emitOpError()
-               << "'" << name << "' is a byte count (i64, at least 0), got "
-               << value;
-    return true;
+      return op->emitOpError()
+             << "'" << name << "' is a byte count (i64, at least 0), got "
+             << value;
+    return success();
   }
   if (name == kKVCachePoolsAttrName) {
-    if (!onModule())
-      return true;
+    if (!onModule)
+      return misplaced("a module");
     auto pools = dyn_cast<DictionaryAttr>(value);
-    if (!pools) {
-      result = op->emitOpError()
-               << "'" << name << "' is a dictionary of pools, got " << value;
-      return true;
-    }
+    if (!pools)
+      return op->emitOpError()
+             << "'" << name << "' is a dictionary of pools, got " << value;
     for (NamedAttribute pool : pools) {
       auto type = dyn_cast<TypeAttr>(pool.getValue());
-      if (!type || !isa<KVCacheType>(type.getValue())) {
-        result = op->emitOpError()
-                 << "'" << name << "': pool '" << pool.getName().getValue()
-                 << "' is a !dg.kv_cache type, got " << pool.getValue();
-        return true;
-      }
+      if (!type || !isa<KVCacheType>(type.getValue()))
+        return op->emitOpError()
+               << "'" << name << "': pool '" << pool.getName().getValue()
+               << "' is a !dg.kv_cache type, got " << pool.getValue();
     }
-    return true;
+    return success();
   }
   if (name == kParallelChunksAttrName) {
     if (!isa<FunctionOpInterface>(op))
-      result = op->emitOpError() << "'" << name << "' belongs on a function";
-    else
-      result = expectUnit(op, attr);
-    return true;
+      return misplaced("a function");
+    return expectUnit(op, attr);
   }
-  return false;
+  return std::nullopt;
 }
 
 LogicalResult DgDialect::verifyRegionArgAttribute(Operation *op, unsigned,

@@ -35,7 +35,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
-#include "mlir/IR/IRMapping.h"
 
 #include <limits>
 
@@ -201,34 +200,18 @@ struct GpuBlockReductions
         out.push_back(iv[map.getDimPosition(r)]);
       return out;
     };
+    unsigned inputs = op.getNumDpsInputs();
 
     // Each thread folds its strided share of the row with the body.
-    Block &body = op.getRegion().front();
-    unsigned inputs = op.getNumDpsInputs();
     auto walk = scf::ForOp::create(b, loc, tid, sizes.back(), c(blockSize),
                                    combiner.identity(b, loc));
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(walk.getBody());
       iv.back() = walk.getInductionVar();
-      IRMapping map;
-      for (unsigned i = 0; i < inputs; ++i)
-        map.map(body.getArgument(i),
-                memref::LoadOp::create(b, loc, op.getDpsInputs()[i],
-                                       indicesOf(i)));
-      for (unsigned i = 0; i < outputs; ++i)
-        map.map(body.getArgument(inputs + i), walk.getRegionIterArgs()[i]);
-      for (Operation &inner : body.without_terminator()) {
-        if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
-          map.map(index.getResult(), iv[index.getDim()]);
-          continue;
-        }
-        b.clone(inner, map);
-      }
-      SmallVector<Value> next;
-      for (Value v : body.getTerminator()->getOperands())
-        next.push_back(map.lookup(v));
-      scf::YieldOp::create(b, loc, next);
+      scf::YieldOp::create(b, loc,
+                           inlineBodyAt(b, loc, op, iv, Value(), Value(),
+                                        walk.getRegionIterArgs()));
     }
 
     // Combine the threads' partials in shared memory.

@@ -19,13 +19,13 @@
 
 #include "passes/Passes.h"
 #include "passes/Utils/BufferUtils.h"
+#include "passes/Utils/ContractionEpilogue.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace dgc {
@@ -88,7 +88,6 @@ void rewrite(linalg::GenericOp op) {
   unsigned inner = op.getNumLoops() - 1;
   Value zero = arith::ConstantIndexOp::create(b, 0);
   Value one = arith::ConstantIndexOp::create(b, 1);
-  Block &body = op.getRegion().front();
 
   auto row = [&](OpBuilder &nested, Location loc, ValueRange outer) {
     ImplicitLocOpBuilder rb(loc, nested);
@@ -101,30 +100,10 @@ void rewrite(linalg::GenericOp op) {
     auto loop = scf::ForOp::create(
         rb, zero, sizes[inner], one, starts,
         [&](OpBuilder &forBuilder, Location forLoc, Value j, ValueRange acc) {
-          ImplicitLocOpBuilder fb(forLoc, forBuilder);
           loops.back() = j;
-          IRMapping map;
-          for (OpOperand &operand : op->getOpOperands()) {
-            BlockArgument arg = body.getArgument(operand.getOperandNumber());
-            if (op.isDpsInit(&operand))
-              map.map(arg, acc[operand.getOperandNumber() -
-                               op.getNumDpsInputs()]);
-            else if (!arg.use_empty())
-              map.map(arg, memref::LoadOp::create(
-                               fb, operand.get(),
-                               indices(fb, op, operand, loops)));
-          }
-          for (Operation &nestedOp : body.without_terminator()) {
-            if (auto index = dyn_cast<linalg::IndexOp>(nestedOp)) {
-              map.map(index.getResult(), loops[index.getDim()]);
-              continue;
-            }
-            fb.clone(nestedOp, map);
-          }
-          SmallVector<Value> next;
-          for (Value v : body.getTerminator()->getOperands())
-            next.push_back(map.lookupOrDefault(v));
-          scf::YieldOp::create(fb, next);
+          scf::YieldOp::create(forBuilder, forLoc,
+                               inlineBodyAt(forBuilder, forLoc, op, loops,
+                                            Value(), Value(), acc));
         });
     loops.back() = Value();
     for (auto [init, value] :

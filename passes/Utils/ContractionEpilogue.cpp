@@ -210,6 +210,8 @@ SmallVector<Value> inlineBodyAt(OpBuilder &b, Location loc,
   IRMapping map;
   for (OpOperand *input : generic.getDpsInputOperands()) {
     BlockArgument arg = body.getArgument(input->getOperandNumber());
+    if (arg.use_empty())
+      continue; // nothing to read
     if (input->get() == source) {
       map.map(arg, value);
       continue;

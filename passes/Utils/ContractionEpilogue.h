@@ -52,7 +52,8 @@ void emitEpilogueElement(mlir::OpBuilder &b, mlir::Location loc,
 /// The values `generic`'s body yields for the element at `indices` (its
 /// loops' indices), built at `b`'s insertion point: `source`'s block
 /// argument is `value`, the outputs' arguments are `outputs` (if any), and
-/// the other inputs are read at `indices` through their maps.
+/// the other inputs the body uses are read at `indices` through their maps
+/// (`source` may be null: every input is read). Index ops become `indices`.
 llvm::SmallVector<mlir::Value>
 inlineBodyAt(mlir::OpBuilder &b, mlir::Location loc,
              mlir::linalg::GenericOp generic, mlir::ValueRange indices,

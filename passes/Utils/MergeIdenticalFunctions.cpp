@@ -116,6 +116,9 @@ struct DgMergeIdenticalFunctions
     numMerged = duplicates.size();
     if (duplicates.empty())
       return;
+    // Gone before the references are rewritten: nothing in them is kept.
+    for (Operation *op : duplicates)
+      op->erase();
 
     // A reference is replaced whole: its nested parts are kernel names,
     // which may spell a module's name too, and are never looked at alone.
@@ -140,8 +143,6 @@ struct DgMergeIdenticalFunctions
     replacer.recursivelyReplaceElementsIn(top, /*replaceAttrs=*/true,
                                           /*replaceLocs=*/false,
                                           /*replaceTypes=*/false);
-    for (Operation *op : duplicates)
-      op->erase();
   }
 };
 
