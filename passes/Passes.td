@@ -421,6 +421,35 @@ def DgFoldReductionInits
                            "mlir::memref::MemRefDialect"];
 }
 
+def DgRegisterReductions
+    : Pass<"dg-register-reductions", "mlir::func::FuncOp"> {
+  let summary = "Reductions whose outputs stay in registers over their loops";
+  let description = [{
+    Rewrites each `linalg.generic` on buffers whose loops are parallel ones
+    and then reductions, and whose outputs are indexed by the parallel loops
+    alone, into an `scf.parallel` over the parallel loops around `scf.for`
+    loops over the reductions whose `iter_args` carry the outputs: each
+    output is loaded once before them, or starts from the constant it holds
+    (the last op to touch it a `linalg.fill` with a constant, or a copy from
+    a buffer in that state; that op goes), and is stored once after them,
+    where `convert-linalg-to-loops` and `convert-linalg-to-parallel-loops`
+    would load and store it on every iteration (LLVM cannot keep it in a
+    register, not knowing the buffers apart). The body is cloned as it is
+    (`linalg.index` becomes the loop's value) and the loops keep linalg's
+    order, so no result changes. Generics whose outputs are also inputs,
+    whose maps are not loops or zeros, or whose body has ops with regions
+    are left alone.
+  }];
+  let options = [
+    Option<"parallelOnly", "parallel-only", "bool", /*default=*/"false",
+           "Only generics with a parallel loop (on the cuda target, loops "
+           "outside an scf.parallel would run on the host)">
+  ];
+  let dependentDialects = ["mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
 def DgMergeIdenticalFunctions
     : Pass<"dg-merge-identical-functions", "mlir::ModuleOp"> {
   let summary = "One copy of each outlined function or kernel module";
@@ -508,27 +537,6 @@ def DgHostVectorizeRows : Pass<"dg-host-vectorize-rows", "mlir::func::FuncOp"> {
                            "mlir::arith::ArithDialect",
                            "mlir::memref::MemRefDialect",
                            "mlir::vector::VectorDialect"];
-}
-
-def DgHostRegisterReductions
-    : Pass<"dg-host-register-reductions", "mlir::func::FuncOp"> {
-  let summary = "Row reductions whose outputs stay in registers over the row";
-  let description = [{
-    Rewrites each `linalg.generic` on buffers whose loops are parallel but
-    for the innermost, a reduction that indexes none of its outputs, into an
-    `scf.parallel` over the outer loops around an `scf.for` over the
-    innermost whose `iter_args` carry the outputs: each output is loaded
-    once before the loop and stored once after it, where
-    `convert-linalg-to-loops` would load and store it on every iteration
-    (LLVM cannot keep it in a register, not knowing the buffers apart). The
-    body is cloned as it is (`linalg.index` becomes the loop's value), so
-    the order of the reduction does not change. Generics whose outputs are
-    also inputs, whose maps are not loops or zeros, or whose body has ops
-    with regions are left alone.
-  }];
-  let dependentDialects = ["mlir::scf::SCFDialect",
-                           "mlir::arith::ArithDialect",
-                           "mlir::memref::MemRefDialect"];
 }
 
 def DgHostVectorContractions

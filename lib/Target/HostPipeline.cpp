@@ -45,7 +45,7 @@ const Stage kStages[] = {
      // libm's are faster).
      "func.func(dg-host-vector-contractions{vector-registers=%r},"
      "dg-host-top-k,"
-     "dg-host-vectorize-rows,dg-host-register-reductions,"
+     "dg-host-vectorize-rows,dg-register-reductions,"
      "dg-host-polynomial-math{ops=tanh,exp})"},
     {HostStage::Loops, "loops",
      // bf16 <-> f32 conversions become integer bit operations: no

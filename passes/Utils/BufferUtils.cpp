@@ -13,14 +13,16 @@ SmallVector<Value> loopSizes(OpBuilder &b, Location loc, linalg::GenericOp op) {
   SmallVector<Value> sizes(op.getNumLoops());
   for (auto [operand, map] :
        llvm::zip(op->getOperands(), op.getIndexingMapsArray()))
-    for (unsigned r = 0; r < map.getNumResults(); ++r)
-      if (!sizes[map.getDimPosition(r)]) {
+    for (unsigned r = 0; r < map.getNumResults(); ++r) {
+      auto dim = dyn_cast<AffineDimExpr>(map.getResult(r));
+      if (dim && !sizes[dim.getPosition()]) {
         int64_t size = cast<MemRefType>(operand.getType()).getDimSize(r);
-        sizes[map.getDimPosition(r)] =
+        sizes[dim.getPosition()] =
             ShapedType::isDynamic(size)
                 ? Value(memref::DimOp::create(b, loc, operand, r))
                 : Value(arith::ConstantIndexOp::create(b, loc, size));
       }
+    }
   return sizes;
 }
 

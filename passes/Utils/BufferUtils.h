@@ -45,7 +45,8 @@ inline bool outerLoopsParallel(mlir::linalg::GenericOp op) {
 }
 
 /// The trip count of each loop of `op` (on buffers): the size of an operand
-/// dimension it indexes, a constant where that size is static (so bounds
+/// dimension it indexes (a map result that is the loop itself; constant
+/// results are skipped), a constant where that size is static (so bounds
 /// checks against it fold).
 llvm::SmallVector<mlir::Value> loopSizes(mlir::OpBuilder &b, mlir::Location loc,
                                          mlir::linalg::GenericOp op);
