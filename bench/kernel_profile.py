@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """Sums what Nsight Compute measured of each kernel of a step
-(`ncu --metrics gpu__time_duration.sum,dram__bytes.sum --csv`), by launch
-shape: every kernel of a dgc graph has the same entry name, so the block
-and grid sizes tell the kinds apart.
+(`ncu --metrics gpu__time_duration.sum,dram__bytes.sum --csv`): by the part
+of the model each kernel computes (dg-gpu-name-kernels names a kernel
+after it, "moe_dispatch_3"; the number is dropped), then by launch shape.
 
-    python3 bench/kernel_profile.py KERNELS.csv [--summary] [--top N]
+    python3 bench/kernel_profile.py KERNELS.csv [--summary] [--top N] [--gpu NAME]
 
-Prints the launches' total time, then one line per shape (launches, time,
-share, DRAM bytes and their rate) from the costliest, then the N slowest
-launches by their order in the step. --summary prints the first line only.
+Prints the launches' total time, then one line per part and one per shape
+(launches, time, share, DRAM bytes and their rate; with --gpu, a name such
+as "NVIDIA H200", also the share of the GPU's datasheet HBM rate those
+bytes reach) from the costliest, then the N slowest launches by their order
+in the step. --summary prints the first line only.
 """
 import csv
+import os
+import re
 import sys
 from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hbm import peak_bandwidth  # noqa: E402
 
 SCALE = {"ns": 1e-9, "nsecond": 1e-9, "us": 1e-6, "usecond": 1e-6, "ms": 1e-3,
          "msecond": 1e-3, "s": 1.0, "second": 1.0,
@@ -21,7 +28,7 @@ SCALE = {"ns": 1e-9, "nsecond": 1e-9, "us": 1e-6, "usecond": 1e-6, "ms": 1e-3,
 
 
 def launches(path):
-    """{id: {"shape": (block, grid), "seconds": s, "bytes": b}} from the CSV."""
+    """{id: {"name", "shape": (block, grid), "seconds", "bytes"}} from the CSV."""
     out = {}
     with open(path, newline="") as f:
         rows = [r for r in csv.reader(f)]
@@ -34,6 +41,7 @@ def launches(path):
         if len(r) != len(names):
             continue
         launch = out.setdefault(int(r[col["ID"]]), {
+            "name": r[col["Kernel Name"]] if "Kernel Name" in col else "?",
             "shape": (r[col["Block Size"]], r[col["Grid Size"]]),
             "seconds": 0.0, "bytes": 0.0})
         try:
@@ -48,14 +56,40 @@ def launches(path):
     return out
 
 
+def part_of(name):
+    """The part a kernel's name says it computes: without its number, or
+    its parameter list where the profiler prints one."""
+    return re.sub(r"_[0-9]+$", "", name.split("(")[0])
+
+
+def table(title, groups, total, bandwidth):
+    """One line per group (launches, seconds, bytes), costliest first."""
+    width = max([len(title)] + [len(str(k)) for k in groups])
+    head = f"{title:<{width}} {'launches':>8} {'ms':>9} {'share':>6} {'GB':>7} {'TB/s':>6}"
+    print(head + (f" {'% HBM':>6}" if bandwidth else ""))
+    for key, (n, sec, b) in sorted(groups.items(), key=lambda kv: -kv[1][1]):
+        line = (f"{str(key):<{width}} {n:>8} {sec * 1e3:>9.3f} {100 * sec / total:>5.1f}% "
+                f"{b / 1e9:>7.3f} {b / sec / 1e12 if sec else 0:>6.2f}")
+        if bandwidth:
+            line += f" {100 * b / bandwidth / sec if sec else 0:>5.1f}%"
+        print(line)
+
+
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    argv = sys.argv[1:]
+    options = {}
+    for flag in ("--top", "--gpu"):
+        if flag in argv:
+            i = argv.index(flag)
+            if i + 1 >= len(argv):
+                sys.exit(f"{flag} needs a value")
+            options[flag] = argv[i + 1]
+            del argv[i:i + 2]
+    args = [a for a in argv if not a.startswith("--")]
     if not args:
         sys.exit(__doc__)
-    top = 15
-    if "--top" in sys.argv:
-        top = int(sys.argv[sys.argv.index("--top") + 1])
-        args = [a for a in args if a != str(top)]
+    top = int(options.get("--top", 15))
+    bandwidth = peak_bandwidth(options["--gpu"]) if "--gpu" in options else None
     found = launches(args[0])
     if not found:
         print(f"no kernels in {args[0]}")
@@ -64,24 +98,23 @@ def main():
     moved = sum(l["bytes"] for l in found.values())
     print(f"{len(found)} launches, {total * 1e3:.2f} ms timed alone, "
           f"{moved / 1e9:.2f} GB from DRAM ({moved / total / 1e12:.2f} TB/s)")
-    if "--summary" in sys.argv:
+    if "--summary" in argv:
         return 0
+    parts = defaultdict(lambda: [0, 0.0, 0.0])
     shapes = defaultdict(lambda: [0, 0.0, 0.0])
     for l in found.values():
-        s = shapes[l["shape"]]
-        s[0] += 1
-        s[1] += l["seconds"]
-        s[2] += l["bytes"]
-    print(f"{'block':>14} {'grid':>16} {'launches':>8} {'ms':>9} {'share':>6} "
-          f"{'GB':>7} {'TB/s':>6}")
-    for (block, grid), (n, sec, b) in sorted(shapes.items(), key=lambda kv: -kv[1][1]):
-        print(f"{block:>14} {grid:>16} {n:>8} {sec * 1e3:>9.3f} {100 * sec / total:>5.1f}% "
-              f"{b / 1e9:>7.3f} {b / sec / 1e12 if sec else 0:>6.2f}")
+        for group in (parts[part_of(l["name"])], shapes[" grid ".join(l["shape"])]):
+            group[0] += 1
+            group[1] += l["seconds"]
+            group[2] += l["bytes"]
+    table("part", parts, total, bandwidth)
+    table("block grid", shapes, total, bandwidth)
     print(f"the {top} slowest launches (their order in the step):")
     first = min(found)
     for i, l in sorted(found.items(), key=lambda kv: -kv[1]["seconds"])[:top]:
-        print(f"  #{i - first:<5} block {l['shape'][0]:>14} grid {l['shape'][1]:>16} "
-              f"{l['seconds'] * 1e3:8.3f} ms {l['bytes'] / 1e9:7.3f} GB")
+        print(f"  #{i - first:<5} {part_of(l['name']):<28} block {l['shape'][0]:>14} "
+              f"grid {l['shape'][1]:>16} {l['seconds'] * 1e3:8.3f} ms "
+              f"{l['bytes'] / 1e9:7.3f} GB")
     return 0
 
 

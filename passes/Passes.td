@@ -226,6 +226,22 @@ def DgGpuAlignWorkgroupMemory
   }];
 }
 
+def DgGpuNameKernels : Pass<"dg-gpu-name-kernels", "mlir::ModuleOp"> {
+  let summary = "Kernels named after the part of the model they compute";
+  let description = [{
+    Renames each outlined `gpu.module` and its one kernel after the name
+    its first `gpu.launch_func` carries in its location (the innermost
+    `NameLoc`; the graph builder names its ops after the model's parts, and
+    `GraphEmitter::linear` after its weight: `self_attn.q_proj` becomes
+    `self_attn_q_proj`, the next kernel of that part `self_attn_q_proj_1`),
+    and points every launch of it at the new name. Profilers then name the
+    part each kernel computes, where every kernel was
+    `<function>_kernel`. Kernels whose launches carry no name keep theirs;
+    `dg-merge-identical-functions` keeps kernels of different parts apart.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect"];
+}
+
 def DgGpuTileParallelLoops
     : Pass<"dg-gpu-tile-parallel-loops", "mlir::func::FuncOp"> {
   let summary = "Tile outermost parallel loops into GPU blocks of threads";

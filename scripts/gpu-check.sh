@@ -18,7 +18,8 @@
 #   PyTorch peer, and the kernel variants; transformers' step, eager, then
 #   torch.compile while time remains.
 # profile (at most 3 minutes): every kernel of one 26B-A4B step timed alone
-#   by Nsight Compute (DIR/kernels.csv), summed by kind (bench/kernel_profile.py).
+#   by Nsight Compute (DIR/kernels.csv), summed by the part of the model each
+#   kernel computes and by launch shape (bench/kernel_profile.py: DIR/kernels.txt).
 # all is quick then perf (the default).
 #
 # Each row is appended to DIR/rows.md the moment it is known, each step's
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
   all) phases+=(quick perf) ;;
   --out) out=$2; shift ;;
   --deadline) deadline=$2; shift ;;
-  -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -300,7 +301,9 @@ profile() {
       --batch 1 --runs 1 >"$scratch/profile.txt" 2>&1; then
       row "kernels of the 26B-A4B step (ncu)" INFO \
         "$(python3 bench/kernel_profile.py "$out/kernels.csv" --summary 2>&1 | head -1)"
-      python3 bench/kernel_profile.py "$out/kernels.csv" >>"$log" 2>&1
+      python3 bench/kernel_profile.py "$out/kernels.csv" --gpu "$gpu" --top 40 \
+        >"$out/kernels.txt" 2>&1
+      logged "profile by part and shape" "$out/kernels.txt"
     else
       row "kernels of the 26B-A4B step (ncu)" FAIL "$(tail -c 300 "$scratch/profile.txt")"
     fi

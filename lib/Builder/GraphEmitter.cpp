@@ -60,9 +60,33 @@ Value GraphEmitter::matmul(Value lhs, Value rhs, bool transposeRhs,
   return op.getResult();
 }
 
+GraphEmitter::Scope::Scope(GraphEmitter &emitter, StringRef name)
+    : emitter(emitter), saved(emitter.loc) {
+  emitter.loc = NameLoc::get(emitter.b.getStringAttr(name), emitter.loc);
+}
+
+/// The part of the model a Linear weight belongs to: its name without the
+/// layer's prefix and ".weight" ("model.decoder.layers.3.mlp.gate_proj.weight"
+/// is "mlp.gate_proj").
+static std::string partOf(StringRef weightName) {
+  SmallVector<StringRef> parts;
+  weightName.consume_back(".weight");
+  weightName.split(parts, '.');
+  size_t layer = 0;
+  for (size_t i = 0; i + 1 < parts.size(); ++i)
+    if (parts[i] == "layers" || parts[i] == "decoder" || parts[i] == "encoder")
+      layer = i + 1 + (parts[i] == "layers");
+  return llvm::join(ArrayRef(parts).drop_front(layer), ".");
+}
+
 Value GraphEmitter::linear(Value x, StringRef weightName, int64_t out) {
-  return matmul(x, weight(weightName, {out, shapeOf(x).back()}),
-                /*transposeRhs=*/true);
+  Value w = weight(weightName, {out, shapeOf(x).back()});
+  // The weight's name says it all: not within the scopes around.
+  Location scoped = loc;
+  loc = NameLoc::get(b.getStringAttr(partOf(weightName)), baseLoc);
+  Value product = matmul(x, w, /*transposeRhs=*/true);
+  loc = scoped;
+  return product;
 }
 
 Value GraphEmitter::rmsNorm(Value x, std::optional<StringRef> weightName,

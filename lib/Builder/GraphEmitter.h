@@ -20,7 +20,7 @@ namespace dgc {
 class GraphEmitter {
 public:
   GraphEmitter(mlir::OpBuilder &builder, mlir::Location loc, mlir::Type dtype)
-      : dtype(dtype), b(builder), loc(loc) {}
+      : dtype(dtype), b(builder), baseLoc(loc), loc(loc) {}
 
   mlir::OpBuilder &builder() { return b; }
   /// The element type activations and weights compute with.
@@ -83,10 +83,29 @@ public:
   /// Forgets the weights of the previous graph.
   void beginGraph() { weights.clear(); }
 
+  /// Names the ops emitted while it lives after a part of the model (a
+  /// NameLoc, "moe" or "self_attn", around the current location; scopes
+  /// nest): the kernels they become take the name (dg-gpu-name-kernels),
+  /// so a profile says which part each kernel computes. `linear` names its
+  /// product after its weight ("self_attn.q_proj") whatever the scope.
+  class Scope {
+  public:
+    Scope(GraphEmitter &emitter, llvm::StringRef name);
+    ~Scope() { emitter.loc = saved; }
+    Scope(const Scope &) = delete;
+    Scope &operator=(const Scope &) = delete;
+
+  private:
+    GraphEmitter &emitter;
+    mlir::Location saved;
+  };
+
 private:
   template <typename OpTy> mlir::Value binary(mlir::Value a, mlir::Value b);
 
   mlir::OpBuilder &b;
+  /// The graph's location, and the current scope's name around it.
+  mlir::Location baseLoc;
   mlir::Location loc;
   llvm::StringMap<mlir::Value> weights;
 };

@@ -14,6 +14,7 @@
 #include "Graphs.h"
 
 #include <cmath>
+#include <optional>
 
 using namespace mlir;
 
@@ -83,6 +84,7 @@ Type TextGraph::cacheType(LayerType type) const {
 }
 
 Value TextGraph::embed(Value ids) {
+  GraphEmitter::Scope named(e, "embed");
   Value table = e.weight("model.decoder.embed_tokens.weight",
                          {t.vocabSize, t.hiddenSize});
   Value scale = e.scalar(std::sqrt(static_cast<double>(t.hiddenSize)));
@@ -90,6 +92,7 @@ Value TextGraph::embed(Value ids) {
 }
 
 Value TextGraph::selfCondition(Value embedded, Value soft, Value scEnabled) {
+  GraphEmitter::Scope named(e, "self_conditioning");
   // Zero where self-conditioning is off (the first step of a canvas).
   Value enabled = e.reshape(e.cast(scEnabled, e.dtype), {batch, 1, 1});
   soft = e.mul(soft, enabled);
@@ -102,6 +105,7 @@ Value TextGraph::selfCondition(Value embedded, Value soft, Value scEnabled) {
 }
 
 Value TextGraph::softEmbedding(Value x) {
+  GraphEmitter::Scope named(e, "soft_embedding");
   Value table = e.weight("model.decoder.embed_tokens.weight",
                          {t.vocabSize, t.hiddenSize});
   Type f32 = e.builder().getF32Type();
@@ -119,6 +123,7 @@ Value TextGraph::mlp(StringRef prefix, Value x, int64_t width) {
 
 Value TextGraph::attention(int64_t index, Value x, Value positions,
                            Value committed) {
+  GraphEmitter::Scope named(e, "self_attn");
   LayerType type = t.layerTypes[index];
   const AttentionGeometry &g = t.geometry(type);
   std::string p = layerPrefix(index) + "self_attn.";
@@ -135,6 +140,8 @@ Value TextGraph::attention(int64_t index, Value x, Value positions,
                                                         : RopeKind::default_,
                   g.rope.theta, g.rope.partialRotaryFactor);
   };
+  std::optional<GraphEmitter::Scope> step;
+  step.emplace(e, "norm_rope");
   Value q = rope(
       e.rmsNorm(project("q_proj", heads), StringRef(p + "q_norm.weight"), eps));
   Value kRaw = project("k_proj", kv);
@@ -144,6 +151,8 @@ Value TextGraph::attention(int64_t index, Value x, Value positions,
   Value v = e.rmsNorm(vRaw, std::nullopt, eps);
 
   // Write this chunk's K/V, then read the request's whole visible range.
+  step.reset();
+  step.emplace(e, "kv_cache");
   Value cache = caches[type == LayerType::Sliding ? 0 : 1];
   int64_t slot = t.indexInType(index);
   Value lengths;
@@ -157,15 +166,19 @@ Value TextGraph::attention(int64_t index, Value x, Value positions,
   auto [keys, values, keyPositions] = e.kvRead(cache, slot, lengths);
 
   // Grouped-query broadcast, then softmax(q k^T * 1.0 + mask) v per head.
+  step.reset();
   keys = e.transpose(e.repeatInterleave(keys, 2, heads / kv), {0, 2, 1, 3});
   values = e.transpose(e.repeatInterleave(values, 2, heads / kv), {0, 2, 1, 3});
   Value qT = e.transpose(q, {0, 2, 1, 3});
   Value scores = e.matmul(qT, keys, /*transposeRhs=*/true);
-  Value mask = mode == Mode::Decoder
-                   ? e.mask(positions, keyPositions, committed,
-                            MaskKind::canvas, g.window)
-                   : e.mask(positions, keyPositions, Value(), MaskKind::causal,
-                            g.window, spans);
+  Value mask;
+  {
+    GraphEmitter::Scope masking(e, "mask");
+    mask = mode == Mode::Decoder ? e.mask(positions, keyPositions, committed,
+                                          MaskKind::canvas, g.window)
+                                 : e.mask(positions, keyPositions, Value(),
+                                          MaskKind::causal, g.window, spans);
+  }
   ArrayRef<int64_t> ms = GraphEmitter::shapeOf(mask);
   scores = e.add(scores, e.reshape(mask, {ms[0], 1, ms[1], ms[2]}));
   Type f32 = e.builder().getF32Type();
@@ -177,6 +190,7 @@ Value TextGraph::attention(int64_t index, Value x, Value positions,
 }
 
 Value TextGraph::moe(const std::string &p, Value residual) {
+  GraphEmitter::Scope named(e, "moe");
   double eps = t.rmsNormEps;
   int64_t E = t.numExperts, I = t.moeIntermediateSize, H = t.hiddenSize;
   Type f32 = e.builder().getF32Type();
@@ -217,25 +231,31 @@ Value TextGraph::layer(int64_t index, Value x, Value positions,
   std::string p = layerPrefix(index);
   double eps = t.rmsNormEps;
   auto norm = [&](Value v, const char *name) {
+    GraphEmitter::Scope named(e, "norms");
     return e.rmsNorm(v, StringRef(p + name + ".weight"), eps);
+  };
+  auto add = [&](Value a, Value b) {
+    GraphEmitter::Scope named(e, "residual");
+    return e.add(a, b);
   };
 
   Value attn =
       attention(index, norm(x, "input_layernorm"), positions, committed);
-  Value r = e.add(x, norm(attn, "post_attention_layernorm"));
+  Value r = add(x, norm(attn, "post_attention_layernorm"));
 
   Value dense = norm(
       mlp(p + "mlp.", norm(r, "pre_feedforward_layernorm"), t.intermediateSize),
       "post_feedforward_layernorm_1");
   Value experts = norm(moe(p, r), "post_feedforward_layernorm_2");
-  Value out =
-      e.add(r, norm(e.add(dense, experts), "post_feedforward_layernorm"));
+  Value out = add(r, norm(add(dense, experts), "post_feedforward_layernorm"));
 
   std::string scalar = mode == Mode::Encoder
                            ? "model.encoder.language_model.layers." +
                                  std::to_string(index) + ".layer_scalar"
                            : p + "layer_scalar";
-  return e.mul(out, e.weight(scalar, {1}));
+  Value w = e.weight(scalar, {1});
+  GraphEmitter::Scope named(e, "residual");
+  return e.mul(out, w);
 }
 
 /// The cache arguments, named after their layer type.
@@ -335,6 +355,8 @@ void buildDecoderGraph(GraphEmitter &e, ModuleOp module,
     x = g.layer(i, x, positions, committed);
 
   // Head: fp32 logits of the tied embedding, softcapped, over temperature.
+  std::optional<GraphEmitter::Scope> named;
+  named.emplace(e, "lm_head");
   Value table =
       e.weight("model.decoder.embed_tokens.weight", {V, t.hiddenSize});
   Value logits = e.matmul(g.finalNorm(x), table, /*transposeRhs=*/true, f32);
@@ -345,6 +367,8 @@ void buildDecoderGraph(GraphEmitter &e, ModuleOp module,
   Value scaled = e.div(logits, e.reshape(func.getArgument(4), {kDyn, 1, 1}));
 
   // Statistics of softmax(x) over the whole vocabulary.
+  named.reset();
+  named.emplace(e, "sampler");
   Value probs = e.softmax(scaled, 2);
   Value entropy = e.sub(e.reduce(scaled, ReduceKind::logsumexp, 2),
                         e.reduce(e.mul(probs, scaled), ReduceKind::sum, 2));
@@ -355,9 +379,12 @@ void buildDecoderGraph(GraphEmitter &e, ModuleOp module,
   // here keeps it out of what the host needs.
   Value stored = e.cast(scaled, e.dtype);
   Value sample = e.categoricalSample(stored, func.getArgument(5));
-  func::ReturnOp::create(b, module.getLoc(),
-                         ValueRange{stored, e.argmax(scaled), topProbs, topIds,
-                                    entropy, sample, g.softEmbedding(stored)});
+  Value argmax = e.argmax(scaled);
+  named.reset();
+  Value soft = g.softEmbedding(stored);
+  func::ReturnOp::create(
+      b, module.getLoc(),
+      ValueRange{stored, argmax, topProbs, topIds, entropy, sample, soft});
 }
 
 } // namespace dgc

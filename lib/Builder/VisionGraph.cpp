@@ -38,6 +38,7 @@ void buildVisionGraph(GraphEmitter &e, ModuleOp module,
        {"patch_positions", e.tensor({kDyn, patches, 2}, i32)}},
       {{"soft_tokens", e.tensor({kDyn, softTokens, config.text.hiddenSize})}});
   Value pixels = func.getArgument(0), positions = func.getArgument(1);
+  GraphEmitter::Scope named(e, "vision");
 
   // Patch embedding: pixels in [0, 1] -> [-1, 1] -> width, plus the x and y
   // position tables (a padding position of -1 reads a zero row).

@@ -65,7 +65,7 @@ std::string stagePipeline(CudaStage stage, const CudaOptions &o) {
         "gpu-map-parallel-loops{{mapping-policy=innermost-first},"
         "convert-parallel-loops-to-gpu,"
         "gpu-launch-sink-index-computations),"
-        "gpu-kernel-outlining,canonicalize,"
+        "gpu-kernel-outlining,dg-gpu-name-kernels,canonicalize,"
         "gpu.module(dg-gpu-align-workgroup-memory),dg-gpu-device-buffers,"
         "func.func(dg-gpu-async-launches)",
         o.threads, o.gemmWideColumns, o.gemmStages);

@@ -24,6 +24,11 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dg::AttentionOp op,
                                 PatternRewriter &rewriter) const override {
+    // Each step's ops carry its name (dg-gpu-name-kernels names kernels
+    // after it); the core keeps the op's.
+    auto step = [&](StringRef name) -> Location {
+      return NameLoc::get(rewriter.getStringAttr(name), op.getLoc());
+    };
     Location loc = op.getLoc();
     RankedTensorType qt = tensorType(op.getQ()), kt = tensorType(op.getK());
     Type dt = qt.getElementType(), i32 = rewriter.getI32Type();
@@ -41,22 +46,24 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
           rewriter, loc,
           DenseElementsAttr::get(type({}, i32), rewriter.getI32IntegerAttr(v)));
     };
+    Location normRope = step("norm_rope");
     auto rope = [&](Value x) -> Value {
-      return dg::RopeOp::create(rewriter, loc, x.getType(), x, positions,
+      return dg::RopeOp::create(rewriter, normRope, x.getType(), x, positions,
                                 op.getRopeAttr(), op.getThetaAttr(),
                                 op.getPartialRotaryFactorAttr());
     };
-    Value q = rope(
-        dg::RMSNormOp::create(rewriter, loc, op.getQ(), op.getQNorm(), eps));
-    Value k = rope(
-        dg::RMSNormOp::create(rewriter, loc, op.getK(), op.getKNorm(), eps));
-    Value v = dg::RMSNormOp::create(rewriter, loc, op.getV(), Value(), eps);
+    Value q = rope(dg::RMSNormOp::create(rewriter, normRope, op.getQ(),
+                                         op.getQNorm(), eps));
+    Value k = rope(dg::RMSNormOp::create(rewriter, normRope, op.getK(),
+                                         op.getKNorm(), eps));
+    Value v =
+        dg::RMSNormOp::create(rewriter, normRope, op.getV(), Value(), eps);
     Value keys = k, values = v, keyPositions = op.getKeyPositions();
     Value committed = op.getCommittedLengths();
     int64_t keyCount = kt.getDimSize(1);
     if (cache) {
-      dg::KVCacheWriteOp::create(rewriter, loc, cache, k, v, positions, layer,
-                                 op.getScratch());
+      dg::KVCacheWriteOp::create(rewriter, step("kv_write"), cache, k, v,
+                                 positions, layer, op.getScratch());
       Value lengths;
       auto rowType = type({b}, i32);
       if (committed) {
@@ -69,7 +76,7 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
       }
       auto rows = type({b, dyn, kvHeads, hd}, dt);
       auto read =
-          dg::KVCacheReadOp::create(rewriter, loc, rows, rows,
+          dg::KVCacheReadOp::create(rewriter, step("kv_read"), rows, rows,
                                     type({b, dyn}, i32), cache, lengths, layer);
       keys = read.getKeys();
       values = read.getValues();
@@ -79,9 +86,10 @@ struct LowerAttention : OpRewritePattern<dg::AttentionOp> {
     // Uncached: every valid key of the chunk (the mask's query side is the
     // same positions, as the vision graph writes it).
     Value queryPositions = cache ? positions : keyPositions;
-    Value mask = dg::MaskOp::create(
-        rewriter, loc, type({b, t, keyCount}, dt), queryPositions, keyPositions,
-        committed, op.getSpans(), op.getMaskAttr(), op.getWindowAttr());
+    Value mask =
+        dg::MaskOp::create(rewriter, step("mask"), type({b, t, keyCount}, dt),
+                           queryPositions, keyPositions, committed,
+                           op.getSpans(), op.getMaskAttr(), op.getWindowAttr());
     SmallVector<Value> sizes;
     for (auto [i, size] : llvm::enumerate(qt.getShape()))
       if (ShapedType::isDynamic(size))

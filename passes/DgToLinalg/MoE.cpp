@@ -33,9 +33,14 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
 
   LogicalResult matchAndRewrite(dg::MoEOp op,
                                 PatternRewriter &rewriter) const override {
+    // Each step's ops carry its name (dg-gpu-name-kernels names kernels
+    // after it): "moe" around "dispatch", say.
+    auto step = [&](StringRef name) -> Location {
+      return NameLoc::get(rewriter.getStringAttr(name), op.getLoc());
+    };
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
-    auto [weights, experts] = emitRouter(op, rewriter);
+    auto [weights, experts] = emitRouter(op, rewriter, step("router"));
 
     Value x = op.getExpertInput();
     RankedTensorType xt = tensorType(x);
@@ -90,8 +95,8 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
           v, {tokens, rewriter.getIndexAttr(tensorType(v).getShape().back())});
     };
     Value x2 = collapseLead(x), w2 = collapseLead(weights);
-    ExpertGroups groups =
-        groupSlotsByExpert(rewriter, loc, collapseLead(experts), numExperts, g);
+    ExpertGroups groups = groupSlotsByExpert(
+        rewriter, step("dispatch"), collapseLead(experts), numExperts, g);
 
     auto rounded = [&](Value f32Tensor) -> Value {
       if (dt == f32)
@@ -104,9 +109,9 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
 
     // gate and up of each tile's expert, then the activation and the down
     // projection, each rounded to the element type like the unfused graph.
-    Value rows = gatherRows(rewriter, loc, x2, groups, g);
+    Value rows = gatherRows(rewriter, step("gather"), x2, groups, g);
     Value projected = rounded(groupedProjection(
-        rewriter, loc, rows, groups.tileExpert, op.getGateUp()));
+        rewriter, step("gate_up"), rows, groups.tileExpert, op.getGateUp()));
     auto half = [&](int64_t start) -> Value {
       SmallVector<OpFoldResult> offsets = {rewriter.getIndexAttr(0),
                                            rewriter.getIndexAttr(0),
@@ -124,7 +129,8 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
     AffineMap identity = rewriter.getMultiDimIdentityMap(3);
     Value act =
         linalg::GenericOp::create(
-            rewriter, loc, TypeRange{actType}, ValueRange{half(0), half(width)},
+            rewriter, step("gelu"), TypeRange{actType},
+            ValueRange{half(0), half(width)},
             ValueRange{emptyTensor(rewriter, loc, actType, groups.numTiles)},
             ArrayRef<AffineMap>{identity, identity, identity}, parallelLoops(3),
             [&](OpBuilder &b, Location l, ValueRange a) {
@@ -133,8 +139,8 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
               linalg::YieldOp::create(b, l, fromF32(b, l, y, dt));
             })
             .getResult(0);
-    Value down = rounded(
-        groupedProjection(rewriter, loc, act, groups.tileExpert, op.getDown()));
+    Value down = rounded(groupedProjection(rewriter, step("down"), act,
+                                           groups.tileExpert, op.getDown()));
 
     // The weighted sum over each token's k slots, in f32: loops (t, h, j).
     SmallVector<Value> tokenSizes;
@@ -150,7 +156,8 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
     };
     Value sum =
         linalg::GenericOp::create(
-            rewriter, loc, TypeRange{sumType}, ValueRange{w2, groups.rowOfSlot},
+            rewriter, step("combine"), TypeRange{sumType},
+            ValueRange{w2, groups.rowOfSlot},
             ValueRange{filledTensor(rewriter, loc, sumType, tokenSizes,
                                     rewriter.getF32FloatAttr(0))},
             ArrayRef<AffineMap>{map({0, 2}), map({0, 2}), map({0, 1})},
@@ -181,9 +188,8 @@ struct LowerMoE : OpRewritePattern<dg::MoEOp> {
   }
 
   /// The router as dg primitives: f32 weights [lead, k] and i32 experts.
-  std::pair<Value, Value> emitRouter(dg::MoEOp op,
-                                     PatternRewriter &rewriter) const {
-    Location loc = op.getLoc();
+  std::pair<Value, Value> emitRouter(dg::MoEOp op, PatternRewriter &rewriter,
+                                     Location loc) const {
     Value r = op.getRouterInput();
     RankedTensorType rt = tensorType(r);
     Type dt = rt.getElementType(), f32 = rewriter.getF32Type();

@@ -7,6 +7,9 @@
 // same when they print the same with their own names (and, for a
 // gpu.module, its kernels' names) replaced by placeholders; the first in
 // module order stays, uses of the others point at it, and they are erased.
+// Kernel modules named after different parts of the model
+// (dg-gpu-name-kernels: `self_attn_k_proj_3`, `self_attn_v_proj`) stay
+// apart even when their code is the same, so that a profile names each.
 //
 //===----------------------------------------------------------------------===//
 
@@ -56,6 +59,17 @@ std::optional<Candidate> asCandidate(Operation &op) {
   return std::nullopt;
 }
 
+/// The part of the model a kernel module's name says it computes: the name
+/// without the number that tells the part's kernels apart. Outlining's own
+/// names (`<function>_kernel`, numbered) say none: such kernels merge
+/// across functions, as the prefill's and the denoise step's do.
+StringRef partOf(StringRef name) {
+  auto [part, number] = name.rsplit('_');
+  if (number.empty() || !llvm::all_of(number, llvm::isDigit))
+    part = name;
+  return part.ends_with("_kernel") ? StringRef() : part;
+}
+
 /// The candidate's text with its names replaced by placeholders; the names
 /// are restored before returning. Only the candidate's own op changes, so
 /// candidates can be printed on several threads.
@@ -74,6 +88,8 @@ std::string keyOf(Candidate &candidate) {
     }
   std::string text;
   llvm::raw_string_ostream os(text);
+  if (isa<gpu::GPUModuleOp>(op))
+    os << partOf(candidate.name.getValue()) << '\n';
   op->print(os, OpPrintingFlags().useLocalScope().assumeVerified());
   op->setAttr(nameAttr, candidate.name);
   for (auto [kernel, name] : llvm::zip(kernels, candidate.kernels))

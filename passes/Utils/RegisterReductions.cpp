@@ -92,8 +92,9 @@ std::optional<unsigned> parallelLoops(linalg::GenericOp op, bool parallelOnly) {
   if (llvm::SmallPtrSet<Value, 4>(roots.begin(), roots.end()).size() !=
       roots.size())
     return std::nullopt;
-  if (!llvm::all_of(op.getRegion().front().without_terminator(),
-                    [](Operation &inner) { return inner.getNumRegions() == 0; }))
+  if (!llvm::all_of(
+          op.getRegion().front().without_terminator(),
+          [](Operation &inner) { return inner.getNumRegions() == 0; }))
     return std::nullopt;
   return parallel;
 }
@@ -128,10 +129,10 @@ void rewrite(linalg::GenericOp op, unsigned parallel) {
     SmallVector<Value> starts;
     for (auto [init, constant] :
          llvm::zip(op.getDpsInitsMutable(), constantStarts))
-      starts.push_back(constant ? Value(arith::ConstantOp::create(eb, *constant))
-                                : Value(memref::LoadOp::create(
-                                      eb, init.get(),
-                                      indices(eb, op, init, loops))));
+      starts.push_back(
+          constant ? Value(arith::ConstantOp::create(eb, *constant))
+                   : Value(memref::LoadOp::create(
+                         eb, init.get(), indices(eb, op, init, loops))));
     unsigned reductions = loopCount - parallel;
     scf::LoopNest nest = scf::buildLoopNest(
         eb, loc, SmallVector<Value>(reductions, zero),
@@ -158,8 +159,7 @@ void rewrite(linalg::GenericOp op, unsigned parallel) {
   op.erase();
 }
 
-struct RegisterReductions
-    : impl::DgRegisterReductionsBase<RegisterReductions> {
+struct RegisterReductions : impl::DgRegisterReductionsBase<RegisterReductions> {
   using Base::Base;
   void runOnOperation() override {
     SmallVector<std::pair<linalg::GenericOp, unsigned>> found;

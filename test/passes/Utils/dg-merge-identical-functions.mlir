@@ -64,58 +64,72 @@ func.func private @external_twin(memref<8xf32>)
 
 // -----
 
-// Kernels outlined from two graphs: modules and kernels named after their
-// graph. The second module's launch points at the first's module and
-// kernel. A kernel may spell another module's name (`@decode_kernel` in
-// `@decode_kernel_1`): references are replaced whole, never by their parts.
+// Kernel modules named after the part they compute (dg-gpu-name-kernels):
+// a module with the first's code and part (`moe_gather_1`) goes, and its
+// launch points at the first's module and kernel; `moe_down` has the same
+// code but another part, and stays. A kernel may spell another module's
+// name (`@moe_gather_1` in `@moe_gather_2`): references are replaced whole,
+// never by their parts.
 // CHECK-LABEL: func.func @decode
-// CHECK: gpu.launch_func @prefill_kernel::@prefill_kernel
-// CHECK: gpu.launch_func @prefill_kernel::@prefill_kernel
-// CHECK: gpu.launch_func @decode_kernel_1::@decode_kernel
-// CHECK: gpu.launch_func @decode_kernel_1::@decode_kernel
-// CHECK: gpu.module @prefill_kernel
-// CHECK-NOT: gpu.module @decode_kernel {
-// CHECK: gpu.module @decode_kernel_1
+// CHECK: gpu.launch_func @moe_gather::@moe_gather
+// CHECK: gpu.launch_func @moe_gather::@moe_gather
+// CHECK: gpu.launch_func @moe_gather_2::@moe_gather_1
+// CHECK: gpu.launch_func @moe_gather_2::@moe_gather_1
+// CHECK: gpu.launch_func @moe_down::@moe_down
+// CHECK: gpu.module @moe_gather
+// CHECK-NOT: gpu.module @moe_gather_1 {
+// CHECK: gpu.module @moe_gather_2
 // CHECK: arith.constant 7.000000e+00
+// CHECK-NOT: gpu.module @moe_gather
+// CHECK: gpu.module @moe_down
 // CHECK-NOT: gpu.module
 module attributes {gpu.container_module} {
   func.func @decode(%buffer: memref<8xf32>) {
     %c1 = arith.constant 1 : index
-    gpu.launch_func @prefill_kernel::@prefill_kernel blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%buffer : memref<8xf32>)
-    gpu.launch_func @decode_kernel::@decode_kernel blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%buffer : memref<8xf32>)
-    gpu.launch_func @decode_kernel_1::@decode_kernel blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%buffer : memref<8xf32>)
-    gpu.launch_func @decode_kernel_2::@decode_kernel blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%buffer : memref<8xf32>)
+    gpu.launch_func @moe_gather::@moe_gather blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%buffer : memref<8xf32>)
+    gpu.launch_func @moe_gather_1::@moe_gather_1 blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%buffer : memref<8xf32>)
+    gpu.launch_func @moe_gather_2::@moe_gather_1 blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%buffer : memref<8xf32>)
+    gpu.launch_func @moe_gather_3::@moe_gather_1 blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%buffer : memref<8xf32>)
+    gpu.launch_func @moe_down::@moe_down blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%buffer : memref<8xf32>)
     return
   }
-  gpu.module @prefill_kernel {
-    gpu.func @prefill_kernel(%buffer: memref<8xf32>) kernel {
+  gpu.module @moe_gather {
+    gpu.func @moe_gather(%buffer: memref<8xf32>) kernel {
       %c0 = arith.constant 0 : index
       %two = arith.constant 2.0 : f32
       memref.store %two, %buffer[%c0] : memref<8xf32>
       gpu.return
     }
   }
-  gpu.module @decode_kernel {
-    gpu.func @decode_kernel(%buffer: memref<8xf32>) kernel {
+  gpu.module @moe_gather_1 {
+    gpu.func @moe_gather_1(%buffer: memref<8xf32>) kernel {
       %c0 = arith.constant 0 : index
       %two = arith.constant 2.0 : f32
       memref.store %two, %buffer[%c0] : memref<8xf32>
       gpu.return
     }
   }
-  gpu.module @decode_kernel_1 {
-    gpu.func @decode_kernel(%buffer: memref<8xf32>) kernel {
+  gpu.module @moe_gather_2 {
+    gpu.func @moe_gather_1(%buffer: memref<8xf32>) kernel {
       %c0 = arith.constant 0 : index
       %seven = arith.constant 7.0 : f32
       memref.store %seven, %buffer[%c0] : memref<8xf32>
       gpu.return
     }
   }
-  gpu.module @decode_kernel_2 {
-    gpu.func @decode_kernel(%buffer: memref<8xf32>) kernel {
+  gpu.module @moe_gather_3 {
+    gpu.func @moe_gather_1(%buffer: memref<8xf32>) kernel {
       %c0 = arith.constant 0 : index
       %seven = arith.constant 7.0 : f32
       memref.store %seven, %buffer[%c0] : memref<8xf32>
+      gpu.return
+    }
+  }
+  gpu.module @moe_down {
+    gpu.func @moe_down(%buffer: memref<8xf32>) kernel {
+      %c0 = arith.constant 0 : index
+      %two = arith.constant 2.0 : f32
+      memref.store %two, %buffer[%c0] : memref<8xf32>
       gpu.return
     }
   }
