@@ -5,12 +5,17 @@ of the model each kernel computes (dg-gpu-name-kernels names a kernel
 after it, "moe_dispatch_3"; the number is dropped), then by launch shape.
 
     python3 bench/kernel_profile.py KERNELS.csv [--summary] [--top N] [--gpu NAME]
+        [--config CONFIG.json [--batch B]]
 
 Prints the launches' total time, then one line per part and one per shape
 (launches, time, share, DRAM bytes and their rate; with --gpu, a name such
 as "NVIDIA H200", also the share of the GPU's datasheet HBM rate those
 bytes reach) from the costliest, then the N slowest launches by their order
-in the step. --summary prints the first line only.
+in the step. With --config (the model's config.json, the step at batch B,
+default 1), a part whose kernels multiply weights (bench/step_parts.py) also
+shows its weights' bytes, the floor they set at the HBM rate, the share of
+that floor its time reaches, and the TFLOP/s of its GEMMs. --summary prints
+the first line only.
 """
 import csv
 import os
@@ -20,6 +25,7 @@ from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hbm import peak_bandwidth  # noqa: E402
+from step_parts import BF16, canvas_rows, parts as weight_parts  # noqa: E402
 
 SCALE = {"ns": 1e-9, "nsecond": 1e-9, "us": 1e-6, "usecond": 1e-6, "ms": 1e-3,
          "msecond": 1e-3, "s": 1.0, "second": 1.0,
@@ -62,23 +68,38 @@ def part_of(name):
     return re.sub(r"_[0-9]+$", "", name.split("(")[0])
 
 
-def table(title, groups, total, bandwidth):
-    """One line per group (launches, seconds, bytes), costliest first."""
+def table(title, groups, total, bandwidth, weights=None, rows=0):
+    """One line per group (launches, seconds, bytes), costliest first; with
+    `weights` ({group: (parameters, parameters a row multiplies)}), a
+    group's weight bytes, their floor, its share and its TFLOP/s."""
     width = max([len(title)] + [len(str(k)) for k in groups])
     head = f"{title:<{width}} {'launches':>8} {'ms':>9} {'share':>6} {'GB':>7} {'TB/s':>6}"
-    print(head + (f" {'% HBM':>6}" if bandwidth else ""))
+    if bandwidth:
+        head += f" {'% HBM':>6}"
+    if weights is not None:
+        head += f" {'weights GB':>10} {'floor ms':>8} {'% floor':>7} {'TFLOP/s':>7}"
+    print(head)
     for key, (n, sec, b) in sorted(groups.items(), key=lambda kv: -kv[1][1]):
         line = (f"{str(key):<{width}} {n:>8} {sec * 1e3:>9.3f} {100 * sec / total:>5.1f}% "
                 f"{b / 1e9:>7.3f} {b / sec / 1e12 if sec else 0:>6.2f}")
         if bandwidth:
             line += f" {100 * b / bandwidth / sec if sec else 0:>5.1f}%"
+        if weights is not None and key in weights:
+            params, per_row = weights[key]
+            line += f" {params * BF16 / 1e9:>10.3f}"
+            if bandwidth and sec:
+                floor = params * BF16 / bandwidth
+                line += f" {floor * 1e3:>8.3f} {100 * floor / sec:>6.1f}%"
+            else:
+                line += f" {'':>8} {'':>7}"
+            line += f" {2 * rows * per_row / sec / 1e12 if sec else 0:>7.1f}"
         print(line)
 
 
 def main():
     argv = sys.argv[1:]
     options = {}
-    for flag in ("--top", "--gpu"):
+    for flag in ("--top", "--gpu", "--config", "--batch"):
         if flag in argv:
             i = argv.index(flag)
             if i + 1 >= len(argv):
@@ -107,7 +128,11 @@ def main():
             group[0] += 1
             group[1] += l["seconds"]
             group[2] += l["bytes"]
-    table("part", parts, total, bandwidth)
+    weights, rows = None, 0
+    if "--config" in options:
+        weights = weight_parts(options["--config"])
+        rows = canvas_rows(options["--config"]) * int(options.get("--batch", 1))
+    table("part", parts, total, bandwidth, weights, rows)
     table("block grid", shapes, total, bandwidth)
     print(f"the {top} slowest launches (their order in the step):")
     first = min(found)

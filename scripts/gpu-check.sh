@@ -249,12 +249,14 @@ perf() {
   fi
   rm -f "$k"/*.safetensors # gigabytes of operands
   # The GEMMs with the LM head's 128 x 64 tile instead of 64 x 32, and with
-  # rings of four tiles; the sampling head with its f32 logits written and
-  # read back: what the bf16 candidates save.
+  # rings of four tiles; the MoE block with expert tiles of 32 rows; the
+  # sampling head with its f32 logits written and read back: what the bf16
+  # candidates save.
   local variants=()
   local variant label
   for variant in "wide:gemm_q_proj,moe,soft_embedding:128 x 64 GEMM tiles" \
     "stages4:gemm_q_proj,moe,soft_embedding:GEMM rings of 4" \
+    "rows32:moe:expert tiles of 32 rows" \
     "exact:sample:top-64 over f32 logits"; do
     local name=${variant%%:*} only=${variant#*:}
     label=${only#*:} only=${only%%:*}
@@ -302,6 +304,7 @@ profile() {
       row "kernels of the 26B-A4B step (ncu)" INFO \
         "$(python3 bench/kernel_profile.py "$out/kernels.csv" --summary 2>&1 | head -1)"
       python3 bench/kernel_profile.py "$out/kernels.csv" --gpu "$gpu" --top 40 \
+        --config configs/diffusiongemma-26b-a4b/config.json \
         >"$out/kernels.txt" 2>&1
       logged "profile by part and shape" "$out/kernels.txt"
     else
