@@ -25,7 +25,8 @@ from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hbm import peak_bandwidth  # noqa: E402
-from step_parts import BF16, canvas_rows, parts as weight_parts  # noqa: E402
+from step_parts import BF16, canvas_rows, take_options  # noqa: E402
+from step_parts import parts as weight_parts  # noqa: E402
 
 SCALE = {"ns": 1e-9, "nsecond": 1e-9, "us": 1e-6, "usecond": 1e-6, "ms": 1e-3,
          "msecond": 1e-3, "s": 1.0, "second": 1.0,
@@ -98,14 +99,7 @@ def table(title, groups, total, bandwidth, weights=None, rows=0):
 
 def main():
     argv = sys.argv[1:]
-    options = {}
-    for flag in ("--top", "--gpu", "--config", "--batch"):
-        if flag in argv:
-            i = argv.index(flag)
-            if i + 1 >= len(argv):
-                sys.exit(f"{flag} needs a value")
-            options[flag] = argv[i + 1]
-            del argv[i:i + 2]
+    options = take_options(argv, ("--top", "--gpu", "--config", "--batch"))
     args = [a for a in argv if not a.startswith("--")]
     if not args:
         sys.exit(__doc__)

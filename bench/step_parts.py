@@ -124,16 +124,22 @@ def canvas_rows(path):
     return config.get("canvas_length", 256)
 
 
-def main():
-    argv = sys.argv[1:]
+def take_options(argv, flags):
+    """Removes each `FLAG VALUE` of `flags` from argv; {FLAG: VALUE}."""
     options = {}
-    for flag in ("--rows", "--gpu", "--check"):
+    for flag in flags:
         if flag in argv:
             i = argv.index(flag)
             if i + 1 >= len(argv):
                 sys.exit(f"{flag} needs a value")
             options[flag] = argv[i + 1]
             del argv[i:i + 2]
+    return options
+
+
+def main():
+    argv = sys.argv[1:]
+    options = take_options(argv, ("--rows", "--gpu", "--check"))
     if len(argv) != 1:
         sys.exit(__doc__)
     found = parts(argv[0])
