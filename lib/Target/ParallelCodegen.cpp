@@ -137,6 +137,10 @@ mlir::LogicalResult compileToObjects(llvm::Module &module, const HostCpu &cpu,
     if (!part.machine)
       return false;
     optimizeModule(*part.module, *part.machine, optLevel);
+    // After the optimiser, which would merge the launches' block back into
+    // the entry block; fast instruction selection leaves it be.
+    if (quality == CodeQuality::Launches)
+      scopeLaunchArguments(*part.module);
     return true;
   });
   if (!error.empty())

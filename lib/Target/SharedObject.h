@@ -47,6 +47,12 @@ enum class CodeQuality {
   Launches,
 };
 
+/// Frees each kernel launch's argument arrays after the launch
+/// (llvm.stacksave and llvm.stackrestore around it), so that a graph's stack
+/// holds one launch's arguments, not every launch's (LaunchStack.cpp). For
+/// code that is not optimised after it.
+void scopeLaunchArguments(llvm::Module &module);
+
 /// Splits `module` into a part per thread (setCompileJobs), optimises each
 /// for `cpu` and emits it as a temporary object file, added to `objects`
 /// (the caller removes them).
