@@ -49,6 +49,7 @@ struct Options {
   int64_t threads = 0; // 0: one per core
   bool cudaGraph = false;
   bool copyLogits = false; // x [B, C, V] to the host each step
+  bool profileStep = false;
 };
 
 const char kUsage[] =
@@ -67,7 +68,10 @@ const char kUsage[] =
     "ones\n"
     "               record (cuda only; a second line per batch)\n"
     "  --copy-logits also copy each step's x [batch, canvas, vocab] to the "
-    "host\n";
+    "host\n"
+    "  --profile-step before the first batch's timed steps, run one step alone\n"
+    "               inside the CUDA profiler's bracket (cuda only; for\n"
+    "               ncu --profile-from-start off)\n";
 
 /// Parses argv; an empty string means success, otherwise the error.
 std::string parseOptions(int argc, char **argv, Options &o) {
@@ -80,6 +84,8 @@ std::string parseOptions(int argc, char **argv, Options &o) {
       return "help";
     if (arg == "--cuda-graph") {
       o.cudaGraph = true;
+    } else if (arg == "--profile-step") {
+      o.profileStep = true;
     } else if (arg == "--copy-logits") {
       o.copyLogits = true;
     } else if (arg == "--random-weights") {
@@ -140,6 +146,8 @@ std::string parseOptions(int argc, char **argv, Options &o) {
     return "--prompt and --context exclude each other";
   if (o.cudaGraph && o.device != Device::Cuda)
     return "--cuda-graph needs --device cuda";
+  if (o.profileStep && o.device != Device::Cuda)
+    return "--profile-step needs --device cuda";
   return "";
 }
 
@@ -318,6 +326,21 @@ static int runTool(int argc, char **argv) {
     char prefill[32] = "null";
     if (prefillMs >= 0)
       std::snprintf(prefill, sizeof prefill, "%.3f", prefillMs);
+    // One launched step alone in the profiler's bracket, after a warm-up
+    // that loads the kernels.
+    if (o.profileStep && batch == o.batches.front()) {
+      for (bool profiled : {false, true}) {
+        if (profiled)
+          if (Status s = setCudaProfiling(true); !s)
+            return fail("--profile-step: " + s.error());
+        auto out = run.decode(requests, canvas, sc, enabled, temperatures,
+                              seeds, o.copyLogits);
+        if (!out)
+          return fail("denoise step: " + out.error());
+      }
+      if (Status s = setCudaProfiling(false); !s)
+        return fail("--profile-step: " + s.error());
+    }
     // Launched steps, then (--cuda-graph) replayed ones: one line each.
     for (bool replayed : {false, true}) {
       if (replayed && !o.cudaGraph)

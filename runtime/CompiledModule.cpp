@@ -118,6 +118,25 @@ const char *deviceName(Device device) {
   return device == Device::Cuda ? "cuda" : "host";
 }
 
+Status setCudaProfiling(bool on) {
+  Result<CudaDevice *> gpu = CudaDevice::get();
+  if (!gpu)
+    return Error{gpu.error()};
+  const cuda::DriverApi &api = (*gpu)->api();
+  auto call = on ? api.cuProfilerStart : api.cuProfilerStop;
+  const char *name = on ? "cuProfilerStart" : "cuProfilerStop";
+  if (!call)
+    return Error{"the CUDA driver " + (*gpu)->library() + " has no " + name};
+  // What is queued before the bracket stays out of it, and what is queued
+  // inside it is done before it closes.
+  (*gpu)->synchronize();
+  if (Status failed = CudaDevice::takeError(); !failed)
+    return failed;
+  if (cuda::CUresult r = call(); r != cuda::kSuccess)
+    return Error{describeCudaFailure({name, r, "", ""}, &api)};
+  return Status();
+}
+
 std::vector<float> CompiledModule::Output::floats() const {
   size_t n = bytes.size() / dtypeSize(dtype);
   std::vector<float> values(n);

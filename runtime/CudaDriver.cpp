@@ -214,6 +214,8 @@ Status CudaDevice::initialise() {
   resolve(handle_, "cuGraphLaunch", api_.cuGraphLaunch);
   resolve(handle_, "cuGraphExecDestroy", api_.cuGraphExecDestroy);
   resolve(handle_, "cuGraphDestroy", api_.cuGraphDestroy);
+  resolve(handle_, "cuProfilerStart", api_.cuProfilerStart);
+  resolve(handle_, "cuProfilerStop", api_.cuProfilerStop);
   resolve(handle_, "cuGetErrorName", api_.cuGetErrorName);
   resolve(handle_, "cuGetErrorString", api_.cuGetErrorString);
   if (!missing.empty())

@@ -100,6 +100,9 @@ struct DriverApi {
   CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
   CUresult (*cuGraphExecDestroy)(CUgraphExec);
   CUresult (*cuGraphDestroy)(CUgraph);
+  /// Optional: what a profiler started with profiling off measures.
+  CUresult (*cuProfilerStart)();
+  CUresult (*cuProfilerStop)();
   // Optional: messages fall back to the runtime's own names without them.
   CUresult (*cuGetErrorName)(CUresult, const char **);
   CUresult (*cuGetErrorString)(CUresult, const char **);

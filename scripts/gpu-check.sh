@@ -294,13 +294,12 @@ profile() {
   echo "== profile: every kernel of one 26B-A4B step (ncu)"
   if t=$(timeout_for 240 90 "kernels of the 26B-A4B step (ncu)"); then
     local big="$build/gpu/diffusiongemma-26b-a4b-decoder.dgm"
-    # One kernel per PTX file (ptx/ stays out of the archive); the first
-    # step warms up, the second is profiled.
-    local kernels=${DGC_STEP_KERNELS:-1674}
-    if timeout "$t" ncu --clock-control none --metrics gpu__time_duration.sum,dram__bytes.sum \
-      --launch-skip "$kernels" --launch-count "$kernels" --csv --log-file "$out/kernels.csv" \
+    # dgc-bench --profile-step runs a step to warm up, then one inside the
+    # profiler's bracket: ncu profiles that step's launches, however many.
+    if timeout "$t" ncu --profile-from-start off --clock-control none \
+      --metrics gpu__time_duration.sum,dram__bytes.sum --csv --log-file "$out/kernels.csv" \
       "$build/bin/dgc-bench" "$big" --device cuda --random-weights --context 4096 \
-      --batch 1 --runs 1 >"$scratch/profile.txt" 2>&1; then
+      --batch 1 --runs 1 --profile-step >"$scratch/profile.txt" 2>&1; then
       row "kernels of the 26B-A4B step (ncu)" INFO \
         "$(python3 bench/kernel_profile.py "$out/kernels.csv" --summary 2>&1 | head -1)"
       python3 bench/kernel_profile.py "$out/kernels.csv" --gpu "$gpu" --top 40 \

@@ -41,6 +41,12 @@ enum class Device { Host, Cuda };
 Result<Device> parseDevice(const std::string &name);
 const char *deviceName(Device device);
 
+/// Starts (`on`) or stops what a profiler launched with profiling off
+/// measures (`ncu --profile-from-start off`; cuProfilerStart and
+/// cuProfilerStop), after the work queued before it has finished: so a
+/// benchmark profiles one step alone. An error without a CUDA driver.
+Status setCudaProfiling(bool on);
+
 /// Checks `directory`/config.json, when there is one, against the config
 /// values the module's graphs were built from; a value it states otherwise
 /// is an error naming the key and both values.
