@@ -69,7 +69,8 @@ const char kUsage[] =
     "               record (cuda only; a second line per batch)\n"
     "  --copy-logits also copy each step's x [batch, canvas, vocab] to the "
     "host\n"
-    "  --profile-step before the first batch's timed steps, run one step alone\n"
+    "  --profile-step before the first batch's timed steps, run one step "
+    "alone\n"
     "               inside the CUDA profiler's bracket (cuda only; for\n"
     "               ncu --profile-from-start off)\n";
 
