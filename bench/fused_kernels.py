@@ -186,6 +186,29 @@ def kernel_graphs(config, context, rows=None):
              f"{', '.join(types)} -> {tensor([1, C, H])}")
     graphs.append(g.text([("out", y, tensor([1, C, H]))]))
 
+    # The MoE block's router alone, as dg.moe lowers it: its choices are an
+    # output, so a comparison sees every expert a row picks. With operands
+    # as small as a random-weight step's (dgc-kernel-check --scale 0.03)
+    # the 128 probabilities of a row are near ties.
+    g = Graph("router")
+    x, scale, proj = (g.weight("router_input", [1, C, H]), g.weight("router_scale", [H]),
+                      g.weight("router_proj", [E, H]))
+    z = g.op(f"dg.rms_norm {x} {{epsilon = {number(s['eps'])} : f64}} : {tensor([1, C, H])}")
+    z = g.op(f"dg.mul {z}, {scale} : {tensor([1, C, H])}, {tensor([H])} -> {tensor([1, C, H])}")
+    root = g.op(f"arith.constant dense<{number(1 / math.sqrt(H))}> : tensor<bf16>")
+    z = g.op(f"dg.mul {z}, {root} : {tensor([1, C, H])}, tensor<bf16> -> {tensor([1, C, H])}")
+    logits = g.op(f"dg.matmul {z}, {proj} {{transpose_rhs}} : {tensor([1, C, H])}, {tensor([E, H])} -> "
+                  f"{tensor([1, C, E])}")
+    logits = g.op(f"dg.cast {logits} : {tensor([1, C, E])} -> {tensor([1, C, E], 'f32')}")
+    probs = g.op(f"dg.softmax {logits} {{axis = 2 : i64}} : {tensor([1, C, E], 'f32')}")
+    k = s["top_k"]
+    g.count += 1
+    top = f"%v{g.count}"
+    g.lines.append(f"    {top}:2 = dg.top_k {probs} {{k = {k} : i64}} : {tensor([1, C, E], 'f32')} -> "
+                   f"{tensor([1, C, k], 'f32')}, {tensor([1, C, k], 'i32')}")
+    graphs.append(g.text([("probs", f"{top}#0", tensor([1, C, k], "f32")),
+                          ("experts", f"{top}#1", tensor([1, C, k], "i32"))]))
+
     g = Graph("sample")
     V = s["vocab"]
     h, e = g.weight("hidden", [1, C, H]), g.weight("embedding", [V, H])

@@ -233,6 +233,23 @@ perf() {
     jsonl kernel-check "$k/check.jsonl"
     logged "fused kernels, cuda vs host" "$k/check.err"
   fi
+  # The router at a random-weight step's scale (its probabilities near
+  # ties), on cuda and on the host: the H200 profile's expert GEMMs read
+  # 8.3 of their 45.7 GB, as if the step's rows chose few experts.
+  if t=$(timeout_for 60 15 "router at a random-weight step's scale"); then
+    mkdir -p "$k/router-cuda" "$k/router-host"
+    if timeout "$t" "$build/bin/dgc-kernel-check" "$kernels-16.dgm" --device cuda --only router \
+      --scale 0.03 --runs 1 --out "$k/router-cuda" >/dev/null 2>"$k/router.err" &&
+      timeout "$t" "$build/bin/dgc-kernel-check" "$kernels-16.dgm" --device host --only router \
+        --scale 0.03 --runs 1 --out "$k/router-host" >/dev/null 2>>"$k/router.err"; then
+      row "router at a random-weight step's scale" INFO \
+        "cuda: $(python3 bench/router_coverage.py "$k/router-cuda/router.safetensors" \
+          "$k/router-host/router.safetensors" 2>&1); host: $(python3 bench/router_coverage.py \
+          "$k/router-host/router.safetensors" 2>&1)"
+    else
+      row "router at a random-weight step's scale" FAIL "$(tail -c 300 "$k/router.err")"
+    fi
+  fi
   if t=$(timeout_for 90 30 "fused kernels on cuda, timed"); then
     timeout "$t" "$build/bin/dgc-kernel-check" "$kernels.dgm" --device cuda --runs 10 \
       --out "$k" >"$k/dgc.jsonl" 2>"$k/dgc.err" ||

@@ -23,6 +23,7 @@
 #include "tools/RuntimeToolMain.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -43,15 +44,17 @@ struct Options {
   std::set<std::string> only;
   int runs = 5;
   uint64_t seed = 1;
+  float scale = 1.0f; // operands uniform in [-scale, scale]
 };
 
 const char kUsage[] =
     "usage: dgc-kernel-check KERNELS.dgm [--device host|cuda]\n"
     "                        [--compare host|cuda] [--runs R] [--seed S]\n"
-    "                        [--only NAME[,NAME...]] [--out DIR]\n"
+    "                        [--scale X] [--only NAME[,NAME...]] [--out DIR]\n"
     "  Runs each graph of a module whose operands are all weights (see\n"
-    "  bench/fused_kernels.py) on random operands, uniform in [-1, 1] from "
-    "--seed.\n"
+    "  bench/fused_kernels.py) on random operands, uniform in [-X, X] from "
+    "--seed\n"
+    "  (X: --scale, default 1; a random-weight step's are 0.03).\n"
     "  --device   where to run and time the graphs (default host)\n"
     "  --compare  also run them there and compare the outputs: floats\n"
     "             within 2% of the output's largest magnitude, at most 1% of\n"
@@ -88,6 +91,17 @@ std::string parseOptions(int argc, char **argv, Options &o) {
       uint64_t max = UINT64_MAX;
       if (!v || !dgc::bench::parseDecimal<uint64_t>(v, 0, max, o.seed))
         return dgc::bench::numberError<uint64_t>(arg, 0, max, v);
+    } else if (arg == "--scale") {
+      const char *v = i + 1 < argc ? argv[++i] : nullptr;
+      std::string_view text = v ? v : "";
+      const char *end = text.data() + text.size();
+      float scale = 0;
+      auto [stop, error] = std::from_chars(text.data(), end, scale);
+      if (!v || error != std::errc() || stop != end ||
+          !(scale > 0 && scale <= 1000))
+        return "--scale needs a number in (0, 1000]" +
+               (v ? " (got '" + std::string(v) + "')" : std::string());
+      o.scale = scale;
     } else if (arg == "--only") {
       std::stringstream list(value());
       for (std::string name; std::getline(list, name, ',');)
@@ -170,7 +184,7 @@ Result<CompiledModule> loadWithOperands(const Options &o, Device device) {
       return Error{o.module + ": graph '" + name + "' takes inputs besides " +
                    "the weights; dgc-kernel-check runs graphs whose " +
                    "operands are all weights (bench/fused_kernels.py)"};
-  if (Status s = module->bindRandomWeights(o.seed, 1.0f); !s)
+  if (Status s = module->bindRandomWeights(o.seed, o.scale); !s)
     return Error{s.error()};
   return module;
 }
