@@ -330,17 +330,24 @@ static int runTool(int argc, char **argv) {
     // One launched step alone in the profiler's bracket, after a warm-up
     // that loads the kernels.
     if (o.profileStep && batch == o.batches.front()) {
-      for (bool profiled : {false, true}) {
-        if (profiled)
-          if (Status s = setCudaProfiling(true); !s)
-            return fail("--profile-step: " + s.error());
+      auto step = [&]() -> Status {
         auto out = run.decode(requests, canvas, sc, enabled, temperatures,
                               seeds, o.copyLogits);
-        if (!out)
-          return fail("denoise step: " + out.error());
-      }
-      if (Status s = setCudaProfiling(false); !s)
-        return fail("--profile-step: " + s.error());
+        return out ? Status() : Status(Error{"denoise step: " + out.error()});
+      };
+      auto profiling = [&](bool on) -> Status {
+        Status s = setCudaProfiling(on);
+        return s ? s : Status(Error{"--profile-step: " + s.error()});
+      };
+      Status s = step();
+      if (s)
+        s = profiling(true);
+      if (s)
+        s = step();
+      if (s)
+        s = profiling(false);
+      if (!s)
+        return fail(s.error());
     }
     // Launched steps, then (--cuda-graph) replayed ones: one line each.
     for (bool replayed : {false, true}) {

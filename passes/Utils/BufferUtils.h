@@ -7,6 +7,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
+#include <optional>
+
 namespace dgc {
 
 /// The buffer a view of `v` (subviews, views, casts, reshapes) was cut from.
@@ -42,6 +44,27 @@ inline bool outerLoopsParallel(mlir::linalg::GenericOp op) {
                       [](mlir::utils::IteratorType t) {
                         return t == mlir::utils::IteratorType::parallel;
                       });
+}
+
+/// The number of `op`'s leading parallel loops, if every loop after them is
+/// a reduction and there is at least one reduction (the loops of a
+/// reduction whose outputs are indexed by the parallel ones: one
+/// scf.parallel around scf.for loops).
+inline std::optional<unsigned>
+parallelLoopsBeforeReductions(mlir::linalg::GenericOp op) {
+  llvm::SmallVector<mlir::utils::IteratorType> iterators =
+      op.getIteratorTypesArray();
+  unsigned parallel = 0;
+  while (parallel < iterators.size() &&
+         iterators[parallel] == mlir::utils::IteratorType::parallel)
+    ++parallel;
+  if (parallel == iterators.size() ||
+      !llvm::all_of(llvm::ArrayRef(iterators).drop_front(parallel),
+                    [](mlir::utils::IteratorType t) {
+                      return t == mlir::utils::IteratorType::reduction;
+                    }))
+    return std::nullopt;
+  return parallel;
 }
 
 /// The trip count of each loop of `op` (on buffers): the size of an operand

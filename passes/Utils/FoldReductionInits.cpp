@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/Utils/BufferUtils.h"
 #include "passes/Utils/ContractionEpilogue.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -39,16 +40,10 @@ namespace {
 bool hasReductionsLast(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() == 0)
     return false;
-  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
-  unsigned parallel = 0;
-  while (parallel < iterators.size() &&
-         iterators[parallel] == utils::IteratorType::parallel)
-    ++parallel;
-  if (parallel == 0 || parallel == iterators.size())
+  std::optional<unsigned> found = parallelLoopsBeforeReductions(op);
+  if (!found || *found == 0)
     return false;
-  for (unsigned d = parallel; d < iterators.size(); ++d)
-    if (iterators[d] != utils::IteratorType::reduction)
-      return false;
+  unsigned parallel = *found;
   for (OpOperand &init : op.getDpsInitsMutable()) {
     AffineMap map = op.getMatchingIndexingMap(&init);
     if (!map.isProjectedPermutation())

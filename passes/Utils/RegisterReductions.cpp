@@ -52,22 +52,16 @@ bool loopsOrZeros(AffineMap map) {
 }
 
 /// The number of `op`'s leading parallel loops, if every loop after them is
-/// a reduction, there is at least one of each (`parallelOnly`) or of the
-/// reductions, and `op` qualifies otherwise.
+/// a reduction, there is a parallel one where `parallelOnly` asks for it,
+/// and `op` qualifies otherwise.
 std::optional<unsigned> parallelLoops(linalg::GenericOp op, bool parallelOnly) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() == 0 ||
       op->getParentOfType<gpu::LaunchOp>())
     return std::nullopt;
-  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
-  unsigned parallel = 0;
-  while (parallel < iterators.size() &&
-         iterators[parallel] == utils::IteratorType::parallel)
-    ++parallel;
-  if (parallel == iterators.size() || (parallelOnly && parallel == 0))
+  std::optional<unsigned> found = parallelLoopsBeforeReductions(op);
+  if (!found || (parallelOnly && *found == 0))
     return std::nullopt;
-  for (unsigned d = parallel; d < iterators.size(); ++d)
-    if (iterators[d] != utils::IteratorType::reduction)
-      return std::nullopt;
+  unsigned parallel = *found, loops = op.getNumLoops();
   for (OpOperand &operand : op->getOpOperands())
     if (!isa<MemRefType>(operand.get().getType()) ||
         !loopsOrZeros(op.getMatchingIndexingMap(&operand)))
@@ -79,7 +73,7 @@ std::optional<unsigned> parallelLoops(linalg::GenericOp op, bool parallelOnly) {
   SmallVector<Value> roots;
   for (OpOperand &init : op.getDpsInitsMutable()) {
     AffineMap map = op.getMatchingIndexingMap(&init);
-    for (unsigned d = 0; d < iterators.size(); ++d) {
+    for (unsigned d = 0; d < loops; ++d) {
       bool indexes = map.isFunctionOfDim(d);
       if (d >= parallel ? indexes : !indexes && ranges[d] != 1)
         return std::nullopt;
